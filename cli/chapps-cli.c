@@ -1,0 +1,874 @@
+/*
+ * NAME
+ *	chapps-cli - administer chapps's policy data and live state
+ * SYNOPSIS
+ *	chapps-cli [-c file] [--json] command [arguments]
+ * DESCRIPTION
+ *	The same configuration file as chapps-milter names the policy database
+ *	(SQLite or MariaDB) and the state store (LMDB or Redis).  Commands keep
+ *	CHAPPS's names (spec section 9.4) and add what CHAPPS left to its REST
+ *	API.  Every change that affects a cached decision clears it at once:
+ *	sender-domain decisions are cached in the store and deleted there;
+ *	quota limits are cached inside the milter process, so a change signals
+ *	the local milter (SIGUSR2 to the pid in milter.pidfile) to flush them.
+ *	Other milter hosts of a farm pick a quota change up within
+ *	policy_db.cache_ttl.
+ * DIAGNOSTICS
+ *	Exit 0 on success, 1 on a failed command (message on stderr), 2 on a
+ *	usage error, 78 on a configuration error.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "policydb.h"
+#include "store.h"
+#include "xalloc.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+struct cli {
+	const char *config_path;
+	struct config *cfg;
+	struct policydb *db;
+	struct store *store;
+	bool store_tried;
+	bool json;
+	bool create;		/* --create */
+	bool quota_flag;	/* show --quota */
+	const char *quota_opt;	/* user add --quota Q */
+	const char *enforce;	/* domain greylist/check-spf --enforce Y/N */
+	char err[512];
+};
+
+/* ---- output ----------------------------------------------------------- */
+
+/* fail - print a message and return 1 */
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("chapps-cli: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* json_string - write s as a JSON string (NULL as null) */
+static void json_string(FILE *out, const char *s)
+{
+	if (s == NULL) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(out, "\\u%04x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+struct table {
+	int ncols;
+	const char *const *names;
+	char ***rows;
+	size_t nrows;
+};
+
+/* table_row - policydb row callback: keep a copy */
+static int table_row(void *ctx, int ncols, const char *const *cols)
+{
+	struct table *t = ctx;
+	char **row = xcalloc((size_t)t->ncols, sizeof(*row));
+
+	for (int i = 0; i < t->ncols && i < ncols; i++)
+		row[i] = xstrdup(cols[i]);
+	t->rows = xreallocarray(t->rows, t->nrows + 1, sizeof(*t->rows));
+	t->rows[t->nrows++] = row;
+	return 0;
+}
+
+/* table_free - free the copied rows */
+static void table_free(struct table *t)
+{
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (int c = 0; c < t->ncols; c++)
+			free(t->rows[r][c]);
+		free(t->rows[r]);
+	}
+	XFREE(t->rows);
+	t->nrows = 0;
+}
+
+/* table_print - aligned columns for people, an array of objects for --json */
+static void table_print(const struct cli *cli, const struct table *t)
+{
+	if (cli->json) {
+		fputc('[', stdout);
+		for (size_t r = 0; r < t->nrows; r++) {
+			fputs(r ? ",{" : "{", stdout);
+			for (int c = 0; c < t->ncols; c++) {
+				if (c)
+					fputc(',', stdout);
+				json_string(stdout, t->names[c]);
+				fputc(':', stdout);
+				json_string(stdout, t->rows[r][c]);
+			}
+			fputc('}', stdout);
+		}
+		fputs("]\n", stdout);
+		return;
+	}
+	size_t width[8] = { 0 };
+
+	for (int c = 0; c < t->ncols; c++)
+		width[c] = strlen(t->names[c]);
+	for (size_t r = 0; r < t->nrows; r++)
+		for (int c = 0; c < t->ncols; c++) {
+			size_t n = t->rows[r][c] ? strlen(t->rows[r][c]) : 1;
+
+			if (n > width[c])
+				width[c] = n;
+		}
+	for (int c = 0; c < t->ncols; c++)
+		printf("%-*s%s", c + 1 < t->ncols ? (int)width[c] : 0, t->names[c],
+		       c + 1 < t->ncols ? "  " : "\n");
+	for (size_t r = 0; r < t->nrows; r++)
+		for (int c = 0; c < t->ncols; c++)
+			printf("%-*s%s", c + 1 < t->ncols ? (int)width[c] : 0,
+			       t->rows[r][c] ? t->rows[r][c] : "-", c + 1 < t->ncols ? "  " : "\n");
+}
+
+/* done - the success message of a change */
+static int done(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int done(const struct cli *cli, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cli->json) {
+		fputs("{\"ok\":true,\"message\":", stdout);
+		json_string(stdout, msg);
+		fputs("}\n", stdout);
+	} else {
+		puts(msg);
+	}
+	return 0;
+}
+
+/* ---- backends --------------------------------------------------------- */
+
+/* db_status - turn a policydb status into an exit code with a message */
+static int db_status(struct cli *cli, int st)
+{
+	if (st == POLICYDB_OK)
+		return 0;
+	return fail("%s", cli->err[0] ? cli->err : "policy database error");
+}
+
+/* open_db - the policy database (create for db-setup) */
+static int open_db(struct cli *cli, bool create)
+{
+	if (cli->db != NULL)
+		return 0;
+	if (policydb_open(cli->cfg, create, &cli->db, cli->err, sizeof(cli->err)) < 0)
+		return fail("%s", cli->err);
+	return 0;
+}
+
+/* store_exists - is there any state yet (LMDB), or a server to ask (Redis)? */
+static bool store_exists(const struct config *c)
+{
+	struct stat st;
+	char *data;
+	bool ok;
+
+	if (c->store_backend != STORE_BACKEND_LMDB)
+		return true;
+	data = xasprintf("%s/data.mdb", c->store_path);
+	ok = stat(data, &st) == 0;
+	free(data);
+	return ok;
+}
+
+/* get_store - the state store, or NULL when there is none (yet) */
+static struct store *get_store(struct cli *cli, bool quiet)
+{
+	const char *err;
+
+	if (cli->store_tried)
+		return cli->store;
+	cli->store_tried = true;
+	if (!store_exists(cli->cfg))
+		return NULL;
+	if (store_open(cli->cfg, &cli->store, &err) < 0) {
+		cli->store = NULL;
+		if (!quiet)
+			fprintf(stderr, "chapps-cli: warning: state store: %s\n", err);
+	}
+	return cli->store;
+}
+
+/* signal_milter - ask the local milter to flush its look-up caches */
+static void signal_milter(struct cli *cli)
+{
+	FILE *f;
+	long pid = 0;
+
+	if (cli->cfg->milter_pidfile[0] == '\0')
+		return;
+	f = fopen(cli->cfg->milter_pidfile, "r");
+	if (f == NULL)
+		return;
+	if (fscanf(f, "%ld", &pid) == 1 && pid > 1 && kill((pid_t)pid, SIGUSR2) < 0 &&
+	    errno != ESRCH)
+		fprintf(stderr, "chapps-cli: warning: cannot signal chapps-milter (pid %ld): %s\n",
+			pid, strerror(errno));
+	fclose(f);
+}
+
+/* sda_forget - delete the cached SDA decision of (user, kind, name) */
+static void sda_forget(struct cli *cli, const char *user, char kind, const char *name)
+{
+	struct store *s = get_store(cli, true);
+	char key[1024], tag[2] = { kind, '\0' };
+	const char *err;
+	size_t klen;
+
+	if (s == NULL)
+		return;
+	klen = store_key(key, sizeof(key), "sda", user, tag, name, (char *)NULL);
+	if (klen > 0 && store_cache_del(s, key, klen, &err) != STORE_OK)
+		fprintf(stderr, "chapps-cli: warning: could not clear the cached decision: %s\n",
+			err);
+}
+
+struct forget_ctx {
+	struct cli *cli;
+	char kind;
+	const char *name;
+};
+
+/* forget_row - sda_forget for every user row */
+static int forget_row(void *ctx, int ncols, const char *const *cols)
+{
+	struct forget_ctx *f = ctx;
+
+	if (ncols > 0 && cols[0] != NULL)
+		sda_forget(f->cli, cols[0], f->kind, f->name);
+	return 0;
+}
+
+/* forget_everyone - clear (every user, kind, name) after name was deleted */
+static void forget_everyone(struct cli *cli, char kind, const char *name)
+{
+	struct forget_ctx f = { cli, kind, name };
+
+	(void)policydb_user_list(cli->db, forget_row, &f, cli->err, sizeof(cli->err));
+}
+
+/* lower - ASCII lower-case copy */
+static char *lower(const char *s)
+{
+	char *c = xstrdup(s);
+
+	for (char *p = c; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return c;
+}
+
+/* quota_params - the store parameters used for show/reset */
+static void quota_params(const struct config *c, long limit, struct store_quota_params *p)
+{
+	const struct config_margin *m = &c->quota_margin;
+
+	p->limit = limit > 0 ? (uint32_t)limit : 0;
+	p->margin = (uint32_t)(m->absolute ? (double)m->count : m->ratio * (double)limit);
+	p->interval = (uint32_t)c->quota_interval;
+	p->resolution = (uint32_t)c->quota_resolution;
+	p->reservation_ttl = (uint32_t)c->quota_reservation_ttl;
+}
+
+/* chown_to_milter - hand a file the milter must write to its user */
+static void chown_to_milter(const struct config *c, const char *path)
+{
+	struct passwd *pw;
+	gid_t gid;
+
+	if (getuid() != 0 || c->milter_user[0] == '\0' || (pw = getpwnam(c->milter_user)) == NULL)
+		return;
+	gid = pw->pw_gid;
+	if (c->milter_group[0] != '\0') {
+		struct group *gr = getgrnam(c->milter_group);
+
+		if (gr != NULL)
+			gid = gr->gr_gid;
+	}
+	if (chown(path, pw->pw_uid, gid) < 0 && errno != ENOENT)
+		fprintf(stderr, "chapps-cli: warning: chown %s: %s\n", path, strerror(errno));
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+/* cmd_db_setup - create the schema (and the state directory) */
+static int cmd_db_setup(struct cli *cli)
+{
+	const struct config *c = cli->cfg;
+
+	if (open_db(cli, true) != 0)
+		return 1;
+	if (policydb_setup(cli->db, cli->err, sizeof(cli->err)) != POLICYDB_OK)
+		return fail("%s", cli->err);
+	if (c->policydb_backend == POLICYDB_BACKEND_SQLITE) {
+		char *dir = xstrdup(c->policydb_path), *slash = strrchr(dir, '/');
+		static const char *const suffix[] = { "", "-wal", "-shm" };
+
+		if (slash != NULL && slash != dir) {
+			*slash = '\0';
+			chown_to_milter(c, dir);
+		}
+		free(dir);
+		for (int i = 0; i < 3; i++) {
+			char *p = xasprintf("%s%s", c->policydb_path, suffix[i]);
+
+			chown_to_milter(c, p);
+			free(p);
+		}
+	}
+	if (c->store_backend == STORE_BACKEND_LMDB) {
+		if (mkdir(c->store_path, 0750) < 0 && errno != EEXIST)
+			return fail("cannot create %s: %s", c->store_path, strerror(errno));
+		chown_to_milter(c, c->store_path);
+	}
+	return done(cli, "policy database ready (%s)",
+		    c->policydb_backend == POLICYDB_BACKEND_SQLITE ? c->policydb_path
+								    : c->policydb_name);
+}
+
+/* parse_long - a non-negative integer argument */
+static int parse_long(const char *s, long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return (errno != 0 || end == s || *end != '\0' || *v < 0) ? -1 : 0;
+}
+
+static int cmd_quota(struct cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = { "name", "quota" };
+	struct table t = { 2, names, NULL, 0 };
+	long v;
+	int st;
+
+	if (argc >= 1 && strcmp(argv[0], "list") == 0 && argc == 1) {
+		st = policydb_quota_list(cli->db, table_row, &t, cli->err, sizeof(cli->err));
+		if (st == POLICYDB_OK)
+			table_print(cli, &t);
+		table_free(&t);
+		return db_status(cli, st);
+	}
+	if (argc == 3 && strcmp(argv[0], "add") == 0) {
+		if (parse_long(argv[2], &v) < 0 || v > 2147483647)
+			return fail("quota limit must be a whole number 0..2147483647, not \"%s\"",
+				    argv[2]);
+		st = policydb_quota_add(cli->db, argv[1], v, cli->err, sizeof(cli->err));
+		return db_status(cli, st) ? 1 : done(cli, "quota %s added: %ld", argv[1], v);
+	}
+	if (argc == 2 && strcmp(argv[0], "del") == 0) {
+		st = policydb_quota_del(cli->db, argv[1], cli->err, sizeof(cli->err));
+		if (db_status(cli, st))
+			return 1;
+		signal_milter(cli);
+		return done(cli, "quota %s deleted (its users can no longer send)", argv[1]);
+	}
+	return fail("usage: quota add NAME LIMIT | quota list | quota del NAME") + 1;
+}
+
+static int cmd_user(struct cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = { "name", "quota", "limit" };
+	struct table t = { 3, names, NULL, 0 };
+	int st;
+
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		st = policydb_user_list(cli->db, table_row, &t, cli->err, sizeof(cli->err));
+		if (st == POLICYDB_OK)
+			table_print(cli, &t);
+		table_free(&t);
+		return db_status(cli, st);
+	}
+	if (argc == 2 && strcmp(argv[0], "add") == 0) {
+		st = policydb_user_add(cli->db, argv[1], cli->err, sizeof(cli->err));
+		if (db_status(cli, st))
+			return 1;
+		if (cli->quota_opt != NULL) {
+			st = policydb_user_set_quota(cli->db, argv[1], cli->quota_opt, cli->err,
+						     sizeof(cli->err));
+			if (db_status(cli, st))
+				return 1;
+		}
+		signal_milter(cli);
+		return done(cli, "user %s added%s%s", argv[1], cli->quota_opt ? " with quota " : "",
+			    cli->quota_opt ? cli->quota_opt : "");
+	}
+	if (argc == 2 && strcmp(argv[0], "del") == 0) {
+		struct store *s;
+		const char *err;
+
+		st = policydb_user_del(cli->db, argv[1], cli->err, sizeof(cli->err));
+		if (db_status(cli, st))
+			return 1;
+		if ((s = get_store(cli, false)) != NULL)
+			(void)store_quota_reset(s, argv[1], strlen(argv[1]), NULL, &err);
+		signal_milter(cli);
+		return done(cli, "user %s deleted", argv[1]);
+	}
+	return fail("usage: user add NAME [--quota QUOTA] | user del NAME | user list") + 1;
+}
+
+static int cmd_set_quota(struct cli *cli, int argc, char **argv)
+{
+	int st;
+
+	if (argc != 2)
+		return fail("usage: set-quota USER QUOTA") + 1;
+	st = policydb_user_set_quota(cli->db, argv[0], argv[1], cli->err, sizeof(cli->err));
+	if (db_status(cli, st))
+		return 1;
+	signal_milter(cli);
+	return done(cli, "user %s now has quota %s", argv[0], argv[1]);
+}
+
+struct name_list {
+	char **names;
+	size_t n;
+};
+
+/* list_row - collect the first column */
+static int list_row(void *ctx, int ncols, const char *const *cols)
+{
+	struct name_list *l = ctx;
+
+	if (ncols < 1 || cols[0] == NULL)
+		return 0;
+	l->names = xreallocarray(l->names, l->n + 1, sizeof(*l->names));
+	l->names[l->n++] = xstrdup(cols[0]);
+	return 0;
+}
+
+/* list_free - free collected names */
+static void list_free(struct name_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	XFREE(l->names);
+	l->n = 0;
+}
+
+/* print_list - a JSON array of strings */
+static void print_list(const struct name_list *l)
+{
+	fputc('[', stdout);
+	for (size_t i = 0; i < l->n; i++) {
+		if (i)
+			fputc(',', stdout);
+		json_string(stdout, l->names[i]);
+	}
+	fputc(']', stdout);
+}
+
+static int cmd_show(struct cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = { "name", "quota", "limit" };
+	struct table t = { 3, names, NULL, 0 };
+	struct name_list domains = { 0 }, emails = { 0 };
+	struct store_quota_state qs = { 0 };
+	bool have_usage = false;
+	long limit = -1;
+	int st;
+
+	if (argc != 1)
+		return fail("usage: show USER [--quota]") + 1;
+	st = policydb_user_get(cli->db, argv[0], table_row, &t, cli->err, sizeof(cli->err));
+	if (st != POLICYDB_OK) {
+		table_free(&t);
+		return db_status(cli, st);
+	}
+	if (t.nrows == 1 && t.rows[0][2] != NULL)
+		limit = atol(t.rows[0][2]);
+	(void)policydb_user_domains(cli->db, argv[0], list_row, &domains, cli->err,
+				    sizeof(cli->err));
+	(void)policydb_user_emails(cli->db, argv[0], list_row, &emails, cli->err,
+				   sizeof(cli->err));
+	if (cli->quota_flag) {
+		struct store *s = get_store(cli, false);
+		struct store_quota_params p;
+		const char *err;
+
+		quota_params(cli->cfg, limit, &p);
+		if (s != NULL && store_quota_usage(s, argv[0], strlen(argv[0]), &p,
+						   (int64_t)time(NULL), &qs, &err) == STORE_OK)
+			have_usage = true;
+		else if (s != NULL)
+			fprintf(stderr, "chapps-cli: warning: state store: %s\n", err);
+		else
+			have_usage = true;	/* no state yet: nothing used */
+	}
+	long remaining = limit >= 0 ? limit - (long)qs.committed - (long)qs.reserved : 0;
+	char last[64] = "never";
+
+	if (qs.last_send > 0) {
+		time_t ls = (time_t)qs.last_send;
+		struct tm tm;
+
+		strftime(last, sizeof(last), "%d %b %Y %H:%M:%S %z", gmtime_r(&ls, &tm));
+	}
+	if (cli->json) {
+		printf("{\"user\":");
+		json_string(stdout, argv[0]);
+		printf(",\"quota\":");
+		json_string(stdout, t.nrows ? t.rows[0][1] : NULL);
+		printf(",\"limit\":");
+		if (limit >= 0)
+			printf("%ld", limit);
+		else
+			fputs("null", stdout);
+		printf(",\"domains\":");
+		print_list(&domains);
+		printf(",\"emails\":");
+		print_list(&emails);
+		if (cli->quota_flag && have_usage)
+			printf(",\"used\":%u,\"reserved\":%u,\"remaining\":%ld,\"last_send\":%lld",
+			       qs.committed, qs.reserved, remaining, (long long)qs.last_send);
+		printf("}\n");
+	} else {
+		printf("user:     %s\n", argv[0]);
+		if (limit >= 0)
+			printf("quota:    %s (%ld per %d s)\n", t.rows[0][1], limit,
+			       cli->cfg->quota_interval);
+		else
+			printf("quota:    none (this user cannot send while quota is enforced)\n");
+		printf("domains: ");
+		for (size_t i = 0; i < domains.n; i++)
+			printf(" %s", domains.names[i]);
+		printf("%s\nemails:  ", domains.n ? "" : " none");
+		for (size_t i = 0; i < emails.n; i++)
+			printf(" %s", emails.names[i]);
+		printf("%s\n", emails.n ? "" : " none");
+		if (domains.n == 0 && emails.n == 0)
+			printf("warning:  no domains or emails: sender_domain_auth refuses every "
+			       "sender of this user\n");
+		if (cli->quota_flag && have_usage) {
+			printf("used:     %u (+%u reserved by messages in progress)\n", qs.committed,
+			       qs.reserved);
+			if (limit >= 0)
+				printf("remaining: %ld\n", remaining);
+			printf("last send: %s\n", last);
+		}
+	}
+	table_free(&t);
+	list_free(&domains);
+	list_free(&emails);
+	return 0;
+}
+
+static int cmd_reset(struct cli *cli, int argc, char **argv)
+{
+	struct store *s;
+	const char *err;
+	uint32_t dropped = 0;
+
+	if (argc != 1)
+		return fail("usage: reset USER") + 1;
+	s = get_store(cli, false);
+	if (s != NULL && store_quota_reset(s, argv[0], strlen(argv[0]), &dropped, &err) != STORE_OK)
+		return fail("state store: %s", err);
+	signal_milter(cli);
+	if (dropped == 0)
+		return done(cli, "No attempts to reset for %s: 0 xmits dropped", argv[0]);
+	return done(cli, "Attempts (quota) reset for %s: %u xmits dropped", argv[0], dropped);
+}
+
+static int cmd_refresh(struct cli *cli, int argc, char **argv)
+{
+	if (argc != 1)
+		return fail("usage: refresh USER") + 1;
+	signal_milter(cli);
+	return done(cli, "quota of %s will be read from the database at the next message "
+			 "(local milter signalled; other hosts within %d s)",
+		    argv[0], cli->cfg->policydb_cache_ttl);
+}
+
+/* allow_one - link user and a domain or an address; create it with --create */
+static int allow_one(struct cli *cli, const char *user, const char *what, bool link)
+{
+	bool email = strchr(what, '@') != NULL;
+	char *name = email ? xstrdup(what) : lower(what);
+	int st;
+
+	st = email ? policydb_link_email(cli->db, user, name, link, cli->err, sizeof(cli->err))
+		   : policydb_link_domain(cli->db, user, name, link, cli->err, sizeof(cli->err));
+	if (st == POLICYDB_NOTFOUND && link && cli->create) {
+		st = email ? policydb_email_add(cli->db, name, cli->err, sizeof(cli->err))
+			   : policydb_domain_add(cli->db, name, cli->err, sizeof(cli->err));
+		if (st == POLICYDB_EXISTS)
+			st = POLICYDB_OK;
+		if (st == POLICYDB_OK)
+			st = policydb_user_add(cli->db, user, cli->err, sizeof(cli->err));
+		if (st == POLICYDB_EXISTS)
+			st = POLICYDB_OK;
+		if (st == POLICYDB_OK)
+			st = email ? policydb_link_email(cli->db, user, name, true, cli->err,
+							 sizeof(cli->err))
+				   : policydb_link_domain(cli->db, user, name, true, cli->err,
+							  sizeof(cli->err));
+	}
+	if (st == POLICYDB_OK)
+		sda_forget(cli, user, email ? 'e' : 'd', name);
+	free(name);
+	return st;
+}
+
+static int cmd_allow(struct cli *cli, int argc, char **argv, bool link)
+{
+	int st;
+
+	if (argc != 2)
+		return fail(link ? "usage: allow USER DOMAIN_OR_EMAIL [--create]"
+				 : "usage: deny USER DOMAIN_OR_EMAIL") + 1;
+	st = allow_one(cli, argv[0], argv[1], link);
+	if (db_status(cli, st))
+		return 1;
+	return done(cli, "%s %s %s", argv[0], link ? "may now send as" : "may no longer send as",
+		    argv[1]);
+}
+
+/* cmd_names - domain/email add|del|list */
+static int cmd_names(struct cli *cli, int argc, char **argv, bool email)
+{
+	static const char *const dnames[] = { "name", "greylist", "check_spf" };
+	static const char *const enames[] = { "name" };
+	struct table t = { email ? 1 : 3, email ? enames : dnames, NULL, 0 };
+	const char *what = email ? "email" : "domain";
+	int st;
+
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		st = email ? policydb_email_list(cli->db, table_row, &t, cli->err, sizeof(cli->err))
+			   : policydb_domain_list(cli->db, table_row, &t, cli->err,
+						  sizeof(cli->err));
+		if (st == POLICYDB_OK)
+			table_print(cli, &t);
+		table_free(&t);
+		return db_status(cli, st);
+	}
+	if (argc == 2 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0)) {
+		bool add = argv[0][0] == 'a';
+		char *name = email ? xstrdup(argv[1]) : lower(argv[1]);
+
+		if (email && strchr(name, '@') == NULL) {
+			free(name);
+			return fail("\"%s\" is not an email address", argv[1]);
+		}
+		if (add)
+			st = email ? policydb_email_add(cli->db, name, cli->err, sizeof(cli->err))
+				   : policydb_domain_add(cli->db, name, cli->err, sizeof(cli->err));
+		else
+			st = email ? policydb_email_del(cli->db, name, cli->err, sizeof(cli->err))
+				   : policydb_domain_del(cli->db, name, cli->err, sizeof(cli->err));
+		if (st == POLICYDB_OK && !add)
+			forget_everyone(cli, email ? 'e' : 'd', name);
+		free(name);
+		if (db_status(cli, st))
+			return 1;
+		return done(cli, "%s %s %s", what, argv[1], add ? "added" : "deleted");
+	}
+	return fail("usage: %s add NAME | %s del NAME | %s list", what, what, what) + 1;
+}
+
+static int cmd_import(struct cli *cli, int argc, char **argv)
+{
+	FILE *f;
+	char line[2048];
+	unsigned lineno = 0, ok = 0, bad = 0;
+
+	if (argc != 1)
+		return fail("usage: import-file FILE [--create]") + 1;
+	f = strcmp(argv[0], "-") == 0 ? stdin : fopen(argv[0], "r");
+	if (f == NULL)
+		return fail("cannot open %s: %s", argv[0], strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *verb, *user, *res, *save = NULL;
+		int st;
+
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		verb = strtok_r(line, ":", &save);
+		user = strtok_r(NULL, ":", &save);
+		res = strtok_r(NULL, "", &save);
+		if (verb == NULL || user == NULL || res == NULL || *res == '\0') {
+			fprintf(stderr, "%s:%u: expected allow|deny|quota:USER:RESOURCE\n", argv[0],
+				lineno);
+			bad++;
+			continue;
+		}
+		cli->err[0] = '\0';
+		if (strcmp(verb, "allow") == 0)
+			st = allow_one(cli, user, res, true);
+		else if (strcmp(verb, "deny") == 0)
+			st = allow_one(cli, user, res, false);
+		else if (strcmp(verb, "quota") == 0)
+			st = policydb_user_set_quota(cli->db, user, res, cli->err, sizeof(cli->err));
+		else {
+			snprintf(cli->err, sizeof(cli->err), "unknown verb \"%s\"", verb);
+			st = POLICYDB_ERROR;
+		}
+		if (st != POLICYDB_OK) {
+			fprintf(stderr, "%s:%u: %s\n", argv[0], lineno, cli->err);
+			bad++;
+		} else {
+			ok++;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	signal_milter(cli);
+	if (bad > 0)
+		return fail("%u line(s) applied, %u failed", ok, bad);
+	return done(cli, "%u line(s) applied", ok);
+}
+
+/* usage - the command summary */
+static int usage(FILE *out, int status)
+{
+	fprintf(out,
+		"usage: chapps-cli [-c file] [--json] command ...\n"
+		"  admin db-setup                     create the policy database and state dir\n"
+		"  quota add NAME LIMIT | quota list | quota del NAME\n"
+		"  user add NAME [--quota QUOTA] | user del NAME | user list\n"
+		"  set-quota USER QUOTA               give USER the quota named QUOTA\n"
+		"  show USER [--quota]                user, quota, domains, emails (and usage)\n"
+		"  reset USER                         forget USER's usage in the window\n"
+		"  refresh USER                       re-read USER's quota from the database\n"
+		"  allow USER DOMAIN_OR_EMAIL [--create]\n"
+		"  deny USER DOMAIN_OR_EMAIL\n"
+		"  domain add|del NAME | domain list\n"
+		"  email add|del ADDRESS | email list\n"
+		"  import-file FILE [--create]        lines allow:USER:RES deny:USER:RES quota:USER:Q\n"
+		"  version\n"
+		"default configuration: %s/chapps/chapps.conf\n",
+		SYSCONFDIR);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { .config_path = SYSCONFDIR "/chapps/chapps.conf" };
+	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
+	int nargs = 0, status;
+	char *errors;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i == argc)
+				return usage(stderr, 2);
+			cli.config_path = argv[i];
+		} else if (strcmp(a, "--json") == 0) {
+			cli.json = true;
+		} else if (strcmp(a, "--create") == 0) {
+			cli.create = true;
+		} else if (strcmp(a, "--quota") == 0) {
+			/* show USER --quota is a flag; user add NAME --quota Q takes a value */
+			if (i + 1 < argc && argv[i + 1][0] != '-' && nargs >= 1 &&
+			    strcmp(args[0], "user") == 0)
+				cli.quota_opt = argv[++i];
+			else
+				cli.quota_flag = true;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			return usage(stdout, 0);
+		} else if (a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "chapps-cli: unknown option %s\n", a);
+			return usage(stderr, 2);
+		} else {
+			args[nargs++] = argv[i];
+		}
+	}
+	if (nargs == 0)
+		return usage(stderr, 2);
+	if (strcmp(args[0], "version") == 0) {
+		printf("This is chapps version %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (config_load(cli.config_path, &cli.cfg, &errors) < 0) {
+		fputs(errors, stderr);
+		free(errors);
+		return EX_CONFIG;
+	}
+	if (nargs == 2 && strcmp(args[0], "admin") == 0 && strcmp(args[1], "db-setup") == 0) {
+		status = cmd_db_setup(&cli);
+	} else if (open_db(&cli, false) != 0) {
+		status = 1;
+	} else if (strcmp(args[0], "quota") == 0) {
+		status = cmd_quota(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "user") == 0) {
+		status = cmd_user(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "set-quota") == 0) {
+		status = cmd_set_quota(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "show") == 0) {
+		status = cmd_show(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "reset") == 0) {
+		status = cmd_reset(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "refresh") == 0) {
+		status = cmd_refresh(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "allow") == 0) {
+		status = cmd_allow(&cli, nargs - 1, args + 1, true);
+	} else if (strcmp(args[0], "deny") == 0) {
+		status = cmd_allow(&cli, nargs - 1, args + 1, false);
+	} else if (strcmp(args[0], "domain") == 0) {
+		status = cmd_names(&cli, nargs - 1, args + 1, false);
+	} else if (strcmp(args[0], "email") == 0) {
+		status = cmd_names(&cli, nargs - 1, args + 1, true);
+	} else if (strcmp(args[0], "import-file") == 0) {
+		status = cmd_import(&cli, nargs - 1, args + 1);
+	} else {
+		fprintf(stderr, "chapps-cli: unknown command \"%s\"\n", args[0]);
+		status = usage(stderr, 2);
+	}
+	store_close(&cli.store);
+	policydb_close(&cli.db);
+	config_unref(&cli.cfg);
+	free(args);
+	return status;
+}

@@ -1,0 +1,184 @@
+/*
+ * policydb - the policy data: users, quotas, domains, addresses, links
+ *
+ * The CHAPPS schema (spec section 9.1: users, quotas, quota_user, domains,
+ * domain_user, emails, email_user) on SQLite (the embedded default: one file,
+ * created by `chapps-cli admin db-setup`) or MariaDB/MySQL (MariaDB
+ * Connector/C), so a CHAPPS site can point chapps at its database unchanged.
+ * Every statement is prepared with bound parameters; nothing from an SMTP
+ * session is ever formatted into SQL.
+ *
+ * Look-ups compare names exactly as stored, except domain names, which are
+ * compared case-insensitively (DNS names are): the caller lower-cases the
+ * domain and the query lower-cases the column (LOWER(name) = ?), so a CHAPPS
+ * database holding mixed-case domains still matches.  "Exactly" means under
+ * the column's collation: byte-exact in SQLite, but MariaDB's usual
+ * collations (utf8mb4_general_ci, latin1_swedish_ci) make user names and
+ * e-mail addresses case-insensitive and blind to trailing spaces.
+ *
+ * Schema consequence kept from CHAPPS: quotas.quota is UNIQUE, so two quota
+ * records cannot share a value (policydb_quota_add returns POLICYDB_EXISTS
+ * for "50eph" = 1200 when "bulk" = 1200 exists).  Deleting a quota cascades
+ * to quota_user: its users then have no quota (look-up POLICYDB_NOTFOUND).
+ * Deleting a user, domain or e-mail cascades to its links.
+ *
+ * Thread safety: a struct policydb may be used by many threads at once; it
+ * keeps a small pool of connections (one per concurrent caller, up to
+ * pool size, 16) and never shares a connection between threads; a caller
+ * finding all of them busy waits up to timeout_ms.  Each call blocks for at
+ * most policy_db.timeout_ms per network round trip (MariaDB connect/read/
+ * write timeouts, whole seconds rounded up; SQLite busy timeout).  A MariaDB
+ * connection found dead (server gone away/restarted) is dropped and the
+ * statement run once more on a new connection.
+ *
+ * Every function returns enum policydb_status (policydb_open: 0 or -1) and,
+ * on anything but POLICYDB_OK, a message in err (errsize bytes, always
+ * terminated; err may be NULL when errsize is 0).  Strings passed in are
+ * borrowed for the call only.
+ */
+#ifndef CHAPPS_POLICYDB_H
+#define CHAPPS_POLICYDB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+struct policydb;
+
+enum policydb_status {
+	POLICYDB_OK = 0,
+	POLICYDB_NOTFOUND = 1,	/* no such row / no link */
+	POLICYDB_EXISTS = 2,	/* create: unique name already taken */
+	POLICYDB_ERROR = -1,	/* backend failure; err says what */
+};
+
+/*
+ * policydb_open - connect according to config->policydb_*.  For SQLite the
+ * file must exist unless create is true (db-setup; then the file and its
+ * directory, mode 0750, are created); one connection is opened at once, so a
+ * missing or unreadable file fails here.  MariaDB connects on first use: a
+ * server that is down makes the calls fail with POLICYDB_ERROR, not the
+ * open (use policydb_check to test it).  The config is not kept (the
+ * settings are copied).  Returns 0, or -1 with a message in err.
+ */
+int policydb_open(const struct config *config, bool create, struct policydb **db_r, char *err,
+		  size_t errsize);
+
+/* policydb_close - close and free *db, set it to NULL; NULL is fine. */
+void policydb_close(struct policydb **db);
+
+/*
+ * policydb_setup - create the tables and indexes if missing (idempotent):
+ * CHAPPS's Alembic schema, with alembic_version stamped at the head
+ * revision when empty; a CHAPPS database at the first revision gets the
+ * domain flag columns added.  Existing rows are never touched.
+ */
+int policydb_setup(struct policydb *db, char *err, size_t errsize);
+
+/*
+ * policydb_check - connect (if needed) and check that every table and
+ * column the look-ups use exists.  POLICYDB_OK or POLICYDB_ERROR; for a
+ * start-up check and `chapps-cli`.
+ */
+int policydb_check(struct policydb *db, char *err, size_t errsize);
+
+/* ---- look-ups used by the milter ------------------------------------- */
+
+/*
+ * policydb_user_quota - the quota (messages per interval) of user, through
+ * quota_user.  POLICYDB_NOTFOUND when the user is unknown or has no quota.
+ */
+int policydb_user_quota(struct policydb *db, const char *user, long *quota_r, char *err,
+			size_t errsize);
+
+/* policydb_user_domain - is domain (lower-case) linked to user? */
+int policydb_user_domain(struct policydb *db, const char *user, const char *domain,
+			 bool *linked_r, char *err, size_t errsize);
+
+/* policydb_user_email - is the whole address linked to user? */
+int policydb_user_email(struct policydb *db, const char *user, const char *email,
+			bool *linked_r, char *err, size_t errsize);
+
+/*
+ * policydb_domain_flags - domains.greylist and domains.check_spf of domain.
+ * POLICYDB_NOTFOUND for an unknown domain.
+ */
+int policydb_domain_flags(struct policydb *db, const char *domain, bool *greylist_r,
+			  bool *check_spf_r, char *err, size_t errsize);
+
+/* ---- administration, used by chapps-cli ------------------------------ */
+
+/*
+ * Row callback for the list functions: called once per row with the
+ * columns as strings (NULL for SQL NULL), borrowed for the call; returns 0
+ * to go on, non-zero to stop early (the list function still returns
+ * POLICYDB_OK).  Rows come sorted by name.
+ *
+ * Admin functions: names must be non-empty and fit their column (users
+ * and e-mails 128 characters, quotas 32, domains 64) or POLICYDB_ERROR;
+ * a clash on a unique name is POLICYDB_EXISTS, a missing object (delete,
+ * set, link) POLICYDB_NOTFOUND, each with a message naming the object.
+ */
+typedef int policydb_row_fn(void *ctx, int ncols, const char *const *cols);
+
+/* quota 0..INT_MAX; EXISTS for a taken name or a taken value (see above) */
+int policydb_quota_add(struct policydb *db, const char *name, long quota, char *err,
+		       size_t errsize);
+int policydb_quota_del(struct policydb *db, const char *name, char *err, size_t errsize);
+/* rows: name, quota */
+int policydb_quota_list(struct policydb *db, policydb_row_fn *fn, void *ctx, char *err,
+			size_t errsize);
+
+int policydb_user_add(struct policydb *db, const char *name, char *err, size_t errsize);
+int policydb_user_del(struct policydb *db, const char *name, char *err, size_t errsize);
+/* rows: name, quota name (NULL when none), quota value (NULL when none) */
+int policydb_user_list(struct policydb *db, policydb_row_fn *fn, void *ctx, char *err,
+		       size_t errsize);
+/*
+ * policydb_user_get - one row (name, quota name, quota value; NULLs when
+ * the user has no quota) for user, or POLICYDB_NOTFOUND.
+ */
+int policydb_user_get(struct policydb *db, const char *name, policydb_row_fn *fn, void *ctx,
+		      char *err, size_t errsize);
+/* set the user's quota to the quota named quota_name (replaces any). */
+int policydb_user_set_quota(struct policydb *db, const char *user, const char *quota_name,
+			    char *err, size_t errsize);
+
+/*
+ * domains: name stored lower-case (ASCII); del, set_flag, link and the
+ * look-ups match it case-insensitively
+ */
+int policydb_domain_add(struct policydb *db, const char *name, char *err, size_t errsize);
+int policydb_domain_del(struct policydb *db, const char *name, char *err, size_t errsize);
+/* rows: name, greylist (0/1), check_spf (0/1) */
+int policydb_domain_list(struct policydb *db, policydb_row_fn *fn, void *ctx, char *err,
+			 size_t errsize);
+int policydb_domain_set_flag(struct policydb *db, const char *name, const char *flag /* "greylist"|"check_spf" */,
+			     bool value, char *err, size_t errsize);
+
+int policydb_email_add(struct policydb *db, const char *name, char *err, size_t errsize);
+int policydb_email_del(struct policydb *db, const char *name, char *err, size_t errsize);
+/* rows: name */
+int policydb_email_list(struct policydb *db, policydb_row_fn *fn, void *ctx, char *err,
+			size_t errsize);
+
+/*
+ * link/unlink user and domain or email (NOTFOUND when either is missing).
+ * Linking a linked pair and unlinking an unlinked pair return POLICYDB_OK.
+ */
+int policydb_link_domain(struct policydb *db, const char *user, const char *domain, bool link,
+			 char *err, size_t errsize);
+int policydb_link_email(struct policydb *db, const char *user, const char *email, bool link,
+			char *err, size_t errsize);
+/* rows: name (domains, then emails, of user) */
+int policydb_user_domains(struct policydb *db, const char *user, policydb_row_fn *fn,
+			  void *ctx, char *err, size_t errsize);
+int policydb_user_emails(struct policydb *db, const char *user, policydb_row_fn *fn, void *ctx,
+			 char *err, size_t errsize);
+/* ... user_domains/user_emails return NOTFOUND for an unknown user. */
+
+/* rows: name of each user linked to domain; NOTFOUND for an unknown domain */
+int policydb_domain_users(struct policydb *db, const char *domain, policydb_row_fn *fn,
+			  void *ctx, char *err, size_t errsize);
+
+#endif

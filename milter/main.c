@@ -1,0 +1,359 @@
+/*
+ * NAME
+ *	chapps-milter - mail-policy milter: identity gate, SDA, outbound quota
+ * SYNOPSIS
+ *	chapps-milter [-fnd] [-c file] [-p socket]
+ * DESCRIPTION
+ *	Start-up, in this order (STYLE rule 25): parse the options and load
+ *	and validate the configuration; open the log; look up the run-time
+ *	user; create the milter socket (removing a stale unix socket, with
+ *	the configured umask) and set TCP_NODELAY on it; detach unless -f;
+ *	write the pidfile; drop privileges; check the backends; start the
+ *	signal thread; hand over to smfi_main.
+ *
+ *	Signals: libmilter owns SIGHUP, SIGTERM and SIGINT (SIGTERM stops after
+ *	the open sessions end).  SIGUSR1 reloads the configuration: a complete
+ *	new snapshot is loaded and validated in the signal thread and swapped
+ *	in; a bad file keeps the old one and logs why.  SIGUSR2 flushes the
+ *	in-process caches of policy look-ups.
+ * DIAGNOSTICS
+ *	Configuration problems: every one printed as "file:line: setting:
+ *	problem", exit 78 (EX_CONFIG); -n exits 1 instead.  Other start-up
+ *	failures exit 69-75 (sysexits).
+ */
+#include "autoconf.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "callbacks.h"
+#include "config.h"
+#include "log.h"
+#include "policy.h"
+#include "xalloc.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONFIG SYSCONFDIR "/chapps/chapps.conf"
+
+static const char *config_path = DEFAULT_CONFIG;
+static const char *socket_override;
+
+/* usage - print the synopsis */
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: chapps-milter [-fndVh] [-c file] [-p socket]\n"
+		"  -c file    configuration file (default %s)\n"
+		"  -p socket  milter socket: unix:/path, inet:PORT@HOST, inet6:PORT@HOST\n"
+		"  -f         stay in the foreground and log to stderr\n"
+		"  -n         check the configuration and arguments, print every problem, exit\n"
+		"  -d         print the effective configuration (defaults filled in), exit\n"
+		"  -V         print the version, exit\n"
+		"  -h         this help\n",
+		DEFAULT_CONFIG);
+}
+
+/* load - load config_path with the -p override applied; NULL on problems */
+static struct config *load(char **errors_r)
+{
+	struct config *c;
+	const char *why;
+
+	if (config_load(config_path, &c, errors_r) < 0)
+		return NULL;
+	if (socket_override != NULL) {
+		if ((why = config_socket_problem(socket_override)) != NULL) {
+			*errors_r = xasprintf("-p %s: %s\n", socket_override, why);
+			config_unref(&c);
+			return NULL;
+		}
+		config_set_socket(c, socket_override);
+	}
+	return c;
+}
+
+/* set_nodelay - TCP_NODELAY on every listening inet socket we hold */
+static void set_nodelay(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	/*
+	 * libmilter has no call that returns its listening descriptor; accepted
+	 * sockets inherit TCP_NODELAY from it on Linux.  Without it libmilter's
+	 * two-write replies wait for the MTA's delayed ACK (about 40 ms).
+	 */
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name), on = 1, listening = 0;
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss), olen = sizeof(listening);
+
+		if (fd <= 2 || fd == dirfd(d))
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+			continue;
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) < 0 || !listening)
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0)
+			log_warn("TCP_NODELAY on the milter socket: %s", strerror(errno));
+	}
+	closedir(d);
+}
+
+/* unix_path - the path of a unix: or local: socket, or NULL */
+static const char *unix_path(const char *sock)
+{
+	if (strncmp(sock, "unix:", 5) == 0)
+		return sock + 5;
+	if (strncmp(sock, "local:", 6) == 0)
+		return sock + 6;
+	return NULL;
+}
+
+/* write_pidfile - create the pidfile (and its directory) */
+static void write_pidfile(const char *path, uid_t uid, gid_t gid)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	FILE *f;
+
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) == 0 && getuid() == 0 && chown(dir, uid, gid) < 0)
+			log_warn("chown %s: %s", dir, strerror(errno));
+	}
+	free(dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		log_fatal(EX_CANTCREAT, "cannot write pidfile %s: %s", path, strerror(errno));
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+/* drop_privileges - become milter.user/milter.group when started as root */
+static void drop_privileges(const struct config *c, uid_t uid, gid_t gid, bool have_user)
+{
+	if (getuid() == 0 && have_user) {
+		if (setgroups(0, NULL) < 0 && errno != EPERM)
+			log_fatal(EX_OSERR, "setgroups: %s", strerror(errno));
+		if (initgroups(c->milter_user, gid) < 0)
+			log_fatal(EX_OSERR, "initgroups %s: %s", c->milter_user, strerror(errno));
+		if (setgid(gid) < 0 || setuid(uid) < 0)
+			log_fatal(EX_OSERR, "cannot become %s: %s", c->milter_user, strerror(errno));
+		if (setuid(0) == 0)
+			log_fatal(EX_OSERR, "privileges could not be dropped");
+	}
+	if ((geteuid() == 0 || getuid() == 0) && !c->milter_run_as_root)
+		log_fatal(EX_CONFIG,
+			  "refusing to run as root: set milter.user, or milter.run_as_root = true");
+}
+
+/* same_backends - do two snapshots use the same store and database? */
+static bool same_backends(const struct config *a, const struct config *b)
+{
+#define SAME_S(f) (strcmp(a->f, b->f) == 0)
+#define SAME_I(f) (a->f == b->f)
+	return SAME_I(store_backend) && SAME_S(store_path) && SAME_S(redis_server) &&
+	       SAME_I(redis_port) && SAME_S(redis_socket) && SAME_S(redis_password) &&
+	       SAME_I(redis_db) && SAME_S(redis_sentinel_dataset) &&
+	       SAME_I(policydb_backend) && SAME_S(policydb_path) && SAME_S(policydb_host) &&
+	       SAME_I(policydb_port) && SAME_S(policydb_name) && SAME_S(policydb_user) &&
+	       SAME_S(policydb_password);
+#undef SAME_S
+#undef SAME_I
+}
+
+struct signal_ctx {
+	sigset_t set;
+	struct backends *backends;
+};
+
+/* signal_thread - SIGUSR1 reloads the configuration, SIGUSR2 flushes caches */
+static void *signal_thread(void *arg)
+{
+	struct signal_ctx *sc = arg;
+
+	for (;;) {
+		int sig;
+
+		if (sigwait(&sc->set, &sig) != 0)
+			continue;
+		if (sig == SIGUSR2) {
+			backends_flush_caches(sc->backends);
+			log_info("caches flushed (SIGUSR2)");
+			continue;
+		}
+		char *errors = NULL;
+		struct config *fresh = load(&errors), *old = callbacks_get_config();
+
+		if (fresh == NULL) {
+			log_error("reload of %s failed; keeping the running configuration:",
+				  config_path);
+			for (char *line = strtok(errors, "\n"); line; line = strtok(NULL, "\n"))
+				log_error("%s", line);
+			free(errors);
+		} else {
+			if (!same_backends(old, fresh))
+				log_warn("reload: store or policy_db settings changed; "
+					 "restart chapps-milter to apply them");
+			if (strcmp(old->milter_socket, fresh->milter_socket) != 0)
+				log_warn("reload: milter.socket changed; restart to apply it");
+			log_set_level((enum log_level)fresh->log_level);
+			callbacks_set_config(fresh);
+			log_info("configuration reloaded from %s", config_path);
+		}
+		config_unref(&old);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	bool foreground = false, check_only = false, dump = false, have_user = false;
+	struct config *cfg;
+	struct backends *backends;
+	struct passwd *pw = NULL;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	char *errors = NULL, err[512];
+	const char *sock_path;
+	struct signal_ctx sc;
+	pthread_t tid;
+	int opt, status;
+	bool warn;
+
+	while ((opt = getopt(argc, argv, "c:p:fndVh")) != -1) {
+		switch (opt) {
+		case 'c': config_path = optarg; break;
+		case 'p': socket_override = optarg; break;
+		case 'f': foreground = true; break;
+		case 'n': check_only = true; break;
+		case 'd': dump = true; break;
+		case 'V':
+			printf("chapps-milter %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "chapps-milter: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return check_only ? 1 : EX_USAGE;
+	}
+
+	cfg = load(&errors);
+	if (cfg == NULL) {
+		fputs(errors, stderr);
+		free(errors);
+		return check_only ? 1 : EX_CONFIG;
+	}
+	if (check_only || dump) {
+		if (dump)
+			config_dump(cfg, stdout);
+		if (check_only)
+			printf("%s: configuration OK\n", config_path);
+		config_unref(&cfg);
+		return 0;
+	}
+
+	log_open("chapps-milter", cfg->log_facility, foreground, (enum log_level)cfg->log_level);
+
+	if (getuid() == 0 && cfg->milter_user[0] != '\0') {
+		pw = getpwnam(cfg->milter_user);
+		if (pw == NULL)
+			log_fatal(EX_NOUSER, "milter.user: no such user \"%s\"", cfg->milter_user);
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+		have_user = true;
+		if (cfg->milter_group[0] != '\0') {
+			struct group *gr = getgrnam(cfg->milter_group);
+
+			if (gr == NULL)
+				log_fatal(EX_NOUSER, "milter.group: no such group \"%s\"",
+					  cfg->milter_group);
+			gid = gr->gr_gid;
+		}
+	}
+
+	if (smfi_register(*callbacks_desc()) != MI_SUCCESS)
+		log_fatal(EX_SOFTWARE, "smfi_register failed");
+	if (smfi_setconn(cfg->milter_socket) != MI_SUCCESS)
+		log_fatal(EX_CONFIG, "milter.socket %s: rejected by libmilter", cfg->milter_socket);
+	smfi_settimeout(cfg->milter_timeout);
+	smfi_setbacklog(cfg->milter_backlog);
+	sock_path = unix_path(cfg->milter_socket);
+	mode_t old_umask = umask((mode_t)cfg->milter_umask);
+
+	if (smfi_opensocket(true) != MI_SUCCESS)
+		log_fatal(EX_UNAVAILABLE, "cannot open milter socket %s", cfg->milter_socket);
+	umask(old_umask);
+	if (sock_path != NULL && have_user && chown(sock_path, uid, gid) < 0)
+		log_warn("chown %s: %s", sock_path, strerror(errno));
+	set_nodelay();
+
+	if (!foreground && daemon(0, 0) < 0)
+		log_fatal(EX_OSERR, "cannot detach: %s", strerror(errno));
+	if (cfg->milter_pidfile[0] != '\0')
+		write_pidfile(cfg->milter_pidfile, uid, gid);
+	drop_privileges(cfg, uid, gid, have_user);
+
+	backends = backends_create(cfg);
+	if (backends_check(backends, &warn, err, sizeof(err)) < 0)
+		log_fatal(EX_UNAVAILABLE, "%s", err);
+	if (warn)
+		log_warn("%s (on_error applies until it answers)", err);
+	callbacks_set_backends(backends);
+	callbacks_set_config(cfg);	/* takes our reference */
+
+	/* SIGUSR1/2 go to the signal thread only: block them before any thread */
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGUSR1);
+	sigaddset(&sc.set, SIGUSR2);
+	sc.backends = backends;
+	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+	if (pthread_create(&tid, NULL, signal_thread, &sc) != 0)
+		log_fatal(EX_OSERR, "cannot start the signal thread");
+	pthread_detach(tid);
+
+	cfg = callbacks_get_config();
+	log_info("chapps-milter %s starting on %s (config %s, policies: %s%s%s)",
+		 PACKAGE_VERSION, cfg->milter_socket, config_path,
+		 cfg->n_outbound_policies ? "" : "identity gate only",
+		 config_has_outbound_policy(cfg, OUTBOUND_POLICY_SDA) ? "sender_domain_auth " : "",
+		 config_has_outbound_policy(cfg, OUTBOUND_POLICY_QUOTA) ? "quota" : "");
+	status = smfi_main();
+	log_info("chapps-milter stopping");
+	if (cfg->milter_pidfile[0] != '\0')
+		(void)unlink(cfg->milter_pidfile);
+	config_unref(&cfg);
+	callbacks_shutdown();
+	backends_destroy(&backends);
+	log_close();
+	return status == MI_SUCCESS ? 0 : EX_SOFTWARE;
+}

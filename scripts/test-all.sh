@@ -1,0 +1,51 @@
+#!/bin/sh
+# test-all.sh - every test of chapps, from a clean clone, as root on Debian 12:
+#   1. install the dependencies (scripts/deps-debian.sh);
+#   2. build and run `make check`: Check unit tests, store and policy-db contract tests
+#      against private Redis/Sentinel/MariaDB servers on loopback, miltertest protocol
+#      tests against the built milter, and end-to-end tests through a private Postfix with
+#      Cyrus SASL on loopback;
+#   3. the same suite again with AddressSanitizer + UBSan (--enable-asan);
+#   4. a bounded libFuzzer run of every fuzz target (clang, --with-fuzzer=clang);
+#   5. make distcheck.
+# The last line printed is "N passed, M failed" over all steps; exit 0 only when all passed.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+work=${CHAPPS_TEST_DIR:-/tmp/chapps-test}
+passed=0
+failed=0
+step() {	# step NAME COMMAND...: run one step, count it, keep its log
+	name=$1; shift
+	printf '=== %s\n' "$name"
+	if "$@" >"$work/$name.log" 2>&1; then
+		passed=$((passed + 1)); printf 'ok - %s\n' "$name"
+	else
+		failed=$((failed + 1)); printf 'not ok - %s (log: %s/%s.log)\n' "$name" "$work" "$name"
+		tail -n 60 "$work/$name.log" | sed 's/^/    /'
+	fi
+	# test-suite logs name every test: show their summaries
+	grep -hE '^(PASS|FAIL|ERROR|XPASS|SKIP):|^# (TOTAL|PASS|SKIP|FAIL|ERROR):|[0-9]+ passed, [0-9]+ failed' \
+		"$work/$name.log" 2>/dev/null | sed 's/^/    /' | tail -n 40
+}
+build() {	# build DIR CONFIGURE-ARGS...: configure and make in a fresh dir
+	dir=$1; shift
+	rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" &&
+		"$here/configure" -q "$@" && make -j"$(nproc)"
+}
+
+rm -rf "$work" && mkdir -p "$work"
+"$here/scripts/deps-debian.sh" || { echo "0 passed, 1 failed"; exit 1; }
+(cd "$here" && autoreconf -fi) >"$work/autoreconf.log" 2>&1 ||
+	{ cat "$work/autoreconf.log"; echo "0 passed, 1 failed"; exit 1; }
+
+step build build "$work/plain" --enable-werror
+step check sh -c "cd '$work/plain' && make check"
+step asan-build build "$work/asan" --enable-asan CFLAGS="-O1 -g"
+step asan-check sh -c "cd '$work/asan' && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make check"
+step fuzz-build build "$work/fuzz" CC=clang --with-fuzzer=clang CFLAGS="-O1 -g"
+step fuzz sh -c "cd '$work/fuzz' && '$here/tests/fuzz/run-fuzzers.sh' '$work/fuzz/tests/fuzz'"
+step distcheck sh -c "cd '$work/plain' && make distcheck"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,403 @@
+/*
+ * check_store_lmdb - the LMDB store engine: the contract suite plus what
+ * only an embedded, file-backed engine has (persistence across a reopen,
+ * several processes on one environment, the map filling up, directory
+ * creation, corrupt records).
+ *
+ * Each case gets a new directory inside one mktemp -d directory for the
+ * run, which main removes at the end whatever the results.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "config.h"
+#include "store.h"
+#include "store_contract.h"
+
+#define BASE 1700000040
+#define LIMIT 500
+#define PER_CHILD 400
+
+static char rootdir[256];	/* mktemp -d for the whole run */
+static char tmpdir[300];	/* the case's directory, in rootdir */
+static char envdir[350];	/* tmpdir/lmdb/env: open must create two levels */
+
+/* rm_entry - nftw callback removing one entry */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* remove_tree - rm -rf path */
+static void remove_tree(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* make_tmpdir - a fresh directory for this case, inside rootdir */
+static void make_tmpdir(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s/case-XXXXXX", rootdir);
+	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+	snprintf(envdir, sizeof(envdir), "%s/lmdb/env", tmpdir);
+}
+
+/* remove_tmpdir - rm -rf the case's directory (main removes rootdir anyway,
+ * since a failed assertion ends a forked case without its teardown) */
+static void remove_tmpdir(void)
+{
+	if (tmpdir[0] != '\0')
+		remove_tree(tmpdir);
+	tmpdir[0] = '\0';
+}
+
+/* open_at - open the LMDB store at path with map_mb MiB; NULL + *error_r on failure */
+static struct store *open_at(const char *path, int map_mb, const char **error_r)
+{
+	struct config config;
+	struct store *store = NULL;
+
+	memset(&config, 0, sizeof(config));
+	config.store_backend = STORE_BACKEND_LMDB;
+	config.store_path = (char *)path;
+	config.store_map_size_mb = map_mb;
+	if (store_open(&config, &store, error_r) < 0)
+		return NULL;
+	return store;
+}
+
+/* reopen - open envdir, failing the test on error */
+static struct store *reopen(void)
+{
+	const char *error = NULL;
+	struct store *store = open_at(envdir, 64, &error);
+
+	ck_assert_msg(store != NULL, "store_open %s: %s", envdir, error);
+	return store;
+}
+
+/* contract_open - the contract suite's fresh store */
+static struct store *contract_open(void *ctx)
+{
+	make_tmpdir();
+	return reopen();
+}
+
+/* contract_close - the contract suite's cleanup */
+static void contract_close(struct store **store, void *ctx)
+{
+	store_close(store);
+	remove_tmpdir();
+}
+
+static const struct store_contract_backend lmdb_backend = {
+	"lmdb", contract_open, contract_close, NULL
+};
+
+static struct store *st;
+static const struct store_quota_params params = { LIMIT, 0, 3600, 60, 300 };
+
+/* setup - a new directory; the case opens the store itself */
+static void setup(void)
+{
+	make_tmpdir();
+	st = NULL;
+}
+
+/* teardown - close whatever is open and remove the directory */
+static void teardown(void)
+{
+	store_close(&st);
+	remove_tmpdir();
+}
+
+START_TEST(test_persistence)
+{
+	struct store_quota_state s;
+	const char *error = NULL;
+	char buf[16];
+	size_t len = sizeof(buf);
+
+	st = reopen();
+	ck_assert_int_eq(store_quota_reserve(st, "u", 1, "r1", 3, &params, BASE, NULL, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_quota_commit(st, "u", 1, "r1", &params, BASE, &error), STORE_OK);
+	ck_assert_int_eq(store_quota_reserve(st, "u", 1, "r2", 2, &params, BASE, NULL, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_cache_set(st, "k", 1, "v", 1, 60, BASE, &error), STORE_OK);
+	store_close(&st);
+	ck_assert_ptr_null(st);
+	store_close(&st);	/* NULL is fine */
+
+	st = reopen();
+	ck_assert_int_eq(store_quota_usage(st, "u", 1, &params, BASE + 1, &s, &error), STORE_OK);
+	ck_assert_msg(s.committed == 3 && s.reserved == 2,
+		      "after reopen: got committed=%u reserved=%u, want 3/2", s.committed,
+		      s.reserved);
+	ck_assert_int_eq(store_cache_get(st, "k", 1, buf, &len, BASE + 1, &error), STORE_OK);
+	ck_assert_uint_eq(len, 1);
+	ck_assert_int_eq(buf[0], 'v');
+}
+END_TEST
+
+/* child_hammer - in a forked child: open the env, reserve+commit, report */
+static void child_hammer(int fd, int index)
+{
+	const char *error = NULL;
+	struct store *store = open_at(envdir, 64, &error);
+	char resid[32];
+	int i, granted = 0, ret;
+
+	if (store == NULL)
+		_exit(2);
+	for (i = 0; i < PER_CHILD; i++) {
+		snprintf(resid, sizeof(resid), "p%d-%d", index, i);
+		ret = store_quota_reserve(store, "shared", 6, resid, 1, &params, BASE, NULL,
+					  &error);
+		if (ret == STORE_ERROR)
+			_exit(3);
+		if (ret == STORE_OK) {
+			granted++;
+			if (store_quota_commit(store, "shared", 6, resid, &params, BASE, &error)
+			    != STORE_OK)
+				_exit(4);
+		}
+	}
+	store_close(&store);
+	if (write(fd, &granted, sizeof(granted)) != sizeof(granted))
+		_exit(5);
+	_exit(0);
+}
+
+START_TEST(test_multi_process)
+{
+	struct store_quota_state s;
+	const char *error = NULL;
+	int fds[2], i, status, total = 0, got;
+	pid_t pid[2];
+
+	/* create the environment, then close it: the children open their own */
+	st = reopen();
+	store_close(&st);
+	ck_assert_int_eq(pipe(fds), 0);
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		ck_assert_int_ge(pid[i], 0);
+		if (pid[i] == 0) {
+			close(fds[0]);
+			child_hammer(fds[1], i);
+		}
+	}
+	close(fds[1]);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "child %d: status %d, want exit 0", i, status);
+	}
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(read(fds[0], &got, sizeof(got)), (ssize_t)sizeof(got));
+		total += got;
+	}
+	close(fds[0]);
+	ck_assert_msg(total == LIMIT, "granted in total: got %d, want %d", total, LIMIT);
+	st = reopen();
+	ck_assert_int_eq(store_quota_usage(st, "shared", 6, &params, BASE, &s, &error),
+			 STORE_OK);
+	ck_assert_msg(s.committed == LIMIT && s.reserved == 0,
+		      "usage: got committed=%u reserved=%u, want %d/0", s.committed, s.reserved,
+		      LIMIT);
+}
+END_TEST
+
+START_TEST(test_reservation_cap)
+{
+	struct store_quota_params p = { 100000, 0, 3600, 60, 300 };
+	struct store_quota_state s;
+	const char *error = NULL;
+	char resid[32];
+	int i;
+
+	st = reopen();
+	for (i = 0; i < 1024; i++) {
+		snprintf(resid, sizeof(resid), "r%d", i);
+		ck_assert_int_eq(store_quota_reserve(st, "u", 1, resid, 1, &p, BASE, NULL, &error),
+				 STORE_OK);
+	}
+	ck_assert_int_eq(store_quota_reserve(st, "u", 1, "one-more", 1, &p, BASE, &s, &error),
+			 STORE_ERROR);
+	ck_assert_str_eq(error, "too many open reservations");
+	/* an open one may still grow; a released one makes room */
+	ck_assert_int_eq(store_quota_reserve(st, "u", 1, "r7", 1, &p, BASE, &s, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(s.own, 2);
+	ck_assert_int_eq(store_quota_release(st, "u", 1, "r0", BASE, &error), STORE_OK);
+	ck_assert_int_eq(store_quota_reserve(st, "u", 1, "one-more", 1, &p, BASE, &s, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(s.reserved, 1025);
+	/* expired ones make room too */
+	ck_assert_int_eq(store_quota_reserve(st, "u", 1, "later", 1, &p, BASE + 300, &s,
+					     &error), STORE_OK);
+	ck_assert_uint_eq(s.reserved, 1);
+}
+END_TEST
+
+START_TEST(test_map_full)
+{
+	const char *error = NULL;
+	char key[32], val[STORE_CACHE_VALUE_MAX];
+	int i, ret = STORE_OK;
+
+	st = open_at(envdir, 1, &error);
+	ck_assert_msg(st != NULL, "open: %s", error);
+	memset(val, 'x', sizeof(val));
+	for (i = 0; i < 100000 && ret == STORE_OK; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		ret = store_cache_set(st, key, strlen(key), val, sizeof(val), 3600, BASE, &error);
+	}
+	ck_assert_msg(ret == STORE_ERROR, "got %d after %d sets, want STORE_ERROR", ret, i);
+	ck_assert_msg(strstr(error, "map full") != NULL && strstr(error, "map_size_mb") != NULL,
+		      "error: got \"%s\", want a map-full message", error);
+	/* the store is still usable for reads and deletes */
+	ck_assert_int_eq(store_cache_del(st, "key-0", 5, &error), STORE_OK);
+}
+END_TEST
+
+START_TEST(test_directory)
+{
+	const char *error = NULL;
+	struct stat sb;
+	char path[400];
+	FILE *f;
+
+	st = reopen();
+	ck_assert_int_eq(stat(envdir, &sb), 0);
+	ck_assert_msg(S_ISDIR(sb.st_mode) && (sb.st_mode & 07777) == 0750,
+		      "mode: got %o, want directory 0750", (unsigned)(sb.st_mode & 07777));
+	store_close(&st);
+
+	snprintf(path, sizeof(path), "%s/file", tmpdir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_ptr_null(open_at(path, 64, &error));
+	ck_assert_msg(strstr(error, path) != NULL, "error: got \"%s\", want the path", error);
+	snprintf(path, sizeof(path), "%s/file/sub", tmpdir);
+	ck_assert_ptr_null(open_at(path, 64, &error));
+	ck_assert_ptr_null(open_at("", 64, &error));
+	ck_assert_ptr_null(open_at(envdir, 0, &error));
+}
+END_TEST
+
+/* put_raw - write a raw value into a named database of envdir (store closed) */
+static void put_raw(const char *db, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 2), 0);
+	ck_assert_int_eq(mdb_env_open(env, envdir, 0, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+START_TEST(test_corrupt_record)
+{
+	struct store_quota_state s;
+	const char *error = NULL;
+	uint32_t dropped = 7;
+	char buf[16];
+	size_t len = sizeof(buf);
+
+	st = reopen();
+	store_close(&st);
+	put_raw("quota", "u", 1, "Q\x01\x00\x05", 4);	/* truncated */
+	put_raw("cache", "k", 1, "abc", 3);		/* shorter than an expiry */
+	st = reopen();
+	ck_assert_int_eq(store_quota_reserve(st, "u", 1, "r", 1, &params, BASE, NULL, &error),
+			 STORE_ERROR);
+	ck_assert_msg(strstr(error, "truncated") != NULL, "error: got \"%s\"", error);
+	ck_assert_int_eq(store_quota_usage(st, "u", 1, &params, BASE, &s, &error), STORE_ERROR);
+	ck_assert_int_eq(store_quota_reset(st, "u", 1, &dropped, &error), STORE_OK);
+	ck_assert_uint_eq(dropped, 0);
+	ck_assert_int_eq(store_quota_reserve(st, "u", 1, "r", 1, &params, BASE, NULL, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_cache_get(st, "k", 1, buf, &len, BASE, &error), STORE_MISS);
+}
+END_TEST
+
+START_TEST(test_long_names)
+{
+	struct store_quota_state s;
+	const char *error = NULL;
+	char name[600];
+
+	memset(name, 'n', sizeof(name));
+	st = reopen();
+	ck_assert_int_eq(store_quota_reserve(st, name, 511, "r", 1, &params, BASE, NULL, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_quota_reserve(st, name, 512, "r", 1, &params, BASE, NULL, &error),
+			 STORE_ERROR);
+	ck_assert_msg(strstr(error, "too long") != NULL, "error: got \"%s\"", error);
+	ck_assert_int_eq(store_quota_usage(st, name, 511, &params, BASE, &s, &error), STORE_OK);
+	ck_assert_uint_eq(s.reserved, 1);
+	ck_assert_int_eq(store_cache_set(st, name, 600, "v", 1, 10, BASE, &error), STORE_ERROR);
+}
+END_TEST
+
+/* lmdb_suite - the engine-specific cases */
+static Suite *lmdb_suite(void)
+{
+	Suite *s = suite_create("store lmdb");
+	TCase *tc = tcase_create("lmdb");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_persistence);
+	tcase_add_test(tc, test_multi_process);
+	tcase_add_test(tc, test_reservation_cap);
+	tcase_add_test(tc, test_map_full);
+	tcase_add_test(tc, test_directory);
+	tcase_add_test(tc, test_corrupt_record);
+	tcase_add_test(tc, test_long_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	const char *base = getenv("TMPDIR");
+	SRunner *sr;
+	int failed;
+
+	snprintf(rootdir, sizeof(rootdir), "%s/chapps-lmdb-XXXXXX",
+		 base != NULL && base[0] != '\0' ? base : "/tmp");
+	if (mkdtemp(rootdir) == NULL) {
+		perror(rootdir);
+		return 99;
+	}
+	sr = srunner_create(store_contract_suite(&lmdb_backend));
+	srunner_add_suite(sr, lmdb_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	remove_tree(rootdir);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

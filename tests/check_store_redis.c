@@ -1,0 +1,742 @@
+/*
+ * check_store_redis - the Redis store engine against a real redis-server
+ *
+ * Runs the engine-neutral contract suite (tests/store_contract.h) against
+ * a throwaway server on 127.0.0.1, then the Redis-specific cases: the key
+ * layout, NOSCRIPT recovery, error replies, the reservation cap, bucket
+ * folding after clock jumps, a server killed or hung mid-run (STORE_ERROR
+ * within the timeouts, recovery without reopening the store), password,
+ * database index, unix socket, pooling.  Exits 77 when redis-server is not
+ * installed.
+ */
+#include "autoconf.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "redis_helper.h"
+#include "store.h"
+#include "store_contract.h"
+
+#define PORT_MAIN_FIRST 16300	/* the shared server */
+#define PORT_MAIN_LAST 16329
+#define PORT_OWN_FIRST 16330	/* servers of single cases */
+#define PORT_OWN_LAST 16399
+#define TIMEOUT_MS 300		/* connect and command timeouts of the failure cases */
+
+static struct redis_helper_server main_srv;
+
+/* servers a case starts; the teardown stops them even when the case fails */
+#define OWN_MAX 2
+static struct redis_helper_server own_srv[OWN_MAX];
+
+static char localhost[] = "127.0.0.1";
+
+static const struct store_quota_params P = {
+	.limit = 10, .margin = 2, .interval = 3600, .resolution = 60, .reservation_ttl = 300,
+};
+
+/* config_for - a zeroed config that points at srv */
+static void config_for(struct config *cfg, const struct redis_helper_server *srv)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->store_backend = STORE_BACKEND_REDIS;
+	cfg->redis_server = localhost;
+	cfg->redis_port = srv->port;
+	cfg->redis_connect_timeout_ms = 1000;
+	cfg->redis_command_timeout_ms = 1000;
+}
+
+/* open_ok - store_open that must succeed */
+static struct store *open_ok(const struct config *cfg)
+{
+	struct store *store = NULL;
+	const char *error = NULL;
+
+	ck_assert_msg(store_open(cfg, &store, &error) == 0, "store_open: got error %s, want 0",
+		      error);
+	ck_assert_str_eq(store_backend_name(store), "redis");
+	return store;
+}
+
+/* connect_ok - a direct connection to srv that must succeed */
+static redisContext *connect_ok(const struct redis_helper_server *srv)
+{
+	redisContext *c = redis_helper_connect(srv);
+
+	ck_assert_msg(c != NULL, "cannot connect to the test server on port %d", srv->port);
+	return c;
+}
+
+/* flushall - empty the shared server */
+static void flushall(void)
+{
+	redisContext *c = connect_ok(&main_srv);
+	redisReply *r = redis_helper_command(c, "FLUSHALL");
+
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STATUS, "FLUSHALL failed");
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+/* reserve - store_quota_reserve with P at now, returning the status */
+static int reserve(struct store *store, const char *user, const char *resid, uint32_t n,
+		   int64_t now, struct store_quota_state *st, const char **error)
+{
+	return store_quota_reserve(store, user, strlen(user), resid, n, &P, now, st, error);
+}
+
+/* ---- the contract suite ------------------------------------------------ */
+
+/* contract_open - a store on the flushed shared server */
+static struct store *contract_open(void *ctx)
+{
+	struct config cfg;
+
+	flushall();
+	config_for(&cfg, &main_srv);
+	return open_ok(&cfg);
+}
+
+/* contract_close - close the store; the next open flushes */
+static void contract_close(struct store **store, void *ctx)
+{
+	store_close(store);
+}
+
+static const struct store_contract_backend backend = {
+	.name = "redis",
+	.open = contract_open,
+	.close = contract_close,
+};
+
+/* ---- fixtures ---------------------------------------------------------- */
+
+static void setup_flush(void)
+{
+	flushall();
+}
+
+static void teardown_own(void)
+{
+	int i;
+
+	for (i = 0; i < OWN_MAX; i++) {
+		redis_helper_stop(&own_srv[i]);
+		memset(&own_srv[i], 0, sizeof(own_srv[i]));
+	}
+}
+
+/* start_own - start own_srv[i] with opts (ports from the single-case range) */
+static struct redis_helper_server *start_own(int i, struct redis_helper_options *opts)
+{
+	opts->port_first = opts->port_first == 0 && opts->unix_socket ? 0 : PORT_OWN_FIRST;
+	opts->port_last = opts->port_first == 0 ? 0 : PORT_OWN_LAST;
+	ck_assert_msg(redis_helper_start(&own_srv[i], opts) == 0, "cannot start redis-server");
+	return &own_srv[i];
+}
+
+/* ---- layout ------------------------------------------------------------ */
+
+START_TEST(test_key_layout)
+{
+	static const char user[] = "a\0b:c d";	/* NUL, colon, space */
+	const size_t ulen = sizeof(user) - 1;
+	const int64_t now = 100000;
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	redisReply *r;
+	char key[64], want[64];
+	size_t klen;
+	long long ttl;
+
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	ck_assert_int_eq(store_quota_reserve(store, user, ulen, "R1", 3, &P, now, &st, &error),
+			 STORE_OK);
+	memcpy(key, "chapps:q:", 9);
+	memcpy(key + 9, user, ulen);
+	klen = 9 + ulen;
+
+	c = connect_ok(&main_srv);
+	r = redis_helper_command(c, "HGET %b rR1", key, klen);
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING, "reservation field missing");
+	snprintf(want, sizeof(want), "3 %lld", (long long)(now + P.reservation_ttl));
+	ck_assert_msg(strcmp(r->str, want) == 0, "reservation: got '%s', want '%s'", r->str, want);
+	freeReplyObject(r);
+	ttl = redis_helper_integer(c, "TTL %b", key, klen);
+	ck_assert_msg(ttl > P.reservation_ttl && ttl <= P.reservation_ttl + 60,
+		      "TTL after reserve: got %lld, want (%u, %u]", ttl, P.reservation_ttl,
+		      P.reservation_ttl + 60);
+	/* a user "a" must not see it */
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS chapps:q:a"), 0);
+
+	ck_assert_int_eq(store_quota_commit(store, user, ulen, "R1", &P, now, &error), STORE_OK);
+	r = redis_helper_command(c, "HGET %b b%lld", key, klen, (long long)(now / P.resolution));
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, "3") == 0,
+		      "bucket field: got %s, want 3", r != NULL && r->str ? r->str : "nothing");
+	freeReplyObject(r);
+	ck_assert_int_eq(redis_helper_integer(c, "HEXISTS %b rR1", key, klen), 0);
+	/* the bucket lives until (bucket + 1) * resolution + interval */
+	ttl = redis_helper_integer(c, "TTL %b", key, klen);
+	ck_assert_msg(ttl > P.interval && ttl <= P.interval + P.resolution + 60,
+		      "TTL after commit: got %lld, want (%u, %u]", ttl, P.interval,
+		      P.interval + P.resolution + 60);
+
+	/* releasing the only item deletes the key */
+	ck_assert_int_eq(store_quota_reset(store, user, ulen, NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_quota_reserve(store, user, ulen, "R2", 1, &P, now, &st, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_quota_release(store, user, ulen, "R2", now, &error), STORE_OK);
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS %b", key, klen), 0);
+
+	/* cache: prefix + binary key, 8-byte expiry, real TTL ttl + slack */
+	ck_assert_int_eq(store_cache_set(store, "k\0x", 3, "val", 3, 100, now, &error), STORE_OK);
+	r = redis_helper_command(c, "GET %b", "chapps:c:k\0x", (size_t)12);
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING && r->len == 11 &&
+			      memcmp(r->str + 8, "val", 3) == 0,
+		      "cache entry layout");
+	freeReplyObject(r);
+	ttl = redis_helper_integer(c, "TTL %b", "chapps:c:k\0x", (size_t)12);
+	ck_assert_msg(ttl > 100 && ttl <= 160, "cache TTL: got %lld, want (100, 160]", ttl);
+	redisFree(c);
+	store_close(&store);
+	ck_assert_ptr_null(store);
+}
+END_TEST
+
+/* ---- script and server errors ----------------------------------------- */
+
+START_TEST(test_noscript_recovery)
+{
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	redisReply *r;
+	int i;
+
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	c = connect_ok(&main_srv);
+	for (i = 1; i <= 3; i++) {
+		r = redis_helper_command(c, "SCRIPT FLUSH");
+		ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STATUS, "SCRIPT FLUSH failed");
+		freeReplyObject(r);
+		ck_assert_msg(reserve(store, "bob", "R1", 1, 1000, &st, &error) == STORE_OK,
+			      "reserve %d after SCRIPT FLUSH: got error %s, want STORE_OK", i, error);
+		ck_assert_msg(st.own == (uint32_t)i, "own: got %u, want %d", st.own, i);
+	}
+	ck_assert_int_eq(store_quota_usage(store, "bob", 3, &P, 1000, &st, &error), STORE_OK);
+	ck_assert_uint_eq(st.reserved, 3);
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(test_error_reply)
+{
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	redisReply *r;
+
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	c = connect_ok(&main_srv);
+	r = redis_helper_command(c, "SET chapps:q:bob notahash");
+	freeReplyObject(r);
+	ck_assert_int_eq(reserve(store, "bob", "R1", 1, 1000, &st, &error), STORE_ERROR);
+	ck_assert_msg(error != NULL && strstr(error, "WRONGTYPE") != NULL,
+		      "error: got '%s', want WRONGTYPE", error);
+	/* the connection stays usable */
+	ck_assert_int_eq(reserve(store, "alice", "R1", 1, 1000, &st, &error), STORE_OK);
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
+/* ---- bounds ------------------------------------------------------------ */
+
+START_TEST(test_reservation_cap)
+{
+	const struct store_quota_params big = {
+		.limit = 100000, .margin = 0, .interval = 60, .resolution = 10, .reservation_ttl = 30,
+	};
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	char resid[16];
+	int i;
+
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	for (i = 0; i < 1024; i++) {
+		snprintf(resid, sizeof(resid), "r%d", i);
+		ck_assert_msg(store_quota_reserve(store, "u", 1, resid, 1, &big, 1000, &st,
+						  &error) == STORE_OK,
+			      "reserve %d: got error %s, want STORE_OK", i, error);
+	}
+	ck_assert_int_eq(store_quota_reserve(store, "u", 1, "one-more", 1, &big, 1000, &st, &error),
+			 STORE_ERROR);
+	ck_assert_msg(strstr(error, "too many") != NULL, "error: got '%s', want too many", error);
+	/* an open one may still grow */
+	ck_assert_int_eq(store_quota_reserve(store, "u", 1, "r7", 1, &big, 1001, &st, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(st.own, 2);
+	ck_assert_uint_eq(st.reserved, 1025);
+	/* once they expire there is room again, and the dead ones are pruned */
+	ck_assert_int_eq(store_quota_reserve(store, "u", 1, "one-more", 1, &big, 1031, &st, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(st.reserved, 1);
+	c = connect_ok(&main_srv);
+	ck_assert_int_eq(redis_helper_integer(c, "HLEN chapps:q:u"), 1);
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(test_bucket_fold)
+{
+	/* 10 s window, 1 s buckets: at most 12 buckets kept */
+	const struct store_quota_params p = {
+		.limit = 1000, .margin = 0, .interval = 10, .resolution = 1, .reservation_ttl = 30,
+	};
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	int64_t t;
+
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	/* a clock running backwards leaves "future" buckets alive: 21 of them */
+	for (t = 1040; t >= 1020; t--) {
+		ck_assert_int_eq(store_quota_reserve(store, "u", 1, "R", 1, &p, t, &st, &error),
+				 STORE_OK);
+		ck_assert_int_eq(store_quota_commit(store, "u", 1, "R", &p, t, &error), STORE_OK);
+	}
+	c = connect_ok(&main_srv);
+	ck_assert_msg(redis_helper_integer(c, "HLEN chapps:q:u") <= 12,
+		      "buckets: got %lld, want <= 12", redis_helper_integer(c, "HLEN chapps:q:u"));
+	redisFree(c);
+	/* folding never loses usage: at 1030 all 21 commits still count ... */
+	ck_assert_int_eq(store_quota_usage(store, "u", 1, &p, 1030, &st, &error), STORE_OK);
+	ck_assert_uint_eq(st.committed, 21);
+	ck_assert_int_eq(st.last_send, 1040);
+	/* ... and at 1040 at least those of 1030..1040 */
+	ck_assert_int_eq(store_quota_usage(store, "u", 1, &p, 1040, &st, &error), STORE_OK);
+	ck_assert_uint_ge(st.committed, 11);
+	store_close(&store);
+}
+END_TEST
+
+/* ---- failures of the server -------------------------------------------- */
+
+/* timed_reserve - reserve and return the elapsed milliseconds */
+static long long timed_reserve(struct store *store, const char *resid, int *status,
+			       const char **error)
+{
+	struct store_quota_state st;
+	long long t0 = redis_helper_mono_ms();
+
+	*status = reserve(store, "bob", resid, 1, 1000, &st, error);
+	return redis_helper_mono_ms() - t0;
+}
+
+START_TEST(test_server_killed)
+{
+	struct redis_helper_options opts = { 0 };
+	struct redis_helper_server *srv = start_own(0, &opts);
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	long long ms;
+	int status;
+
+	config_for(&cfg, srv);
+	cfg.redis_connect_timeout_ms = TIMEOUT_MS;
+	cfg.redis_command_timeout_ms = TIMEOUT_MS;
+	store = open_ok(&cfg);
+	timed_reserve(store, "R1", &status, &error);
+	ck_assert_int_eq(status, STORE_OK);
+
+	/* an idle pooled connection to a restarted server is noticed: no error */
+	redis_helper_kill(srv);
+	ck_assert_int_eq(redis_helper_restart(srv, &opts), 0);
+	ms = timed_reserve(store, "R2", &status, &error);
+	ck_assert_msg(status == STORE_OK, "after restart: got error %s, want STORE_OK", error);
+
+	/* server gone: an error, quickly */
+	redis_helper_kill(srv);
+	ms = timed_reserve(store, "R3", &status, &error);
+	ck_assert_int_eq(status, STORE_ERROR);
+	ck_assert_msg(ms < 2 * TIMEOUT_MS, "error took %lld ms, want < %d", ms, 2 * TIMEOUT_MS);
+	ck_assert_msg(strstr(error, "127.0.0.1") != NULL, "error does not name the server: %s",
+		      error);
+	ms = timed_reserve(store, "R4", &status, &error);
+	ck_assert_int_eq(status, STORE_ERROR);
+	ck_assert_msg(ms < 2 * TIMEOUT_MS, "error took %lld ms, want < %d", ms, 2 * TIMEOUT_MS);
+
+	/* back: the same store recovers */
+	ck_assert_int_eq(redis_helper_restart(srv, &opts), 0);
+	timed_reserve(store, "R5", &status, &error);
+	ck_assert_msg(status == STORE_OK, "after recovery: got error %s, want STORE_OK", error);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(test_server_hung)
+{
+	struct redis_helper_options opts = { 0 };
+	struct redis_helper_server *srv = start_own(0, &opts);
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	long long ms;
+	int status;
+
+	config_for(&cfg, srv);
+	cfg.redis_connect_timeout_ms = TIMEOUT_MS;
+	cfg.redis_command_timeout_ms = TIMEOUT_MS;
+	store = open_ok(&cfg);
+	timed_reserve(store, "R1", &status, &error);
+	ck_assert_int_eq(status, STORE_OK);
+
+	kill(srv->pid, SIGSTOP);
+	/* first on the pooled connection, then on a new one (accepted by the backlog) */
+	ms = timed_reserve(store, "R2", &status, &error);
+	ck_assert_int_eq(status, STORE_ERROR);
+	ck_assert_msg(ms >= TIMEOUT_MS - 50 && ms < 2 * TIMEOUT_MS,
+		      "pooled: error after %lld ms, want about %d", ms, TIMEOUT_MS);
+	ck_assert_msg(strstr(error, "timed out") != NULL, "error: got '%s', want timed out", error);
+	ms = timed_reserve(store, "R3", &status, &error);
+	ck_assert_int_eq(status, STORE_ERROR);
+	ck_assert_msg(ms < 2 * TIMEOUT_MS, "new connection: error after %lld ms, want < %d", ms,
+		      2 * TIMEOUT_MS);
+
+	kill(srv->pid, SIGCONT);
+	timed_reserve(store, "R4", &status, &error);
+	ck_assert_msg(status == STORE_OK, "after SIGCONT: got error %s, want STORE_OK", error);
+	store_close(&store);
+}
+END_TEST
+
+/* ---- connection settings ----------------------------------------------- */
+
+START_TEST(test_password)
+{
+	static char right[] = "s3cr et", wrong[] = "nope";
+	struct redis_helper_options opts = { .password = right };
+	struct redis_helper_server *srv = start_own(0, &opts);
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store = NULL;
+	const char *error = NULL;
+
+	config_for(&cfg, srv);
+	ck_assert_int_eq(store_open(&cfg, &store, &error), -1);
+	ck_assert_ptr_null(store);
+	ck_assert_msg(strstr(error, "NOAUTH") != NULL, "no password: got '%s', want NOAUTH", error);
+
+	cfg.redis_password = wrong;
+	ck_assert_int_eq(store_open(&cfg, &store, &error), -1);
+	ck_assert_msg(strstr(error, "AUTH") != NULL, "wrong password: got '%s', want AUTH", error);
+
+	cfg.redis_password = right;
+	store = open_ok(&cfg);
+	ck_assert_int_eq(reserve(store, "bob", "R1", 1, 1000, &st, &error), STORE_OK);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(test_db_index)
+{
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+
+	config_for(&cfg, &main_srv);
+	cfg.redis_db = 5;
+	store = open_ok(&cfg);
+	ck_assert_int_eq(reserve(store, "bob", "R1", 1, 1000, &st, &error), STORE_OK);
+	ck_assert_int_eq(store_cache_set(store, "k", 1, "v", 1, 10, 1000, &error), STORE_OK);
+	c = connect_ok(&main_srv);
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS chapps:q:bob chapps:c:k"), 0);
+	freeReplyObject(redis_helper_command(c, "SELECT 5"));
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS chapps:q:bob chapps:c:k"), 2);
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(test_unix_socket)
+{
+	struct redis_helper_options opts = { .unix_socket = true };
+	struct redis_helper_server *srv;
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+
+	srv = start_own(0, &opts);	/* TCP off: port 0 */
+	ck_assert_int_eq(srv->port, 0);
+	config_for(&cfg, srv);
+	cfg.redis_port = 1;		/* would fail if used */
+	cfg.redis_socket = srv->socket;
+	store = open_ok(&cfg);
+	ck_assert_int_eq(reserve(store, "bob", "R1", 1, 1000, &st, &error), STORE_OK);
+	ck_assert_int_eq(reserve(store, "bob", "R1", 2, 1000, &st, &error), STORE_OK);
+	ck_assert_uint_eq(st.own, 3);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	static char bad[] = "127.0.0.1", dataset[] = "mymaster";
+	static char *sentinels[] = { bad };
+	struct config cfg;
+	struct store *store = NULL;
+	const char *error = NULL;
+	long long t0;
+
+	/* nothing listens on port 1 */
+	config_for(&cfg, &main_srv);
+	cfg.redis_port = 1;
+	t0 = redis_helper_mono_ms();
+	ck_assert_int_eq(store_open(&cfg, &store, &error), -1);
+	ck_assert_msg(redis_helper_mono_ms() - t0 < 2000, "refused connect took too long");
+	ck_assert_msg(strstr(error, "127.0.0.1:1") != NULL, "error: got '%s'", error);
+
+	config_for(&cfg, &main_srv);
+	cfg.redis_sentinel_servers[0] = sentinels[0];
+	cfg.n_redis_sentinel_servers = 1;
+	cfg.redis_sentinel_dataset = dataset;
+	ck_assert_int_eq(store_open(&cfg, &store, &error), -1);
+	ck_assert_msg(strstr(error, "host:port") != NULL, "error: got '%s'", error);
+
+	cfg.redis_sentinel_dataset = NULL;
+	ck_assert_int_eq(store_open(&cfg, &store, &error), -1);
+	ck_assert_ptr_null(store);
+}
+END_TEST
+
+/* ---- pool -------------------------------------------------------------- */
+
+/* info_field - an integer field of INFO, or -1 */
+static long long info_field(redisContext *c, const char *name)
+{
+	redisReply *r = redis_helper_command(c, "INFO");
+	long long v = -1;
+	const char *p;
+
+	if (r != NULL && r->type == REDIS_REPLY_STRING && (p = strstr(r->str, name)) != NULL)
+		v = atoll(p + strlen(name) + 1);
+	if (r != NULL)
+		freeReplyObject(r);
+	return v;
+}
+
+START_TEST(test_pool_reuse)
+{
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	long long before, after;
+	int i;
+
+	config_for(&cfg, &main_srv);
+	c = connect_ok(&main_srv);
+	before = info_field(c, "total_connections_received");
+	store = open_ok(&cfg);
+	for (i = 0; i < 50; i++) {
+		ck_assert_int_eq(reserve(store, "bob", "R", 0, 1000 + i, &st, &error), STORE_OK);
+		ck_assert_int_eq(store_quota_release(store, "bob", 3, "R", 1000 + i, &error),
+				 STORE_OK);
+	}
+	after = info_field(c, "total_connections_received");
+	ck_assert_msg(after - before == 1, "connections for 100 calls: got %lld, want 1",
+		      after - before);
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
+#define POOL_THREADS 8
+#define POOL_TRIES 40
+
+struct pool_arg {
+	struct store *store;
+	int granted, errors;
+	int id;
+};
+
+/* pool_worker - reserve and commit POOL_TRIES times for one shared user */
+static void *pool_worker(void *p)
+{
+	const struct store_quota_params q = {
+		.limit = 100, .margin = 0, .interval = 3600, .resolution = 60, .reservation_ttl = 60,
+	};
+	struct pool_arg *arg = p;
+	const char *error;
+	char resid[32];
+	int i, r;
+
+	for (i = 0; i < POOL_TRIES; i++) {
+		snprintf(resid, sizeof(resid), "t%d-%d", arg->id, i);
+		r = store_quota_reserve(arg->store, "shared", 6, resid, 1, &q, 5000, NULL, &error);
+		if (r == STORE_OK) {
+			arg->granted++;
+			if (store_quota_commit(arg->store, "shared", 6, resid, &q, 5000, &error) !=
+			    STORE_OK)
+				arg->errors++;
+		} else if (r != STORE_REFUSED) {
+			arg->errors++;
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_pool_bounded)
+{
+	const struct store_quota_params q = {
+		.limit = 100, .margin = 0, .interval = 3600, .resolution = 60, .reservation_ttl = 60,
+	};
+	struct pool_arg args[POOL_THREADS];
+	pthread_t tids[POOL_THREADS];
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	redisReply *r;
+	int i, granted = 0, clients = 0;
+	long long deadline;
+	const char *p;
+
+	config_for(&cfg, &main_srv);
+	cfg.redis_pool_size = 2;
+	store = open_ok(&cfg);
+	for (i = 0; i < POOL_THREADS; i++) {
+		args[i] = (struct pool_arg){ .store = store, .id = i };
+		ck_assert_int_eq(pthread_create(&tids[i], NULL, pool_worker, &args[i]), 0);
+	}
+	for (i = 0; i < POOL_THREADS; i++) {
+		pthread_join(tids[i], NULL);
+		granted += args[i].granted;
+		ck_assert_msg(args[i].errors == 0, "thread %d: %d errors", i, args[i].errors);
+	}
+	ck_assert_msg(granted == 100, "granted: got %d, want exactly 100", granted);
+	ck_assert_int_eq(store_quota_usage(store, "shared", 6, &q, 5000, &st, &error), STORE_OK);
+	ck_assert_uint_eq(st.committed, 100);
+	ck_assert_uint_eq(st.reserved, 0);
+
+	/* the burst's extra connections are closed: pool_size idle + ours (bounded poll) */
+	c = connect_ok(&main_srv);
+	for (deadline = redis_helper_mono_ms() + 2000;;) {
+		r = redis_helper_command(c, "CLIENT LIST");
+		ck_assert(r != NULL && r->type == REDIS_REPLY_STRING);
+		clients = 0;
+		for (p = r->str; (p = strchr(p, '\n')) != NULL; p++)
+			clients++;
+		freeReplyObject(r);
+		if (clients <= 3 || redis_helper_mono_ms() > deadline)
+			break;
+	}
+	ck_assert_msg(clients >= 2 && clients <= 3, "clients after the burst: got %d, want 2..3",
+		      clients);
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
+/* redis_suite - the Redis-specific cases */
+static Suite *redis_suite(void)
+{
+	Suite *s = suite_create("store_redis");
+	TCase *tc;
+
+	tc = tcase_create("layout");
+	tcase_add_checked_fixture(tc, setup_flush, NULL);
+	tcase_add_test(tc, test_key_layout);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_add_checked_fixture(tc, setup_flush, NULL);
+	tcase_add_test(tc, test_noscript_recovery);
+	tcase_add_test(tc, test_error_reply);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bounds");
+	tcase_add_checked_fixture(tc, setup_flush, NULL);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_reservation_cap);
+	tcase_add_test(tc, test_bucket_fold);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("server_failure");
+	tcase_add_checked_fixture(tc, NULL, teardown_own);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_server_killed);
+	tcase_add_test(tc, test_server_hung);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("settings");
+	tcase_add_checked_fixture(tc, setup_flush, teardown_own);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_password);
+	tcase_add_test(tc, test_db_index);
+	tcase_add_test(tc, test_unix_socket);
+	tcase_add_test(tc, test_open_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pool");
+	tcase_add_checked_fixture(tc, setup_flush, NULL);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_pool_reuse);
+	tcase_add_test(tc, test_pool_bounded);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	struct redis_helper_options opts = {
+		.port_first = PORT_MAIN_FIRST, .port_last = PORT_MAIN_LAST,
+	};
+	SRunner *sr;
+	int failed;
+
+	if (redis_helper_binary("redis-server") == NULL) {
+		fprintf(stderr, "check_store_redis: redis-server not installed, skipping\n");
+		return 77;
+	}
+	if (redis_helper_start(&main_srv, &opts) < 0)
+		return EXIT_FAILURE;
+	sr = srunner_create(store_contract_suite(&backend));
+	srunner_add_suite(sr, redis_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	redis_helper_stop(&main_srv);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,634 @@
+# tests/e2e/lib.sh - end-to-end harness for chapps: a private Postfix with Cyrus SASL on
+# loopback, relaying to smtp-sink, in front of chapps-milter.
+#
+# Source it from a bash test script:
+#	. "$(dirname "$0")/lib.sh"
+#	e2e_init			# skips (exit 77) unless root with postfix/saslpasswd2/swaks
+#	e2e_listener 16601 inet:127.0.0.1:16610 tempfail
+#	e2e_postfix_up
+#	...
+#	e2e_finish			# prints "N passed, M failed", exits 0/1
+#
+# Everything lives in one `mktemp -d` directory ($E2E_DIR) that is removed on exit (set
+# E2E_KEEP=1 to keep it).  Every process is started in the background, recorded by PID and
+# stopped by that PID; an EXIT trap stops whatever is still running.  Nothing listens
+# anywhere but 127.0.0.1.  Readiness and results are polled every 50 ms with a bound, never
+# awaited with a fixed sleep.
+#
+# The Postfix instance (`postfix -c $E2E_DIR/etc`) has no chroot, logs to a file through
+# postlogd, uses Cyrus sasldb2 for AUTH PLAIN/LOGIN (realm $E2E_REALM), allows XCLIENT from
+# 127.0.0.1, relays everything to the sink and has no DNS and no local delivery.  Loopback
+# clients may relay without AUTH (permit_mynetworks), so the milter is the only gate.  Each
+# smtpd listener carries its own smtpd_milters and milter_default_action (master.cf -o), so
+# one instance serves every milter arrangement without reloads.  Postfix's default milter
+# macro lists are left alone on purpose.
+#
+# Environment:
+#	CHAPPS_MILTER	path of the milter under test (make check sets it)
+#	E2E_KEEP	1 = keep $E2E_DIR after the run
+#	E2E_VERBOSE	1 = print the tail of every log on failure even when E2E_KEEP is set
+
+export LC_ALL=C
+PATH=$PATH:/usr/sbin:/sbin
+
+E2E_REALM=e2e.test
+E2E_HOSTNAME=mx.e2e.test
+E2E_USERS=${E2E_USERS:-"alice:alicepw bob:bobpw"}
+E2E_SINK_PORT=${E2E_SINK_PORT:-16690}
+E2E_MILTER_TIMEOUT=${E2E_MILTER_TIMEOUT:-10s}
+
+E2E_DIR=
+E2E_PASS=0
+E2E_FAIL=0
+E2E_N=0
+E2E_LISTENERS=()
+E2E_LISTEN_PORTS=()
+E2E_SINK_PID=
+E2E_MASTER_PID=
+declare -A E2E_MPID=()
+declare -A E2E_MILTER_RC=()
+declare -A E2E_MILTER_MS=()
+
+# ---- results -------------------------------------------------------------
+
+# e2e_ok DESC - record a passed check
+e2e_ok() { E2E_N=$((E2E_N + 1)); E2E_PASS=$((E2E_PASS + 1)); echo "ok $E2E_N - $*"; }
+
+# e2e_notok DESC [DETAIL...] - record a failed check; DETAIL lines are printed as comments
+e2e_notok()
+{
+	E2E_N=$((E2E_N + 1)); E2E_FAIL=$((E2E_FAIL + 1))
+	echo "not ok $E2E_N - $1"
+	shift
+	local l
+	for l in "$@"; do printf '%s\n' "$l" | sed 's/^/#   /'; done
+}
+
+# e2e_check DESC CMD... - run CMD; ok if it succeeds
+e2e_check()
+{
+	local d=$1; shift
+	if "$@"; then e2e_ok "$d"; else e2e_notok "$d" "command failed: $*"; fi
+}
+
+# e2e_eq DESC GOT WANT - ok if GOT equals WANT
+e2e_eq()
+{
+	if [ "$2" = "$3" ]; then e2e_ok "$1"; else e2e_notok "$1" "got '$2', want '$3'"; fi
+}
+
+# e2e_note TEXT - a TAP comment
+e2e_note() { printf '# %s\n' "$*"; }
+
+# e2e_bail MSG - fatal harness error: count a failure and exit through the trap
+e2e_bail()
+{
+	e2e_notok "harness: $1"
+	e2e_finish
+}
+
+# e2e_finish - print the summary and exit 0 (all passed) or 1
+e2e_finish()
+{
+	echo "$E2E_PASS passed, $E2E_FAIL failed"
+	[ "$E2E_FAIL" -eq 0 ] && exit 0
+	exit 1
+}
+
+# ---- process helpers -----------------------------------------------------
+
+# e2e_alive PID - true if PID exists and is not a zombie
+e2e_alive()
+{
+	local st
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# e2e_is PID WORD - true if PID is alive and WORD occurs in its command line (guards
+# against PID reuse before a kill)
+e2e_is()
+{
+	e2e_alive "$1" || return 1
+	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+
+# e2e_wait_gone SECS PID... - poll until every PID is gone; false on timeout
+e2e_wait_gone()
+{
+	local secs=$1 i p busy; shift
+	for ((i = 0; i <= secs * 20; i++)); do
+		busy=0
+		for p in "$@"; do e2e_alive "$p" && { busy=1; break; }; done
+		[ $busy = 0 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# e2e_listening PORT - true if something listens on 127.0.0.1:PORT (no connection made)
+e2e_listening() { [ -n "$(ss -Hltn "src 127.0.0.1:$1" 2>/dev/null)" ]; }
+
+# e2e_listening_unix PATH - true if a unix socket listens at PATH
+e2e_listening_unix() { ss -Hlx 2>/dev/null | awk '{ print $5 }' | grep -qxF -- "$1"; }
+
+# e2e_wait_listen SECS PORT [PID] - poll until PORT listens; false on timeout or if PID died
+e2e_wait_listen()
+{
+	local i
+	for ((i = 0; i <= $1 * 20; i++)); do
+		e2e_listening "$2" && return 0
+		[ -n "${3:-}" ] && ! e2e_alive "$3" && return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# ---- setup and teardown --------------------------------------------------
+
+# e2e_init - skip unless root with the tools; make the work directory and the EXIT trap
+e2e_init()
+{
+	local b
+	if [ "$(id -u)" != 0 ]; then echo "# SKIP: end-to-end tests need root"; exit 77; fi
+	for b in postfix postconf postqueue smtp-sink saslpasswd2 swaks ss base64; do
+		if ! command -v "$b" >/dev/null 2>&1; then
+			echo "# SKIP: $b not installed (apt-get install postfix sasl2-bin libsasl2-modules swaks)"
+			exit 77
+		fi
+	done
+	if ! getent passwd postfix >/dev/null || ! getent group postdrop >/dev/null; then
+		echo "# SKIP: postfix user or postdrop group missing"
+		exit 77
+	fi
+	# /tmp, not $TMPDIR: unix socket paths must stay short
+	E2E_DIR=$(mktemp -d /tmp/chapps-e2e.XXXXXX) || { echo "mktemp failed"; exit 99; }
+	trap e2e_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	chmod 755 "$E2E_DIR"
+	mkdir -p "$E2E_DIR"/{etc/sasl,queue,data,log,sink,milter,out}
+	chmod 755 "$E2E_DIR"/{etc,etc/sasl,queue,milter,out}
+	chown postfix:postfix "$E2E_DIR/data" "$E2E_DIR/sink"
+	chmod 700 "$E2E_DIR/data"
+}
+
+# e2e_need_milter - set CHAPPS_MILTER (default ./chapps-milter) or bail out
+e2e_need_milter()
+{
+	CHAPPS_MILTER=${CHAPPS_MILTER:-$PWD/chapps-milter}
+	[ -x "$CHAPPS_MILTER" ] || { echo "# chapps-milter not found at $CHAPPS_MILTER (set CHAPPS_MILTER)"; exit 99; }
+}
+
+# e2e_cleanup - EXIT trap: stop milters, Postfix and the sink by PID; remove the directory
+e2e_cleanup()
+{
+	local rc=$? n
+	trap - EXIT
+	[ ${#E2E_MPID[@]} -gt 0 ] && e2e_milter_stop 10 "${!E2E_MPID[@]}" >/dev/null 2>&1
+	e2e_postfix_down >/dev/null 2>&1
+	e2e_sink_stop >/dev/null 2>&1
+	[ -n "$E2E_DIR" ] && [ -d "$E2E_DIR" ] || exit $rc
+	if [ "$rc" != 0 ] || [ "$E2E_FAIL" != 0 ]; then
+		if [ "${E2E_KEEP:-0}" != 1 ] || [ "${E2E_VERBOSE:-0}" = 1 ]; then
+			for n in "$E2E_DIR"/log/maillog "$E2E_DIR"/milter/*.log; do
+				[ -f "$n" ] || continue
+				echo "# ---- tail of $n"
+				tail -n 25 "$n" | sed 's/^/#   /'
+			done
+		fi
+	fi
+	if [ "${E2E_KEEP:-0}" = 1 ]; then
+		echo "# kept $E2E_DIR"
+	else
+		rm -rf "$E2E_DIR"
+	fi
+	exit $rc
+}
+
+# ---- Postfix -------------------------------------------------------------
+
+# e2e_listener PORT MILTERS [DEFAULT_ACTION] - declare an smtpd on 127.0.0.1:PORT with these
+# smtpd_milters (Postfix syntax inet:127.0.0.1:N or unix:/path; "" for none) and
+# milter_default_action (default tempfail).  Call before e2e_postfix_up.
+e2e_listener()
+{
+	local port=$1 milters=$2 action=${3:-tempfail}
+	E2E_LISTEN_PORTS+=("$port")
+	E2E_LISTENERS+=("127.0.0.1:$port inet n - n - - smtpd -o syslog_name=postfix-e2e/$port -o smtpd_milters=$milters -o milter_default_action=$action")
+}
+
+# e2e_pc ARGS... - postconf on the private instance
+e2e_pc() { postconf -c "$E2E_DIR/etc" "$@"; }
+
+# e2e_postfix_config - write main.cf, master.cf, the SASL config and sasldb2
+e2e_postfix_config()
+{
+	local d=$E2E_DIR u user pass realm l
+
+	cat >"$d/etc/main.cf" <<EOF
+# chapps tests/e2e private instance: loopback only, nothing leaves 127.0.0.1
+compatibility_level = 3.6
+queue_directory = $d/queue
+data_directory = $d/data
+mail_owner = postfix
+setgid_group = postdrop
+syslog_name = postfix-e2e
+maillog_file = $d/log/maillog
+maillog_file_prefixes = $d
+myhostname = $E2E_HOSTNAME
+mydomain = $E2E_REALM
+myorigin = \$mydomain
+mydestination =
+local_recipient_maps =
+local_transport = error:5.1.1 local delivery disabled
+alias_maps =
+alias_database =
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:$E2E_SINK_PORT
+default_transport = smtp
+relay_transport = smtp
+smtp_dns_support_level = disabled
+smtp_host_lookup = native
+smtp_tls_security_level = none
+notify_classes =
+biff = no
+smtpd_peername_lookup = no
+smtpd_banner = \$myhostname ESMTP chapps-e2e
+smtpd_tls_security_level = none
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $d/etc/sasl
+smtpd_sasl_local_domain = $E2E_REALM
+smtpd_sasl_security_options = noanonymous
+smtpd_sasl_authenticated_header = yes
+broken_sasl_auth_clients = no
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+smtpd_recipient_restrictions =
+smtpd_authorized_xclient_hosts = 127.0.0.1
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_client_message_rate_limit = 0
+smtpd_error_sleep_time = 0
+in_flow_delay = 0s
+# milters are set per listener in master.cf; the macro lists stay at Postfix's defaults
+smtpd_milters =
+non_smtpd_milters =
+milter_default_action = tempfail
+milter_protocol = 6
+milter_connect_timeout = $E2E_MILTER_TIMEOUT
+milter_command_timeout = $E2E_MILTER_TIMEOUT
+milter_content_timeout = $E2E_MILTER_TIMEOUT
+minimal_backoff_time = 10s
+maximal_backoff_time = 60s
+queue_run_delay = 10s
+EOF
+
+	{
+		echo "# chapps tests/e2e: no chroot anywhere"
+		for l in "${E2E_LISTENERS[@]}"; do echo "$l"; done
+		cat <<'EOF'
+pickup     unix  n - n 60   1 pickup
+cleanup    unix  n - n -    0 cleanup
+qmgr       unix  n - n 300  1 qmgr
+tlsmgr     unix  - - n 1000? 1 tlsmgr
+rewrite    unix  - - n -    - trivial-rewrite
+bounce     unix  - - n -    0 bounce
+defer      unix  - - n -    0 bounce
+trace      unix  - - n -    0 bounce
+verify     unix  - - n -    1 verify
+flush      unix  n - n 1000? 0 flush
+proxymap   unix  - - n -    - proxymap
+proxywrite unix  - - n -    1 proxymap
+smtp       unix  - - n -    - smtp
+relay      unix  - - n -    - smtp
+showq      unix  n - n -    - showq
+error      unix  - - n -    - error
+retry      unix  - - n -    - error
+discard    unix  - - n -    - discard
+anvil      unix  - - n -    1 anvil
+scache     unix  - - n -    1 scache
+postlog    unix-dgram n - n - 1 postlogd
+EOF
+	} >"$d/etc/master.cf"
+
+	cat >"$d/etc/sasl/smtpd.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+mech_list: PLAIN LOGIN
+sasldb_path: $d/etc/sasl/sasldb2
+EOF
+	for u in $E2E_USERS; do
+		user=${u%%:*}; pass=${u#*:}; realm=$E2E_REALM
+		case $user in *@*) realm=${user#*@}; user=${user%@*} ;; esac
+		printf '%s' "$pass" | saslpasswd2 -p -c -f "$d/etc/sasl/sasldb2" -u "$realm" "$user" ||
+			return 1
+	done
+	chown root:postfix "$d/etc/sasl/sasldb2" && chmod 640 "$d/etc/sasl/sasldb2" || return 1
+	touch "$d/log/maillog"
+}
+
+# e2e_postfix_up - configure, start the sink and Postfix, wait for every listener
+e2e_postfix_up()
+{
+	local p i
+	[ ${#E2E_LISTENERS[@]} -gt 0 ] || e2e_bail "e2e_postfix_up: no e2e_listener declared"
+	for p in "${E2E_LISTEN_PORTS[@]}" "$E2E_SINK_PORT"; do
+		e2e_listening "$p" && e2e_bail "port 127.0.0.1:$p is already in use"
+	done
+	e2e_postfix_config || e2e_bail "writing the Postfix configuration failed"
+	e2e_sink_start || e2e_bail "smtp-sink did not start"
+	if ! postfix -c "$E2E_DIR/etc" check >"$E2E_DIR/log/postfix-check.out" 2>&1; then
+		cat "$E2E_DIR/log/postfix-check.out"
+		e2e_bail "postfix check failed"
+	fi
+	postfix -c "$E2E_DIR/etc" start >"$E2E_DIR/log/postfix-start.out" 2>&1 ||
+		{ cat "$E2E_DIR/log/postfix-start.out"; e2e_bail "postfix start failed"; }
+	for ((i = 0; i < 200; i++)); do
+		E2E_MASTER_PID=$(tr -d ' \n' <"$E2E_DIR/queue/pid/master.pid" 2>/dev/null)
+		[ -n "$E2E_MASTER_PID" ] && e2e_alive "$E2E_MASTER_PID" && break
+		E2E_MASTER_PID=
+		sleep 0.05
+	done
+	[ -n "$E2E_MASTER_PID" ] || e2e_bail "Postfix master did not start"
+	for p in "${E2E_LISTEN_PORTS[@]}"; do
+		e2e_wait_listen 10 "$p" "$E2E_MASTER_PID" || e2e_bail "smtpd not listening on $p"
+	done
+}
+
+# e2e_postfix_down - stop the master and its children by PID and wait until they are gone
+e2e_postfix_down()
+{
+	local kids
+	[ -n "$E2E_MASTER_PID" ] || return 0
+	if e2e_is "$E2E_MASTER_PID" master; then
+		kids=$(ps -o pid= --ppid "$E2E_MASTER_PID" 2>/dev/null)
+		kill -TERM "$E2E_MASTER_PID" 2>/dev/null
+		# shellcheck disable=SC2086
+		e2e_wait_gone 10 "$E2E_MASTER_PID" $kids
+	fi
+	E2E_MASTER_PID=
+}
+
+# e2e_maillog_count REGEX - number of maillog lines matching the extended REGEX
+e2e_maillog_count() { grep -cE -- "$1" "$E2E_DIR/log/maillog" 2>/dev/null; }
+
+# e2e_wait_maillog REGEX [SECS] - poll the maillog until a line matches; false on timeout
+e2e_wait_maillog() { e2e_wait_file "$E2E_DIR/log/maillog" "$1" "${2:-10}"; }
+
+# e2e_wait_file FILE REGEX SECS - poll FILE until a line matches the extended REGEX
+e2e_wait_file()
+{
+	local i
+	for ((i = 0; i <= $3 * 20; i++)); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ---- the sink ------------------------------------------------------------
+
+# e2e_sink_start - start smtp-sink on 127.0.0.1:$E2E_SINK_PORT, one file per message
+e2e_sink_start()
+{
+	[ -n "$E2E_SINK_PID" ] && e2e_alive "$E2E_SINK_PID" && return 0
+	# -h: greeting name must differ from myhostname or Postfix reports a mail loop
+	smtp-sink -u postfix -h sink.$E2E_REALM -d "$E2E_DIR/sink/msg." \
+		"127.0.0.1:$E2E_SINK_PORT" 256 </dev/null >>"$E2E_DIR/log/smtp-sink.out" 2>&1 &
+	E2E_SINK_PID=$!
+	e2e_wait_listen 5 "$E2E_SINK_PORT" "$E2E_SINK_PID"
+}
+
+# e2e_sink_stop - stop smtp-sink by PID
+e2e_sink_stop()
+{
+	[ -n "$E2E_SINK_PID" ] || return 0
+	e2e_is "$E2E_SINK_PID" smtp-sink && kill -TERM "$E2E_SINK_PID" 2>/dev/null
+	e2e_wait_gone 5 "$E2E_SINK_PID"
+	wait "$E2E_SINK_PID" 2>/dev/null
+	E2E_SINK_PID=
+}
+
+# e2e_sink_files SENDER - sink files of messages whose envelope sender is SENDER
+e2e_sink_files()
+{
+	grep -lxF -- "X-Mail-Args: <$1>" "$E2E_DIR"/sink/msg.* 2>/dev/null
+}
+
+# e2e_sink_count SENDER - how many messages from SENDER reached the sink
+e2e_sink_count() { e2e_sink_files "$1" | wc -l; }
+
+# e2e_wait_sink SENDER [N] [SECS] - poll until N (1) messages from SENDER reached the sink
+e2e_wait_sink()
+{
+	local n=${2:-1} secs=${3:-15} i
+	for ((i = 0; i <= secs * 20; i++)); do
+		[ "$(e2e_sink_count "$1")" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ---- SMTP clients --------------------------------------------------------
+
+# e2e_swaks OUT PORT SWAKS-ARGS... - run swaks against 127.0.0.1:PORT, transcript to OUT;
+# returns swaks' exit code (0 ok, 23 MAIL refused, 24 RCPT, 28 AUTH, 33 XCLIENT...)
+e2e_swaks()
+{
+	local out=$1 port=$2; shift 2
+	swaks --server 127.0.0.1 --port "$port" --ehlo client.$E2E_REALM --timeout 20 \
+		--h-Subject "chapps e2e $(basename "$out")" --body "chapps e2e test message" \
+		"$@" >"$out" 2>&1 </dev/null
+}
+
+# e2e_send_plain OUT PORT USER PASS FROM TO - AUTH PLAIN submission
+e2e_send_plain() { e2e_swaks "$1" "$2" --auth PLAIN --auth-user "$3" --auth-password "$4" \
+	--from "$5" --to "$6"; }
+
+# e2e_send_login OUT PORT USER PASS FROM TO - AUTH LOGIN submission
+e2e_send_login() { e2e_swaks "$1" "$2" --auth LOGIN --auth-user "$3" --auth-password "$4" \
+	--from "$5" --to "$6"; }
+
+# e2e_send_noauth OUT PORT FROM TO - submission without AUTH
+e2e_send_noauth() { e2e_swaks "$1" "$2" --from "$3" --to "$4"; }
+
+# e2e_send_xclient OUT PORT LOGIN FROM TO - XCLIENT LOGIN=..., no AUTH
+e2e_send_xclient() { e2e_swaks "$1" "$2" --xclient-login "$3" --from "$4" --to "$5"; }
+
+# e2e_reply OUT CMD - the server's reply (first line, marker stripped) to the client
+# command starting with CMD (e.g. "MAIL FROM", "AUTH", "." for the end of DATA)
+e2e_reply()
+{
+	awk -v cmd="$2" '
+		!want && /^ -> / && index(substr($0, 5), cmd) == 1 { want = 1; next }
+		want && /^(<-|<\*\*) / { sub(/^(<-|<\*\*) +/, ""); print; exit }
+		want && /^\*\*\* / { sub(/^\*\*\* +/, ""); print; exit }' "$1"
+}
+
+# e2e_queue_id OUT - the Postfix queue id from "250 ... queued as ID", if any
+e2e_queue_id() { sed -n 's/^<-  250 .* queued as \([0-9A-Za-z]*\).*/\1/p' "$1" | head -n 1; }
+
+# e2e_smtp_time PORT USER PASS FROM TO - one AUTH PLAIN session over bash's /dev/tcp:
+# prints the microseconds from connect to the 250 after DATA; false on any unexpected reply
+# (E2E_REPLY then holds it).  The message goes out in a single write so that client-side
+# Nagle cannot distort the figure.
+e2e_smtp_time()
+{
+	local port=$1 tok t0 t1 rc=1 msg
+	tok=$(printf '\0%s\0%s' "$2" "$3" | base64 -w0)
+	msg=$(printf 'From: <%s>\r\nTo: <%s>\r\nSubject: chapps e2e latency\r\n\r\nlatency probe\r\n.\r\n' "$4" "$5"; echo x)
+	msg=${msg%x}
+	t0=${EPOCHREALTIME/./}
+	exec 3<>"/dev/tcp/127.0.0.1/$port" || { E2E_REPLY="connect failed"; return 1; }
+	if e2e__reply 220 &&
+	   e2e__send "EHLO client.$E2E_REALM" && e2e__reply 250 &&
+	   e2e__send "AUTH PLAIN $tok" && e2e__reply 235 &&
+	   e2e__send "MAIL FROM:<$4>" && e2e__reply 250 &&
+	   e2e__send "RCPT TO:<$5>" && e2e__reply 250 &&
+	   e2e__send "DATA" && e2e__reply 354 &&
+	   printf '%s' "$msg" >&3 && e2e__reply 250; then
+		t1=${EPOCHREALTIME/./}
+		rc=0
+		e2e__send QUIT && e2e__reply 221
+	fi
+	exec 3>&-
+	[ $rc = 0 ] && echo $((10#$t1 - 10#$t0))
+	return $rc
+}
+
+# e2e__send LINE - write one SMTP command line to fd 3
+e2e__send() { printf '%s\r\n' "$1" >&3; }
+
+# e2e__reply CODE - read one (multi-line) reply from fd 3; true if it has CODE
+e2e__reply()
+{
+	local line
+	while IFS= read -r -t 15 line <&3; do
+		line=${line%$'\r'}
+		E2E_REPLY=$line
+		case $line in [0-9][0-9][0-9]-*) continue ;; esac
+		case $line in "$1"*) return 0 ;; *) return 1 ;; esac
+	done
+	E2E_REPLY="timeout or EOF"
+	return 1
+}
+
+# e2e_median - median of the integers on stdin
+e2e_median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# ---- chapps-milter -------------------------------------------------------
+
+# e2e_cfgstr TEXT - TEXT as a libconfig string literal
+e2e_cfgstr()
+{
+	local s=${1//\\/\\\\}
+	printf '"%s"' "${s//\"/\\\"}"
+}
+
+# e2e_milter_conf FILE SOCKET [NO_USER_KEY_REPLY] [UMASK] - write a minimal chapps config:
+# identity gate only (no outbound policies), run as root, state under FILE.d.  A unix socket
+# of a root milter is only usable by Postfix with a permissive UMASK (e.g. 0000).
+e2e_milter_conf()
+{
+	local file=$1 sock=$2 reply=${3:-"554 5.7.1 Rejected - Authentication failed"}
+	local st=$file.d um=""
+	mkdir -p "$st"
+	[ -n "${4:-}" ] && um=" umask = $(e2e_cfgstr "$4");"
+	cat >"$file" <<EOF
+milter:   { socket = $(e2e_cfgstr "$sock"); user = ""; group = ""; pidfile = "";
+            run_as_root = true;$um };
+log:      { level = "info"; };
+identity: { user_key = "sasl_username"; require_user_key = true;
+            no_user_key_reply = $(e2e_cfgstr "$reply"); };
+outbound: { policies = [ ]; };
+store:    { path = $(e2e_cfgstr "$st/state"); };
+policy_db:{ path = $(e2e_cfgstr "$st/policy.db"); };
+EOF
+}
+
+# e2e_milter_start NAME CONFIG [SOCKET] - start "$CHAPPS_MILTER -f -c CONFIG [-p SOCKET]"
+# (libmilter socket syntax; without SOCKET it is read from CONFIG's milter.socket), stderr
+# to $E2E_DIR/milter/NAME.log; wait until it listens
+e2e_milter_start()
+{
+	local name=$1 cfg=$2 sock=${3:-} i pid ready=1 log=$E2E_DIR/milter/$1.log
+	[ -n "$sock" ] || sock=$(sed -n 's/.*socket *= *"\([^"]*\)".*/\1/p' "$cfg" | head -n 1)
+	case $sock in
+	inet:*@127.0.0.1) e2e_listening "$(e2e_sock_port "$sock")" &&
+		{ echo "# milter port of $sock already in use"; return 1; } ;;
+	unix:/*) ;;
+	*) echo "# e2e_milter_start: unsupported socket '$sock'"; return 1 ;;
+	esac
+	if [ -n "${3:-}" ]; then
+		"$CHAPPS_MILTER" -f -c "$cfg" -p "$sock" </dev/null >>"$log" 2>&1 &
+	else
+		"$CHAPPS_MILTER" -f -c "$cfg" </dev/null >>"$log" 2>&1 &
+	fi
+	pid=$!
+	E2E_MPID[$name]=$pid
+	for ((i = 0; i <= 200; i++)); do
+		case $sock in
+		inet:*) e2e_listening "$(e2e_sock_port "$sock")" && { ready=0; break; } ;;
+		unix:*) e2e_listening_unix "${sock#unix:}" && { ready=0; break; } ;;
+		esac
+		e2e_alive "$pid" || break
+		sleep 0.05
+	done
+	if [ $ready != 0 ]; then
+		echo "# chapps-milter $name did not come up on $sock; its log:"
+		sed 's/^/#   /' "$log"
+	fi
+	return $ready
+}
+
+# e2e_sock_port inet:PORT@HOST - PORT
+e2e_sock_port() { local s=${1#inet:}; echo "${s%@*}"; }
+
+# e2e_milter_pid NAME - PID of milter NAME
+e2e_milter_pid() { echo "${E2E_MPID[$1]:-}"; }
+
+# e2e_milter_log NAME - its stderr log file
+e2e_milter_log() { echo "$E2E_DIR/milter/$1.log"; }
+
+# e2e_milter_stop SECS NAME... - SIGTERM the named milters by PID (all at once), then wait up
+# to SECS for each to be really gone (not a zombie); SIGKILL and return 2 on timeout.  Sets
+# E2E_MILTER_RC[NAME] to its exit status and E2E_MILTER_MS[NAME] to how long it took to go.
+e2e_milter_stop()
+{
+	local secs=$1 name pid t0 rc=0; shift
+	t0=${EPOCHREALTIME/./}
+	for name in "$@"; do
+		pid=${E2E_MPID[$name]:-}
+		[ -n "$pid" ] && e2e_is "$pid" "$CHAPPS_MILTER" && kill -TERM "$pid" 2>/dev/null
+	done
+	for name in "$@"; do
+		pid=${E2E_MPID[$name]:-}
+		[ -n "$pid" ] || continue
+		unset "E2E_MPID[$name]"
+		if ! e2e_wait_gone "$secs" "$pid"; then
+			kill -KILL "$pid" 2>/dev/null
+			e2e_wait_gone 5 "$pid"
+			rc=2
+		fi
+		E2E_MILTER_MS[$name]=$(((10#${EPOCHREALTIME/./} - 10#$t0) / 1000))
+		wait "$pid" 2>/dev/null
+		E2E_MILTER_RC[$name]=$?
+	done
+	return $rc
+}
+
+# e2e_log_count FILE STRING... - number of lines of FILE that contain every STRING
+e2e_log_count()
+{
+	local f=$1; shift
+	awk 'BEGIN { for (i = 1; i < ARGC; i++) s[i] = ARGV[i]; n = ARGC - 1; ARGC = 1 }
+	     { for (i = 1; i <= n; i++) if (index($0, s[i]) == 0) next; c++ }
+	     END { print c + 0 }' "$@" <"$f"
+}
+
+# e2e_sanitizer_clean FILE - true if FILE holds no ASan/UBSan/LSan report
+e2e_sanitizer_clean() { ! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$1"; }
