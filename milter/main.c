@@ -323,6 +323,21 @@ int main(int argc, char **argv)
 		write_pidfile(cfg->milter_pidfile, uid, gid);
 	drop_privileges(cfg, uid, gid, have_user);
 
+	/*
+	 * No thread may take SIGTERM, SIGINT or SIGHUP from libmilter's signal
+	 * thread, nor SIGUSR1/2 from ours: block them all before the first
+	 * thread (a backend's, or ours) is created; threads inherit the mask.
+	 */
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGUSR1);
+	sigaddset(&sc.set, SIGUSR2);
+	sigset_t all = sc.set;
+
+	sigaddset(&all, SIGHUP);
+	sigaddset(&all, SIGINT);
+	sigaddset(&all, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+
 	backends = backends_create(cfg);
 	if (backends_check(backends, &warn, err, sizeof(err)) < 0)
 		log_fatal(EX_UNAVAILABLE, "%s", err);
@@ -331,12 +346,7 @@ int main(int argc, char **argv)
 	callbacks_set_backends(backends);
 	callbacks_set_config(cfg);	/* takes our reference */
 
-	/* SIGUSR1/2 go to the signal thread only: block them before any thread */
-	sigemptyset(&sc.set);
-	sigaddset(&sc.set, SIGUSR1);
-	sigaddset(&sc.set, SIGUSR2);
 	sc.backends = backends;
-	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
 	if (pthread_create(&tid, NULL, signal_thread, &sc) != 0)
 		log_fatal(EX_OSERR, "cannot start the signal thread");
 	pthread_detach(tid);

@@ -13,9 +13,9 @@
 #      AUTH); =accept delivers (fail-open, documented)
 #
 # Needs root, postfix, saslpasswd2, smtp-sink and swaks (exit 77 otherwise).  CHAPPS_MILTER is
-# the milter under test.  Ports 16601-16605 (smtpd), 16610-16611 (milters), 16690 (sink), all
-# on 127.0.0.1.  Prints TAP-like "ok N - ..." lines and "N passed, M failed"; exits 1 on any
-# failure.
+# the milter under test.  Ports 16601-16605 (smtpd), 16610-16611 and 16619 (milters), 16690
+# (sink), all on 127.0.0.1.  Prints TAP-like "ok N - ..." lines and "N passed, M failed";
+# exits 1 on any failure.
 
 . "$(dirname "$0")/lib.sh" || exit 99
 
