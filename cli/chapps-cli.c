@@ -28,12 +28,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "greylist.h"
 #include "policydb.h"
 #include "store.h"
 #include "xalloc.h"
@@ -50,6 +52,7 @@ struct cli {
 	bool store_tried;
 	bool json;
 	bool create;		/* --create */
+	bool clear;		/* tally --clear */
 	bool quota_flag;	/* show --quota */
 	const char *quota_opt;	/* user add --quota Q */
 	const char *enforce;	/* domain greylist/check-spf --enforce Y/N */
@@ -672,6 +675,8 @@ static int cmd_allow(struct cli *cli, int argc, char **argv, bool link)
 		    argv[1]);
 }
 
+static int cmd_domain_inbound(struct cli *cli, const char *verb, const char *arg);
+
 /* cmd_names - domain/email add|del|list */
 static int cmd_names(struct cli *cli, int argc, char **argv, bool email)
 {
@@ -711,7 +716,125 @@ static int cmd_names(struct cli *cli, int argc, char **argv, bool email)
 			return 1;
 		return done(cli, "%s %s %s", what, argv[1], add ? "added" : "deleted");
 	}
+	if (!email && argc == 2 &&
+	    (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "greylist") == 0 ||
+	     strcmp(argv[0], "check-spf") == 0 || strcmp(argv[0], "flush") == 0))
+		return cmd_domain_inbound(cli, argv[0], argv[1]);
+	if (!email)
+		return fail("usage: domain add|del|show|flush NAME | domain greylist|check-spf NAME "
+			    "[--enforce yes|no] | domain list") + 1;
 	return fail("usage: %s add NAME | %s del NAME | %s list", what, what, what) + 1;
+}
+
+/* domain_row - find one domain's row in the list */
+struct domain_find {
+	const char *name;
+	char greylist[8], check_spf[8];
+	bool found;
+};
+
+static int domain_row(void *ctx, int ncols, const char *const *cols)
+{
+	struct domain_find *f = ctx;
+
+	if (ncols >= 3 && cols[0] != NULL && strcasecmp(cols[0], f->name) == 0) {
+		snprintf(f->greylist, sizeof(f->greylist), "%s", cols[1] ? cols[1] : "0");
+		snprintf(f->check_spf, sizeof(f->check_spf), "%s", cols[2] ? cols[2] : "0");
+		f->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* cmd_domain_inbound - domain show|greylist|check-spf|flush DOMAIN */
+static int cmd_domain_inbound(struct cli *cli, const char *verb, const char *arg)
+{
+	char *name = lower(arg);
+	struct domain_find f = { .name = name };
+	int st = POLICYDB_OK;
+
+	if (strcmp(verb, "flush") == 0) {
+		signal_milter(cli);
+		free(name);
+		return done(cli, "cached options of %s flushed (local milter signalled)", arg);
+	}
+	if (strcmp(verb, "greylist") == 0 || strcmp(verb, "check-spf") == 0) {
+		bool on = true;
+
+		if (cli->enforce != NULL) {
+			if (strchr("yYtT1", cli->enforce[0]) != NULL)
+				on = true;
+			else if (strchr("nNfF0", cli->enforce[0]) != NULL)
+				on = false;
+			else {
+				free(name);
+				return fail("--enforce takes yes or no, not \"%s\"", cli->enforce);
+			}
+		}
+		st = policydb_domain_set_flag(cli->db, name,
+					      verb[0] == 'g' ? "greylist" : "check_spf", on,
+					      cli->err, sizeof(cli->err));
+		if (st == POLICYDB_OK)
+			signal_milter(cli);
+		free(name);
+		return db_status(cli, st) ? 1
+					  : done(cli, "%s: %s %s", arg, verb,
+						 on ? "enforced" : "not enforced");
+	}
+	st = policydb_domain_list(cli->db, domain_row, &f, cli->err, sizeof(cli->err));
+	free(name);
+	if (db_status(cli, st))
+		return 1;
+	if (!f.found)
+		return fail("no such domain: %s", arg);
+	if (cli->json) {
+		printf("{\"domain\":");
+		json_string(stdout, arg);
+		printf(",\"greylist\":%s,\"check_spf\":%s}\n",
+		       strcmp(f.greylist, "0") ? "true" : "false",
+		       strcmp(f.check_spf, "0") ? "true" : "false");
+	} else {
+		printf("domain:    %s\ngreylist:  %s\ncheck_spf: %s\n", arg,
+		       strcmp(f.greylist, "0") ? "yes" : "no", strcmp(f.check_spf, "0") ? "yes" : "no");
+	}
+	return 0;
+}
+
+/* cmd_tally - tally IP [--clear]: greylisting passes of a client */
+static int cmd_tally(struct cli *cli, int argc, char **argv)
+{
+	struct store *s;
+	char client[64], key[128];
+	const char *err;
+	uint32_t count = 0;
+	size_t klen;
+
+	if (argc != 1)
+		return fail("usage: tally IP [--clear]") + 1;
+	if (greylist_client_key(argv[0], (unsigned)cli->cfg->grey_prefix_v4,
+				(unsigned)cli->cfg->grey_prefix_v6, client, sizeof(client)) < 0)
+		return fail("\"%s\" is not an IP address", argv[0]);
+	klen = store_key(key, sizeof(key), "greyc", client, (char *)NULL);
+	s = get_store(cli, false);
+	if (s == NULL)
+		return done(cli, "%s: 0 passes in the last 24 h (no state yet)", client);
+	if (cli->clear) {
+		if (store_greylist_tally_clear(s, key, klen, &err) != STORE_OK)
+			return fail("state store: %s", err);
+		return done(cli, "tally of %s cleared", client);
+	}
+	if (store_greylist_tally(s, key, klen, (int64_t)time(NULL), &count, &err) != STORE_OK)
+		return fail("state store: %s", err);
+	if (cli->json) {
+		printf("{\"client\":");
+		json_string(stdout, client);
+		printf(",\"passes\":%u,\"threshold\":%d}\n", count,
+		       cli->cfg->grey_whitelist_threshold);
+		return 0;
+	}
+	printf("%s: %u passes in the last 24 h (auto-whitelist at %d)\n", client, count,
+	       cli->cfg->grey_whitelist_threshold);
+	return 0;
 }
 
 static int cmd_import(struct cli *cli, int argc, char **argv)
@@ -782,7 +905,9 @@ static int usage(FILE *out, int status)
 		"  refresh USER                       re-read USER's quota from the database\n"
 		"  allow USER DOMAIN_OR_EMAIL [--create]\n"
 		"  deny USER DOMAIN_OR_EMAIL\n"
-		"  domain add|del NAME | domain list\n"
+		"  domain add|del|show|flush NAME | domain list\n"
+		"  domain greylist|check-spf NAME [--enforce yes|no]\n"
+		"  tally IP [--clear]                 greylisting passes of a client (24 h)\n"
 		"  email add|del ADDRESS | email list\n"
 		"  import-file FILE [--create]        lines allow:USER:RES deny:USER:RES quota:USER:Q\n"
 		"  version\n"
@@ -809,6 +934,12 @@ int main(int argc, char **argv)
 			cli.json = true;
 		} else if (strcmp(a, "--create") == 0) {
 			cli.create = true;
+		} else if (strcmp(a, "--clear") == 0) {
+			cli.clear = true;
+		} else if (strcmp(a, "--enforce") == 0) {
+			if (++i == argc)
+				return usage(stderr, 2);
+			cli.enforce = argv[i];
 		} else if (strcmp(a, "--quota") == 0) {
 			/* show USER --quota is a flag; user add NAME --quota Q takes a value */
 			if (i + 1 < argc && argv[i + 1][0] != '-' && nargs >= 1 &&
@@ -860,6 +991,8 @@ int main(int argc, char **argv)
 		status = cmd_names(&cli, nargs - 1, args + 1, false);
 	} else if (strcmp(args[0], "email") == 0) {
 		status = cmd_names(&cli, nargs - 1, args + 1, true);
+	} else if (strcmp(args[0], "tally") == 0) {
+		status = cmd_tally(&cli, nargs - 1, args + 1);
 	} else if (strcmp(args[0], "import-file") == 0) {
 		status = cmd_import(&cli, nargs - 1, args + 1);
 	} else {

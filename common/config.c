@@ -57,6 +57,7 @@ enum setting_type {
 	T_OCTAL,	/* int, from a string of octal digits */
 	T_FACILITY,	/* int syslog facility, from a name */
 	T_LOGLEVEL,	/* int enum log_level, from a name */
+	T_SPFACTION,	/* struct spf_action */
 };
 
 struct setting {
@@ -75,6 +76,8 @@ static const char *const on_error_names[] = { "tempfail", "accept", "reject", NU
 static const char *const commit_names[] = { "data", "eom", NULL };
 static const char *const outbound_names[] = { "sender_domain_auth", "quota", NULL };
 static const char *const unknown_user_names[] = { "reject", "accept", NULL };
+static const char *const flow_names[] = { "outbound", "inbound", NULL };
+static const char *const inbound_names[] = { "spf", "greylisting", NULL };
 
 #define OFF(f) offsetof(struct config, f)
 #define S(p, f, d) { p, T_STRING, OFF(f), 0, d, 0, 0, NULL }
@@ -85,6 +88,8 @@ static const char *const unknown_user_names[] = { "reject", "accept", NULL };
 #define E(p, f, d, n) { p, T_ENUM, OFF(f), 0, d, 0, 0, n }
 #define SL(p, f, d) { p, T_STRLIST, OFF(f), OFF(n_##f), d, 0, 0, NULL }
 #define EL(p, f, d, n) { p, T_ENUMLIST, OFF(f), OFF(n_##f), d, 0, 0, n }
+#define SA(p, slot, d) { p, T_SPFACTION, OFF(spf_actions) + (slot) * sizeof(struct spf_action), \
+			 0, d, 0, 0, NULL }
 
 static const struct setting settings[] = {
 	S("milter.socket", milter_socket, "inet:10225@127.0.0.1"),
@@ -130,7 +135,7 @@ static const struct setting settings[] = {
 	  "451 4.3.0 Policy service temporarily unavailable - try again later"),
 	R("quota.error_reply", quota_error_reply, "554 5.3.0 Policy service unavailable"),
 	E("quota.commit", quota_commit, "data", commit_names),
-	I("quota.reservation_ttl", quota_reservation_ttl, 600, 30, 86400),
+	I("quota.reservation_ttl", quota_reservation_ttl, 3600, 30, 86400),
 
 	E("store.backend", store_backend, "lmdb", store_backends),
 	S("store.path", store_path, LOCALSTATEDIR "/lib/chapps/state"),
@@ -154,7 +159,7 @@ static const struct setting settings[] = {
 	S("policy_db.user", policydb_user, "chapps"),
 	S("policy_db.password", policydb_password, ""),
 	I("policy_db.cache_ttl", policydb_cache_ttl, 300, 0, 86400),
-	I("policy_db.timeout_ms", policydb_timeout_ms, 2000, 100, 25000),
+	I("policy_db.timeout_ms", policydb_timeout_ms, 1000, 100, 25000),
 
 	B("sender_domain_auth.null_sender_ok", sda_null_sender_ok, false),
 	B("sender_domain_auth.subdomains", sda_subdomains, false),
@@ -165,6 +170,38 @@ static const struct setting settings[] = {
 	R("sender_domain_auth.malformed_reply", sda_malformed_reply,
 	  "553 5.1.7 Rejected - malformed sender address"),
 	E("sender_domain_auth.on_error", sda_on_error, "tempfail", on_error_names),
+
+	SL("listeners.inbound", listeners_inbound, "smtpd"),
+	SL("listeners.outbound", listeners_outbound, "submission,smtps"),
+	E("listeners.default", listeners_default, "outbound", flow_names),
+
+	EL("inbound.policies", inbound_policies, "spf,greylisting", inbound_names),
+	S("inbound.helo_whitelist", inbound_helo_whitelist, ""),
+	E("inbound.on_error", inbound_on_error, "tempfail", on_error_names),
+	R("inbound.tempfail_reply", inbound_tempfail_reply,
+	  "451 4.3.0 Policy service temporarily unavailable - try again later"),
+	R("inbound.error_reply", inbound_error_reply, "554 5.3.0 Policy service unavailable"),
+
+	I("greylisting.min_delay", grey_min_delay, 60, 0, 86400),
+	I("greylisting.retry_window", grey_retry_window, 86400, 60, 2592000),
+	I("greylisting.lifetime", grey_lifetime, 3110400, 3600, 31536000),
+	I("greylisting.whitelist_threshold", grey_whitelist_threshold, 10, 0, 1000000),
+	I("greylisting.client_prefix_v4", grey_prefix_v4, 32, 8, 32),
+	I("greylisting.client_prefix_v6", grey_prefix_v6, 128, 16, 128),
+	B("greylisting.strip_srs_verp", grey_strip_srs_verp, false),
+	R("greylisting.reply", grey_reply, "450 4.7.1 Service temporarily unavailable - greylisted"),
+
+	I("spf.time_budget", spf_time_budget, 10, 1, 25),
+	B("spf.add_header", spf_add_header, true),
+	S("spf.receiver", spf_receiver, ""),
+	SA("spf.actions.pass", SPF_SLOT_PASS, "prepend"),
+	SA("spf.actions.fail", SPF_SLOT_FAIL, "550 5.7.1 SPF check failed: {reason}"),
+	SA("spf.actions.softfail", SPF_SLOT_SOFTFAIL, "greylist"),
+	SA("spf.actions.none_neutral", SPF_SLOT_NONE_NEUTRAL, "greylist"),
+	SA("spf.actions.temperror", SPF_SLOT_TEMPERROR,
+	   "451 4.4.3 SPF record(s) temporarily unavailable: {reason}"),
+	SA("spf.actions.permerror", SPF_SLOT_PERMERROR,
+	   "550 5.5.2 SPF record(s) are malformed: {reason}"),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -175,6 +212,7 @@ struct loader {
 	struct config *cfg;
 	const char *file;	/* for messages */
 	int line[N_SETTINGS];	/* source line of each configured setting, 0 = default */
+	const char *src[N_SETTINGS];	/* and its file (libconfig's, valid until checked) */
 	char *errors;
 	size_t errlen;
 	int nerrors;
@@ -289,6 +327,26 @@ static const char *set_string_value(struct config *cfg, const struct setting *ro
 			return "unknown level (expected error, warning, info or debug)";
 		*FIELD(cfg, row, int) = v;
 		return NULL;
+	case T_SPFACTION: {
+		struct spf_action *a = FIELD(cfg, row, struct spf_action);
+		struct reply r;
+
+		if (strcmp(value, "prepend") == 0 || strcmp(value, "greylist") == 0) {
+			reply_clear(&a->reply);
+			a->kind = value[0] == 'p' ? SPF_ACTION_PREPEND : SPF_ACTION_GREYLIST;
+			return NULL;
+		}
+		if (reply_parse(value, &r, &err) < 0) {
+			snprintf(why, sizeof(why),
+				 "expected \"prepend\", \"greylist\" or a reply such as "
+				 "\"550 5.7.1 SPF check failed: {reason}\" (%s)", err);
+			return why;
+		}
+		reply_clear(&a->reply);
+		a->kind = SPF_ACTION_REPLY;
+		a->reply = r;
+		return NULL;
+	}
 	default:
 		return "internal error: not a string setting";
 	}
@@ -447,6 +505,7 @@ static void apply_setting(struct loader *ld, const struct setting *row, config_s
 	bool type_ok = true;
 
 	ld->line[row - settings] = line;
+	ld->src[row - settings] = file;
 	switch (row->type) {
 	case T_INT:
 	case T_SIZE:
@@ -553,12 +612,20 @@ static void walk(struct loader *ld, config_setting_t *group, const char *prefix)
 	}
 }
 
-/* line_of - source line of the setting at path, 0 if defaulted */
-static int line_of(const struct loader *ld, const char *path)
+/* at - a problem of the setting at path, reported where it was set */
+static void at(struct loader *ld, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void at(struct loader *ld, const char *path, const char *fmt, ...)
 {
 	const struct setting *row = find_row(path);
+	char msg[1024];
+	va_list ap;
 
-	return row ? ld->line[row - settings] : 0;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	problem(ld, row ? ld->src[row - settings] : NULL, row ? ld->line[row - settings] : 0,
+		path, "%s", msg);
 }
 
 const char *config_socket_problem(const char *s)
@@ -588,70 +655,88 @@ static void config_check(struct loader *ld)
 	int bad;
 
 	if ((err = config_socket_problem(c->milter_socket)) != NULL)
-		problem(ld, NULL, line_of(ld, "milter.socket"), "milter.socket", "%s", err);
+		at(ld, "milter.socket", "%s", err);
 
 	if (resolver_create(c->user_key, c->require_user_key, (const char *const *)c->search_order,
 			    (size_t)c->n_search_order, &c->resolver, &err, &bad) < 0) {
 		const char *path = bad == -2 ? "identity.search_order" : "identity.user_key";
 
 		if (bad >= 0)
-			problem(ld, NULL, line_of(ld, "identity.search_order"),
-				"identity.search_order", "entry %d (\"%s\"): %s", bad + 1,
-				c->search_order[bad], err);
+			at(ld, "identity.search_order", "entry %d (\"%s\"): %s", bad + 1,
+			   c->search_order[bad], err);
 		else
-			problem(ld, NULL, line_of(ld, path), path, "%s", err);
+			at(ld, path, "%s", err);
+	} else if (c->require_user_key) {
+		/* search_order is not used then, but a wrong name in it is still wrong */
+		struct resolver *r;
+
+		if (resolver_create(NULL, false, (const char *const *)c->search_order,
+				    (size_t)c->n_search_order, &r, &err, &bad) == 0)
+			resolver_destroy(&r);
+		else if (bad >= 0)
+			at(ld, "identity.search_order", "entry %d (\"%s\"): %s", bad + 1,
+			   c->search_order[bad], err);
 	}
 
 	if (!c->quota_tempfail_reply.temporary)
-		problem(ld, NULL, line_of(ld, "quota.tempfail_reply"), "quota.tempfail_reply",
-			"must be a 4xx reply");
+		at(ld, "quota.tempfail_reply", "must be a 4xx reply");
 	if (c->quota_error_reply.code[0] != '\0' && c->quota_error_reply.temporary)
-		problem(ld, NULL, line_of(ld, "quota.error_reply"), "quota.error_reply",
-			"must be a 5xx reply");
+		at(ld, "quota.error_reply", "must be a 5xx reply");
 	if (c->quota_resolution > c->quota_interval)
-		problem(ld, NULL, line_of(ld, "quota.resolution"), "quota.resolution",
-			"must not be longer than quota.interval (%d)", c->quota_interval);
+		at(ld, "quota.resolution", "must not be longer than quota.interval (%d)",
+		   c->quota_interval);
 	else if (c->quota_interval / c->quota_resolution > 4096)
-		problem(ld, NULL, line_of(ld, "quota.resolution"), "quota.resolution",
-			"quota.interval / quota.resolution must be at most 4096 buckets "
-			"(%d / %d = %d)", c->quota_interval, c->quota_resolution,
-			c->quota_interval / c->quota_resolution);
+		at(ld, "quota.resolution",
+		   "quota.interval / quota.resolution must be at most 4096 buckets (%d / %d = %d)",
+		   c->quota_interval, c->quota_resolution, c->quota_interval / c->quota_resolution);
 
 	if (c->store_backend == STORE_BACKEND_LMDB && c->store_path[0] != '/')
-		problem(ld, NULL, line_of(ld, "store.path"), "store.path",
-			"must be an absolute path");
+		at(ld, "store.path", "must be an absolute path");
 	if (c->store_backend == STORE_BACKEND_REDIS) {
 		if (c->n_redis_sentinel_servers > 0 && c->redis_sentinel_dataset[0] == '\0')
-			problem(ld, NULL, line_of(ld, "store.redis.sentinel_dataset"),
-				"store.redis.sentinel_dataset",
-				"must name the master when sentinel_servers is set");
+			at(ld, "store.redis.sentinel_dataset",
+			   "must name the master when sentinel_servers is set");
 		if (c->n_redis_sentinel_servers == 0 && c->redis_socket[0] == '\0' &&
 		    c->redis_server[0] == '\0')
-			problem(ld, NULL, line_of(ld, "store.redis.server"), "store.redis.server",
-				"set server, socket or sentinel_servers");
+			at(ld, "store.redis.server", "set server, socket or sentinel_servers");
 		for (int i = 0; i < c->n_redis_sentinel_servers; i++) {
 			const char *colon = strrchr(c->redis_sentinel_servers[i], ':');
 			long port = colon ? strtol(colon + 1, NULL, 10) : 0;
 
 			if (colon == NULL || colon == c->redis_sentinel_servers[i] || port < 1 ||
 			    port > 65535)
-				problem(ld, NULL, line_of(ld, "store.redis.sentinel_servers"),
-					"store.redis.sentinel_servers",
-					"entry \"%s\" must be host:port",
+				at(ld, "store.redis.sentinel_servers", "entry \"%s\" must be host:port",
 					c->redis_sentinel_servers[i]);
 		}
-		if (c->redis_command_timeout_ms > c->quota_on_error_deadline_ms)
-			problem(ld, NULL, line_of(ld, "store.redis.command_timeout_ms"),
-				"store.redis.command_timeout_ms",
-				"must not exceed quota.on_error_deadline_ms (%d)",
-				c->quota_on_error_deadline_ms);
+		if (c->redis_connect_timeout_ms + c->redis_command_timeout_ms >
+		    c->quota_on_error_deadline_ms)
+			at(ld, "store.redis.command_timeout_ms",
+			   "connect_timeout_ms + command_timeout_ms must not exceed "
+			   "quota.on_error_deadline_ms (%d)", c->quota_on_error_deadline_ms);
 	}
+	for (int i = 0; i < c->n_listeners_inbound; i++)
+		for (int j = 0; j < c->n_listeners_outbound; j++)
+			if (strcmp(c->listeners_inbound[i], c->listeners_outbound[j]) == 0)
+				at(ld, "listeners.inbound", "\"%s\" is also an outbound listener",
+				   c->listeners_inbound[i]);
+	if (!c->inbound_tempfail_reply.temporary)
+		at(ld, "inbound.tempfail_reply", "must be a 4xx reply");
+	if (c->inbound_error_reply.temporary)
+		at(ld, "inbound.error_reply", "must be a 5xx reply");
+	if (!c->grey_reply.temporary)
+		at(ld, "greylisting.reply", "must be a 4xx reply: a greylisted sender must retry");
+	if (c->grey_min_delay >= c->grey_retry_window)
+		at(ld, "greylisting.min_delay", "must be shorter than greylisting.retry_window (%d)",
+		   c->grey_retry_window);
+	/* a look-up is a connect and a read, each bounded by timeout_ms */
+	if (c->policydb_timeout_ms * 2 > c->quota_on_error_deadline_ms)
+		at(ld, "policy_db.timeout_ms",
+		   "twice this (connect + read) must not exceed quota.on_error_deadline_ms (%d)",
+		   c->quota_on_error_deadline_ms);
 	if (c->policydb_backend == POLICYDB_BACKEND_SQLITE && c->policydb_path[0] != '/')
-		problem(ld, NULL, line_of(ld, "policy_db.path"), "policy_db.path",
-			"must be an absolute path");
+		at(ld, "policy_db.path", "must be an absolute path");
 	if (c->policydb_backend == POLICYDB_BACKEND_MARIADB && c->policydb_name[0] == '\0')
-		problem(ld, NULL, line_of(ld, "policy_db.name"), "policy_db.name",
-			"must name the database");
+		at(ld, "policy_db.name", "must name the database");
 }
 
 /* config_free - free every owned field */
@@ -666,7 +751,11 @@ static void config_free(struct config *c)
 			reply_clear(FIELD(c, row, struct reply));
 		else if (row->type == T_STRLIST)
 			list_clear(c, row);
+		else if (row->type == T_SPFACTION)
+			reply_clear(&FIELD(c, row, struct spf_action)->reply);
 	}
+	if (c->helo_whitelist != NULL && c->helo_whitelist_free != NULL)
+		c->helo_whitelist_free(c->helo_whitelist);
 	resolver_destroy(&c->resolver);
 	free(c->file);
 	free(c);
@@ -705,12 +794,14 @@ int config_load(const char *path, struct config **config_r, char **errors_r)
 					"syntax error: %s", config_error_text(&lc));
 		} else {
 			walk(&ld, config_root_setting(&lc), "");
+			/* settings that failed keep their defaults: the checks still mean something */
+			config_check(&ld);
 		}
 		config_destroy(&lc);
 		free(dir);
-	}
-	if (ld.nerrors == 0)
+	} else {
 		config_check(&ld);
+	}
 	if (ld.nerrors > 0) {
 		config_free(ld.cfg);
 		*errors_r = ld.errors;
@@ -796,7 +887,7 @@ static void dump_value(const struct config *c, const struct setting *row, FILE *
 		if (m->absolute)
 			fprintf(out, "%ld", m->count);
 		else
-			fprintf(out, "%.6g", m->ratio);
+			fprintf(out, "%.15g", m->ratio);
 		if (!m->absolute && floor(m->ratio) == m->ratio)
 			fputs(".0", out);
 		break;
@@ -819,6 +910,16 @@ static void dump_value(const struct config *c, const struct setting *row, FILE *
 	case T_LOGLEVEL:
 		dump_string(out, log_level_name((enum log_level)*FIELD(c, row, const int)));
 		break;
+	case T_SPFACTION: {
+		const struct spf_action *a = FIELD(c, row, const struct spf_action);
+		char buf[1024];
+
+		if (a->kind == SPF_ACTION_REPLY)
+			dump_string(out, reply_format(&a->reply, buf, sizeof(buf)));
+		else
+			dump_string(out, a->kind == SPF_ACTION_PREPEND ? "prepend" : "greylist");
+		break;
+	}
 	}
 }
 
@@ -907,4 +1008,45 @@ const char *config_policy_name(enum outbound_policy policy)
 const char *config_on_error_name(enum on_error_action action)
 {
 	return (unsigned)action < 3 ? on_error_names[action] : "?";
+}
+
+bool config_has_inbound_policy(const struct config *config, enum inbound_policy policy)
+{
+	for (int i = 0; i < config->n_inbound_policies; i++)
+		if (config->inbound_policies[i] == (int)policy)
+			return true;
+	return false;
+}
+
+bool config_inbound_possible(const struct config *config)
+{
+	return config->n_inbound_policies > 0 &&
+	       (config->n_listeners_inbound > 0 || config->listeners_default == FLOW_INBOUND);
+}
+
+/* in_list - does name or port equal an entry of list? */
+static bool in_list(char *const *list, int n, const char *name, const char *port)
+{
+	for (int i = 0; i < n; i++)
+		if ((name != NULL && strcmp(list[i], name) == 0) ||
+		    (port != NULL && strcmp(list[i], port) == 0))
+			return true;
+	return false;
+}
+
+enum flow config_flow(const struct config *c, const char *daemon_name, const char *daemon_port)
+{
+	if (in_list(c->listeners_outbound, c->n_listeners_outbound, daemon_name, daemon_port))
+		return FLOW_OUTBOUND;
+	if (in_list(c->listeners_inbound, c->n_listeners_inbound, daemon_name, daemon_port))
+		return FLOW_INBOUND;
+	return (enum flow)c->listeners_default;
+}
+
+void config_set_helo_whitelist(struct config *config, void *whitelist, void (*free_fn)(void *))
+{
+	if (config->helo_whitelist != NULL && config->helo_whitelist_free != NULL)
+		config->helo_whitelist_free(config->helo_whitelist);
+	config->helo_whitelist = whitelist;
+	config->helo_whitelist_free = free_fn;
 }

@@ -31,6 +31,26 @@ enum on_error_action { ON_ERROR_TEMPFAIL, ON_ERROR_ACCEPT, ON_ERROR_REJECT };
 enum quota_commit { QUOTA_COMMIT_DATA, QUOTA_COMMIT_EOM };
 enum outbound_policy { OUTBOUND_POLICY_SDA, OUTBOUND_POLICY_QUOTA };
 enum unknown_user_action { UNKNOWN_USER_REJECT, UNKNOWN_USER_ACCEPT };
+enum flow { FLOW_OUTBOUND, FLOW_INBOUND };
+enum inbound_policy { INBOUND_POLICY_SPF, INBOUND_POLICY_GREYLISTING };
+
+/* What to do with one SPF result. */
+enum spf_action_kind {
+	SPF_ACTION_PREPEND,	/* accept; the Received-SPF header is added */
+	SPF_ACTION_GREYLIST,	/* greylist the recipient (forced) */
+	SPF_ACTION_REPLY,	/* refuse with the reply template */
+};
+
+struct spf_action {
+	enum spf_action_kind kind;
+	struct reply reply;	/* SPF_ACTION_REPLY: text may hold "{reason}" */
+};
+
+/* The SPF results that have an action, in config order. */
+enum spf_action_slot {
+	SPF_SLOT_PASS, SPF_SLOT_FAIL, SPF_SLOT_SOFTFAIL, SPF_SLOT_NONE_NEUTRAL,
+	SPF_SLOT_TEMPERROR, SPF_SLOT_PERMERROR, SPF_SLOT_COUNT
+};
 
 /*
  * margin as CHAPPS writes it: an integer is an absolute count; a float
@@ -128,6 +148,39 @@ struct config {
 	struct reply sda_malformed_reply;
 	int sda_on_error;		/* enum on_error_action */
 
+	/* listeners: which flow a connection belongs to */
+	char *listeners_inbound[CONFIG_LIST_MAX];	/* {daemon_name} or {daemon_port} */
+	int n_listeners_inbound;
+	char *listeners_outbound[CONFIG_LIST_MAX];
+	int n_listeners_outbound;
+	int listeners_default;		/* enum flow */
+
+	/* inbound */
+	int inbound_policies[CONFIG_LIST_MAX];	/* enum inbound_policy */
+	int n_inbound_policies;
+	char *inbound_helo_whitelist;	/* "name[:ip][;name[:ip]...]" */
+	int inbound_on_error;		/* enum on_error_action */
+	struct reply inbound_tempfail_reply;
+	struct reply inbound_error_reply;
+	void *helo_whitelist;		/* struct helo_whitelist, built by the milter */
+
+	/* greylisting */
+	int grey_min_delay;
+	int grey_retry_window;
+	int grey_lifetime;
+	int grey_whitelist_threshold;
+	int grey_prefix_v4;
+	int grey_prefix_v6;
+	bool grey_strip_srs_verp;
+	struct reply grey_reply;
+
+	/* spf */
+	int spf_time_budget;		/* seconds */
+	bool spf_add_header;
+	char *spf_receiver;		/* "" = the host name */
+	struct spf_action spf_actions[SPF_SLOT_COUNT];
+
+	void (*helo_whitelist_free)(void *);
 	int refcount;			/* config_ref/config_unref */
 };
 
@@ -175,6 +228,25 @@ bool config_has_outbound_policy(const struct config *config, enum outbound_polic
 
 /* config_policy_name - "sender_domain_auth", "quota". */
 const char *config_policy_name(enum outbound_policy policy);
+
+/* config_has_inbound_policy - is policy in inbound.policies? */
+bool config_has_inbound_policy(const struct config *config, enum inbound_policy policy);
+
+/*
+ * config_inbound_possible - can any connection be inbound (a listener is
+ * named inbound, or the default is inbound) with a policy to run?
+ */
+bool config_inbound_possible(const struct config *config);
+
+/*
+ * config_flow - the flow of a connection, from its {daemon_name} and
+ * {daemon_port} (either may be NULL).
+ */
+enum flow config_flow(const struct config *config, const char *daemon_name,
+		      const char *daemon_port);
+
+/* config_set_helo_whitelist - attach the built whitelist (freed with the config). */
+void config_set_helo_whitelist(struct config *config, void *whitelist, void (*free_fn)(void *));
 
 /* config_on_error_name - "tempfail", "accept", "reject". */
 const char *config_on_error_name(enum on_error_action action);

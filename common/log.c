@@ -27,10 +27,12 @@
 static int log_level_cur = LOG_LEVEL_INFO;
 static bool log_stderr = true;
 static bool log_is_open;
+static bool log_dup_errors;
 static char log_ident[64] = "chapps";
 
 static pthread_mutex_t capture_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool capture_on;
+static int capture_level;
 static char *capture_buf;
 static size_t capture_len, capture_size;
 
@@ -57,6 +59,11 @@ void log_open(const char *ident, int facility, bool to_stderr, enum log_level le
 	}
 }
 
+void log_errors_to_stderr(bool on)
+{
+	log_dup_errors = on;
+}
+
 void log_close(void)
 {
 	if (log_is_open)
@@ -72,7 +79,7 @@ void log_set_level(enum log_level level)
 bool log_enabled(enum log_level level)
 {
 	if (__atomic_load_n(&capture_on, __ATOMIC_RELAXED))
-		return true;
+		return (int)level <= capture_level;
 	return (int)level <= __atomic_load_n(&log_level_cur, __ATOMIC_RELAXED);
 }
 
@@ -132,6 +139,8 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
 	int n;
 
 	if (__atomic_load_n(&capture_on, __ATOMIC_RELAXED)) {
+		if ((int)level > capture_level)
+			return;
 		n = snprintf(line, sizeof(line), "%s: ", level_names[level]);
 		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 		capture_append(line);
@@ -150,7 +159,21 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
 			/* nowhere left to report it */
 		}
 	} else {
+		va_list copy;
+
+		va_copy(copy, ap);
 		vsyslog(prio[level], fmt, ap);
+		if (log_dup_errors && level <= LOG_LEVEL_WARNING) {
+			n = snprintf(line, sizeof(line), "%s: %s: ", log_ident, level_names[level]);
+			vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, copy);
+			size_t len = strlen(line);
+
+			line[len++] = '\n';
+			if (write(STDERR_FILENO, line, len) < 0) {
+				/* nowhere left to report it */
+			}
+		}
+		va_end(copy);
 	}
 }
 
@@ -197,11 +220,15 @@ char *log_sanitize(char *dst, size_t dstsize, const char *src)
 		return dst;
 	if (src == NULL)
 		src = "";
+	size_t full = 0;
+
+	for (const char *p = src; *p != '\0' && full < dstsize; p++)
+		full += ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f) ? 1 : 4;
 	for (; *src != '\0'; src++) {
 		unsigned char c = (unsigned char)*src;
 		size_t need = (c >= 0x20 && c < 0x7f) ? 1 : 4;
 
-		if (o + need + 4 > dstsize) {
+		if (full >= dstsize && o + need + 4 > dstsize) {
 			/* room for "..." and the terminator */
 			if (o + 4 <= dstsize) {
 				memcpy(dst + o, "...", 3);
@@ -271,7 +298,7 @@ void log_decision(const struct log_decision *d)
 
 void log_capture_start(enum log_level level)
 {
-	(void)level;
+	capture_level = (int)level;
 	pthread_mutex_lock(&capture_lock);
 	capture_len = 0;
 	if (capture_buf != NULL)

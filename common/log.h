@@ -29,6 +29,12 @@ enum log_level {
  */
 void log_open(const char *ident, int facility, bool to_stderr, enum log_level level);
 
+/*
+ * log_errors_to_stderr - while on, warnings and errors logged to syslog are
+ * also written to stderr (a daemon's start-up, until it has detached).
+ */
+void log_errors_to_stderr(bool on);
+
 /* log_close - close syslog; safe to call when not open. */
 void log_close(void);
 

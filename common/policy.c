@@ -38,14 +38,20 @@
 #include "addr.h"
 #include "cache.h"
 #include "config.h"
+#include "greylist.h"
+#include "helo_whitelist.h"
 #include "policy.h"
 #include "policydb.h"
 #include "request.h"
 #include "resolver.h"
+#include "spf.h"
 #include "store.h"
 #include "xalloc.h"
 
 #define QUOTA_CACHE_MAX 100000
+#define DOMAIN_CACHE_MAX 100000
+#define DOMAIN_GREYLIST 1	/* bits of a cached domain entry */
+#define DOMAIN_CHECK_SPF 2
 #define RETRY_INTERVAL 1	/* seconds between attempts to open a backend */
 
 struct policy_msg {
@@ -55,6 +61,14 @@ struct policy_msg {
 	uint32_t reserved;		/* units reserved in the store */
 	bool committed;
 	char resid[STORE_RESID_MAX + 1];
+
+	/* inbound */
+	int flow;			/* enum flow, decided at MAIL */
+	bool whitelisted;		/* HELO whitelist matched */
+	bool spf_done;
+	bool header;			/* insert Received-SPF at EOM */
+	struct spf_outcome spf;
+	struct reply spf_reply;		/* a formatted SPF or greylisting reply */
 };
 
 struct backend_slot {
@@ -69,6 +83,8 @@ struct backends {
 	struct policydb *db;
 	struct backend_slot store_slot, db_slot;
 	struct cache *quota_cache;	/* user -> limit, negative = no quota */
+	struct cache *domain_cache;	/* domain -> DOMAIN_* bits, negative = unknown */
+	struct spf_checker *spf;	/* made at first use */
 };
 
 /* now - the env's clock */
@@ -92,6 +108,7 @@ void policy_msg_destroy(struct policy_msg **msgp)
 	if (*msgp == NULL)
 		return;
 	XFREE((*msgp)->user);
+	reply_clear(&(*msgp)->spf_reply);
 	XFREE(*msgp);
 }
 
@@ -107,12 +124,25 @@ const char *policy_msg_key(const struct policy_msg *msg)
 
 bool policy_needs_rcpt(const struct config *config)
 {
-	return config_has_outbound_policy(config, OUTBOUND_POLICY_QUOTA);
+	return config_has_outbound_policy(config, OUTBOUND_POLICY_QUOTA) ||
+	       config_inbound_possible(config);
 }
 
 bool policy_needs_eom(const struct config *config)
 {
-	return policy_needs_rcpt(config) && config->quota_commit == QUOTA_COMMIT_EOM;
+	return (policy_needs_rcpt(config) && config->quota_commit == QUOTA_COMMIT_EOM) ||
+	       config_inbound_possible(config);
+}
+
+bool policy_needs_helo(const struct config *config)
+{
+	return config_inbound_possible(config);
+}
+
+bool policy_needs_headers(const struct config *config)
+{
+	return config_inbound_possible(config) &&
+	       config_has_inbound_policy(config, INBOUND_POLICY_SPF);
 }
 
 static char resid_host[24];
@@ -187,6 +217,7 @@ struct backends *backends_create(const struct config *config)
 	b->config = config_ref((struct config *)config);
 	pthread_mutex_init(&b->lock, NULL);
 	b->quota_cache = cache_create(QUOTA_CACHE_MAX);
+	b->domain_cache = cache_create(DOMAIN_CACHE_MAX);
 	return b;
 }
 
@@ -199,6 +230,8 @@ void backends_destroy(struct backends **bp)
 	store_close(&b->store);
 	policydb_close(&b->db);
 	cache_destroy(&b->quota_cache);
+	cache_destroy(&b->domain_cache);
+	spf_checker_destroy(&b->spf);
 	pthread_mutex_destroy(&b->lock);
 	config_unref(&b->config);
 	free(b);
@@ -207,8 +240,10 @@ void backends_destroy(struct backends **bp)
 
 void backends_flush_caches(struct backends *b)
 {
-	if (b != NULL)
+	if (b != NULL) {
 		cache_flush(b->quota_cache);
+		cache_flush(b->domain_cache);
+	}
 }
 
 /* incident - note a failure; true (with text in r->incident) for the first */
@@ -460,7 +495,8 @@ static bool check_quota_user(const struct policy_env *env, struct policy_msg *ms
 			return r->action == POLICY_CONTINUE;
 		}
 		recovered(&b->db_slot, "policy database", r);
-		if (st == POLICYDB_NOTFOUND || msg->limit <= 0) {
+		/* a quota of 0 is a limit (nothing may be sent), not "no quota" */
+		if (st == POLICYDB_NOTFOUND || msg->limit < 0) {
 			cache_put(b->quota_cache, msg->user, ulen, true, 0, t,
 				  (uint32_t)c->policydb_cache_ttl);
 			cs = CACHE_HIT_NEGATIVE;
@@ -479,6 +515,242 @@ static bool check_quota_user(const struct policy_env *env, struct policy_msg *ms
 		return false;
 	}
 	return true;
+}
+
+/* ---- inbound: SPF and greylisting ------------------------------------- */
+
+/* get_spf - the SPF checker, made on first use */
+static struct spf_checker *get_spf(struct backends *b, const char **err)
+{
+	struct spf_checker *spf;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->spf == NULL) {
+		char host[256] = "";
+		const char *receiver = b->config->spf_receiver;
+
+		if (receiver[0] == '\0') {
+			if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+				snprintf(host, sizeof(host), "localhost");
+			receiver = host;
+		}
+		if (spf_checker_create(receiver, &b->spf, err) < 0)
+			b->spf = NULL;
+	}
+	spf = b->spf;
+	pthread_mutex_unlock(&b->lock);
+	return spf;
+}
+
+/* domain_flags - the opt-in bits of domain; -1 on a database failure */
+static int domain_flags(const struct policy_env *env, const char *domain, long *bits,
+			struct policy_result *r)
+{
+	struct backends *b = env->backends;
+	int64_t t = now(env);
+	size_t len = strlen(domain);
+	char err[256];
+	bool grey = false, spf = false;
+	struct policydb *db;
+	int st;
+
+	switch (cache_get(b->domain_cache, domain, len, t, bits)) {
+	case CACHE_HIT:
+		return 0;
+	case CACHE_HIT_NEGATIVE:
+		*bits = 0;
+		return 0;
+	case CACHE_MISS:
+		break;
+	}
+	db = get_db(b, t, err, sizeof(err));
+	st = db ? policydb_domain_flags(db, domain, &grey, &spf, err, sizeof(err)) : POLICYDB_ERROR;
+	if (st == POLICYDB_ERROR) {
+		incident(&b->db_slot, "policy database", err, r);
+		return -1;
+	}
+	recovered(&b->db_slot, "policy database", r);
+	*bits = (grey ? DOMAIN_GREYLIST : 0) | (spf ? DOMAIN_CHECK_SPF : 0);
+	cache_put(b->domain_cache, domain, len, st == POLICYDB_NOTFOUND, *bits, t,
+		  (uint32_t)env->config->policydb_cache_ttl);
+	return 0;
+}
+
+/* spf_slot - the action slot of a result */
+static enum spf_action_slot spf_slot(enum spf_result result)
+{
+	switch (result) {
+	case SPF_RESULT_PASS: return SPF_SLOT_PASS;
+	case SPF_RESULT_FAIL: return SPF_SLOT_FAIL;
+	case SPF_RESULT_SOFTFAIL: return SPF_SLOT_SOFTFAIL;
+	case SPF_RESULT_TEMPERROR: return SPF_SLOT_TEMPERROR;
+	case SPF_RESULT_PERMERROR: return SPF_SLOT_PERMERROR;
+	default: return SPF_SLOT_NONE_NEUTRAL;
+	}
+}
+
+/*
+ * format_reply - msg->spf_reply = tmpl with "{reason}" replaced by reason
+ * (printable ASCII only, cut to fit), then extra appended after a space.
+ */
+static const struct reply *format_reply(struct policy_msg *msg, const struct reply *tmpl,
+					const char *reason, const char *extra)
+{
+	char text[REPLY_TEXT_MAX + 1], clean[REPLY_TEXT_MAX + 1], line[REPLY_TEXT_MAX + 32];
+	const char *p = tmpl->text, *mark;
+	size_t o = 0, ci = 0;
+	const char *why;
+
+	for (const char *q = reason ? reason : ""; *q && ci < sizeof(clean) - 1; q++)
+		clean[ci++] = (*q >= 0x20 && *q < 0x7f) ? *q : ' ';
+	clean[ci] = '\0';
+	while ((mark = strstr(p, "{reason}")) != NULL && o < sizeof(text) - 1) {
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%.*s%s", (int)(mark - p), p, clean);
+		p = mark + 8;
+	}
+	if (o < sizeof(text) - 1)
+		snprintf(text + o, sizeof(text) - o, "%s", p);
+	if (extra != NULL && *extra != '\0') {
+		o = strlen(text);
+		snprintf(text + o, sizeof(text) - o, " %s", extra);
+	}
+	text[REPLY_TEXT_MAX - 16] = '\0';
+	snprintf(line, sizeof(line), "%s%s%s %s", tmpl->code, tmpl->xcode[0] ? " " : "",
+		 tmpl->xcode, text[0] ? text : "-");
+	reply_clear(&msg->spf_reply);
+	if (reply_parse(line, &msg->spf_reply, &why) < 0)
+		return tmpl;	/* cannot happen: parts come from a valid reply */
+	return &msg->spf_reply;
+}
+
+/* greylist - run the tuple through the store; false with r set when deferred */
+static bool greylist(const struct policy_env *env, struct request *req, struct policy_msg *msg,
+		     const char *rcpt, bool forced, struct policy_result *r)
+{
+	const struct config *c = env->config;
+	struct backends *b = env->backends;
+	struct greylist_params gp = {
+		(uint32_t)c->grey_min_delay, (uint32_t)c->grey_retry_window,
+		(uint32_t)c->grey_lifetime, (uint32_t)c->grey_whitelist_threshold,
+	};
+	char client[64], sender[600], rcpt_lc[600], tuple[1500], ckey[128];
+	const char *err = NULL;
+	int64_t t = now(env);
+	size_t tlen, clen;
+	int verdict = 0;
+	struct store *store;
+
+	greylist_client_key(request_get(req, REQ_CLIENT_ADDR), (unsigned)c->grey_prefix_v4,
+			    (unsigned)c->grey_prefix_v6, client, sizeof(client));
+	if (c->grey_strip_srs_verp)
+		greylist_strip_sender(request_get(req, REQ_SENDER), sender, sizeof(sender));
+	else
+		snprintf(sender, sizeof(sender), "%s", request_get(req, REQ_SENDER) ?: "");
+	snprintf(rcpt_lc, sizeof(rcpt_lc), "%s", rcpt ? rcpt : "");
+	for (char *p = rcpt_lc; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	tlen = store_key(tuple, sizeof(tuple), "grey", client, sender, rcpt_lc, (char *)NULL);
+	clen = store_key(ckey, sizeof(ckey), "greyc", client, (char *)NULL);
+	store = get_store(b, t, &err);
+	if (store == NULL || tlen == 0 || clen == 0 ||
+	    store_greylist_check(store, tuple, tlen, ckey, clen, &gp, t, &verdict, &err) !=
+		    STORE_OK) {
+		incident(&b->store_slot, "state store", err ? err : "key too long", r);
+		on_error(env, c->inbound_on_error, "greylisting", r);
+		if (r->action == POLICY_TEMPFAIL)
+			r->reply = &c->inbound_tempfail_reply;
+		else if (r->action == POLICY_REJECT)
+			r->reply = &c->inbound_error_reply;
+		snprintf(r->detail, sizeof(r->detail), "on_error=%s",
+			 config_on_error_name((enum on_error_action)c->inbound_on_error));
+		return r->action == POLICY_CONTINUE;
+	}
+	recovered(&b->store_slot, "state store", r);
+	if (verdict == GREYLIST_PASS || verdict == GREYLIST_PASS_WHITELISTED)
+		return true;
+	const char *reason = forced ? (msg->spf.reason[0] ? msg->spf.reason
+							  : "due to SPF enforcement policy")
+				    : NULL;
+	const struct reply *reply = format_reply(msg, &c->grey_reply, NULL, reason);
+
+	result_set(r, POLICY_TEMPFAIL, reply, "greylisting");
+	snprintf(r->detail, sizeof(r->detail), "greylist=%s%s%s",
+		 greylist_verdict_name((enum greylist_verdict)verdict), forced ? " spf=" : "",
+		 forced ? spf_result_name(msg->spf.result) : "");
+	return false;
+}
+
+/* inbound_rcpt - SPF and greylisting for one recipient of inbound mail */
+static void inbound_rcpt(const struct policy_env *env, struct request *req,
+			 struct policy_msg *msg, const char *rcpt, struct policy_result *r)
+{
+	const struct config *c = env->config;
+	bool use_spf = config_has_inbound_policy(c, INBOUND_POLICY_SPF);
+	bool use_grey = config_has_inbound_policy(c, INBOUND_POLICY_GREYLISTING);
+	const char *at = rcpt ? strrchr(rcpt, '@') : NULL;
+	char domain[256];
+	long bits = 0;
+	bool forced = false;
+
+	if (msg->whitelisted)
+		return;
+	snprintf(domain, sizeof(domain), "%s", at ? at + 1 : "");
+	for (char *p = domain; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (domain_flags(env, domain, &bits, r) < 0) {
+		on_error(env, c->inbound_on_error, "inbound", r);
+		if (r->action == POLICY_TEMPFAIL)
+			r->reply = &c->inbound_tempfail_reply;
+		else if (r->action == POLICY_REJECT)
+			r->reply = &c->inbound_error_reply;
+		snprintf(r->detail, sizeof(r->detail), "on_error=%s",
+			 config_on_error_name((enum on_error_action)c->inbound_on_error));
+		return;
+	}
+	bool enforce = use_spf && (bits & DOMAIN_CHECK_SPF);
+
+	/* no DNS work unless a domain enforces SPF or the header is wanted */
+	if (use_spf && (enforce || c->spf_add_header) && !msg->spf_done) {
+		const char *err = NULL;
+		struct spf_checker *spf = get_spf(env->backends, &err);
+
+		if (spf == NULL) {
+			msg->spf.result = SPF_RESULT_TEMPERROR;
+			snprintf(msg->spf.reason, sizeof(msg->spf.reason), "SPF Temporary Error: %s",
+				 err ? err : "no checker");
+			msg->spf.header[0] = '\0';
+		} else {
+			spf_check(spf, request_get(req, REQ_CLIENT_ADDR), request_get(req, REQ_HELO),
+				  request_get(req, REQ_SENDER), (unsigned)c->spf_time_budget * 1000,
+				  &msg->spf);
+		}
+		msg->spf_done = true;
+	}
+	if (msg->spf_done && msg->spf.header[0] != '\0' && (enforce || c->spf_add_header))
+		msg->header = true;
+	if (enforce) {
+		const struct spf_action *a = &c->spf_actions[spf_slot(msg->spf.result)];
+
+		if (a->kind == SPF_ACTION_REPLY) {
+			const struct reply *reply = format_reply(msg, &a->reply, msg->spf.reason, NULL);
+
+			result_set(r, reply_action(reply), reply, "spf");
+			snprintf(r->detail, sizeof(r->detail), "spf=%s",
+				 spf_result_name(msg->spf.result));
+			return;
+		}
+		forced = a->kind == SPF_ACTION_GREYLIST;
+	}
+	/* SPF's "greylist" action greylists even where greylisting is not listed */
+	if (((use_grey && (bits & DOMAIN_GREYLIST)) || forced) &&
+	    !greylist(env, req, msg, rcpt, forced, r))
+		return;
+	if (msg->spf_done) {
+		r->policy = enforce ? "spf" : NULL;
+		snprintf(r->detail, sizeof(r->detail), "spf=%s", spf_result_name(msg->spf.result));
+	}
 }
 
 void policy_rcpt(const struct policy_env *env, struct request *req, struct policy_msg *msg,
@@ -508,7 +780,14 @@ void policy_rcpt(const struct policy_env *env, struct request *req, struct polic
 		snprintf(r->detail, sizeof(r->detail), "recipient exceeds its limit");
 		return;
 	}
-	if (!policy_needs_rcpt(c) || msg->user == NULL || msg->limit < 0)
+	if (msg->flow == FLOW_INBOUND) {
+		inbound_rcpt(env, req, msg, request_rcpt(req, request_rcpt_count(req) - 1), r);
+		if (r->action == POLICY_REJECT || r->action == POLICY_TEMPFAIL)
+			request_remove_last_rcpt(req);
+		return;
+	}
+	if (!config_has_outbound_policy(c, OUTBOUND_POLICY_QUOTA) || msg->user == NULL ||
+	    msg->limit < 0)
 		return;
 	n = c->quota_counting_recipients || msg->reserved == 0 ? 1 : 0;
 	if (n == 0)
@@ -583,6 +862,17 @@ void policy_mail(const struct policy_env *env, struct request *req, struct polic
 		snprintf(r->detail, sizeof(r->detail), "%s exceeds its limit", overflow);
 		return;
 	}
+	msg->flow = config_flow(c, request_get(req, REQ_DAEMON_NAME),
+				request_get(req, REQ_DAEMON_PORT));
+	if (msg->flow == FLOW_INBOUND) {
+		msg->whitelisted = helo_whitelist_match(c->helo_whitelist, request_get(req, REQ_HELO),
+							request_get(req, REQ_CLIENT_NAME),
+							request_get(req, REQ_CLIENT_ADDR));
+		result_set(r, msg->whitelisted || c->n_inbound_policies == 0 ? POLICY_ACCEPT
+									      : POLICY_CONTINUE,
+			   NULL, msg->whitelisted ? "helo_whitelist" : NULL);
+		return;
+	}
 	if (!check_identity(env, req, msg, r))
 		return;
 	for (int i = 0; i < c->n_outbound_policies; i++) {
@@ -598,7 +888,9 @@ void policy_mail(const struct policy_env *env, struct request *req, struct polic
 		}
 	}
 	/* nothing decided later: accept now and leave the transaction */
-	result_set(r, policy_needs_rcpt(c) && msg->limit >= 0 ? POLICY_CONTINUE : POLICY_ACCEPT,
+	result_set(r, config_has_outbound_policy(c, OUTBOUND_POLICY_QUOTA) && msg->limit >= 0
+			      ? POLICY_CONTINUE
+			      : POLICY_ACCEPT,
 		   NULL, NULL);
 }
 
@@ -608,7 +900,8 @@ void policy_data(const struct policy_env *env, struct request *req, struct polic
 	(void)req;
 	memset(r, 0, sizeof(*r));
 	result_set(r, POLICY_CONTINUE, NULL, NULL);
-	if (env->config->quota_commit != QUOTA_COMMIT_DATA || msg->user == NULL)
+	if (msg->flow == FLOW_INBOUND || env->config->quota_commit != QUOTA_COMMIT_DATA ||
+	    msg->user == NULL)
 		return;
 	if (commit(env, msg, r))
 		result_set(r, POLICY_ACCEPT, NULL, "quota");
@@ -620,6 +913,16 @@ void policy_eom(const struct policy_env *env, struct request *req, struct policy
 	(void)req;
 	memset(r, 0, sizeof(*r));
 	result_set(r, POLICY_ACCEPT, NULL, NULL);
+	if (msg->flow == FLOW_INBOUND) {
+		if (msg->spf_done && msg->header) {
+			r->header_name = "Received-SPF";
+			r->header_value = msg->spf.header;
+			r->policy = "spf";
+			snprintf(r->detail, sizeof(r->detail), "spf=%s",
+				 spf_result_name(msg->spf.result));
+		}
+		return;
+	}
 	if (msg->user != NULL && commit(env, msg, r))
 		result_set(r, POLICY_ACCEPT, NULL, "quota");
 }
@@ -638,6 +941,11 @@ void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 						  now(env), &err);
 	}
 	XFREE(msg->user);
+	reply_clear(&msg->spf_reply);
+	msg->flow = FLOW_OUTBOUND;
+	msg->whitelisted = false;
+	msg->spf_done = false;
+	msg->header = false;
 	msg->key = NULL;
 	msg->limit = -1;
 	msg->reserved = 0;

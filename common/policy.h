@@ -19,6 +19,12 @@
  *   policy_eom   (end of msg) quota.commit = "eom": commit.
  *   policy_abort (abort, new MAIL, close)  release what was reserved.
  *
+ * Inbound connections (listeners, config_flow) take another path: nothing
+ * at MAIL; per recipient, the domain's opt-in flags (domains.check_spf,
+ * domains.greylist), one SPF evaluation per message, the SPF action map
+ * and greylisting; at end of message the Received-SPF header.  A client on
+ * the HELO whitelist skips all of it.
+ *
  * The environment (struct policy_env) holds the configuration snapshot,
  * the shared backends and the clock; it is read-only here.  struct
  * policy_msg is the per-message state (user, reservation) and belongs to
@@ -56,11 +62,20 @@ struct policy_result {
 	const char *policy;		/* who decided: "identity", "quota", ... */
 	char detail[192];		/* for the log line ("used=3/10") */
 	char incident[256];		/* non-empty: a backend failed or recovered; log once */
+	const char *header_name;	/* EOM: insert this header first, or NULL */
+	const char *header_value;	/* borrowed from the message state */
 };
 
 /* policy_msg_create / policy_msg_destroy - per-message state. */
 struct policy_msg *policy_msg_create(void);
 void policy_msg_destroy(struct policy_msg **msg);
+
+/*
+ * policy_needs_helo / policy_needs_headers - the inbound flow needs the
+ * HELO name and inserts Received-SPF at end of message.
+ */
+bool policy_needs_helo(const struct config *config);
+bool policy_needs_headers(const struct config *config);
 
 /* policy_msg_user / policy_msg_key - the resolved user and key, or NULL. */
 const char *policy_msg_user(const struct policy_msg *msg);

@@ -468,6 +468,8 @@ static bool lower_domain(const char *domain, char *buf, size_t size)
 {
 	size_t i;
 
+	if (domain == NULL)
+		return false;
 	for (i = 0; domain[i] != '\0'; i++) {
 		if (i + 1 >= size)
 			return false;

@@ -29,7 +29,8 @@
  * most policy_db.timeout_ms per network round trip (MariaDB connect/read/
  * write timeouts, whole seconds rounded up; SQLite busy timeout).  A MariaDB
  * connection found dead (server gone away/restarted) is dropped and the
- * statement run once more on a new connection.
+ * statement run once more on a new connection (not after a read timeout,
+ * which would double the wait).
  *
  * Every function returns enum policydb_status (policydb_open: 0 or -1) and,
  * on anything but POLICYDB_OK, a message in err (errsize bytes, always
@@ -64,14 +65,17 @@ enum policydb_status {
 int policydb_open(const struct config *config, bool create, struct policydb **db_r, char *err,
 		  size_t errsize);
 
-/* policydb_close - close and free *db, set it to NULL; NULL is fine. */
+/*
+ * policydb_close - close and free *db, set it to NULL; NULL is fine.  No
+ * other call on db may be running.
+ */
 void policydb_close(struct policydb **db);
 
 /*
  * policydb_setup - create the tables and indexes if missing (idempotent):
  * CHAPPS's Alembic schema, with alembic_version stamped at the head
  * revision when empty; a CHAPPS database at the first revision gets the
- * domain flag columns added.  Existing rows are never touched.
+ * domain flag columns added.  Existing data rows are never touched.
  */
 int policydb_setup(struct policydb *db, char *err, size_t errsize);
 

@@ -82,10 +82,6 @@ int reply_parse(const char *s, struct reply *reply, const char **error_r)
 		*error_r = "reply has no text";
 		return -1;
 	}
-	if (tlen > REPLY_TEXT_MAX) {
-		*error_r = "reply text is too long (at most 900 bytes)";
-		return -1;
-	}
 	for (const char *q = text; *q != '\0'; q++) {
 		unsigned char c = (unsigned char)*q;
 
@@ -95,6 +91,10 @@ int reply_parse(const char *s, struct reply *reply, const char **error_r)
 		}
 		if (c == '%')
 			pct++;
+	}
+	if (tlen + pct > REPLY_TEXT_MAX) {
+		*error_r = "reply text is too long (at most 900 bytes, each % counting twice)";
+		return -1;
 	}
 	memcpy(reply->code, s, 3);
 	reply->code[3] = '\0';

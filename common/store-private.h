@@ -38,6 +38,15 @@ struct store_ops {
 			 size_t val_len, uint32_t ttl, int64_t now, const char **error_r);
 	int (*cache_del)(struct store *store, const void *key, size_t key_len,
 			 const char **error_r);
+	/* greylisting; NULL in an engine that does not implement it (yet) */
+	int (*greylist_check)(struct store *store, const void *tuple, size_t tuple_len,
+			      const void *client, size_t client_len,
+			      const struct greylist_params *params, int64_t now, int *verdict_r,
+			      const char **error_r);
+	int (*greylist_tally)(struct store *store, const void *client, size_t client_len,
+			      int64_t now, uint32_t *count_r, const char **error_r);
+	int (*greylist_tally_clear)(struct store *store, const void *client, size_t client_len,
+				    const char **error_r);
 	void (*close)(struct store *store);
 };
 

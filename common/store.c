@@ -284,6 +284,72 @@ int store_cache_del(struct store *store, const void *key, size_t key_len,
 	return store->ops->cache_del(store, key, key_len, error_r);
 }
 
+/* greylist_args - shared argument checks of the greylisting calls */
+static int greylist_args(struct store *store, const void *client, size_t client_len,
+			 int64_t now, const char **error_r)
+{
+	if (store == NULL) {
+		*error_r = "no store";
+		return -1;
+	}
+	if (store->ops->greylist_check == NULL) {
+		*error_r = "this store engine does not implement greylisting";
+		return -1;
+	}
+	if (now < 0 || now > STORE_NOW_MAX) {
+		*error_r = "clock out of range";
+		return -1;
+	}
+	return check_key(client, client_len, error_r);
+}
+
+int store_greylist_check(struct store *store, const void *tuple, size_t tuple_len,
+			 const void *client, size_t client_len,
+			 const struct greylist_params *params, int64_t now, int *verdict_r,
+			 const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (greylist_args(store, client, client_len, now, error_r) < 0 ||
+	    check_key(tuple, tuple_len, error_r) < 0)
+		return STORE_ERROR;
+	if (params == NULL || verdict_r == NULL) {
+		*error_r = "no greylisting parameters";
+		return STORE_ERROR;
+	}
+	return store->ops->greylist_check(store, tuple, tuple_len, client, client_len, params,
+					  now, verdict_r, error_r);
+}
+
+int store_greylist_tally(struct store *store, const void *client, size_t client_len,
+			 int64_t now, uint32_t *count_r, const char **error_r)
+{
+	const char *dummy;
+	uint32_t count;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (count_r == NULL)
+		count_r = &count;
+	if (greylist_args(store, client, client_len, now, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->greylist_tally(store, client, client_len, now, count_r, error_r);
+}
+
+int store_greylist_tally_clear(struct store *store, const void *client, size_t client_len,
+			       const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (greylist_args(store, client, client_len, 0, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->greylist_tally_clear(store, client, client_len, error_r);
+}
+
 size_t store_key(void *buf, size_t bufsize, const char *tag, ...)
 {
 	unsigned char *p = buf;

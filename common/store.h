@@ -136,6 +136,32 @@ int store_cache_set(struct store *store, const void *key, size_t key_len, const 
 int store_cache_del(struct store *store, const void *key, size_t key_len,
 		    const char **error_r);
 
+/* ---- greylisting (see greylist.h for the rule) ------------------------ */
+
+struct greylist_params;
+
+/*
+ * store_greylist_check - apply the greylisting rule to tuple (a key made
+ * with store_key) for client (the client part of the tuple, whose 24-hour
+ * pass tally decides the auto-whitelist), atomically, at time now.
+ * *verdict_r gets an enum greylist_verdict.  A pass (of either kind) adds
+ * one to the client's tally and renews the tuple for params->lifetime.
+ * State per tuple: first-seen and last-pass times; per client: hourly
+ * counters (at most 25).  Entries expire by themselves.
+ */
+int store_greylist_check(struct store *store, const void *tuple, size_t tuple_len,
+			 const void *client, size_t client_len,
+			 const struct greylist_params *params, int64_t now, int *verdict_r,
+			 const char **error_r);
+
+/* store_greylist_tally - passes of client in the 24 hours before now. */
+int store_greylist_tally(struct store *store, const void *client, size_t client_len,
+			 int64_t now, uint32_t *count_r, const char **error_r);
+
+/* store_greylist_tally_clear - forget client's tally. */
+int store_greylist_tally_clear(struct store *store, const void *client, size_t client_len,
+			       const char **error_r);
+
 /*
  * store_key - build a binary-safe composite key "tag" 0x00 len(part1)
  * part1 len(part2) part2 ... into buf (size bufsize); parts are

@@ -9,22 +9,36 @@
  *	Quota.  Each decision (reserve, commit, release, usage, reset) is one
  *	call of one Lua script, so it runs atomically on the server and any
  *	number of milter hosts share exact counts.  The script is sent with
- *	EVALSHA; its SHA1 comes from SCRIPT LOAD the first time it is needed,
- *	and a NOSCRIPT reply (SCRIPT FLUSH, restart, failover) loads it again
- *	and retries once.  A user's state is one hash,
+ *	EVALSHA; its SHA1 comes from SCRIPT LOAD (at open, and whenever it is
+ *	unknown), and a NOSCRIPT reply (SCRIPT FLUSH, restart, failover)
+ *	loads it again and retries once.  A user's state is one hash,
  *	    "chapps:q:" + raw user bytes
  *	with fields "b<bucket>" -> count and "r<resid>" -> "<count> <expiry>".
- *	The rule is the one of store.h, with the caller's clock (now), never
- *	Redis TIME.  Every write prunes dead buckets and expired reservations
- *	and sets the key's TTL to the remaining life of its newest item plus
- *	REDIS_EXPIRE_SLACK seconds (clock skew between milter hosts), so an
- *	idle user vanishes.  The cost of a call is bounded by the live state
- *	(interval/resolution + 1 buckets, at most STORE_REDIS_MAX_RESERVATIONS
- *	reservations), whatever the number of messages ever sent.
+ *	The rule is the one of store.h and quota_record.c (same bucket life,
+ *	same folding of the oldest buckets past interval/resolution + 2, same
+ *	"too many open reservations" error past 1024), with the caller's
+ *	clock (now), never Redis TIME.  Every write prunes dead buckets and
+ *	expired reservations and sets the key's TTL to the remaining life of
+ *	its longest-lived item plus REDIS_EXPIRE_SLACK seconds (clock skew
+ *	between milter hosts), so an idle user vanishes.  The cost of a call
+ *	is bounded by the live state, whatever the number of messages ever
+ *	sent.
  *
  *	Cache.  "chapps:c:" + the caller's binary key holds an 8-byte
  *	big-endian expiry (caller's clock) followed by the value; the key
  *	also gets a real TTL of ttl + REDIS_EXPIRE_SLACK seconds.
+ *
+ *	Greylisting.  Every check is one call of the greylisting script
+ *	(the same EVALSHA/NOSCRIPT machinery, its own SHA1), with the
+ *	caller's clock.  A tuple is the hash "chapps:g:" + the caller's
+ *	tuple key with fields f (first seen), p (last pass, -1 none) and e
+ *	(the instant from which the rule would restart it anyway; the tuple
+ *	is absent from then on); a client's pass tally is the hash
+ *	"chapps:gt:" + the caller's client key with one field "h<hour>" per
+ *	hour that saw passes (at most 25 live, as in store_lmdb.c).  A write
+ *	sets the key's TTL to its remaining life plus REDIS_EXPIRE_SLACK, so
+ *	a tuple vanishes max(retry_window, lifetime) after its last change
+ *	and a tally a day after its last pass; an early retry writes nothing.
  *
  *	Pool.  Up to redis.pool_size (0: STORE_REDIS_POOL_DEFAULT) idle
  *	connections are kept in a mutex-protected stack.  A caller takes one
@@ -34,7 +48,12 @@
  *	connection that failed (I/O error, timeout) is freed, and every
  *	pooled connection is retired with it (a generation counter), so the
  *	next call reconnects; an idle connection the server closed is noticed
- *	with a zero-timeout poll(2) when it is taken.
+ *	with a zero-timeout poll(2) when it is taken.  An ordinary error reply
+ *	(WRONGTYPE...) leaves the connection in the pool.
+ *
+ *	Open.  store_redis_open() connects once (address, AUTH, SELECT,
+ *	ROLE, SCRIPT LOAD), so a wrong setting or an unreachable server is
+ *	reported at start-up rather than on the first message.
  *
  *	Sentinel.  A new connection asks each sentinel in turn (starting with
  *	the last one that answered) for SENTINEL get-master-addr-by-name,
@@ -76,6 +95,7 @@
 #include <hiredis/hiredis.h>
 
 #include "config.h"
+#include "greylist.h"
 #include "store-private.h"
 #include "xalloc.h"
 
@@ -88,6 +108,8 @@
 #define REDIS_STR(x) REDIS_STR2(x)
 #define REDIS_QUOTA_PREFIX "chapps:q:"
 #define REDIS_CACHE_PREFIX "chapps:c:"
+#define REDIS_GREY_TUPLE_PREFIX "chapps:g:"
+#define REDIS_GREY_TALLY_PREFIX "chapps:gt:"
 #define REDIS_ADDR_MAX 300
 #define REDIS_ERROR_MAX 1024
 
@@ -111,7 +133,9 @@ static const char quota_script[] =
 	"if op == 'reset' then\n"
 	"  local dropped = 0\n"
 	"  for i = 1, #h, 2 do\n"
-	"    if string.sub(h[i], 1, 1) == 'b' then dropped = dropped + (tonumber(h[i + 1]) or 0) end\n"
+	"    if string.sub(h[i], 1, 1) == 'b' then\n"
+	"      dropped = dropped + (tonumber(h[i + 1]) or 0)\n"
+	"    end\n"
 	"  end\n"
 	"  redis.call('DEL', key)\n"
 	"  return {0, dropped, 0, 0, 0}\n"
@@ -119,7 +143,8 @@ static const char quota_script[] =
 	"local now, interval, res = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
 	"local ttl, limit, margin = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
 	"local rf, n, maxres = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])\n"
-	"local cur, slack, maxbuckets = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13])\n"
+	"local cur, slack = tonumber(ARGV[11]), tonumber(ARGV[12])\n"
+	"local maxbuckets = tonumber(ARGV[13])\n"
 	"local committed, reserved, own, nres, newest, life = 0, 0, 0, 0, -1, 0\n"
 	"local rlive = false\n"
 	"local dead, live, bname = {}, {}, {}\n"
@@ -204,6 +229,113 @@ static const char quota_script[] =
 	"if newest >= 0 then last = newest * res end\n"
 	"return {status, committed, reserved, own, last}\n";
 
+/*
+ * The greylisting script, the rule of greylist.h in one atomic step.
+ * KEYS[1] = client tally key, KEYS[2] = tuple key (check only); ARGV = op
+ * ('check', 'tally' or 'clear'), now, current hour (floor(now / 3600)),
+ * min_delay, retry_window, lifetime, whitelist_threshold, expire slack,
+ * hour length, tally window, max counters.  The tally is a hash of
+ * "h<hour>" -> passes; a counter counts until its end + one day (at most
+ * 25 live, the oldest folded into the next newer past that).  A tuple is
+ * a hash f (first seen), p (last pass, -1 none), e (the first instant at
+ * which the rule would restart it anyway: a tuple at or past e is
+ * absent).  Returns {verdict, tally}: verdict 0 pass, 1 whitelisted, 2
+ * new, 3 early (GREYLIST_* of greylist.h); an early retry writes nothing.
+ */
+static const char greylist_script[] =
+	"local ck, op = KEYS[1], ARGV[1]\n"
+	"if op == 'clear' then\n"
+	"  redis.call('DEL', ck)\n"
+	"  return {0, 0}\n"
+	"end\n"
+	"local now, hour = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+	"local hsec, day, tmax = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])\n"
+	"local h = redis.call('HGETALL', ck)\n"
+	"local sum, newest, live, dead, fname = 0, -1, {}, {}, {}\n"
+	"for i = 1, #h, 2 do\n"
+	"  local f = h[i]\n"
+	"  local b, c = tonumber(string.sub(f, 2)), tonumber(h[i + 1])\n"
+	"  if string.sub(f, 1, 1) ~= 'h' or not b or not c or (b + 1) * hsec + day <= now then\n"
+	"    dead[#dead + 1] = f\n"
+	"  else\n"
+	"    sum = sum + c\n"
+	"    live[#live + 1] = b\n"
+	"    fname[b] = f\n"
+	"    if b > newest then newest = b end\n"
+	"  end\n"
+	"end\n"
+	"if op == 'tally' then\n"
+	"  return {0, sum}\n"
+	"end\n"
+	"local tk = KEYS[2]\n"
+	"local mind, win, life = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+	"local thr, slack = tonumber(ARGV[7]), tonumber(ARGV[8])\n"
+	"local t = redis.call('HMGET', tk, 'f', 'p', 'e')\n"
+	"local first, lastp, e = tonumber(t[1]), tonumber(t[2]), tonumber(t[3])\n"
+	"local present = first ~= nil and lastp ~= nil and e ~= nil and now < e\n"
+	"local v\n"
+	"if thr > 0 and sum >= thr then\n"
+	"  v = 1\n"
+	"  if not present then first, lastp = now, -1 end\n"
+	"elseif not present then\n"
+	"  v = 2\n"
+	"elseif lastp >= 0 and now - lastp <= life then\n"
+	"  v = 0\n"
+	"elseif now - first < mind then\n"
+	"  return {3, sum}\n"
+	"elseif now - first > win then\n"
+	"  v = 2\n"
+	"else\n"
+	"  v = 0\n"
+	"end\n"
+	"if v == 2 then\n"
+	"  first, lastp = now, -1\n"
+	"elseif now > lastp then\n"
+	"  lastp = now\n"
+	"end\n"
+	"e = first + math.max(win, mind)\n"
+	"if lastp >= 0 and lastp + life > e then e = lastp + life end\n"
+	"e = e + 1\n"
+	"redis.call('HMSET', tk, 'f', string.format('%d', first), 'p', string.format('%d', lastp),\n"
+	"           'e', string.format('%d', e))\n"
+	"redis.call('EXPIRE', tk, e - now + slack)\n"
+	"if v == 2 then\n"
+	"  return {2, sum}\n"
+	"end\n"
+	"for i = 1, #dead, 256 do\n"
+	"  redis.call('HDEL', ck, unpack(dead, i, math.min(i + 255, #dead)))\n"
+	"end\n"
+	"local f = 'h' .. ARGV[3]\n"
+	"if redis.call('HINCRBY', ck, f, 1) == 1 then\n"
+	"  live[#live + 1] = hour\n"
+	"  fname[hour] = f\n"
+	"end\n"
+	"if hour > newest then newest = hour end\n"
+	"sum = sum + 1\n"
+	"if #live > tmax then\n"
+	"  table.sort(live)\n"
+	"  for i = 1, #live - tmax do\n"
+	"    local c = tonumber(redis.call('HGET', ck, fname[live[i]]))\n"
+	"    redis.call('HDEL', ck, fname[live[i]])\n"
+	"    redis.call('HINCRBY', ck, fname[live[i + 1]], c)\n"
+	"  end\n"
+	"end\n"
+	"redis.call('EXPIRE', ck, (newest + 1) * hsec + day - now + slack)\n"
+	"return {v, sum}\n";
+
+/* The server-side scripts, loaded at open and again after NOSCRIPT. */
+enum redis_script { REDIS_SCRIPT_NONE = -1, REDIS_SCRIPT_QUOTA, REDIS_SCRIPT_GREYLIST };
+#define REDIS_SCRIPTS 2
+
+static const struct {
+	const char *name;
+	const char *text;
+	size_t len;
+} redis_scripts[REDIS_SCRIPTS] = {
+	{ "quota", quota_script, sizeof(quota_script) - 1 },
+	{ "greylist", greylist_script, sizeof(greylist_script) - 1 },
+};
+
 struct redis_conn {
 	struct redis_conn *next;	/* idle stack */
 	redisContext *ctx;
@@ -224,7 +356,7 @@ struct store_redis {
 	int n_idle;
 	uint64_t generation;
 	int sentinel_next;		/* index of the last sentinel that answered */
-	char sha[41];			/* quota script SHA1, "" until loaded */
+	char sha[REDIS_SCRIPTS][41];	/* scripts' SHA1s, "" until loaded */
 
 	/* settings, copied at open and read-only afterwards */
 	int pool_size;
@@ -345,8 +477,8 @@ static redisReply *conn_command(struct redis_conn *conn, const struct redis_call
 
 	budget = call_budget(call, call->rs->command_timeout_ms);
 	if (budget == 0) {
-		*error_r = redis_error("redis %s: %.*s: deadline exceeded before sending", conn->addr,
-				       (int)lens[0], argv[0]);
+		*error_r = redis_error("redis %s: %.*s: deadline exceeded before sending",
+				       conn->addr, (int)lens[0], argv[0]);
 		return NULL;
 	}
 	if (redisSetTimeout(conn->ctx, ms_timeval(budget)) != REDIS_OK) {
@@ -685,12 +817,13 @@ static void pool_retire(struct store_redis *rs)
 	}
 }
 
-/* script_load - SCRIPT LOAD the quota script on conn and remember its SHA1 */
+/* script_load - SCRIPT LOAD script `which` on conn and remember its SHA1 */
 static int script_load(struct store_redis *rs, struct redis_conn *conn,
-		       const struct redis_call *call, char sha[41], const char **error_r)
+		       const struct redis_call *call, enum redis_script which, char sha[41],
+		       const char **error_r)
 {
-	const char *argv[] = { "SCRIPT", "LOAD", quota_script };
-	size_t lens[] = { 6, 4, sizeof(quota_script) - 1 };
+	const char *argv[] = { "SCRIPT", "LOAD", redis_scripts[which].text };
+	size_t lens[] = { 6, 4, redis_scripts[which].len };
 	redisReply *reply;
 
 	reply = conn_command(conn, call, 3, argv, lens, error_r);
@@ -700,7 +833,8 @@ static int script_load(struct store_redis *rs, struct redis_conn *conn,
 		/* An error reply leaves the connection usable; -2 says so. */
 		int ret = reply->type == REDIS_REPLY_ERROR ? -2 : -1;
 
-		*error_r = redis_error("redis %s: SCRIPT LOAD: %s", conn->addr,
+		*error_r = redis_error("redis %s: SCRIPT LOAD %s: %s", conn->addr,
+				       redis_scripts[which].name,
 				       reply->type == REDIS_REPLY_ERROR ? reply->str
 									 : "unexpected reply");
 		freeReplyObject(reply);
@@ -709,19 +843,19 @@ static int script_load(struct store_redis *rs, struct redis_conn *conn,
 	memcpy(sha, reply->str, 41);
 	freeReplyObject(reply);
 	pthread_mutex_lock(&rs->lock);
-	memcpy(rs->sha, sha, 41);
+	memcpy(rs->sha[which], sha, 41);
 	pthread_mutex_unlock(&rs->lock);
 	return 0;
 }
 
 /*
  * redis_exec - run argv on a pooled connection with reconnect, NOSCRIPT
- * and failover handling.  With script, argv[1] is replaced by the quota
- * script's SHA1.  Returns a reply that is not an error, or NULL with
- * *error_r.
+ * and failover handling.  With a script (not REDIS_SCRIPT_NONE), argv[1]
+ * is replaced by that script's SHA1.  Returns a reply that is not an
+ * error, or NULL with *error_r.
  */
-static redisReply *redis_exec(struct store_redis *rs, bool script, int argc, const char **argv,
-			      size_t *lens, const char **error_r)
+static redisReply *redis_exec(struct store_redis *rs, enum redis_script script, int argc,
+			      const char **argv, size_t *lens, const char **error_r)
 {
 	struct redis_call call;
 	struct redis_conn *conn;
@@ -737,12 +871,12 @@ static redisReply *redis_exec(struct store_redis *rs, bool script, int argc, con
 			pool_retire(rs);
 			return NULL;
 		}
-		if (script) {
+		if (script != REDIS_SCRIPT_NONE) {
 			pthread_mutex_lock(&rs->lock);
-			memcpy(sha, rs->sha, sizeof(sha));
+			memcpy(sha, rs->sha[script], sizeof(sha));
 			pthread_mutex_unlock(&rs->lock);
 			if (sha[0] == '\0') {
-				int r = script_load(rs, conn, &call, sha, error_r);
+				int r = script_load(rs, conn, &call, script, sha, error_r);
 
 				if (r == -1) {
 					conn_free(&conn);
@@ -769,18 +903,19 @@ static redisReply *redis_exec(struct store_redis *rs, bool script, int argc, con
 			pool_give(rs, &conn);
 			return reply;
 		case REPLY_NOSCRIPT:
-			if (script && !noscript_retried) {
+			if (script != REDIS_SCRIPT_NONE && !noscript_retried) {
 				noscript_retried = true;
 				freeReplyObject(reply);
 				pthread_mutex_lock(&rs->lock);
-				rs->sha[0] = '\0';
+				rs->sha[script][0] = '\0';
 				pthread_mutex_unlock(&rs->lock);
 				pool_give(rs, &conn);
 				continue;
 			}
 			break;
 		case REPLY_FAILOVER:
-			if (rs->n_sentinels > 0 && !failover_retried && call_budget(&call, 1) > 0) {
+			if (rs->n_sentinels > 0 && !failover_retried &&
+			    call_budget(&call, 1) > 0) {
 				failover_retried = true;
 				freeReplyObject(reply);
 				conn_free(&conn);
@@ -929,7 +1064,7 @@ static int quota_run(struct store *store, enum quota_op op, const char *user, si
 	}
 	lens[11] = resid_field(field, resid);
 
-	reply = redis_exec(rs, true, QUOTA_ARGC, argv, lens, error_r);
+	reply = redis_exec(rs, REDIS_SCRIPT_QUOTA, QUOTA_ARGC, argv, lens, error_r);
 	XFREE(key);
 	if (reply == NULL)
 		return STORE_ERROR;
@@ -1022,7 +1157,7 @@ static int redis_cache_get(struct store *store, const void *key, size_t key_len,
 
 	k = cache_key(key, key_len, &lens[1]);
 	argv[1] = k;
-	reply = redis_exec(rs, false, 2, argv, lens, error_r);
+	reply = redis_exec(rs, REDIS_SCRIPT_NONE, 2, argv, lens, error_r);
 	XFREE(k);
 	if (reply == NULL)
 		return STORE_ERROR;
@@ -1044,8 +1179,8 @@ static int redis_cache_get(struct store *store, const void *key, size_t key_len,
 		if ((int64_t)expiry <= now) {
 			ret = STORE_MISS;
 		} else if (len > *val_len) {
-			*error_r = redis_error("redis: cache value of %zu bytes does not fit in %zu",
-					       len, *val_len);
+			*error_r = redis_error("redis: cache value of %zu bytes does not fit "
+					       "in %zu", len, *val_len);
 			ret = STORE_ERROR;
 		} else {
 			memcpy(val, p + 8, len);
@@ -1087,7 +1222,7 @@ static int redis_cache_set(struct store *store, const void *key, size_t key_len,
 				   (unsigned long long)ttl + REDIS_EXPIRE_SLACK);
 	k = cache_key(key, key_len, &lens[1]);
 	argv[1] = k;
-	reply = redis_exec(rs, false, 5, argv, lens, error_r);
+	reply = redis_exec(rs, REDIS_SCRIPT_NONE, 5, argv, lens, error_r);
 	XFREE(k);
 	if (reply == NULL)
 		return STORE_ERROR;
@@ -1107,12 +1242,136 @@ static int redis_cache_del(struct store *store, const void *key, size_t key_len,
 
 	k = cache_key(key, key_len, &lens[1]);
 	argv[1] = k;
-	reply = redis_exec(rs, false, 2, argv, lens, error_r);
+	reply = redis_exec(rs, REDIS_SCRIPT_NONE, 2, argv, lens, error_r);
 	XFREE(k);
 	if (reply == NULL)
 		return STORE_ERROR;
 	freeReplyObject(reply);
 	return STORE_OK;
+}
+
+/* ---- greylisting -------------------------------------------------------- */
+
+#define GREY_HOUR 3600			/* tally counter width (as store_lmdb.c) */
+#define GREY_DAY 86400			/* the tally's window */
+#define GREY_TALLY_MAX 25		/* live counters kept */
+#define GREY_ARGC 16
+
+enum grey_op { GREY_CHECK, GREY_TALLY, GREY_CLEAR };
+
+static const char *const grey_op_names[] = { "check", "tally", "clear" };
+
+/* prefixed_key - prefix + key into a new buffer of *len_r bytes */
+static char *prefixed_key(const char *prefix, const void *key, size_t key_len, size_t *len_r)
+{
+	size_t plen = strlen(prefix);
+	char *k = xmalloc(plen + key_len);
+
+	memcpy(k, prefix, plen);
+	memcpy(k + plen, key, key_len);
+	*len_r = plen + key_len;
+	return k;
+}
+
+/*
+ * grey_run - run the greylisting script for op; *verdict_r and *count_r
+ * (may be NULL) get its answer
+ */
+static int grey_run(struct store *store, enum grey_op op, const void *tuple, size_t tuple_len,
+		    const void *client, size_t client_len, const struct greylist_params *params,
+		    int64_t now, int *verdict_r, uint32_t *count_r, const char **error_r)
+{
+	static const struct greylist_params no_params = { 0, 0, 0, 0 };
+	static const int verdicts[] = { GREYLIST_PASS, GREYLIST_PASS_WHITELISTED,
+					GREYLIST_DEFER_NEW, GREYLIST_DEFER_EARLY };
+	struct store_redis *rs = (struct store_redis *)store;
+	const char *argv[GREY_ARGC];
+	size_t lens[GREY_ARGC];
+	char num[10][24], *ck, *tk = NULL;
+	int i, argc, nkeys = op == GREY_CHECK ? 2 : 1, ret = STORE_OK;
+	redisReply *reply;
+
+	if (params == NULL)
+		params = &no_params;
+	snprintf(num[0], sizeof(num[0]), "%lld", (long long)now);
+	snprintf(num[1], sizeof(num[1]), "%lld", (long long)(now / GREY_HOUR));
+	snprintf(num[2], sizeof(num[2]), "%u", params->min_delay);
+	snprintf(num[3], sizeof(num[3]), "%u", params->retry_window);
+	snprintf(num[4], sizeof(num[4]), "%u", params->lifetime);
+	snprintf(num[5], sizeof(num[5]), "%u", params->whitelist_threshold);
+	snprintf(num[6], sizeof(num[6]), "%d", REDIS_EXPIRE_SLACK);
+	snprintf(num[7], sizeof(num[7]), "%d", GREY_HOUR);
+	snprintf(num[8], sizeof(num[8]), "%d", GREY_DAY);
+	snprintf(num[9], sizeof(num[9]), "%d", GREY_TALLY_MAX);
+
+	argc = 0;
+	argv[argc] = "EVALSHA";
+	lens[argc++] = 7;
+	argv[argc] = "";	/* the SHA1, filled in by redis_exec */
+	lens[argc++] = 0;
+	argv[argc] = nkeys == 2 ? "2" : "1";
+	lens[argc++] = 1;
+	ck = prefixed_key(REDIS_GREY_TALLY_PREFIX, client, client_len, &lens[argc]);
+	argv[argc++] = ck;
+	if (nkeys == 2) {
+		tk = prefixed_key(REDIS_GREY_TUPLE_PREFIX, tuple, tuple_len, &lens[argc]);
+		argv[argc++] = tk;
+	}
+	argv[argc] = grey_op_names[op];
+	lens[argc] = strlen(argv[argc]);
+	argc++;
+	for (i = 0; i < 10; i++) {
+		argv[argc] = num[i];
+		lens[argc++] = strlen(num[i]);
+	}
+
+	reply = redis_exec(rs, REDIS_SCRIPT_GREYLIST, argc, argv, lens, error_r);
+	XFREE(ck);
+	XFREE(tk);
+	if (reply == NULL)
+		return STORE_ERROR;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
+	    reply->element[1]->type != REDIS_REPLY_INTEGER || reply->element[0]->integer < 0 ||
+	    reply->element[0]->integer > 3 || reply->element[1]->integer < 0) {
+		*error_r = redis_error("redis: greylist %s: malformed script reply",
+				       grey_op_names[op]);
+		ret = STORE_ERROR;
+	} else {
+		if (verdict_r != NULL)
+			*verdict_r = verdicts[reply->element[0]->integer];
+		if (count_r != NULL)
+			*count_r = sat32(reply->element[1]->integer);
+	}
+	freeReplyObject(reply);
+	return ret;
+}
+
+/* redis_greylist_check - store_greylist_check */
+static int redis_greylist_check(struct store *store, const void *tuple, size_t tuple_len,
+				const void *client, size_t client_len,
+				const struct greylist_params *params, int64_t now, int *verdict_r,
+				const char **error_r)
+{
+	return grey_run(store, GREY_CHECK, tuple, tuple_len, client, client_len, params, now,
+			verdict_r, NULL, error_r);
+}
+
+/* redis_greylist_tally - store_greylist_tally */
+static int redis_greylist_tally(struct store *store, const void *client, size_t client_len,
+				int64_t now, uint32_t *count_r, const char **error_r)
+{
+	*count_r = 0;
+	return grey_run(store, GREY_TALLY, NULL, 0, client, client_len, NULL, now, NULL, count_r,
+			error_r);
+}
+
+/* redis_greylist_tally_clear - store_greylist_tally_clear */
+static int redis_greylist_tally_clear(struct store *store, const void *client,
+				      size_t client_len, const char **error_r)
+{
+	return grey_run(store, GREY_CLEAR, NULL, 0, client, client_len, NULL, 0, NULL, NULL,
+			error_r);
 }
 
 /* redis_close - free the pool and the settings */
@@ -1148,6 +1407,9 @@ static const struct store_ops redis_ops = {
 	.cache_get = redis_cache_get,
 	.cache_set = redis_cache_set,
 	.cache_del = redis_cache_del,
+	.greylist_check = redis_greylist_check,
+	.greylist_tally = redis_greylist_tally,
+	.greylist_tally_clear = redis_greylist_tally_clear,
 	.close = redis_close,
 };
 
@@ -1242,7 +1504,8 @@ int store_redis_open(const struct config *config, struct store **store_r, const 
 		redis_close(&rs->store);
 		return -1;
 	}
-	r = script_load(rs, conn, &call, sha, error_r);
+	for (r = 0, i = 0; i < REDIS_SCRIPTS && r == 0; i++)
+		r = script_load(rs, conn, &call, (enum redis_script)i, sha, error_r);
 	if (r < 0) {
 		conn_free(&conn);
 		redis_close(&rs->store);

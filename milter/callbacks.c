@@ -42,6 +42,7 @@ const struct mta_ops mta_libmilter = {
 	.getsymval = smfi_getsymval,
 	.setreply = smfi_setreply,
 	.setsymlist = smfi_setsymlist,
+	.insheader = smfi_insheader,
 };
 
 const struct mta_ops *mta = &mta_libmilter;
@@ -171,6 +172,10 @@ static sfsistat finish(SMFICTX *ctx, struct conn *conn, const char *stage, const
 			log_result(conn, stage, "continue", rcpt, r);
 		return SMFIS_CONTINUE;
 	case POLICY_ACCEPT:
+		if (r->header_name != NULL &&
+		    mta->insheader(ctx, 0, (char *)r->header_name, (char *)r->header_value) !=
+			    MI_SUCCESS)
+			log_warn("could not insert the %s header", r->header_name);
 		if (conn->config->log_accepts)
 			log_result(conn, stage, "accept", rcpt, r);
 		return SMFIS_ACCEPT;
@@ -197,7 +202,7 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	const struct config *c = conn->config;
 	unsigned long want = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
 			     SMFIP_NR_CONN;
-	bool helo = resolver_uses_helo(c->resolver);
+	bool helo = resolver_uses_helo(c->resolver) || policy_needs_helo(c);
 	char mail_macros[1024];
 
 	(void)f2;
@@ -208,12 +213,12 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		want |= SMFIP_NR_HELO;
 	if (!policy_needs_rcpt(c))
 		want |= SMFIP_NORCPT;
-	*pf0 = f0 & SMFIF_SETSYMLIST;
+	*pf0 = f0 & (SMFIF_SETSYMLIST | (policy_needs_headers(c) ? SMFIF_ADDHDRS : 0));
 	*pf1 = f1 & want;
 	*pf2 = 0;
 	*pf3 = 0;
 	if (*pf0 & SMFIF_SETSYMLIST) {
-		snprintf(mail_macros, sizeof(mail_macros),
+		snprintf(mail_macros, sizeof(mail_macros), "%s",
 			 "i {auth_authen} {auth_type} {auth_author} {cert_subject} {cert_issuer}");
 		for (size_t i = 0; i < resolver_macro_count(c->resolver); i++) {
 			size_t len = strlen(mail_macros);
@@ -369,7 +374,7 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 static struct smfiDesc desc = {
 	.xxfi_name = (char *)"chapps",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_NONE,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_SETSYMLIST,
 	.xxfi_connect = mlfi_connect,
 	.xxfi_helo = mlfi_helo,
 	.xxfi_envfrom = mlfi_envfrom,

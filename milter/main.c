@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@
 
 #include "callbacks.h"
 #include "config.h"
+#include "helo_whitelist.h"
 #include "log.h"
 #include "policy.h"
 #include "xalloc.h"
@@ -87,6 +89,20 @@ static struct config *load(char **errors_r)
 			return NULL;
 		}
 		config_set_socket(c, socket_override);
+	}
+	/* resolved here, at start-up and reload, never in the path of a message */
+	if (config_inbound_possible(c) && c->inbound_helo_whitelist[0] != '\0') {
+		char *problems = NULL;
+		struct helo_whitelist *wl =
+			helo_whitelist_build(c->inbound_helo_whitelist, &helo_resolver_system,
+					     &problems);
+
+		if (problems != NULL) {
+			for (char *l = strtok(problems, "\n"); l; l = strtok(NULL, "\n"))
+				log_warn("%s (entry dropped)", l);
+			free(problems);
+		}
+		config_set_helo_whitelist(c, wl, helo_whitelist_free);
 	}
 	return c;
 }
@@ -169,6 +185,47 @@ static void drop_privileges(const struct config *c, uid_t uid, gid_t gid, bool h
 			  "refusing to run as root: set milter.user, or milter.run_as_root = true");
 }
 
+/*
+ * detach - go to the background.  The parent waits until the child reports
+ * that start-up finished (pidfile, privileges, backends) and exits 0, or
+ * exits with the child's status when the child fails first: a failed
+ * background start is never reported as a success.  Returns the child's
+ * end of the pipe.
+ */
+static int detach(void)
+{
+	int fds[2], status, null;
+	pid_t pid;
+	char byte;
+
+	if (pipe(fds) < 0)
+		log_fatal(EX_OSERR, "cannot detach: pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		log_fatal(EX_OSERR, "cannot detach: fork: %s", strerror(errno));
+	if (pid > 0) {
+		close(fds[1]);
+		if (read(fds[0], &byte, 1) == 1)
+			_exit(0);
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+			_exit(WEXITSTATUS(status) ? WEXITSTATUS(status) : EX_SOFTWARE);
+		_exit(EX_SOFTWARE);
+	}
+	close(fds[0]);
+	if (setsid() < 0)
+		log_warn("setsid: %s", strerror(errno));
+	if (chdir("/") < 0)
+		log_warn("chdir /: %s", strerror(errno));
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	return fds[1];
+}
+
 /* same_backends - do two snapshots use the same store and database? */
 static bool same_backends(const struct config *a, const struct config *b)
 {
@@ -242,6 +299,7 @@ int main(int argc, char **argv)
 	pthread_t tid;
 	int opt, status;
 	bool warn;
+	int ready_fd = -1;
 
 	while ((opt = getopt(argc, argv, "c:p:fndVh")) != -1) {
 		switch (opt) {
@@ -283,6 +341,7 @@ int main(int argc, char **argv)
 	}
 
 	log_open("chapps-milter", cfg->log_facility, foreground, (enum log_level)cfg->log_level);
+	log_errors_to_stderr(!foreground);
 
 	if (getuid() == 0 && cfg->milter_user[0] != '\0') {
 		pw = getpwnam(cfg->milter_user);
@@ -317,8 +376,8 @@ int main(int argc, char **argv)
 		log_warn("chown %s: %s", sock_path, strerror(errno));
 	set_nodelay();
 
-	if (!foreground && daemon(0, 0) < 0)
-		log_fatal(EX_OSERR, "cannot detach: %s", strerror(errno));
+	if (!foreground)
+		ready_fd = detach();
 	if (cfg->milter_pidfile[0] != '\0')
 		write_pidfile(cfg->milter_pidfile, uid, gid);
 	drop_privileges(cfg, uid, gid, have_user);
@@ -345,6 +404,20 @@ int main(int argc, char **argv)
 		log_warn("%s (on_error applies until it answers)", err);
 	callbacks_set_backends(backends);
 	callbacks_set_config(cfg);	/* takes our reference */
+	if (ready_fd >= 0) {
+		/* start-up succeeded: let the parent exit 0, stop echoing errors */
+		if (write(ready_fd, "R", 1) != 1)
+			log_warn("cannot report readiness: %s", strerror(errno));
+		close(ready_fd);
+		log_errors_to_stderr(false);
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			dup2(null, STDERR_FILENO);
+			if (null > STDERR_FILENO)
+				close(null);
+		}
+	}
 
 	sc.backends = backends;
 	if (pthread_create(&tid, NULL, signal_thread, &sc) != 0)

@@ -16,6 +16,7 @@ struct mta_ops {
 	char *(*getsymval)(SMFICTX *ctx, char *name);
 	int (*setreply)(SMFICTX *ctx, char *rcode, char *xcode, char *message);
 	int (*setsymlist)(SMFICTX *ctx, int stage, char *macros);
+	int (*insheader)(SMFICTX *ctx, int index, char *name, char *value);
 };
 
 /* The table in use; set once by main (or a test) before any callback runs. */

@@ -85,8 +85,9 @@ START_TEST(test_valid)
 			      memcmp(p.local, valid[_i].local, p.local_len) == 0,
 		      "%s: local got \"%.*s\", want \"%s\"", valid[_i].name, (int)p.local_len,
 		      p.local, valid[_i].local);
-	ck_assert_msg(strcmp(p.domain, valid[_i].domain) == 0, "%s: domain got \"%s\", want \"%s\"",
-		      valid[_i].name, p.domain, valid[_i].domain);
+	ck_assert_msg(strcmp(p.domain, valid[_i].domain) == 0,
+		      "%s: domain got \"%s\", want \"%s\"", valid[_i].name, p.domain,
+		      valid[_i].domain);
 	ck_assert_msg(p.ip_literal == valid[_i].ip_literal, "%s: ip_literal got %d, want %d",
 		      valid[_i].name, p.ip_literal, valid[_i].ip_literal);
 	ck_assert_msg(p.quoted_local == valid[_i].quoted, "%s: quoted_local got %d, want %d",
@@ -232,8 +233,8 @@ START_TEST(test_status_text)
 			      "%s: got \"%s\", want a text", sname((enum addr_status)i), t);
 		for (int j = ADDR_OK; j < i; j++)
 			ck_assert_msg(strcmp(t, addr_status_text((enum addr_status)j)) != 0,
-				      "%s and %s share the text \"%s\"", sname((enum addr_status)j),
-				      sname((enum addr_status)i), t);
+				      "%s and %s share the text \"%s\"",
+				      sname((enum addr_status)j), sname((enum addr_status)i), t);
 	}
 	ck_assert_str_eq(addr_status_text((enum addr_status)99), "?");
 }

@@ -200,8 +200,8 @@ START_TEST(test_bound)
 			snprintf(key, sizeof(key), "key-%zu", i);
 			put(c, key, false, (long)i, NOW, 600);
 			ck_assert_msg(cache_count(c) <= maxes[m],
-				      "max %zu: after %zu puts count got %zu, want <= %zu", maxes[m],
-				      i + 1, cache_count(c), maxes[m]);
+				      "max %zu: after %zu puts count got %zu, want <= %zu",
+				      maxes[m], i + 1, cache_count(c), maxes[m]);
 			/* the entry just stored is always there */
 			EXPECT(c, key, NOW, CACHE_HIT, (long)i);
 		}

@@ -442,6 +442,20 @@ START_TEST(test_open_missing_file)
 		      "directory mode got %o, want %o (0750 less the umask)",
 		      (unsigned)(sb.st_mode & 07777), (unsigned)(0750 & ~mask));
 	policydb_close(&db);
+
+	/* a file that is not a database fails at open, naming the file */
+	snprintf(path, sizeof(path), "%s/garbage-%ld.db", tmpdir, (long)getpid());
+	{
+		FILE *f = fopen(path, "w");
+
+		ck_assert_ptr_nonnull(f);
+		fputs("this is not an SQLite database, not even close; 0123456789abcdef\n", f);
+		fclose(f);
+	}
+	ck_assert_int_eq(policydb_open(&cfg, false, &db, err, sizeof(err)), -1);
+	ck_assert_ptr_null(db);
+	ck_assert_msg(strstr(err, path) != NULL && strstr(err, "not a database") != NULL,
+		      "got \"%s\", want the path and \"not a database\"", err);
 }
 END_TEST
 
@@ -911,6 +925,90 @@ START_TEST(test_concurrency)
 }
 END_TEST
 
+/* The pool: POLICYDB_POOL_MAX (16, see policydb.h) callers at once, no more. */
+#define POOL_SIZE 16
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static int pool_entered;
+static bool pool_release;
+
+/* block_fn - row callback that holds its connection until released */
+static int block_fn(void *ctx, int ncols, const char *const *cols)
+{
+	(void)ctx;
+	(void)ncols;
+	(void)cols;
+	pthread_mutex_lock(&pool_lock);
+	pool_entered++;
+	pthread_cond_broadcast(&pool_cond);
+	while (!pool_release)
+		pthread_cond_wait(&pool_cond, &pool_lock);
+	pthread_mutex_unlock(&pool_lock);
+	return 1;
+}
+
+/* holder_main - list users through block_fn */
+static void *holder_main(void *arg)
+{
+	struct worker *w = arg;
+	char err[ERRSZ] = "";
+
+	if (policydb_user_list(w->db, block_fn, NULL, err, sizeof(err)) != POLICYDB_OK)
+		worker_fail(w, "user_list", err);
+	return NULL;
+}
+
+START_TEST(test_pool_limit)
+{
+	struct policydb *db = populate();
+	struct worker w[POOL_SIZE];
+	pthread_t t[POOL_SIZE];
+	struct timespec t0, deadline;
+	char err[ERRSZ] = "";
+	long ms, q;
+	int i;
+
+	pool_entered = 0;
+	pool_release = false;
+	for (i = 0; i < POOL_SIZE; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].db = db;
+		w[i].index = i;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, holder_main, &w[i]), 0);
+	}
+	/* wait (bounded) until every holder sits on a connection */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 20;
+	pthread_mutex_lock(&pool_lock);
+	while (pool_entered < POOL_SIZE)
+		if (pthread_cond_timedwait(&pool_cond, &pool_lock, &deadline) != 0)
+			break;
+	i = pool_entered;
+	pthread_mutex_unlock(&pool_lock);
+	ck_assert_msg(i == POOL_SIZE, "got %d holders, want %d", i, POOL_SIZE);
+
+	/* one more caller waits timeout_ms for a connection, then fails */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(policydb_user_quota(db, "bob", &q, err, sizeof(err)), POLICYDB_ERROR);
+	ms = elapsed_ms(&t0);
+	ck_assert_msg(strstr(err, "busy") != NULL, "got \"%s\", want \"busy\"", err);
+	ck_assert_msg(ms >= TIMEOUT_MS - 100 && ms < TIMEOUT_MS + 1000,
+		      "got %ld ms, want about %d", ms, TIMEOUT_MS);
+
+	pthread_mutex_lock(&pool_lock);
+	pool_release = true;
+	pthread_cond_broadcast(&pool_cond);
+	pthread_mutex_unlock(&pool_lock);
+	for (i = 0; i < POOL_SIZE; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_msg(w[i].errors == 0, "%s", w[i].first);
+	}
+	ck_assert_int_eq(quota_of(db, "bob"), 50);
+	policydb_close(&db);
+}
+END_TEST
+
 /* ---- backend-specific ------------------------------------------------------ */
 
 START_TEST(test_sqlite_busy_timeout)
@@ -1087,6 +1185,7 @@ static Suite *make_suite(void)
 	tcase_add_loop_test(tcase(s, "injection"), test_injection, 0,
 			    (int)(sizeof(evil_names) / sizeof(evil_names[0])));
 	tcase_add_test(tcase(s, "concurrency"), test_concurrency);
+	tcase_add_test(tcase(s, "pool"), test_pool_limit);
 	if (mariadb) {
 		tcase_add_loop_test(tcase(s, "unreachable"), test_mariadb_unreachable, 0, 2);
 		tcase_add_test(tcase(s, "reconnect"), test_mariadb_reconnect);
@@ -1102,7 +1201,7 @@ static Suite *make_suite(void)
 int main(void)
 {
 	SRunner *sr;
-	int failed, rc, port;
+	int failed, rc, port, attempts = 0;
 	char dir[300], portstr[16];
 
 	main_pid = getpid();
@@ -1117,25 +1216,32 @@ int main(void)
 	signal(SIGTERM, on_signal);
 
 	if (mariadb) {
-		for (port = PORT_FIRST; port <= PORT_LAST && !port_free(port); port++)
-			;
-		if (port > PORT_LAST) {
-			fprintf(stderr, "no free port in %d-%d\n", PORT_FIRST, PORT_LAST);
-			return EXIT_FAILURE;
-		}
+		/* a free port; if another program takes it first, the next one */
 		snprintf(dir, sizeof(dir), "%s/mariadb", tmpdir);
-		snprintf(portstr, sizeof(portstr), "%d", port);
-		server_started = true;	/* stop even a half-started server */
-		rc = helper("start", dir, portstr);
-		if (rc == 77) {
-			fprintf(stderr, "SKIP: mariadbd is not installed\n");
-			return 77;
+		rc = -1;
+		for (port = PORT_FIRST; port <= PORT_LAST && rc != 0; port++) {
+			if (!port_free(port))
+				continue;
+			snprintf(portstr, sizeof(portstr), "%d", port);
+			nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			server_started = true;	/* stop even a half-started server */
+			rc = helper("start", dir, portstr);
+			if (rc == 77) {
+				fprintf(stderr, "SKIP: mariadbd is not installed\n");
+				return 77;
+			}
+			if (rc == 0)
+				server_port = port;
+			else
+				fprintf(stderr, "cannot start mariadbd on port %d (helper exit %d)\n",
+					port, rc);
+			if (rc != 0 && ++attempts == 3)
+				break;	/* not a port clash: give up */
 		}
 		if (rc != 0) {
-			fprintf(stderr, "cannot start mariadbd (helper exit %d)\n", rc);
+			fprintf(stderr, "cannot start mariadbd in %d-%d\n", PORT_FIRST, PORT_LAST);
 			return EXIT_FAILURE;
 		}
-		server_port = port;
 		if (mysql_library_init(0, NULL, NULL) != 0)
 			return EXIT_FAILURE;
 	}

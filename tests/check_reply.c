@@ -171,8 +171,8 @@ START_TEST(test_milter_text_fits_libmilter)
 		memset(s + strlen("554 5.7.1 "), '%', pcts[k]);
 		if (reply_parse(s, &r, &err) == 0) {
 			ck_assert_msg(strlen(r.milter_text) <= MILTER_MAXREPLYLEN,
-				      "900-byte text with %zu '%%': accepted with a milter_text of "
-				      "%zu bytes, want it refused (smfi_setreply refuses > %d)",
+				      "900-byte text with %zu '%%': accepted with a milter_text "
+				      "of %zu bytes, want it refused (smfi_setreply refuses > %d)",
 				      pcts[k], strlen(r.milter_text), MILTER_MAXREPLYLEN);
 			reply_clear(&r);
 		}

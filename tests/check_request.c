@@ -109,7 +109,7 @@ START_TEST(test_field_bounds)
 	got = request_overflow(req);
 	if (bounds[_i].connection)
 		ck_assert_msg(got != NULL && strcmp(got, bounds[_i].overflow) == 0,
-			      "%s: after reset overflow got \"%s\", want \"%s\" (connection scope)",
+			      "%s: after reset overflow got \"%s\", want \"%s\" (connection)",
 			      bounds[_i].name, got ? got : "(null)", bounds[_i].overflow);
 	else
 		ck_assert_msg(got == NULL,
@@ -406,8 +406,8 @@ START_TEST(test_many_recipients)
 	for (int i = 0; i < N; i++) {
 		snprintf(want, sizeof(want), "rcpt%d@example.com", i);
 		ck_assert_msg(strcmp(request_rcpt(req, (size_t)i), want) == 0,
-			      "recipient %d got \"%s\", want \"%s\"", i, request_rcpt(req, (size_t)i),
-			      want);
+			      "recipient %d got \"%s\", want \"%s\"", i,
+			      request_rcpt(req, (size_t)i), want);
 	}
 	ck_assert_msg(request_add_rcpt(req, "<one@more>") == REQUEST_RCPT_TOO_MANY,
 		      "recipient %d: got another status, want REQUEST_RCPT_TOO_MANY", N + 1);

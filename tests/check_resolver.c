@@ -80,7 +80,8 @@ START_TEST(test_order)
 
 	ck_assert_msg(resolver_create(orders[_i].user_key, orders[_i].require, orders[_i].order,
 				      orders[_i].n, &r, &err, &bad) == 0,
-		      "%s: resolver_create got -1 (%s, index %d), want 0", orders[_i].name, err, bad);
+		      "%s: resolver_create got -1 (%s, index %d), want 0", orders[_i].name, err,
+		      bad);
 	join_keys(r, buf, sizeof(buf));
 	ck_assert_msg(strcmp(buf, orders[_i].want) == 0, "%s: order got \"%s\", want \"%s\"",
 		      orders[_i].name, buf, orders[_i].want);

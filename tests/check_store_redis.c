@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "redis_helper.h"
@@ -31,9 +32,15 @@
 
 static struct redis_helper_server main_srv;
 
-/* servers a case starts; the teardown stops them even when the case fails */
-#define OWN_MAX 2
-static struct redis_helper_server own_srv[OWN_MAX];
+/*
+ * The server of a case that kills, stops or configures it: started by an
+ * unchecked fixture, so in the runner's process, which stops it and
+ * removes its directory even when the case (a forked child) fails.  A
+ * server the case restarts dies with the case's process (PDEATHSIG).
+ */
+static struct redis_helper_server own_srv;
+static struct redis_helper_options own_opts;
+static char own_password[] = "s3cr et";
 
 static char localhost[] = "127.0.0.1";
 
@@ -117,28 +124,47 @@ static const struct store_contract_backend backend = {
 
 /* ---- fixtures ---------------------------------------------------------- */
 
+/* setup_flush - empty the shared server before a case */
 static void setup_flush(void)
 {
 	flushall();
 }
 
-static void teardown_own(void)
+/* start_own - start own_srv with own_opts (ports from the single-case range) */
+static void start_own(void)
 {
-	int i;
-
-	for (i = 0; i < OWN_MAX; i++) {
-		redis_helper_stop(&own_srv[i]);
-		memset(&own_srv[i], 0, sizeof(own_srv[i]));
-	}
+	own_opts.port_first = own_opts.unix_socket ? 0 : PORT_OWN_FIRST;
+	own_opts.port_last = own_opts.unix_socket ? 0 : PORT_OWN_LAST;
+	ck_assert_msg(redis_helper_start(&own_srv, &own_opts) == 0, "cannot start redis-server");
 }
 
-/* start_own - start own_srv[i] with opts (ports from the single-case range) */
-static struct redis_helper_server *start_own(int i, struct redis_helper_options *opts)
+/* setup_own_plain - a plain server of the case's own */
+static void setup_own_plain(void)
 {
-	opts->port_first = opts->port_first == 0 && opts->unix_socket ? 0 : PORT_OWN_FIRST;
-	opts->port_last = opts->port_first == 0 ? 0 : PORT_OWN_LAST;
-	ck_assert_msg(redis_helper_start(&own_srv[i], opts) == 0, "cannot start redis-server");
-	return &own_srv[i];
+	memset(&own_opts, 0, sizeof(own_opts));
+	start_own();
+}
+
+/* setup_own_password - a server with requirepass (with a space in it) */
+static void setup_own_password(void)
+{
+	memset(&own_opts, 0, sizeof(own_opts));
+	own_opts.password = own_password;
+	start_own();
+}
+
+/* setup_own_unix - a server on a unix socket only */
+static void setup_own_unix(void)
+{
+	memset(&own_opts, 0, sizeof(own_opts));
+	own_opts.unix_socket = true;	/* and TCP off: port 0 */
+	start_own();
+}
+
+/* teardown_own - stop the case's server and remove its directory */
+static void teardown_own(void)
+{
+	redis_helper_stop(&own_srv);
 }
 
 /* ---- layout ------------------------------------------------------------ */
@@ -233,7 +259,8 @@ START_TEST(test_noscript_recovery)
 		ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STATUS, "SCRIPT FLUSH failed");
 		freeReplyObject(r);
 		ck_assert_msg(reserve(store, "bob", "R1", 1, 1000, &st, &error) == STORE_OK,
-			      "reserve %d after SCRIPT FLUSH: got error %s, want STORE_OK", i, error);
+			      "reserve %d after SCRIPT FLUSH: got error %s, want STORE_OK", i,
+			      error);
 		ck_assert_msg(st.own == (uint32_t)i, "own: got %u, want %d", st.own, i);
 	}
 	ck_assert_int_eq(store_quota_usage(store, "bob", 3, &P, 1000, &st, &error), STORE_OK);
@@ -272,7 +299,8 @@ END_TEST
 START_TEST(test_reservation_cap)
 {
 	const struct store_quota_params big = {
-		.limit = 100000, .margin = 0, .interval = 60, .resolution = 10, .reservation_ttl = 30,
+		.limit = 100000, .margin = 0, .interval = 60, .resolution = 10,
+		.reservation_ttl = 30,
 	};
 	struct store_quota_state st;
 	struct config cfg;
@@ -290,7 +318,8 @@ START_TEST(test_reservation_cap)
 						  &error) == STORE_OK,
 			      "reserve %d: got error %s, want STORE_OK", i, error);
 	}
-	ck_assert_int_eq(store_quota_reserve(store, "u", 1, "one-more", 1, &big, 1000, &st, &error),
+	ck_assert_int_eq(store_quota_reserve(store, "u", 1, "one-more", 1, &big, 1000, &st,
+					     &error),
 			 STORE_ERROR);
 	ck_assert_msg(strstr(error, "too many") != NULL, "error: got '%s', want too many", error);
 	/* an open one may still grow */
@@ -299,7 +328,8 @@ START_TEST(test_reservation_cap)
 	ck_assert_uint_eq(st.own, 2);
 	ck_assert_uint_eq(st.reserved, 1025);
 	/* once they expire there is room again, and the dead ones are pruned */
-	ck_assert_int_eq(store_quota_reserve(store, "u", 1, "one-more", 1, &big, 1031, &st, &error),
+	ck_assert_int_eq(store_quota_reserve(store, "u", 1, "one-more", 1, &big, 1031, &st,
+					     &error),
 			 STORE_OK);
 	ck_assert_uint_eq(st.reserved, 1);
 	c = connect_ok(&main_srv);
@@ -360,8 +390,7 @@ static long long timed_reserve(struct store *store, const char *resid, int *stat
 
 START_TEST(test_server_killed)
 {
-	struct redis_helper_options opts = { 0 };
-	struct redis_helper_server *srv = start_own(0, &opts);
+	struct redis_helper_server *srv = &own_srv;
 	struct config cfg;
 	struct store *store;
 	const char *error = NULL;
@@ -377,7 +406,7 @@ START_TEST(test_server_killed)
 
 	/* an idle pooled connection to a restarted server is noticed: no error */
 	redis_helper_kill(srv);
-	ck_assert_int_eq(redis_helper_restart(srv, &opts), 0);
+	ck_assert_int_eq(redis_helper_restart(srv, &own_opts), 0);
 	ms = timed_reserve(store, "R2", &status, &error);
 	ck_assert_msg(status == STORE_OK, "after restart: got error %s, want STORE_OK", error);
 
@@ -393,7 +422,7 @@ START_TEST(test_server_killed)
 	ck_assert_msg(ms < 2 * TIMEOUT_MS, "error took %lld ms, want < %d", ms, 2 * TIMEOUT_MS);
 
 	/* back: the same store recovers */
-	ck_assert_int_eq(redis_helper_restart(srv, &opts), 0);
+	ck_assert_int_eq(redis_helper_restart(srv, &own_opts), 0);
 	timed_reserve(store, "R5", &status, &error);
 	ck_assert_msg(status == STORE_OK, "after recovery: got error %s, want STORE_OK", error);
 	store_close(&store);
@@ -402,8 +431,7 @@ END_TEST
 
 START_TEST(test_server_hung)
 {
-	struct redis_helper_options opts = { 0 };
-	struct redis_helper_server *srv = start_own(0, &opts);
+	struct redis_helper_server *srv = &own_srv;
 	struct config cfg;
 	struct store *store;
 	const char *error = NULL;
@@ -423,7 +451,8 @@ START_TEST(test_server_hung)
 	ck_assert_int_eq(status, STORE_ERROR);
 	ck_assert_msg(ms >= TIMEOUT_MS - 50 && ms < 2 * TIMEOUT_MS,
 		      "pooled: error after %lld ms, want about %d", ms, TIMEOUT_MS);
-	ck_assert_msg(strstr(error, "timed out") != NULL, "error: got '%s', want timed out", error);
+	ck_assert_msg(strstr(error, "timed out") != NULL, "error: got '%s', want timed out",
+		      error);
 	ms = timed_reserve(store, "R3", &status, &error);
 	ck_assert_int_eq(status, STORE_ERROR);
 	ck_assert_msg(ms < 2 * TIMEOUT_MS, "new connection: error after %lld ms, want < %d", ms,
@@ -440,9 +469,8 @@ END_TEST
 
 START_TEST(test_password)
 {
-	static char right[] = "s3cr et", wrong[] = "nope";
-	struct redis_helper_options opts = { .password = right };
-	struct redis_helper_server *srv = start_own(0, &opts);
+	static char wrong[] = "nope";
+	struct redis_helper_server *srv = &own_srv;
 	struct store_quota_state st;
 	struct config cfg;
 	struct store *store = NULL;
@@ -451,13 +479,14 @@ START_TEST(test_password)
 	config_for(&cfg, srv);
 	ck_assert_int_eq(store_open(&cfg, &store, &error), -1);
 	ck_assert_ptr_null(store);
-	ck_assert_msg(strstr(error, "NOAUTH") != NULL, "no password: got '%s', want NOAUTH", error);
+	ck_assert_msg(strstr(error, "NOAUTH") != NULL, "no password: got '%s', want NOAUTH",
+		      error);
 
 	cfg.redis_password = wrong;
 	ck_assert_int_eq(store_open(&cfg, &store, &error), -1);
 	ck_assert_msg(strstr(error, "AUTH") != NULL, "wrong password: got '%s', want AUTH", error);
 
-	cfg.redis_password = right;
+	cfg.redis_password = own_password;
 	store = open_ok(&cfg);
 	ck_assert_int_eq(reserve(store, "bob", "R1", 1, 1000, &st, &error), STORE_OK);
 	store_close(&store);
@@ -488,14 +517,12 @@ END_TEST
 
 START_TEST(test_unix_socket)
 {
-	struct redis_helper_options opts = { .unix_socket = true };
-	struct redis_helper_server *srv;
+	struct redis_helper_server *srv = &own_srv;
 	struct store_quota_state st;
 	struct config cfg;
 	struct store *store;
 	const char *error = NULL;
 
-	srv = start_own(0, &opts);	/* TCP off: port 0 */
 	ck_assert_int_eq(srv->port, 0);
 	config_for(&cfg, srv);
 	cfg.redis_port = 1;		/* would fail if used */
@@ -594,7 +621,8 @@ struct pool_arg {
 static void *pool_worker(void *p)
 {
 	const struct store_quota_params q = {
-		.limit = 100, .margin = 0, .interval = 3600, .resolution = 60, .reservation_ttl = 60,
+		.limit = 100, .margin = 0, .interval = 3600, .resolution = 60,
+		.reservation_ttl = 60,
 	};
 	struct pool_arg *arg = p;
 	const char *error;
@@ -619,7 +647,8 @@ static void *pool_worker(void *p)
 START_TEST(test_pool_bounded)
 {
 	const struct store_quota_params q = {
-		.limit = 100, .margin = 0, .interval = 3600, .resolution = 60, .reservation_ttl = 60,
+		.limit = 100, .margin = 0, .interval = 3600, .resolution = 60,
+		.reservation_ttl = 60,
 	};
 	struct pool_arg args[POOL_THREADS];
 	pthread_t tids[POOL_THREADS];
@@ -661,6 +690,7 @@ START_TEST(test_pool_bounded)
 		freeReplyObject(r);
 		if (clients <= 3 || redis_helper_mono_ms() > deadline)
 			break;
+		nanosleep(&(struct timespec){ 0, 10 * 1000000 }, NULL);
 	}
 	ck_assert_msg(clients >= 2 && clients <= 3, "clients after the burst: got %d, want 2..3",
 		      clients);
@@ -693,19 +723,31 @@ static Suite *redis_suite(void)
 	tcase_add_test(tc, test_bucket_fold);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("server_failure");
-	tcase_add_checked_fixture(tc, NULL, teardown_own);
+	tc = tcase_create("server_killed");
+	tcase_add_unchecked_fixture(tc, setup_own_plain, teardown_own);
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_server_killed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("server_hung");
+	tcase_add_unchecked_fixture(tc, setup_own_plain, teardown_own);
+	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_server_hung);
 	suite_add_tcase(s, tc);
 
-	tc = tcase_create("settings");
-	tcase_add_checked_fixture(tc, setup_flush, teardown_own);
-	tcase_set_timeout(tc, 20);
+	tc = tcase_create("password");
+	tcase_add_unchecked_fixture(tc, setup_own_password, teardown_own);
 	tcase_add_test(tc, test_password);
-	tcase_add_test(tc, test_db_index);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("unix_socket");
+	tcase_add_unchecked_fixture(tc, setup_own_unix, teardown_own);
 	tcase_add_test(tc, test_unix_socket);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("settings");
+	tcase_add_checked_fixture(tc, setup_flush, NULL);
+	tcase_add_test(tc, test_db_index);
 	tcase_add_test(tc, test_open_errors);
 	suite_add_tcase(s, tc);
 

@@ -259,8 +259,24 @@ START_TEST(test_discovery_in_turn)
 }
 END_TEST
 
+/*
+ * Two stand-alone servers for the demotion case, started by an unchecked
+ * fixture (in the runner's process, which stops them even when the case
+ * fails in its forked child).
+ */
 static struct redis_helper_server extra[2];
 
+/* setup_extra - start the two stand-alone servers */
+static void setup_extra(void)
+{
+	struct redis_helper_options opts = { .port_first = PORT_EXTRA,
+					     .port_last = PORT_EXTRA + PORT_SPAN - 1 };
+
+	ck_assert_int_eq(redis_helper_start(&extra[0], &opts), 0);
+	ck_assert_int_eq(redis_helper_start(&extra[1], &opts), 0);
+}
+
+/* teardown_extra - stop them and remove their directories */
 static void teardown_extra(void)
 {
 	redis_helper_stop(&extra[0]);
@@ -269,8 +285,6 @@ static void teardown_extra(void)
 
 START_TEST(test_readonly_rediscovery)
 {
-	struct redis_helper_options opts = { .port_first = PORT_EXTRA,
-					     .port_last = PORT_EXTRA + PORT_SPAN - 1 };
 	struct store_quota_state st;
 	struct liar liar;
 	struct config cfg;
@@ -282,8 +296,6 @@ START_TEST(test_readonly_rediscovery)
 	char *endpoints[1];
 
 	/* two stand-alone servers, and a sentinel that names the first */
-	ck_assert_int_eq(redis_helper_start(&extra[0], &opts), 0);
-	ck_assert_int_eq(redis_helper_start(&extra[1], &opts), 0);
 	liar_start(&liar, extra[0].port);
 	endpoints[0] = endpoint(ep, sizeof(ep), liar.port);
 	config_sentinel(&cfg, endpoints, 1);
@@ -376,7 +388,8 @@ START_TEST(test_failover)
 		char val[8];
 		size_t len = sizeof(val);
 
-		ck_assert_int_eq(store_cache_get(store, "k", 1, val, &len, 1001, &error), STORE_OK);
+		ck_assert_int_eq(store_cache_get(store, "k", 1, val, &len, 1001, &error),
+				 STORE_OK);
 		ck_assert(len == 1 && val[0] == 'v');
 	}
 	c = redis_helper_connect(&replica);
@@ -448,17 +461,25 @@ static int start_all(void)
 	return wait_info(&sentinel, "sentinel", "slaves=1");
 }
 
+/* sentinel_suite - the cases, the one that kills the master last */
 static Suite *sentinel_suite(void)
 {
 	Suite *s = suite_create("store_sentinel");
-	TCase *tc = tcase_create("sentinel");
+	TCase *tc;
 
-	tcase_set_timeout(tc, 30);
-	tcase_add_checked_fixture(tc, NULL, teardown_extra);
+	tc = tcase_create("discovery");
 	tcase_add_test(tc, test_replica_is_readonly);
 	tcase_add_test(tc, test_discovery_in_turn);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("demotion");
+	tcase_add_unchecked_fixture(tc, setup_extra, teardown_extra);
 	tcase_add_test(tc, test_readonly_rediscovery);
-	tcase_add_test(tc, test_failover);	/* last: it kills the master */
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("failover");	/* last: it kills the master */
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_failover);
 	suite_add_tcase(s, tc);
 	return s;
 }

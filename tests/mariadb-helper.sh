@@ -53,6 +53,7 @@ start() {
 		--port="$port" --bind-address=127.0.0.1 --pid-file="$dir/pid" \
 		--log-error="$dir/error.log" --skip-name-resolve --skip-log-bin \
 		--innodb-buffer-pool-size=16M --innodb-log-file-size=8M \
+		--innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
 		--character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
 		$user_opt </dev/null >/dev/null 2>&1 &
 	echo $! >"$dir/server.pid"

@@ -31,9 +31,62 @@
 #define REDIS_SERVER_PATH ""
 #endif
 
+#define REGISTRY_MAX 16
 #define START_TIMEOUT_MS 5000
 #define STOP_TIMEOUT_MS 3000
 #define POLL_MS 20
+
+/*
+ * Servers started and not yet stopped, with the process that started
+ * them: a Check case that fails in a forked child exits without its
+ * teardown, so an atexit handler stops what that process started (and
+ * only that: a child also inherits its parent's entries).
+ */
+static struct {
+	struct redis_helper_server *srv;
+	pid_t owner;
+} registry[REGISTRY_MAX];
+static bool registry_hooked;
+
+/* registry_atexit - stop the servers this process started */
+static void registry_atexit(void)
+{
+	int i;
+
+	for (i = 0; i < REGISTRY_MAX; i++) {
+		if (registry[i].srv != NULL && registry[i].owner == getpid())
+			redis_helper_stop(registry[i].srv);
+	}
+}
+
+/* registry_add - remember srv as started by this process */
+static void registry_add(struct redis_helper_server *srv)
+{
+	int i;
+
+	if (!registry_hooked) {
+		atexit(registry_atexit);
+		registry_hooked = true;
+	}
+	for (i = 0; i < REGISTRY_MAX; i++) {
+		if (registry[i].srv == NULL || registry[i].owner != getpid()) {
+			registry[i].srv = srv;
+			registry[i].owner = getpid();
+			return;
+		}
+	}
+}
+
+/* registry_remove - forget srv */
+static void registry_remove(struct redis_helper_server *srv)
+{
+	int i;
+
+	for (i = 0; i < REGISTRY_MAX; i++) {
+		if (registry[i].srv == srv && registry[i].owner == getpid())
+			registry[i].srv = NULL;
+	}
+}
 
 long long redis_helper_mono_ms(void)
 {
@@ -101,7 +154,30 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
-/* reap - wait up to ms for srv's process to exit; true when it did */
+/* gone - has pid exited (reaped, or a zombie of another process)? */
+static bool gone(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	bool zombie = false;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return true;
+	if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
+		zombie = p[1] == ' ' && p[2] == 'Z';
+	fclose(f);
+	return zombie;
+}
+
+/*
+ * reap - wait up to ms for srv's process to exit; true when it did.  A
+ * forked Check case may kill a server its parent started: then it cannot
+ * wait for it, and watches it turn into a zombie instead.
+ */
 static bool reap(struct redis_helper_server *srv, int ms)
 {
 	long long end = redis_helper_mono_ms() + ms;
@@ -109,7 +185,7 @@ static bool reap(struct redis_helper_server *srv, int ms)
 	for (;;) {
 		pid_t r = waitpid(srv->pid, NULL, WNOHANG);
 
-		if (r == srv->pid || (r < 0 && errno == ECHILD)) {
+		if (r == srv->pid || (r < 0 && errno == ECHILD && gone(srv->pid))) {
 			srv->pid = 0;
 			return true;
 		}
@@ -282,6 +358,11 @@ static int spawn(struct redis_helper_server *srv, const struct redis_helper_opti
 		argv[argc++] = logfile;
 		argv[argc++] = "--daemonize";
 		argv[argc++] = "no";
+		/* a replica's first sync must not wait for the default 5 s */
+		argv[argc++] = "--repl-diskless-sync";
+		argv[argc++] = "yes";
+		argv[argc++] = "--repl-diskless-sync-delay";
+		argv[argc++] = "0";
 		if (srv->socket[0] != '\0') {
 			argv[argc++] = "--unixsocket";
 			argv[argc++] = srv->socket;
@@ -293,13 +374,10 @@ static int spawn(struct redis_helper_server *srv, const struct redis_helper_opti
 			argv[argc++] = srv->password;
 		}
 		if (opts->replicaof_port > 0) {
-			snprintf(replicaof, sizeof(replicaof), "127.0.0.1 %d", opts->replicaof_port);
+			snprintf(replicaof, sizeof(replicaof), "127.0.0.1 %d",
+				 opts->replicaof_port);
 			argv[argc++] = "--replicaof";
 			argv[argc++] = replicaof;
-			argv[argc++] = "--repl-diskless-sync";
-			argv[argc++] = "yes";
-			argv[argc++] = "--repl-diskless-sync-delay";
-			argv[argc++] = "0";
 		}
 	}
 	argv[argc] = NULL;
@@ -331,7 +409,7 @@ static int spawn(struct redis_helper_server *srv, const struct redis_helper_opti
 		if (answers_ping(srv))
 			return 0;
 		if (redis_helper_mono_ms() >= end) {
-			fprintf(stderr, "redis_helper: %s on port %d did not answer PING in %d ms\n",
+			fprintf(stderr, "redis_helper: %s on port %d not ready in %d ms\n",
 				binary, srv->port, START_TIMEOUT_MS);
 			redis_helper_kill(srv);
 			return -1;
@@ -353,6 +431,7 @@ int redis_helper_start(struct redis_helper_server *srv, const struct redis_helpe
 		srv->dir[0] = '\0';
 		return -1;
 	}
+	registry_add(srv);
 	if (opts->unix_socket)
 		snprintf(srv->socket, sizeof(srv->socket), "%s/redis.sock", srv->dir);
 	if (opts->password != NULL)
@@ -409,4 +488,5 @@ void redis_helper_stop(struct redis_helper_server *srv)
 	}
 	remove_dir(srv->dir);
 	srv->dir[0] = '\0';
+	registry_remove(srv);
 }

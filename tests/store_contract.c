@@ -666,7 +666,7 @@ struct worker {
 	int index;
 	int commit;		/* commit each granted reservation */
 	int granted, refused, errors;
-	const char *error;
+	char error[256];	/* a copy: the engine's text lives in the thread */
 };
 
 /* worker_main - PER_THREAD reservations for one user, committing or not */
@@ -688,13 +688,13 @@ static void *worker_main(void *arg)
 			    store_quota_commit(st, "shared", 6, resid, &p, BASE, &error) !=
 			    STORE_OK) {
 				w->errors++;
-				w->error = error;
+				snprintf(w->error, sizeof(w->error), "%s", error ? error : "?");
 			}
 		} else if (ret == STORE_REFUSED) {
 			w->refused++;
 		} else {
 			w->errors++;
-			w->error = error;
+			snprintf(w->error, sizeof(w->error), "%s", error ? error : "?");
 		}
 	}
 	return NULL;
@@ -707,14 +707,22 @@ START_TEST(test_concurrency)
 	struct store_quota_state s;
 	int i, granted = 0, refused = 0;
 
+	int started;
+
 	memset(w, 0, sizeof(w));
-	for (i = 0; i < THREADS; i++) {
-		w[i].index = i;
-		w[i].commit = _i == 0;
-		ck_assert_int_eq(pthread_create(&w[i].thread, NULL, worker_main, &w[i]), 0);
+	for (started = 0; started < THREADS; started++) {
+		w[started].index = started;
+		w[started].commit = _i == 0;
+		if (pthread_create(&w[started].thread, NULL, worker_main, &w[started]) != 0)
+			break;
 	}
-	for (i = 0; i < THREADS; i++) {
+	/* every thread is joined before anything is asserted: a failed
+	 * assertion closes the store, which must not happen under a worker */
+	for (i = 0; i < started; i++)
 		pthread_join(w[i].thread, NULL);
+	ck_assert_msg(started == THREADS, "pthread_create: started %d threads, want %d",
+		      started, THREADS);
+	for (i = 0; i < THREADS; i++) {
 		ck_assert_msg(w[i].errors == 0, "thread %d: %d errors, last: %s", i, w[i].errors,
 			      w[i].error);
 		granted += w[i].granted;

@@ -25,6 +25,9 @@
 #
 # Environment:
 #	CHAPPS_MILTER	path of the milter under test (make check sets it)
+#	CHAPPS_CLI	path of chapps-cli (default: next to CHAPPS_MILTER)
+#	REDIS_SERVER	path of redis-server (default: from PATH)
+#	E2E_SINK_PORT	port of smtp-sink (set it before sourcing: one per script)
 #	E2E_KEEP	1 = keep $E2E_DIR after the run
 #	E2E_VERBOSE	1 = print the tail of every log on failure even when E2E_KEEP is set
 
@@ -48,6 +51,8 @@ E2E_MASTER_PID=
 declare -A E2E_MPID=()
 declare -A E2E_MILTER_RC=()
 declare -A E2E_MILTER_MS=()
+declare -A E2E_REDIS_PID=()
+declare -A E2E_REDIS_PORT=()
 
 # ---- results -------------------------------------------------------------
 
@@ -188,6 +193,7 @@ e2e_cleanup()
 	[ ${#E2E_MPID[@]} -gt 0 ] && e2e_milter_stop 10 "${!E2E_MPID[@]}" >/dev/null 2>&1
 	e2e_postfix_down >/dev/null 2>&1
 	e2e_sink_stop >/dev/null 2>&1
+	for n in "${!E2E_REDIS_PID[@]}"; do e2e_redis_stop "$n" >/dev/null 2>&1; done
 	[ -n "$E2E_DIR" ] && [ -d "$E2E_DIR" ] || exit $rc
 	if [ "$rc" != 0 ] || [ "$E2E_FAIL" != 0 ]; then
 		if [ "${E2E_KEEP:-0}" != 1 ] || [ "${E2E_VERBOSE:-0}" = 1 ]; then
@@ -632,3 +638,261 @@ e2e_log_count()
 
 # e2e_sanitizer_clean FILE - true if FILE holds no ASan/UBSan/LSan report
 e2e_sanitizer_clean() { ! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$1"; }
+
+# e2e_replies OUT CMD - every reply (first line, marker stripped) to client commands starting
+# with CMD, one per line, in order (e.g. the reply to each RCPT TO of a message)
+e2e_replies()
+{
+	awk -v cmd="$2" '
+		/^ -> / { want = index(substr($0, 5), cmd) == 1; next }
+		want && /^(<-|<\*\*) / { sub(/^(<-|<\*\*) +/, ""); print; want = 0; next }
+		want && /^\*\*\* / { sub(/^\*\*\* +/, ""); print; want = 0 }' "$1"
+}
+
+# e2e_sink_rcpts SENDER - total recipients of the messages from SENDER that reached the sink
+e2e_sink_rcpts()
+{
+	local f n=0
+	for f in $(e2e_sink_files "$1"); do n=$((n + $(grep -c '^X-Rcpt-Args: ' "$f"))); done
+	echo $n
+}
+
+# ---- a scriptable SMTP client (bash /dev/tcp, fd 3 of the calling shell) --------
+#
+# For what swaks cannot do: stop in the middle of a transaction, RSET, drop the connection,
+# time one command.  The transcript uses swaks' markers so that e2e_reply works on it.
+#	e2e_smtp_open OUT PORT && e2e_smtp_cmd "EHLO x" && e2e_smtp_auth alice alicepw &&
+#	e2e_smtp_cmd "MAIL FROM:<a@e2e.test>" ... ; e2e_smtp_cmd QUIT; e2e_smtp_close
+
+# e2e_smtp_open OUT PORT - connect to 127.0.0.1:PORT and read the greeting
+e2e_smtp_open()
+{
+	E2E_SMTP_OUT=$1
+	: >"$1"
+	if ! exec 3<>"/dev/tcp/127.0.0.1/$2"; then
+		E2E_REPLY="connect failed"
+		echo "*** $E2E_REPLY" >>"$1"
+		return 1
+	fi
+	echo "=== connected to 127.0.0.1:$2" >>"$1"
+	e2e_smtp_read
+}
+
+# e2e_smtp_read - read one (multi-line) reply; E2E_REPLY = its last line; true if it
+# arrived (whatever its code)
+e2e_smtp_read()
+{
+	local line
+	while IFS= read -r -t 15 line <&3; do
+		line=${line%$'\r'}
+		E2E_REPLY=$line
+		case $line in
+		[0-9][0-9][0-9]-*) echo "<-  $line" >>"$E2E_SMTP_OUT"; continue ;;
+		[23]*) echo "<-  $line" >>"$E2E_SMTP_OUT" ;;
+		*) echo "<** $line" >>"$E2E_SMTP_OUT" ;;
+		esac
+		return 0
+	done
+	E2E_REPLY="timeout or EOF"
+	echo "*** $E2E_REPLY" >>"$E2E_SMTP_OUT"
+	return 1
+}
+
+# e2e_smtp_cmd LINE [CODE] - send one command line and read its reply; E2E_REPLY_US is the
+# time it took in microseconds.  True if a reply came (and, with CODE, starts with CODE).
+e2e_smtp_cmd()
+{
+	local t0=${EPOCHREALTIME/./} rc
+	echo " -> $1" >>"$E2E_SMTP_OUT"
+	if ! printf '%s\r\n' "$1" >&3 2>/dev/null; then
+		E2E_REPLY="write failed"
+		echo "*** $E2E_REPLY" >>"$E2E_SMTP_OUT"
+		return 1
+	fi
+	e2e_smtp_read
+	rc=$?
+	E2E_REPLY_US=$((10#${EPOCHREALTIME/./} - 10#$t0))
+	[ $rc = 0 ] || return 1
+	[ -z "${2:-}" ] || [ "${E2E_REPLY:0:${#2}}" = "$2" ]
+}
+
+# e2e_smtp_auth USER PASS - AUTH PLAIN; true on 235
+e2e_smtp_auth()
+{
+	local tok
+	tok=$(printf '\0%s\0%s' "$1" "$2" | base64 -w0)
+	echo " -> AUTH PLAIN (credentials of $1)" >>"$E2E_SMTP_OUT"
+	printf 'AUTH PLAIN %s\r\n' "$tok" >&3 2>/dev/null || return 1
+	e2e_smtp_read && [ "${E2E_REPLY:0:3}" = 235 ]
+}
+
+# e2e_smtp_body FROM TO - after a 354: send a small message and read the reply to its end
+e2e_smtp_body()
+{
+	local msg
+	msg=$(printf 'From: <%s>\r\nTo: <%s>\r\nSubject: chapps e2e\r\n\r\nchapps e2e test message\r\n.\r\n' "$1" "$2"; echo x)
+	echo " -> ." >>"$E2E_SMTP_OUT"
+	printf '%s' "${msg%x}" >&3 2>/dev/null || return 1
+	e2e_smtp_read && [ "${E2E_REPLY:0:3}" = 250 ]
+}
+
+# e2e_smtp_close - close fd 3 (without QUIT this is a lost connection)
+e2e_smtp_close() { exec 3>&- 3<&-; echo "=== closed" >>"$E2E_SMTP_OUT"; }
+
+# ---- Redis -----------------------------------------------------------------
+
+# e2e_need_redis - true if redis-server ($REDIS_SERVER or from PATH) is available
+e2e_need_redis()
+{
+	[ -n "${REDIS_SERVER:-}" ] && [ -x "$REDIS_SERVER" ] && return 0
+	REDIS_SERVER=$(command -v redis-server 2>/dev/null) && [ -n "$REDIS_SERVER" ]
+}
+
+# e2e_redis_ping PORT - true if a Redis answers PONG on 127.0.0.1:PORT (falls back to "it
+# listens" without redis-cli)
+e2e_redis_ping()
+{
+	if command -v redis-cli >/dev/null 2>&1; then
+		[ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]
+	else
+		e2e_listening "$1"
+	fi
+}
+
+# e2e_redis_start NAME PORT - a throwaway redis-server on 127.0.0.1:PORT (no persistence,
+# foreground child recorded by PID, files in $E2E_DIR/redis-NAME); wait until it answers
+e2e_redis_start()
+{
+	local name=$1 port=$2 dir=$E2E_DIR/redis-$1 pid i
+	e2e_listening "$port" && { echo "# port 127.0.0.1:$port is already in use"; return 1; }
+	mkdir -p "$dir"
+	"$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$dir" --daemonize no --logfile "$dir/redis.log" </dev/null >/dev/null 2>&1 &
+	pid=$!
+	E2E_REDIS_PID[$name]=$pid
+	E2E_REDIS_PORT[$name]=$port
+	for ((i = 0; i <= 100; i++)); do
+		e2e_redis_ping "$port" && return 0
+		e2e_alive "$pid" || break
+		sleep 0.05
+	done
+	echo "# redis-server $name did not come up on $port; its log:"
+	sed 's/^/#   /' "$dir/redis.log" 2>/dev/null
+	return 1
+}
+
+# e2e_redis_stop NAME - stop redis-server NAME by PID (SIGCONT first, in case it was
+# stopped) and wait until it and its port are gone
+e2e_redis_stop()
+{
+	local name=$1 pid=${E2E_REDIS_PID[$1]:-} i
+	[ -n "$pid" ] || return 0
+	if e2e_is "$pid" redis-server; then
+		kill -CONT "$pid" 2>/dev/null
+		kill -TERM "$pid" 2>/dev/null
+	fi
+	e2e_wait_gone 10 "$pid" || { kill -KILL "$pid" 2>/dev/null; e2e_wait_gone 5 "$pid"; }
+	wait "$pid" 2>/dev/null
+	unset "E2E_REDIS_PID[$name]"
+	for ((i = 0; i <= 100; i++)); do
+		e2e_listening "${E2E_REDIS_PORT[$name]}" || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# e2e_redis_pid NAME - PID of redis-server NAME
+e2e_redis_pid() { echo "${E2E_REDIS_PID[$1]:-}"; }
+
+# ---- chapps with policies, and chapps-cli ------------------------------------
+
+# e2e_need_cli - set CHAPPS_CLI (default: next to CHAPPS_MILTER) or bail out
+e2e_need_cli()
+{
+	CHAPPS_CLI=${CHAPPS_CLI:-$(dirname "$CHAPPS_MILTER")/chapps-cli}
+	[ -x "$CHAPPS_CLI" ] || { echo "# chapps-cli not found at $CHAPPS_CLI (set CHAPPS_CLI)"; exit 99; }
+}
+
+# e2e_policy_conf FILE SOCKET STORE DB POLICIES [TEXT...] - write a chapps config with
+# outbound policies: STORE is lmdb:PATH or redis:PORT, DB the SQLite policy database,
+# POLICIES the body of outbound.policies (e.g. '"sender_domain_auth", "quota"'), each TEXT
+# one more line of libconfig (quota: {...}; and so on; not milter/log/outbound/store/
+# policy_db).  The pidfile is FILE without .conf plus .pid: chapps-cli -c FILE signals it.
+e2e_policy_conf()
+{
+	local file=$1 sock=$2 store=$3 db=$4 pol=$5 st l; shift 5
+	case $store in
+	lmdb:*) st="store:    { backend = \"lmdb\"; path = $(e2e_cfgstr "${store#lmdb:}"); };" ;;
+	redis:*) st="store:    { backend = \"redis\"; redis: { server = \"127.0.0.1\"; port = ${store#redis:}; }; };" ;;
+	*) echo "# e2e_policy_conf: bad store '$store'"; return 1 ;;
+	esac
+	{
+		echo "milter:   { socket = $(e2e_cfgstr "$sock"); user = \"\"; group = \"\";"
+		echo "            pidfile = $(e2e_cfgstr "${file%.conf}.pid"); run_as_root = true; };"
+		echo "log:      { level = \"info\"; };"
+		echo "outbound: { policies = [ $pol ]; };"
+		echo "$st"
+		echo "policy_db:{ path = $(e2e_cfgstr "$db"); cache_ttl = 300; };"
+		for l in "$@"; do echo "$l"; done
+	} >"$file"
+}
+
+# e2e_milter_up NAME CONFIG - e2e_milter_start, then wait for its "starting" log line (logged
+# once its signal handling is in place, so that chapps-cli may signal it)
+e2e_milter_up()
+{
+	local log=$E2E_DIR/milter/$1.log n i
+	n=$(e2e_log_count "$log" "chapps-milter" "starting on" 2>/dev/null || echo 0)
+	e2e_milter_start "$1" "$2" || return 1
+	for ((i = 0; i <= 100; i++)); do
+		[ "$(e2e_log_count "$log" "chapps-milter" "starting on")" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	echo "# chapps-milter $1 listens but logged no start line"
+	return 1
+}
+
+# e2e_cli CONFIG ARGS... - chapps-cli -c CONFIG ARGS (stderr to $E2E_DIR/log/cli.err)
+e2e_cli()
+{
+	local cfg=$1; shift
+	echo "+ chapps-cli $*" >>"$E2E_DIR/log/cli.err"
+	"$CHAPPS_CLI" -c "$cfg" "$@" 2>>"$E2E_DIR/log/cli.err"
+}
+
+# e2e_cliq CONFIG ARGS... - e2e_cli with stdout to $E2E_DIR/log/cli.out
+e2e_cliq() { e2e_cli "$@" >>"$E2E_DIR/log/cli.out"; }
+
+# e2e_usage CONFIG USER FIELD - FIELD (used, reserved, remaining, limit) of
+# "chapps-cli show USER --quota --json"; empty if the command failed
+e2e_usage()
+{
+	e2e_cli "$1" --json show "$2" --quota |
+		sed -n "s/.*\"$3\":\\([0-9a-z]*\\).*/\\1/p"
+}
+
+# e2e_wait_usage SECS CONFIG USER FIELD WANT - poll e2e_usage until it prints WANT; prints
+# the last value; false on timeout
+e2e_wait_usage()
+{
+	local i v
+	for ((i = 0; i <= $1 * 10; i++)); do
+		v=$(e2e_usage "$2" "$3" "$4")
+		[ "$v" = "$5" ] && { echo "$v"; return 0; }
+		sleep 0.1
+	done
+	echo "$v"
+	return 1
+}
+
+# e2e_log_wait_more FILE COUNT SECS STRING... - poll until more than COUNT lines of FILE
+# contain every STRING; false on timeout
+e2e_log_wait_more()
+{
+	local f=$1 n=$2 secs=$3 i; shift 3
+	for ((i = 0; i <= secs * 20; i++)); do
+		[ "$(e2e_log_count "$f" "$@")" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}

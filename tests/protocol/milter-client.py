@@ -120,8 +120,8 @@ class Client:
             self.sock.connect(self.spec.split(':', 1)[1])
         else:
             raise ProtocolError('bad socket spec ' + self.spec)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) \
-            if self.sock.family != socket.AF_UNIX else None
+        if self.sock.family != socket.AF_UNIX:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.eof = False
 
     def close(self):

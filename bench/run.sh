@@ -1,0 +1,670 @@
+#!/usr/bin/env bash
+# bench/run.sh - run every chapps benchmark scenario and print one table
+#
+# Usage: make bench          (in the build directory), or
+#        BENCH_BUILDDIR=/path/to/build bench/run.sh
+#
+# What it does (docs/BENCHMARKS.md explains every row):
+#   A  milter protocol straight to the milter (bench/chapps-bench, loopback TCP), each
+#      figure next to bench/noop-milter measured in the same run, best of BENCH_ROUNDS
+#      rounds in alternating order: the identity gate alone; gate + SDA + quota on LMDB
+#      and on Redis, at 1, 16 and 256 connections; then latency at a fixed load.
+#   B  quota cost against the window's contents: users whose window already holds 10,
+#      1,000 and 100,000 messages (spread over every bucket of the window by
+#      bench/quota-fill, the worst case), and 100,000 sent through the milter itself.
+#   C  memory: chapps-milter's RSS and the store's size for 1,000 and 100,000 active
+#      users, LMDB and Redis; the bound per active user.
+#   D  end to end through a private Postfix relaying to smtp-sink (bench/postfix.sh),
+#      XCLIENT LOGIN= sessions: no milter, no-op milter, chapps (gate + SDA + quota) with
+#      quota.commit = "data" and = "eom".
+#
+# Everything listens on 127.0.0.1 ports 16801-16830 only, every run is bounded in count and
+# time, every process is started in the background, recorded by PID and stopped by that
+# PID (also on failure, by the EXIT trap).  Needs root for D (skipped otherwise), and
+# redis-server for the Redis rows (skipped without it).
+#
+# Environment:
+#   BENCH_BUILDDIR  directory with chapps-milter, chapps-cli and bench/*  [$PWD]
+#   BENCH_ROUNDS    rounds per comparison, the best is reported           [2]
+#   BENCH_QUICK=1   smoke run: short runs, one round (the figures mean little)
+#   BENCH_E2E=0     skip D (Postfix)
+#   BENCH_KEEP=1    keep the work directory (logs, configs, raw results)
+#
+# Exit status: 0 when every run saw only the replies it expected, 1 otherwise.  Targets
+# that are missed are reported in the table, never turned into a failure.
+
+set -u
+export LC_ALL=C
+PATH=$PATH:/usr/sbin:/sbin
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+B=${BENCH_BUILDDIR:-$PWD}
+MILTER=$B/chapps-milter
+CLI=$B/chapps-cli
+BENCH=$B/bench/chapps-bench
+NOOP=$B/bench/noop-milter
+FILL=$B/bench/quota-fill
+
+P_CHAPPS=16801 P_NOOP=16802 P_CHAPPS2=16803 P_NOOP2=16804 P_REDIS=16810
+P_SMTP_NONE=16820 P_SMTP_NOOP_DATA=16821 P_SMTP_CHAPPS_DATA=16822
+P_SMTP_NOOP_EOM=16823 P_SMTP_CHAPPS_EOM=16824 P_SINK=16830
+
+ROUNDS=${BENCH_ROUNDS:-2}
+SECS=2.5		# one saturating run
+WARM=3000		# warm-up messages after a milter starts
+PACE_RATE=2000		# the fixed load of the latency rows, messages/s
+WIN_SECS=2		# one window-cost run
+MEM_USERS=100000
+E2E_COUNT=2000 E2E_CONNS=8 E2E_PER_CONN=20
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	ROUNDS=1 SECS=0.5 WARM=300 WIN_SECS=0.5 MEM_USERS=5000 E2E_COUNT=200
+fi
+CLK_TCK=$(getconf CLK_TCK)
+
+W=
+FAILURES=()
+declare -A PID=()
+declare -A BEST=() BEST_CPU=()
+ROWS=()
+
+# ---- processes ----------------------------------------------------------------
+
+# alive PID - PID exists and is not a zombie
+alive()
+{
+	local st
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# listening PORT - something listens on 127.0.0.1:PORT
+listening() { [ -n "$(ss -Hltn "src 127.0.0.1:$1" 2>/dev/null)" ]; }
+
+# start NAME PORT CMD... - start CMD in the background (output to $W/log/NAME.log), record
+# its PID as NAME, poll until PORT listens (10 s); false if it does not
+start()
+{
+	local name=$1 port=$2 i; shift 2
+	if listening "$port"; then
+		echo "bench: port 127.0.0.1:$port is already in use" >&2
+		return 1
+	fi
+	"$@" </dev/null >>"$W/log/$name.log" 2>&1 &
+	PID[$name]=$!
+	for ((i = 0; i < 200; i++)); do
+		listening "$port" && return 0
+		alive "${PID[$name]}" || break
+		sleep 0.05
+	done
+	echo "bench: $name did not come up on port $port; its log:" >&2
+	tail -n 20 "$W/log/$name.log" >&2
+	return 1
+}
+
+# stop NAME... - SIGTERM each by its recorded PID and wait until gone (KILL after 15 s)
+stop()
+{
+	local name pid i
+	for name in "$@"; do
+		pid=${PID[$name]:-}
+		[ -n "$pid" ] && alive "$pid" && kill -TERM "$pid" 2>/dev/null
+	done
+	for name in "$@"; do
+		pid=${PID[$name]:-}
+		[ -n "$pid" ] || continue
+		for ((i = 0; i < 300; i++)); do
+			alive "$pid" || break
+			sleep 0.05
+		done
+		alive "$pid" && kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		unset "PID[$name]"
+	done
+}
+
+# cleanup - EXIT trap: stop everything we started, remove the work directory
+cleanup()
+{
+	local rc=$?
+	trap - EXIT
+	[ ${#PID[@]} -gt 0 ] && stop "${!PID[@]}"
+	declare -F pf_down >/dev/null && pf_down
+	if [ -n "$W" ] && [ -d "$W" ]; then
+		if [ "${BENCH_KEEP:-0}" = 1 ]; then
+			echo "bench: kept $W"
+		else
+			rm -rf "$W"
+		fi
+	fi
+	exit $rc
+}
+
+# cpu_ticks PID - user + system CPU time of PID so far, in clock ticks
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# status_kb PID FIELD - a /proc/PID/status field (VmRSS, RssAnon...) in kB
+status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# ---- results ------------------------------------------------------------------
+
+# kv KEY LINE - the value of KEY in a chapps-bench -q line
+kv()
+{
+	local s=" $2"
+	case $s in *" $1="*) ;; *) echo 0; return ;; esac
+	s=${s##* $1=}
+	echo "${s%% *}"
+}
+
+# worst PCT LINE - the worst of the decision stages' (MAIL, RCPT, DATA, EOM) latency at
+# percentile PCT (p50, p99, p999), microseconds
+worst() { awk -v a="$(kv "mail_$1" "$2")" -v b="$(kv "rcpt_$1" "$2")" \
+	-v c="$(kv "data_$1" "$2")" -v d="$(kv "eom_$1" "$2")" 'BEGIN { m = a; if (b > m) m = b;
+	if (c > m) m = c; if (d > m) m = d; print m }'; }
+
+# p99 LINE - the worst p99 of the decision stages, microseconds
+p99() { worst p99 "$1"; }
+
+# run_bench KEY PORT ARGS... - one chapps-bench run against 127.0.0.1:PORT; prints the -q
+# line; an unexpected reply or a failed connection is recorded as a failure
+run_bench()
+{
+	local key=$1 port=$2 out rc; shift 2
+	out=$("$BENCH" -q -l "$key" -s "inet:$port@127.0.0.1" "$@" 2>>"$W/log/bench.err")
+	rc=$?
+	echo "$out" >>"$W/results.txt"
+	if [ $rc != 0 ]; then
+		FAILURES+=("$key: unexpected=$(kv unexpected "$out") conn_errors=$(kv conn_errors "$out"): $(tail -n 1 "$W/log/bench.err")")
+	fi
+	echo "$out"
+}
+
+# measure KEY PORT NAME ARGS... - run_bench, charging milter NAME's CPU time to it; keep
+# the best run (highest rate) of KEY in BEST[KEY], its milter CPU us/message in BEST_CPU
+measure()
+{
+	local key=$1 port=$2 name=$3 c0 c1 line n cpu; shift 3
+	c0=$(cpu_ticks "${PID[$name]}")
+	line=$(run_bench "$key" "$port" "$@")
+	c1=$(cpu_ticks "${PID[$name]}")
+	n=$(kv msgs "$line")
+	cpu=0
+	[ "$n" -gt 0 ] && cpu=$(( (c1 - c0) * 1000000 / CLK_TCK / n ))
+	if [ -z "${BEST[$key]:-}" ] ||
+	   awk -v a="$(kv rate "$line")" -v b="$(kv rate "${BEST[$key]}")" 'BEGIN { exit !(a > b) }'
+	then
+		BEST[$key]=$line
+		BEST_CPU[$key]=$cpu
+	fi
+	printf '  %-26s %9.0f msg/s  p99 %7.0f us  milter cpu %4d us/msg\n' "$key" \
+		"$(kv rate "$line")" "$(p99 "$line")" "$cpu" >&2
+}
+
+# ratio A B - A / B with two decimals
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+# ge A B - true if A >= B (decimals)
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+
+# verdict OK - "met" or "MISSED"
+verdict() { if "$@"; then echo met; else echo MISSED; fi; }
+
+# row SCENARIO CHAPPS BASELINE RATIO TARGET RESULT - one line of the table
+row() { ROWS+=("$(printf '%-44s %-22s %-22s %6s  %-15s %s' "$@")"); }
+
+# section TITLE - a heading line inside the table
+section() { ROWS+=("" "$1"); }
+
+# fmt_rate LINE CPU - "12345/s 110us/msg"
+fmt_rate() { printf "%.0f/s %sus/msg" "$(kv rate "$1")" "${2:-?}"; }
+
+# ms US - microseconds as milliseconds
+ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
+
+# ---- set-up ---------------------------------------------------------------------
+
+# conf FILE PORT POLICIES BACKEND STATE_DIR [COMMIT] - a chapps-milter configuration
+conf()
+{
+	cat >"$1" <<EOF
+milter:    { socket = "inet:$2@127.0.0.1"; user = ""; group = ""; pidfile = "";
+             run_as_root = true; };
+log:       { level = "info"; };
+identity:  { user_key = "sasl_username"; require_user_key = true; };
+outbound:  { policies = [ $3 ]; };
+quota:     { commit = "${6:-data}"; };
+store:     { backend = "$4"; path = "$5"; redis: { server = "127.0.0.1"; port = $P_REDIS; }; };
+policy_db: { backend = "sqlite"; path = "$W/policy.db"; };
+EOF
+}
+
+# make_policy_db - the quota "bench", users u0..u(MEM_USERS-1) with it and bench.test,
+# and the window-cost users
+make_policy_db()
+{
+	local c=$W/conf/lmdb.conf u i
+	"$CLI" -c "$c" admin db-setup >/dev/null &&
+	"$CLI" -c "$c" quota add bench 100000000 >/dev/null &&
+	"$CLI" -c "$c" user add probe --quota bench >/dev/null &&
+	"$CLI" -c "$c" allow probe bench.test --create >/dev/null || return 1
+	for u in w10 w1000 w100000 m100000; do
+		"$CLI" -c "$c" user add "$u" --quota bench >/dev/null &&
+		"$CLI" -c "$c" allow "$u" bench.test >/dev/null || return 1
+	done
+	if command -v sqlite3 >/dev/null 2>&1; then
+		# one transaction: the CLI would take about a minute for 100,000 users
+		sqlite3 "$W/policy.db" <<EOF || return 1
+BEGIN;
+WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < $MEM_USERS - 1)
+	INSERT INTO users (name) SELECT 'u' || x FROM c;
+INSERT INTO quota_user (user_id, quota_id) SELECT u.id, q.id FROM users u, quotas q
+	WHERE q.name = 'bench' AND u.name GLOB 'u[0-9]*';
+INSERT INTO domain_user (user_id, domain_id) SELECT u.id, d.id FROM users u, domains d
+	WHERE d.name = 'bench.test' AND u.name GLOB 'u[0-9]*';
+COMMIT;
+EOF
+	else
+		for ((i = 0; i < MEM_USERS; i++)); do
+			echo "allow:u$i:bench.test"
+			echo "quota:u$i:bench"
+		done >"$W/users.txt"
+		"$CLI" -c "$c" import-file "$W/users.txt" --create >/dev/null 2>&1 || return 1
+	fi
+	# what the milter will see: the last user exists with the quota and the domain
+	"$CLI" -c "$c" show "u$((MEM_USERS - 1))" | grep -q 'bench.test' &&
+	"$CLI" -c "$c" show "u$((MEM_USERS - 1))" | grep -q '^quota: *bench'
+}
+
+# start_redis - a private redis-server, no persistence
+start_redis()
+{
+	mkdir -p "$W/redis"
+	start redis "$P_REDIS" redis-server --port "$P_REDIS" --bind 127.0.0.1 --save '' \
+		--appendonly no --dir "$W/redis" --protected-mode yes || return 1
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(redis-cli -p "$P_REDIS" ping 2>/dev/null)" = PONG ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# redis_used_memory - INFO memory used_memory, bytes
+redis_used_memory() { redis-cli -p "$P_REDIS" info memory | tr -d '\r' |
+	awk -F: '$1 == "used_memory" { print $2 }'; }
+
+# ---- A: throughput and latency over the milter protocol --------------------------
+
+# compare KEY_SUFFIX CONNS ENTRIES... - ROUNDS rounds over ENTRIES ("key:port:name"), the
+# order reversed every other round
+compare()
+{
+	local conns=$1 r e key port name list; shift
+	for ((r = 0; r < ROUNDS; r++)); do
+		list=("$@")
+		if ((r % 2 == 1)); then
+			local rev=() i
+			for ((i = ${#list[@]} - 1; i >= 0; i--)); do rev+=("${list[i]}"); done
+			list=("${rev[@]}")
+		fi
+		for e in "${list[@]}"; do
+			IFS=: read -r key port name <<<"$e"
+			measure "$key" "$port" "$name" -c "$conns" -k 50 -u 1000 -m 10000000 \
+				-t "$SECS"
+		done
+	done
+}
+
+# warm PORT - fill the milter's caches (users u0..u999) before measuring
+warm() { run_bench warm "$1" -c 16 -k 50 -u 1000 -m "$WARM" -t 30 >/dev/null; }
+
+phase_a()
+{
+	local k c redis=$1
+	echo "A: milter protocol throughput (${SECS}s runs, best of $ROUNDS)" >&2
+	start noop "$P_NOOP" "$NOOP" -p "inet:$P_NOOP@127.0.0.1" -l mail || return 1
+	start gate "$P_CHAPPS" "$MILTER" -f -c "$W/conf/gate.conf" || return 1
+	warm "$P_NOOP"
+	warm "$P_CHAPPS"
+	compare 16 "gate16:$P_CHAPPS:gate" "noopmail16:$P_NOOP:noop"
+	stop gate noop
+
+	start noop "$P_NOOP" "$NOOP" -p "inet:$P_NOOP@127.0.0.1" -l data -r || return 1
+	start lmdb "$P_CHAPPS" "$MILTER" -f -c "$W/conf/lmdb.conf" || return 1
+	warm "$P_NOOP"
+	warm "$P_CHAPPS"
+	if [ "$redis" = 1 ]; then
+		start credis "$P_CHAPPS2" "$MILTER" -f -c "$W/conf/redis.conf" || return 1
+		warm "$P_CHAPPS2"
+	fi
+	for c in 16 1 256; do
+		if [ "$redis" = 1 ]; then
+			compare "$c" "noop$c:$P_NOOP:noop" "lmdb$c:$P_CHAPPS:lmdb" \
+				"redis$c:$P_CHAPPS2:credis"
+		else
+			compare "$c" "noop$c:$P_NOOP:noop" "lmdb$c:$P_CHAPPS:lmdb"
+		fi
+	done
+	echo "A: latency at $PACE_RATE msg/s, 16 connections" >&2
+	for k in noop lmdb credis; do
+		[ -n "${PID[$k]:-}" ] || continue
+		case $k in noop) c=$P_NOOP ;; lmdb) c=$P_CHAPPS ;; credis) c=$P_CHAPPS2 ;; esac
+		measure "paced-$k" "$c" "$k" -c 16 -k 50 -u 1000 -R "$PACE_RATE" \
+			-m "$(awk -v r="$PACE_RATE" -v s="$SECS" 'BEGIN { printf "%d", r * s }')" \
+			-t 30
+	done
+	stop noop
+}
+
+# ---- B: quota cost against the contents of the window ------------------------------
+
+phase_b()
+{
+	local redis=$1 n r be port name cfg
+	echo "B: quota cost against the window's contents" >&2
+	for be in lmdb redis; do
+		[ "$be" = redis ] && [ "$redis" != 1 ] && continue
+		for n in 10 1000 100000; do
+			"$FILL" -c "$W/conf/$be.conf" -u "w$n" -n "$n" >>"$W/log/fill.log" 2>&1 ||
+				{ FAILURES+=("quota-fill $be w$n failed: $(tail -n 1 "$W/log/fill.log")"); return 1; }
+		done
+	done
+	# the brief's recipe too: 100,000 sent through the milter (all in the newest buckets)
+	run_bench fill-m100000 "$P_CHAPPS" -c 4 -k 100 -r 100 -u 1 --prefix m \
+		--user-base 100000 -m "$(( MEM_USERS >= 100000 ? 1000 : 50 ))" -t 120 >/dev/null
+	for ((r = 0; r < ROUNDS; r++)); do
+		for be in lmdb redis; do
+			[ "$be" = redis ] && [ "$redis" != 1 ] && continue
+			port=$P_CHAPPS name=lmdb
+			[ "$be" = redis ] && port=$P_CHAPPS2 name=credis
+			for n in 10 1000 100000; do
+				measure "win-$be-$n" "$port" "$name" -c 4 -k 50 -u 1 --prefix w \
+					--user-base "$n" -m 10000000 -t "$WIN_SECS"
+			done
+			[ "$be" = lmdb ] && measure "win-lmdb-m100000" "$port" "$name" -c 4 -k 50 \
+				-u 1 --prefix m --user-base 100000 -m 10000000 -t "$WIN_SECS"
+		done
+	done
+	stop lmdb credis
+}
+
+# ---- C: memory per active user -------------------------------------------------------
+
+# mem_run BACKEND USERS - fresh milter, one message per user, then RSS and store size
+mem_run()
+{
+	local be=$1 users=$2 name=mem-$1-$2 port=$P_CHAPPS rss anon store line
+	if [ "$be" = redis ]; then
+		redis-cli -p "$P_REDIS" flushall >/dev/null
+		conf "$W/conf/$name.conf" "$port" '"sender_domain_auth", "quota"' redis "$W/unused"
+	else
+		conf "$W/conf/$name.conf" "$port" '"sender_domain_auth", "quota"' lmdb \
+			"$W/state-$name"
+	fi
+	start "$name" "$port" "$MILTER" -f -c "$W/conf/$name.conf" || return 1
+	line=$(run_bench "$name" "$port" -c 32 -k 500 -u "$users" -m "$users" -t 120)
+	rss=$(status_kb "${PID[$name]}" VmRSS)
+	anon=$(status_kb "${PID[$name]}" RssAnon)
+	if [ "$be" = redis ]; then
+		store=$(redis_used_memory)
+	else
+		store=$(du -sB1 "$W/state-$name" | awk '{ print $1 }')
+	fi
+	stop "$name"
+	MEM[$be-$users]="$rss $anon $store $(kv msgs "$line")"
+	printf '  %-26s rss %d kB (anon %d kB), store %d bytes\n' "$name" "$rss" "$anon" \
+		"$store" >&2
+}
+
+declare -A MEM=()
+phase_c()
+{
+	local redis=$1 be
+	echo "C: memory for 1,000 and $MEM_USERS active users" >&2
+	for be in lmdb redis; do
+		[ "$be" = redis ] && [ "$redis" != 1 ] && continue
+		mem_run "$be" 1000 && mem_run "$be" "$MEM_USERS" || return 1
+	done
+}
+
+# ---- D: end to end through Postfix ----------------------------------------------------
+
+declare -A E2E=()
+phase_d()
+{
+	local r k port line
+	echo "D: end to end through Postfix ($E2E_COUNT messages, $E2E_CONNS connections)" >&2
+	# shellcheck source=bench/postfix.sh
+	. "$HERE/postfix.sh"
+	conf "$W/conf/e2e-data.conf" "$P_CHAPPS" '"sender_domain_auth", "quota"' lmdb \
+		"$W/state-e2e-data" data
+	conf "$W/conf/e2e-eom.conf" "$P_CHAPPS2" '"sender_domain_auth", "quota"' lmdb \
+		"$W/state-e2e-eom" eom
+	start noop-data "$P_NOOP" "$NOOP" -p "inet:$P_NOOP@127.0.0.1" -l data -r &&
+	start noop-eom "$P_NOOP2" "$NOOP" -p "inet:$P_NOOP2@127.0.0.1" -l eom -r &&
+	start chapps-data "$P_CHAPPS" "$MILTER" -f -c "$W/conf/e2e-data.conf" &&
+	start chapps-eom "$P_CHAPPS2" "$MILTER" -f -c "$W/conf/e2e-eom.conf" || return 1
+	pf_listener "$P_SMTP_NONE" ""
+	pf_listener "$P_SMTP_NOOP_DATA" "inet:127.0.0.1:$P_NOOP"
+	pf_listener "$P_SMTP_CHAPPS_DATA" "inet:127.0.0.1:$P_CHAPPS"
+	pf_listener "$P_SMTP_NOOP_EOM" "inet:127.0.0.1:$P_NOOP2"
+	pf_listener "$P_SMTP_CHAPPS_EOM" "inet:127.0.0.1:$P_CHAPPS2"
+	pf_up "$W/pf" "$P_SINK" || { FAILURES+=("Postfix did not start"); return 1; }
+	local list=("none:$P_SMTP_NONE" "noop-data:$P_SMTP_NOOP_DATA"
+		    "chapps-data:$P_SMTP_CHAPPS_DATA" "noop-eom:$P_SMTP_NOOP_EOM"
+		    "chapps-eom:$P_SMTP_CHAPPS_EOM")
+	for k in "${list[@]}"; do	# warm up every path (processes, caches)
+		run_bench "warm-${k%%:*}" "${k#*:}" --smtp --xclient -c "$E2E_CONNS" -k 5 -u 1000 \
+			-m 100 -t 60 >/dev/null
+	done
+	pf_drain 60
+	for ((r = 0; r < ROUNDS; r++)); do
+		for k in "${list[@]}"; do
+			port=${k#*:}
+			k=${k%%:*}
+			line=$(run_bench "e2e-$k" "$port" --smtp --xclient -c "$E2E_CONNS" \
+				-k "$E2E_PER_CONN" -u 1000 -m "$E2E_COUNT" -t 120)
+			printf '  %-26s %7.1f msg/s  msg p50 %6.1f ms  p99 %6.1f ms\n' "e2e-$k" \
+				"$(kv rate "$line")" "$(awk -v u="$(kv msg_p50 "$line")" \
+				'BEGIN { print u / 1000 }')" "$(awk -v u="$(kv msg_p99 "$line")" \
+				'BEGIN { print u / 1000 }')" >&2
+			if [ -z "${E2E[$k]:-}" ] ||
+			   awk -v a="$(kv rate "$line")" -v b="$(kv rate "${E2E[$k]}")" \
+				'BEGIN { exit !(a > b) }'; then
+				E2E[$k]=$line
+			fi
+			pf_drain 60 || FAILURES+=("Postfix queue did not drain after e2e-$k")
+		done
+	done
+	pf_down
+	stop noop-data noop-eom chapps-data chapps-eom
+}
+
+# ---- the table ------------------------------------------------------------------------
+
+table()
+{
+	local redis=$1 l n c s lr nr
+
+	section "A. milter protocol, loopback TCP, 1 recipient, 1,000 users, best of $ROUNDS (chapps | no-op: msg/s, milter CPU per msg)"
+	l=${BEST[gate16]:-} n=${BEST[noopmail16]:-}
+	row "gate alone, 16 conns" "$(fmt_rate "$l" "${BEST_CPU[gate16]}")" \
+		"$(fmt_rate "$n" "${BEST_CPU[noopmail16]}")" \
+		"$(ratio "$(kv rate "$l")" "$(kv rate "$n")")" "-" "-"
+	for c in 16 1 256; do
+		n=${BEST[noop$c]:-}
+		for s in lmdb redis; do
+			[ "$s" = redis ] && [ "$redis" != 1 ] && continue
+			l=${BEST[$s$c]:-}
+			local r tgt res
+			r=$(ratio "$(kv rate "$l")" "$(kv rate "$n")")
+			tgt="-" res="-"
+			if [ "$c" = 16 ]; then
+				if [ "$s" = lmdb ]; then tgt=">= 0.80"; res=$(verdict ge "$r" 0.80)
+				else tgt=">= 0.50"; res=$(verdict ge "$r" 0.50); fi
+			fi
+			row "gate+SDA+quota $s, $c conns" "$(fmt_rate "$l" "${BEST_CPU[$s$c]}")" \
+				"$(fmt_rate "$n" "${BEST_CPU[noop$c]}")" "$r" "$tgt" "$res"
+		done
+	done
+	for c in 16 256; do
+		for s in lmdb redis; do
+			[ "$s" = redis ] && [ "$redis" != 1 ] && continue
+			row "  p99 of a stage at saturation, $s, $c conns" \
+				"$(ms "$(p99 "${BEST[$s$c]}")")" "$(ms "$(p99 "${BEST[noop$c]}")")" \
+				"" "" ""
+		done
+	done
+	section "   latency at a fixed $PACE_RATE msg/s, 16 conns (p50 / p99 / p99.9 of the worst stage; whole message p99)"
+	for s in lmdb credis; do
+		[ "$s" = credis ] && [ "$redis" != 1 ] && continue
+		l=${BEST[paced-$s]:-} n=${BEST[paced-noop]:-}
+		local lim=1000 name=lmdb
+		[ "$s" = credis ] && lim=2000 name=redis
+		row "  stage latency, $name" \
+			"$(awk -v a="$(worst p50 "$l")" -v b="$(worst p99 "$l")" \
+			-v c="$(worst p999 "$l")" \
+			'BEGIN { printf "%.2f/%.2f/%.1f ms", a / 1000, b / 1000, c / 1000 }')" \
+			"$(awk -v a="$(worst p50 "$n")" -v b="$(worst p99 "$n")" \
+			-v c="$(worst p999 "$n")" \
+			'BEGIN { printf "%.2f/%.2f/%.1f ms", a / 1000, b / 1000, c / 1000 }')" "" \
+			"p99 < $((lim / 1000)) ms" "$(verdict awk -v b="$(p99 "$l")" -v m="$lim" \
+			'BEGIN { exit !(b < m) }')"
+		row "  whole message p99, $name" "$(ms "$(kv msg_p99 "$l")")" \
+			"$(ms "$(kv msg_p99 "$n")")" "" "" ""
+	done
+
+	section "B. quota cost vs the window's contents: 4 conns, one user (msg/s; ratio = cost relative to a window of 10)"
+	for s in lmdb redis; do
+		[ "$s" = redis ] && [ "$redis" != 1 ] && continue
+		local base=${BEST[win-$s-10]:-}
+		for c in 10 1000 100000 m100000; do
+			[ "$c" = m100000 ] && [ "$s" != lmdb ] && continue
+			l=${BEST[win-$s-$c]:-}
+			[ -n "$l" ] || continue
+			r=$(ratio "$(kv rate "$base")" "$(kv rate "$l")")
+			local what="window holds $c (every bucket live)"
+			[ "$c" = m100000 ] && what="window holds 100000 (sent just now)"
+			tgt="-" res="-"
+			if [ "$c" != 10 ]; then
+				tgt="<= 1.10"
+				res=$(verdict awk -v x="$r" 'BEGIN { exit !(x <= 1.10) }')
+			fi
+			row "$s: $what" "$(fmt_rate "$l" "${BEST_CPU[win-$s-$c]}")" \
+				"$(fmt_rate "$base" "${BEST_CPU[win-$s-10]}")" "$r" "$tgt" "$res"
+		done
+	done
+
+	section "C. memory for N active users (one message each): milter RSS (anon), store size"
+	for s in lmdb redis; do
+		[ "$s" = redis ] && [ "$redis" != 1 ] && continue
+		local a=(${MEM[$s-1000]:-0 0 0 0}) z=(${MEM[$s-$MEM_USERS]:-0 0 0 0})
+		row "$s: 1,000 active users" "rss $((a[0] / 1024)) MB (anon $((a[1] / 1024)))" \
+			"store $((a[2] / 1024)) kB" "" "" ""
+		row "$s: $MEM_USERS active users" "rss $((z[0] / 1024)) MB (anon $((z[1] / 1024)))" \
+			"store $((z[2] / 1024)) kB" "" "" ""
+		row "$s: per active user" \
+			"milter $(( (z[1] - a[1]) * 1024 / (MEM_USERS - 1000) )) B (anon)" \
+			"store $(( (z[2] - a[2]) / (MEM_USERS - 1000) )) B" "" "stated bound" "measured"
+	done
+
+	[ ${#E2E[@]} -gt 0 ] || return 0
+	section "D. end to end: Postfix -> smtp-sink, XCLIENT LOGIN, $E2E_COUNT msgs, $E2E_CONNS conns (accepted msg/s, message p50)"
+	local none=${E2E[none]:-} k what base rb tg rs
+	for k in none noop-data chapps-data noop-eom chapps-eom; do
+		l=${E2E[$k]:-}
+		[ -n "$l" ] || continue
+		base="" rb="-" tg="-" rs="-"
+		case $k in
+		none) what="no milter" ;;
+		noop-data) what="no-op milter, accepts at DATA"; base=$none ;;
+		chapps-data) what="chapps, quota.commit = data"; base=${E2E[noop-data]:-} ;;
+		noop-eom) what="no-op milter, accepts at EOM"; base=$none ;;
+		chapps-eom) what="chapps, quota.commit = eom"; base=${E2E[noop-eom]:-} ;;
+		esac
+		if [ -n "$base" ]; then
+			rb=$(ratio "$(kv rate "$l")" "$(kv rate "$base")")
+			case $k in chapps-*) tg=">= 0.95"; rs=$(verdict ge "$rb" 0.95) ;; esac
+		fi
+		row "$what" "$(awk -v r="$(kv rate "$l")" -v u="$(kv msg_p50 "$l")" \
+			'BEGIN { printf "%.0f/s p50 %.1f ms", r, u / 1000 }')" \
+			"$( [ -n "$base" ] && awk -v r="$(kv rate "$base")" -v k="${base%% *}" \
+			'BEGIN { sub(/^label=e2e-/, "", k); printf "%s %.0f/s", k, r }')" \
+			"$rb" "$tg" "$rs"
+	done
+	for k in chapps-data chapps-eom; do
+		[ -n "${E2E[$k]:-}" ] && [ -n "$none" ] || continue
+		row "$k vs no milter" "" "" "$(ratio "$(kv rate "${E2E[$k]}")" "$(kv rate "$none")")" \
+			"" ""
+	done
+}
+
+print_table()
+{
+	local l
+	echo
+	echo "chapps benchmark, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)), $(awk '$1 == "MemTotal:" { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), load at start $LOAD0"
+	printf '%-44s %-22s %-22s %6s  %-15s %s\n' "scenario" "chapps" "baseline" "ratio" "target" "result"
+	printf '%s\n' "----------------------------------------------------------------------------------------------------------------------------------"
+	for l in "${ROWS[@]}"; do printf '%s\n' "$l"; done
+	echo
+	if [ ${#FAILURES[@]} -gt 0 ]; then
+		echo "FAILURES (unexpected replies or broken runs):"
+		printf '  %s\n' "${FAILURES[@]}"
+	else
+		echo "every reply was the expected one"
+	fi
+}
+
+# ---- main ---------------------------------------------------------------------------
+
+main()
+{
+	local f redis=0 t0=$SECONDS
+	for f in "$MILTER" "$CLI" "$BENCH" "$NOOP" "$FILL"; do
+		[ -x "$f" ] || { echo "bench: $f is missing (run make bench)" >&2; exit 1; }
+	done
+	if ldd "$MILTER" 2>/dev/null | grep -q 'libasan\|libubsan'; then
+		echo "bench: WARNING: chapps-milter is built with sanitizers; the figures mean little" >&2
+	fi
+	W=$(mktemp -d /tmp/chapps-bench.XXXXXX) || exit 1
+	trap cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	chmod 755 "$W"
+	mkdir -p "$W/log" "$W/conf"
+	: >"$W/results.txt"
+	LOAD0=$(cut -d' ' -f1 /proc/loadavg)
+	command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && redis=1
+
+	conf "$W/conf/gate.conf" "$P_CHAPPS" "" lmdb "$W/state-gate"
+	conf "$W/conf/lmdb.conf" "$P_CHAPPS" '"sender_domain_auth", "quota"' lmdb "$W/state-lmdb"
+	conf "$W/conf/redis.conf" "$P_CHAPPS2" '"sender_domain_auth", "quota"' redis "$W/unused"
+	echo "bench: policy database with $MEM_USERS users ($W)" >&2
+	make_policy_db || { echo "bench: could not build the policy database" >&2; exit 1; }
+	if [ "$redis" = 1 ]; then
+		start_redis || { echo "bench: redis-server did not start; no Redis rows" >&2; redis=0; }
+	else
+		echo "bench: redis-server not installed; no Redis rows" >&2
+	fi
+
+	phase_a "$redis" || FAILURES+=("phase A aborted")
+	phase_b "$redis" || FAILURES+=("phase B aborted")
+	stop lmdb credis
+	phase_c "$redis" || FAILURES+=("phase C aborted")
+	[ "$redis" = 1 ] && stop redis
+	if [ "${BENCH_E2E:-1}" = 1 ]; then
+		. "$HERE/postfix.sh"
+		if pf_available; then
+			phase_d || FAILURES+=("phase D aborted")
+		else
+			echo "bench: no root, postfix or smtp-sink: no end-to-end rows" >&2
+		fi
+	fi
+	table "$redis"
+	print_table
+	echo "(took $((SECONDS - t0)) s; raw results: chapps-bench -q lines${BENCH_KEEP:+ in $W/results.txt})"
+	[ ${#FAILURES[@]} -eq 0 ]
+}
+
+main "$@"
