@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "config.h"
@@ -194,6 +195,7 @@ static const struct setting settings[] = {
 	I("spf.time_budget", spf_time_budget, 10, 1, 25),
 	B("spf.add_header", spf_add_header, true),
 	S("spf.receiver", spf_receiver, ""),
+	S("spf.test_zone", spf_test_zone, ""),
 	SA("spf.actions.pass", SPF_SLOT_PASS, "prepend"),
 	SA("spf.actions.fail", SPF_SLOT_FAIL, "550 5.7.1 SPF check failed: {reason}"),
 	SA("spf.actions.softfail", SPF_SLOT_SOFTFAIL, "greylist"),
@@ -739,6 +741,55 @@ static void config_check(struct loader *ld)
 		at(ld, "policy_db.name", "must name the database");
 }
 
+/*
+ * includes_ok - check every @include of file (and of the files it
+ * includes) names a regular file before libconfig sees it: libconfig 1.5's
+ * scanner calls exit(2) on an empty name or a directory, which would take a
+ * running milter down on reload.
+ */
+static bool includes_ok(struct loader *ld, const char *file, const char *dir, int depth)
+{
+	FILE *f = fopen(file, "r");
+	char line[4096];
+	int lineno = 0;
+	bool ok = true;
+
+	if (f == NULL)
+		return true;	/* config_read_file reports it */
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *end, path[4096];
+		struct stat st;
+
+		lineno++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "@include", 8) != 0)
+			continue;
+		p += 8;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '"' || (end = strchr(p + 1, '"')) == NULL)
+			continue;	/* a syntax error: libconfig reports it */
+		*end = '\0';
+		p++;
+		if (*p == '/')
+			snprintf(path, sizeof(path), "%s", p);
+		else
+			snprintf(path, sizeof(path), "%s/%s", dir, p);
+		if (*p == '\0' || stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+			problem(ld, file, lineno, NULL, "@include \"%s\": not a readable file", p);
+			ok = false;
+		} else if (depth >= 10) {
+			problem(ld, file, lineno, NULL, "@include nested too deeply");
+			ok = false;
+		} else if (!includes_ok(ld, path, dir, depth + 1)) {
+			ok = false;
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
 /* config_free - free every owned field */
 static void config_free(struct config *c)
 {
@@ -785,7 +836,9 @@ int config_load(const char *path, struct config **config_r, char **errors_r)
 			*slash = '\0';
 			config_set_include_dir(&lc, *dir ? dir : "/");
 		}
-		if (config_read_file(&lc, path) != CONFIG_TRUE) {
+		if (!includes_ok(&ld, path, slash != NULL ? (*dir ? dir : "/") : ".", 0)) {
+			/* reported */
+		} else if (config_read_file(&lc, path) != CONFIG_TRUE) {
 			if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
 				problem(&ld, NULL, 0, NULL, "cannot read the file: %s",
 					strerror(errno ? errno : ENOENT));

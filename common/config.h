@@ -178,6 +178,7 @@ struct config {
 	int spf_time_budget;		/* seconds */
 	bool spf_add_header;
 	char *spf_receiver;		/* "" = the host name */
+	char *spf_test_zone;		/* tests: DNS answers from this file, no resolver */
 	struct spf_action spf_actions[SPF_SLOT_COUNT];
 
 	void (*helo_whitelist_free)(void *);

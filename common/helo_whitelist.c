@@ -4,13 +4,17 @@
  * DESCRIPTION
  *	The whitelist is a flat array of (name, address) pairs; matching is a
  *	linear scan (the list holds a handful of relays).  Addresses are
- *	compared in binary form (inet_pton), so "::1" and "0:0::1" match.
+ *	compared in binary form (inet_pton), so "::1" and "0:0::1" match,
+ *	and an IPv4-mapped address (::ffff:192.0.2.1) is the IPv4 address.
+ *	An entry "name:ip" keeps at most that one address; a resolver that
+ *	returns more answers than asked for is cut to the asked number.
  * DIAGNOSTICS
  *	helo_whitelist_build describes each dropped entry in *problems_r.
  */
 #include "autoconf.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,13 +82,18 @@ static int sys_reverse(void *ctx, const char *addr, char names[][256], int max)
 
 const struct helo_resolver helo_resolver_system = { sys_forward, sys_reverse, NULL };
 
-/* to_binary - parse an address; family or 0 */
+/* to_binary - parse an address (::ffff:a.b.c.d as IPv4); family or 0 */
 static int to_binary(const char *addr, unsigned char out[16])
 {
 	if (inet_pton(AF_INET, addr, out) == 1)
 		return AF_INET;
-	if (inet_pton(AF_INET6, addr, out) == 1)
+	if (inet_pton(AF_INET6, addr, out) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)out)) {
+			memmove(out, out + 12, 4);
+			return AF_INET;
+		}
 		return AF_INET6;
+	}
 	return 0;
 }
 
@@ -137,30 +146,12 @@ static bool reverse_ok(const struct helo_resolver *dns, const char *addr, const 
 	char names[4][256];
 	int n = dns->reverse(dns->ctx, addr, names, 4);
 
+	if (n > 4)
+		n = 4;	/* a resolver that ignores max */
 	for (int i = 0; i < n; i++)
 		if (same_name(names[i], name))
 			return true;
 	return false;
-}
-
-/* split_entry - name and optional ip of one "name[:ip]" entry */
-static void split_entry(char *entry, char **name, char **ip)
-{
-	char *colon = strchr(entry, ':');
-
-	*name = entry;
-	*ip = NULL;
-	if (colon == NULL)
-		return;
-	*colon = '\0';
-	*ip = colon + 1;
-	if (**ip == '[') {
-		char *end = strchr(*ip, ']');
-
-		(*ip)++;
-		if (end != NULL)
-			*end = '\0';
-	}
 }
 
 /* trim - strip surrounding white space in place */
@@ -176,6 +167,27 @@ static char *trim(char *s)
 	return s;
 }
 
+/* split_entry - name and optional ip of one "name[:ip]" entry, each trimmed */
+static void split_entry(char *entry, char **name, char **ip)
+{
+	char *colon = strchr(entry, ':');
+
+	*name = entry;
+	*ip = NULL;
+	if (colon == NULL)
+		return;
+	*colon = '\0';
+	*name = trim(entry);
+	*ip = trim(colon + 1);
+	if (**ip == '[') {
+		char *end = strchr(*ip, ']');
+
+		(*ip)++;
+		if (end != NULL && end[1] == '\0')
+			*end = '\0';
+	}
+}
+
 struct helo_whitelist *helo_whitelist_build(const char *spec, const struct helo_resolver *dns,
 					    char **problems_r)
 {
@@ -186,7 +198,7 @@ struct helo_whitelist *helo_whitelist_build(const char *spec, const struct helo_
 		char *name, *ip, addrs[HELO_ADDRS_MAX][64];
 		unsigned char bin[16], other[16];
 		int n, fam = 0;
-		bool kept = false;
+		bool found = false;
 
 		tok = trim(tok);
 		if (*tok == '\0')
@@ -205,6 +217,8 @@ struct helo_whitelist *helo_whitelist_build(const char *spec, const struct helo_
 			continue;
 		}
 		n = dns->forward(dns->ctx, name, addrs, HELO_ADDRS_MAX);
+		if (n > HELO_ADDRS_MAX)
+			n = HELO_ADDRS_MAX;	/* a resolver that ignores max */
 		if (n <= 0) {
 			note(&problems, "helo_whitelist: %s: %s", name,
 			     n < 0 ? "name does not resolve" : "name has no address");
@@ -218,15 +232,17 @@ struct helo_whitelist *helo_whitelist_build(const char *spec, const struct helo_
 			if (ip != NULL &&
 			    (f != fam || memcmp(bin, other, f == AF_INET ? 4 : 16) != 0))
 				continue;
+			found = true;
 			if (!reverse_ok(dns, addrs[i], name)) {
 				note(&problems, "helo_whitelist: %s: %s does not resolve back to it",
 				     name, addrs[i]);
 				continue;
 			}
 			add_pair(wl, name, addrs[i]);
-			kept = true;
+			if (ip != NULL)
+				break;	/* the one address asked for */
 		}
-		if (!kept && ip != NULL)
+		if (!found && ip != NULL)
 			note(&problems, "helo_whitelist: %s: does not resolve to %s", name, ip);
 	}
 	free(copy);

@@ -63,8 +63,11 @@ int reply_parse(const char *s, struct reply *reply, const char **error_r)
 		return -1;
 	}
 	p = s + 4;
+	while (*p == ' ')
+		p++;
 	xlen = 0;
-	if (isdigit((unsigned char)*p)) {
+	/* "5.7.1" is an enhanced code; "5 messages" or "5345" is text */
+	if (isdigit((unsigned char)p[0]) && p[1] == '.') {
 		xlen = parse_xcode(p, s[0]);
 		if (xlen == 0) {
 			*error_r = (*p != s[0] && p[1] == '.')

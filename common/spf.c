@@ -26,11 +26,15 @@
  *	    it, plus the special data TIMEOUT (sleep to the deadline, then
  *	    TRY_AGAIN), TEMPFAIL (TRY_AGAIN at once) and LIBERROR (return NULL,
  *	    on which libspf2's SPF_dns_lookup calls SPF_error);
- *	  - rewrites the spaces of TXT strings that are not SPF records to
- *	    "%_": libspf2 1.2.10 parses an explanation (exp=) as a
- *	    domain-spec, where a space is not literal, and turns "go away"
- *	    into "go%away".  In RFC 7208's explanation-string grammar a space
- *	    and "%_" mean the same.
+ *	  - screens every TXT string before libspf2 sees it: in strings that
+ *	    are not SPF records, spaces become "%_" (libspf2 1.2.10 parses an
+ *	    explanation like a domain-spec, where a space is not literal, and
+ *	    turns "go away" into "go%away"; in RFC 7208's explanation-string
+ *	    grammar a space and "%_" mean the same), and the text is dropped
+ *	    ("" = our default reason) when longer than SPF_EXP_MAX; an SPF
+ *	    record with a term longer than SPF_TERM_MAX is replaced by one
+ *	    with an unknown mechanism, so it is a permerror (see Memory
+ *	    safety).
  *	libspf2's own resolv layer is not used: its thread-local res_state
  *	hides behind a static pthread key, so its timeouts cannot be set, and
  *	it calls SPF_error on a failed res_ninit.
@@ -62,6 +66,22 @@
  *	held across the unwind (this DNS layer holds none, and libspf2's
  *	cache layer, which has one, is not used).  An SPF_error outside any
  *	check still aborts.  Warnings, info and debug messages are dropped.
+ *
+ *	Memory safety.  Debian 12's libspf2 (1.2.10-7.2) carries the 2021 fix
+ *	for CVE-2021-20314 (ds_avail reduced by the size of a data header)
+ *	but not upstream's 2023 fix d14abff (CVE-2023-42118): when a compiled
+ *	term reaches 508 of its 511 bytes after a macro, ds_avail underflows
+ *	and the next literal is copied without bound into a stack buffer --
+ *	4096 bytes for a mechanism or modifier, only 511 + header for an
+ *	explanation.  "v=spf1 exists:" followed by 127 x "%{d}" and 6000
+ *	letters crashes the process ("stack smashing detected"); random
+ *	explanations of about 300 bytes do too.  A compiled byte costs at
+ *	least 1/2.4 source byte ("a%{d}" is 5 bytes compiled to 12), so an
+ *	explanation of at most SPF_EXP_MAX (200) bytes compiles to under 490
+ *	bytes and never reaches the underflow, and a term of at most
+ *	SPF_TERM_MAX (512) bytes can overrun its 511 bytes only inside the
+ *	4096-byte buffer, after which libspf2 reports the term too long.
+ *	Real terms and explanations are far shorter.
  *
  *	Results.  libspf2's SPF_RESULT_INVALID (no verdict) is temperror
  *	when the cause is DNS or memory, and permerror when the record did
@@ -512,6 +532,20 @@ static struct __res_state *spf_res_get(const struct spf_checker *c)
 	return &r->res;
 }
 
+/*
+ * spf_res_release - free this thread's resolver state now (other threads'
+ * go at their exit; the main thread's would otherwise never go)
+ */
+static void spf_res_release(void)
+{
+	struct spf_res *r;
+
+	if (!spf_res_key_ok || (r = pthread_getspecific(spf_res_key)) == NULL)
+		return;
+	pthread_setspecific(spf_res_key, NULL);
+	spf_res_free(r);
+}
+
 /* spf_resolv_lookup - ask the system resolver, within left_ms (see DESCRIPTION) */
 static SPF_dns_rr_t *spf_resolv_lookup(SPF_dns_server_t *layer, const char *domain,
 				       ns_type type, long left_ms)
@@ -858,6 +892,7 @@ void spf_checker_destroy(struct spf_checker **checker)
 
 	if (c == NULL)
 		return;
+	spf_res_release();
 	if (c->server != NULL)
 		SPF_server_free(c->server);	/* leaves the layers: new_dns */
 	if (c->layer != NULL)
@@ -984,6 +1019,7 @@ static void spf_evaluate(struct spf_checker *c, const struct spf_input *in, bool
 	ev->err = SPF_E_SUCCESS;
 	ev->unwound = false;
 	ev->libmsg[0] = '\0';
+	spf_thread.refused = false;
 	if (sigsetjmp(ev->env, 0) != 0) {
 		ev->unwound = true;
 		return;
@@ -1306,7 +1342,11 @@ static void spf_outcome_set(const struct spf_checker *c, const struct spf_input 
 		snprintf(out->reason, sizeof(out->reason), "SPF Temporary Error: %s", detail);
 		break;
 	case SPF_RESULT_PERMERROR:
-		spf_error_detail(ev, detail, sizeof(detail));
+		if (spf_thread.refused)
+			snprintf(detail, sizeof(detail), "SPF record refused: a term is longer "
+				 "than %d bytes", SPF_TERM_MAX);
+		else
+			spf_error_detail(ev, detail, sizeof(detail));
 		snprintf(out->reason, sizeof(out->reason), "SPF Permanent Error: %s", detail);
 		break;
 	case SPF_RESULT_NONE:

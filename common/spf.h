@@ -82,7 +82,8 @@ int spf_checker_create_zone(const char *receiver, const char *const *records, si
 
 /*
  * spf_checker_destroy - free *checker and set it to NULL; NULL is fine.  No
- * spf_check may be running on it.
+ * spf_check may be running on it.  Also frees the calling thread's resolver
+ * state (other threads free theirs when they exit).
  */
 void spf_checker_destroy(struct spf_checker **checker);
 

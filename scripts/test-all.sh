@@ -44,7 +44,7 @@ step asan-build build "$work/asan" --enable-asan CFLAGS="-O1 -g"
 step asan-check sh -c "cd '$work/asan' && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make check"
 step fuzz-build build "$work/fuzz" CC=clang --with-fuzzer=clang CFLAGS="-O1 -g"
-step fuzz sh -c "cd '$work/fuzz' && '$here/tests/fuzz/run-fuzzers.sh' '$work/fuzz/tests/fuzz'"
+step fuzz sh -c "cd '$work/fuzz' && '$here/tests/fuzz/run-fuzzers.sh' 20"
 step distcheck sh -c "cd '$work/plain' && make distcheck"
 
 echo "$passed passed, $failed failed"

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "greylist.h"
 #include "store.h"
 #include "store_contract.h"
 
@@ -65,9 +66,13 @@ static const char *status_name(int status)
 	return "?";
 }
 
+/* the CHECK_ macros evaluate `got` once: a failure message must not call again */
 #define CHECK_STATUS(got, want, what)                                                      \
-	ck_assert_msg((got) == (want), "%s: got %s, want %s", (what), status_name(got),   \
-		      status_name(want))
+	do {                                                                               \
+		int got_ = (got);                                                          \
+		ck_assert_msg(got_ == (want), "%s: got %s, want %s", (what),               \
+			      status_name(got_), status_name(want));                       \
+	} while (0)
 
 #define CHECK_STATE(s, c, r, o, what)                                                      \
 	ck_assert_msg((s).committed == (c) && (s).reserved == (r) && (s).own == (o),      \
@@ -705,9 +710,7 @@ START_TEST(test_concurrency)
 	struct store_quota_params p = params(LIMIT, 0);
 	struct worker w[THREADS];
 	struct store_quota_state s;
-	int i, granted = 0, refused = 0;
-
-	int started;
+	int i, started, granted = 0, refused = 0;
 
 	memset(w, 0, sizeof(w));
 	for (started = 0; started < THREADS; started++) {
@@ -736,6 +739,546 @@ START_TEST(test_concurrency)
 		CHECK_STATE(s, LIMIT, 0, 0, "all committed");
 	else
 		CHECK_STATE(s, 0, LIMIT, 0, "all reserved");
+}
+END_TEST
+
+/* ---- greylisting ------------------------------------------------------- */
+
+#define GBASE 1700002800	/* a multiple of 3600: an hour start */
+#define MIND 300
+#define WIN 14400
+#define LIFE 259200
+#define GHOUR 3600
+#define GDAY 86400
+
+static const struct greylist_params gp = { MIND, WIN, LIFE, 0 };
+
+/* verdict_name - a verdict for messages */
+static const char *verdict_name(int v)
+{
+	return v < 0 ? "error" : greylist_verdict_name((enum greylist_verdict)v);
+}
+
+/* gcheck_n - store_greylist_check on explicit keys; errors fail */
+static int gcheck_n(const void *tuple, size_t tuple_len, const void *client, size_t client_len,
+		    const struct greylist_params *p, int64_t now)
+{
+	const char *error = NULL;
+	int verdict = -1, ret;
+
+	ret = store_greylist_check(st, tuple, tuple_len, client, client_len, p, now, &verdict,
+				   &error);
+	ck_assert_msg(ret == STORE_OK, "greylist check at %lld: got %s (%s), want STORE_OK",
+		      (long long)now, status_name(ret), error);
+	return verdict;
+}
+
+/* gcheck - a check of tuple (client, sender, rcpt) as policy.c keys it */
+static int gcheck(const char *client, const char *sender, const char *rcpt,
+		  const struct greylist_params *p, int64_t now)
+{
+	unsigned char tuple[512], ckey[128];
+	size_t tlen, clen;
+
+	tlen = store_key(tuple, sizeof(tuple), "grey", client, sender, rcpt, (char *)NULL);
+	clen = store_key(ckey, sizeof(ckey), "greyc", client, (char *)NULL);
+	ck_assert(tlen > 0 && clen > 0);
+	return gcheck_n(tuple, tlen, ckey, clen, p, now);
+}
+
+/* tally_n - store_greylist_tally on an explicit client key; errors fail */
+static uint32_t tally_n(const void *client, size_t client_len, int64_t now)
+{
+	const char *error = NULL;
+	uint32_t count = 12345;
+	int ret;
+
+	ret = store_greylist_tally(st, client, client_len, now, &count, &error);
+	ck_assert_msg(ret == STORE_OK, "tally: got %s (%s), want STORE_OK", status_name(ret),
+		      error);
+	return count;
+}
+
+/* tally - the tally of client keyed as policy.c keys it */
+static uint32_t tally(const char *client, int64_t now)
+{
+	unsigned char ckey[128];
+	size_t clen = store_key(ckey, sizeof(ckey), "greyc", client, (char *)NULL);
+
+	return tally_n(ckey, clen, now);
+}
+
+/* tally_clear - forget client's tally; must succeed */
+static void tally_clear(const char *client)
+{
+	unsigned char ckey[128];
+	size_t clen = store_key(ckey, sizeof(ckey), "greyc", client, (char *)NULL);
+	const char *error = NULL;
+	int ret;
+
+	ret = store_greylist_tally_clear(st, ckey, clen, &error);
+	ck_assert_msg(ret == STORE_OK, "tally clear: got %s (%s), want STORE_OK",
+		      status_name(ret), error);
+}
+
+#define CHECK_VERDICT(got, want, what)                                                     \
+	do {                                                                               \
+		int got_ = (got);                                                          \
+		ck_assert_msg(got_ == (want), "%s: got %s, want %s", (what),               \
+			      verdict_name(got_), verdict_name(want));                     \
+	} while (0)
+
+#define CHECK_TALLY(got, want, what)                                                       \
+	do {                                                                               \
+		uint32_t got_ = (got);                                                     \
+		ck_assert_msg(got_ == (want), "%s: got tally %u, want %u", (what),         \
+			      (unsigned)got_, (unsigned)(want));                           \
+	} while (0)
+
+/* pass_tuple - take a new tuple through greylisting: deferred at t, passes at t + MIND */
+static void pass_tuple(const char *client, const char *sender, const char *rcpt, int64_t t)
+{
+	CHECK_VERDICT(gcheck(client, sender, rcpt, &gp, t), GREYLIST_DEFER_NEW, "pass_tuple new");
+	CHECK_VERDICT(gcheck(client, sender, rcpt, &gp, t + MIND), GREYLIST_PASS,
+		      "pass_tuple retry");
+}
+
+START_TEST(test_grey_new)
+{
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@example.org", "b@example.net", &gp, GBASE),
+		      GREYLIST_DEFER_NEW, "new tuple");
+	/* each part of the tuple makes a new one */
+	CHECK_VERDICT(gcheck("192.0.2.2", "a@example.org", "b@example.net", &gp, GBASE),
+		      GREYLIST_DEFER_NEW, "other client");
+	CHECK_VERDICT(gcheck("192.0.2.1", "c@example.org", "b@example.net", &gp, GBASE),
+		      GREYLIST_DEFER_NEW, "other sender");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@example.org", "d@example.net", &gp, GBASE),
+		      GREYLIST_DEFER_NEW, "other recipient");
+	CHECK_VERDICT(gcheck("192.0.2.1", "", "b@example.net", &gp, GBASE), GREYLIST_DEFER_NEW,
+		      "null sender");
+	/* deferrals are not passes */
+	CHECK_TALLY(tally("192.0.2.1", GBASE), 0, "after deferrals");
+}
+END_TEST
+
+START_TEST(test_grey_early_keeps_clock)
+{
+	static const int64_t retries[] = { 1, 10, 100, MIND / 2, MIND - 2, MIND - 1 };
+	size_t i;
+
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, GBASE), GREYLIST_DEFER_NEW, "new");
+	/* a client retrying faster than min_delay is deferred, but the clock
+	 * keeps running from the first attempt (CHAPPS restarted it) */
+	for (i = 0; i < sizeof(retries) / sizeof(retries[0]); i++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "retry after %llds", (long long)retries[i]);
+		CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, GBASE + retries[i]),
+			      GREYLIST_DEFER_EARLY, what);
+	}
+	CHECK_TALLY(tally("192.0.2.1", GBASE + MIND - 1), 0, "no pass yet");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, GBASE + MIND), GREYLIST_PASS,
+		      "retry at first + min_delay");
+	CHECK_TALLY(tally("192.0.2.1", GBASE + MIND), 1, "after the pass");
+}
+END_TEST
+
+START_TEST(test_grey_pass_after_delay)
+{
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, GBASE), GREYLIST_DEFER_NEW, "new");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, GBASE + MIND + 100), GREYLIST_PASS,
+		      "retry after min_delay");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, GBASE + MIND + 200), GREYLIST_PASS,
+		      "next message");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, GBASE + WIN + 1000), GREYLIST_PASS,
+		      "after the retry window, within the lifetime");
+	CHECK_TALLY(tally("192.0.2.1", GBASE + WIN + 1000), 3, "three passes");
+	/* the last second of the retry window still passes */
+	CHECK_VERDICT(gcheck("192.0.2.9", "a@x", "b@y", &gp, GBASE), GREYLIST_DEFER_NEW, "new 2");
+	CHECK_VERDICT(gcheck("192.0.2.9", "a@x", "b@y", &gp, GBASE + WIN), GREYLIST_PASS,
+		      "retry at first + retry_window");
+}
+END_TEST
+
+START_TEST(test_grey_lifetime)
+{
+	const int64_t p1 = GBASE + MIND;
+
+	/* remembered for lifetime, then forgotten */
+	pass_tuple("192.0.2.1", "a@x", "b@y", GBASE);
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, p1 + LIFE), GREYLIST_PASS,
+		      "at last pass + lifetime");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, p1 + 2 * LIFE + 1),
+		      GREYLIST_DEFER_NEW, "lifetime + 1 after the last pass");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, p1 + 2 * LIFE + 2),
+		      GREYLIST_DEFER_EARLY, "greylisted again from scratch");
+
+	/* every pass renews the lifetime */
+	pass_tuple("192.0.2.2", "a@x", "b@y", GBASE);
+	CHECK_VERDICT(gcheck("192.0.2.2", "a@x", "b@y", &gp, p1 + LIFE - 10), GREYLIST_PASS,
+		      "before the lifetime ends");
+	CHECK_VERDICT(gcheck("192.0.2.2", "a@x", "b@y", &gp, p1 + LIFE + 10), GREYLIST_PASS,
+		      "after the first lifetime: renewed");
+	CHECK_VERDICT(gcheck("192.0.2.2", "a@x", "b@y", &gp, p1 + 2 * LIFE + 10), GREYLIST_PASS,
+		      "renewed again");
+	CHECK_VERDICT(gcheck("192.0.2.2", "a@x", "b@y", &gp, p1 + 3 * LIFE + 11),
+		      GREYLIST_DEFER_NEW, "idle for lifetime + 1");
+
+	/* a tuple that never passed is forgotten after the retry window */
+	CHECK_VERDICT(gcheck("192.0.2.3", "a@x", "b@y", &gp, GBASE), GREYLIST_DEFER_NEW, "new 3");
+	CHECK_VERDICT(gcheck("192.0.2.3", "a@x", "b@y", &gp, GBASE + LIFE), GREYLIST_DEFER_NEW,
+		      "never passed, lifetime later");
+}
+END_TEST
+
+START_TEST(test_grey_retry_window)
+{
+	const int64_t late = GBASE + WIN + 1;
+
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, GBASE), GREYLIST_DEFER_NEW, "new");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, late), GREYLIST_DEFER_NEW,
+		      "retry after the window: restarted");
+	/* the clock restarted at `late` */
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, late + MIND - 1),
+		      GREYLIST_DEFER_EARLY, "early after the restart");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, late + MIND), GREYLIST_PASS,
+		      "min_delay after the restart");
+	/* a passed tuple whose pass expired restarts as well */
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, late + MIND + LIFE + 1),
+		      GREYLIST_DEFER_NEW, "pass expired");
+	CHECK_TALLY(tally("192.0.2.1", late + MIND), 1, "one pass");
+}
+END_TEST
+
+START_TEST(test_grey_whitelist)
+{
+	struct greylist_params wp = gp;
+	const int64_t t4 = GBASE + 2000;
+	int i;
+
+	wp.whitelist_threshold = 3;
+	/* three passes within one hour (GBASE is an hour start) */
+	for (i = 0; i < 3; i++) {
+		char rcpt[32];
+
+		snprintf(rcpt, sizeof(rcpt), "r%d@y", i);
+		CHECK_VERDICT(gcheck("192.0.2.1", "a@x", rcpt, &wp, GBASE + i), GREYLIST_DEFER_NEW,
+			      "new");
+		CHECK_VERDICT(gcheck("192.0.2.1", "a@x", rcpt, &wp, GBASE + i + MIND),
+			      GREYLIST_PASS, "retry");
+		if (i < 2)
+			CHECK_VERDICT(gcheck("192.0.2.1", "z@x", "new@y", &wp, GBASE + i + MIND),
+				      i == 0 ? GREYLIST_DEFER_NEW : GREYLIST_DEFER_EARLY,
+				      "below the threshold");
+	}
+	CHECK_TALLY(tally("192.0.2.1", GBASE + 1000), 3, "three passes");
+	/* at the threshold a new tuple passes at once, and counts */
+	CHECK_VERDICT(gcheck("192.0.2.1", "b@x", "new@y", &wp, t4), GREYLIST_PASS_WHITELISTED,
+		      "new tuple of a whitelisted client");
+	CHECK_VERDICT(gcheck("192.0.2.1", "z@x", "new@y", &wp, t4), GREYLIST_PASS_WHITELISTED,
+		      "early tuple of a whitelisted client");
+	CHECK_TALLY(tally("192.0.2.1", t4), 5, "whitelisted passes count");
+	/* another client is not whitelisted */
+	CHECK_VERDICT(gcheck("192.0.2.2", "b@x", "new@y", &wp, t4), GREYLIST_DEFER_NEW,
+		      "other client");
+	/* the whitelisted pass is remembered for the tuple */
+	tally_clear("192.0.2.1");
+	CHECK_TALLY(tally("192.0.2.1", t4), 0, "after clear");
+	CHECK_VERDICT(gcheck("192.0.2.1", "b@x", "new@y", &wp, t4 + 10), GREYLIST_PASS,
+		      "tuple passed by whitelist, after clear");
+	CHECK_VERDICT(gcheck("192.0.2.1", "c@x", "new@y", &wp, t4 + 10), GREYLIST_DEFER_NEW,
+		      "new tuple after clear");
+}
+END_TEST
+
+START_TEST(test_grey_whitelist_window)
+{
+	struct greylist_params wp = gp;
+	/* the passes happen in hour GBASE; that counter counts until its end
+	 * plus 24 hours: at least 24 h, at most 25 h after each pass */
+	const int64_t pass_at = GBASE + MIND + 2, gone = GBASE + GHOUR + GDAY;
+	int i;
+
+	wp.whitelist_threshold = 3;
+	for (i = 0; i < 3; i++) {
+		char rcpt[32];
+
+		snprintf(rcpt, sizeof(rcpt), "r%d@y", i);
+		pass_tuple("192.0.2.1", "a@x", rcpt, GBASE + i);
+	}
+	CHECK_TALLY(tally("192.0.2.1", pass_at + GDAY - 1), 3, "24 h after the passes");
+	CHECK_TALLY(tally("192.0.2.1", gone - 1), 3, "last counted second");
+	CHECK_TALLY(tally("192.0.2.1", gone), 0, "hour end + 24 h");
+	CHECK_VERDICT(gcheck("192.0.2.1", "b@x", "n1@y", &wp, pass_at + GDAY - 1),
+		      GREYLIST_PASS_WHITELISTED, "within 24 h");
+	/* that pass (hour GBASE + 24 h) keeps the client whitelisted past `gone` */
+	CHECK_TALLY(tally("192.0.2.1", gone), 1, "the later pass only");
+	CHECK_VERDICT(gcheck("192.0.2.1", "b@x", "n2@y", &wp, gone), GREYLIST_DEFER_NEW,
+		      "after 24 h");
+}
+END_TEST
+
+START_TEST(test_grey_threshold_zero)
+{
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		char rcpt[32];
+
+		snprintf(rcpt, sizeof(rcpt), "r%d@y", i);
+		pass_tuple("192.0.2.1", "a@x", rcpt, GBASE + i);
+	}
+	CHECK_TALLY(tally("192.0.2.1", GBASE + 1000), 20, "passes are counted");
+	CHECK_VERDICT(gcheck("192.0.2.1", "b@x", "new@y", &gp, GBASE + 1000), GREYLIST_DEFER_NEW,
+		      "threshold 0: no auto-whitelist");
+}
+END_TEST
+
+START_TEST(test_grey_tally)
+{
+	const int64_t h0 = GBASE;
+	const char *error = NULL;
+	int i;
+
+	CHECK_TALLY(tally("192.0.2.7", h0), 0, "unknown client");
+	/* one tuple passes once; afterwards every check within its lifetime
+	 * is a pass, so each check below adds one */
+	pass_tuple("192.0.2.7", "a@x", "b@y", h0);			/* hour 0 */
+	CHECK_VERDICT(gcheck("192.0.2.7", "a@x", "b@y", &gp, h0 + 2 * GHOUR + 5), GREYLIST_PASS,
+		      "hour 2");
+	CHECK_VERDICT(gcheck("192.0.2.7", "a@x", "b@y", &gp, h0 + 2 * GHOUR + 6), GREYLIST_PASS,
+		      "hour 2 again");
+	CHECK_TALLY(tally("192.0.2.7", h0 + 2 * GHOUR + 6), 3, "hours 0 and 2");
+	CHECK_TALLY(tally("192.0.2.7", h0 + GHOUR + GDAY - 1), 3, "hour 0 still counts");
+	CHECK_TALLY(tally("192.0.2.7", h0 + GHOUR + GDAY), 2, "hour 0 gone");
+	CHECK_TALLY(tally("192.0.2.7", h0 + 3 * GHOUR + GDAY), 0, "all gone");
+	/* the tally reader does not change anything */
+	CHECK_TALLY(tally("192.0.2.7", h0 + 2 * GHOUR + 6), 3, "read again");
+
+	/* one pass an hour for 30 hours: 25 counters live (the hour's and the
+	 * 24 before it) */
+	for (i = 3; i < 33; i++)
+		CHECK_VERDICT(gcheck("192.0.2.7", "a@x", "b@y", &gp, h0 + i * GHOUR + 7),
+			      GREYLIST_PASS, "hourly pass");
+	CHECK_TALLY(tally("192.0.2.7", h0 + 32 * GHOUR + 7), 25, "hourly passes, 25 hours");
+
+	/* a clock jump back: counters in the "future" still count, and folding
+	 * them past 25 never loses a pass */
+	tally_clear("192.0.2.7");
+	CHECK_VERDICT(gcheck("192.0.2.7", "a@x", "b@y", &gp, h0 + 50 * GHOUR), GREYLIST_PASS,
+		      "future pass");
+	for (i = 0; i < 25; i++)
+		CHECK_VERDICT(gcheck("192.0.2.7", "a@x", "b@y", &gp, h0 + (20 + i) * GHOUR),
+			      GREYLIST_PASS, "pass after the jump back");
+	CHECK_TALLY(tally("192.0.2.7", h0 + 44 * GHOUR), 26, "26 passes in 26 hours");
+
+	/* clear */
+	tally_clear("192.0.2.7");
+	CHECK_TALLY(tally("192.0.2.7", h0 + 44 * GHOUR), 0, "after clear");
+	tally_clear("192.0.2.7");	/* absent: fine */
+	CHECK_STATUS(store_greylist_tally(st, "x", 1, h0, NULL, &error), STORE_OK,
+		     "NULL count_r");
+	/* clearing the tally does not forget the tuple */
+	CHECK_VERDICT(gcheck("192.0.2.7", "a@x", "b@y", &gp, h0 + 44 * GHOUR), GREYLIST_PASS,
+		      "tuple after clear");
+}
+END_TEST
+
+struct gkey {
+	const char *s;
+	size_t len;
+};
+
+#define GKEY(s) { s, sizeof(s) - 1 }
+static const struct gkey gkeys[] = {
+	GKEY("a"), GKEY("a\0b"), GKEY("a\0c"), GKEY("a\0"), GKEY("\0a"), GKEY("a:b"),
+	GKEY("a b"), GKEY("A"), GKEY("\xc3\xa4@\xe7\x94\xa8"), GKEY("%s%n{}*?[]"),
+	GKEY("greyc"), GKEY("chapps:g:a"),
+};
+
+START_TEST(test_grey_keys)
+{
+	size_t i, n = sizeof(gkeys) / sizeof(gkeys[0]);
+	unsigned char big1[1200], big2[1200], big3[1200];
+	char buf[16];
+
+	/* every tuple key is its own tuple, every client key its own tally */
+	for (i = 0; i < n; i++)
+		CHECK_VERDICT(gcheck_n(gkeys[i].s, gkeys[i].len, gkeys[i].s, gkeys[i].len, &gp,
+				       GBASE), GREYLIST_DEFER_NEW, gkeys[i].s);
+	for (i = 0; i < n; i++)
+		CHECK_VERDICT(gcheck_n(gkeys[i].s, gkeys[i].len, gkeys[i].s, gkeys[i].len, &gp,
+				       GBASE + MIND + (int64_t)i), GREYLIST_PASS, gkeys[i].s);
+	for (i = 0; i < n; i++) {
+		uint32_t count = tally_n(gkeys[i].s, gkeys[i].len, GBASE + MIND + 100);
+
+		ck_assert_msg(count == 1, "client key #%zu: got tally %u, want 1", i, count);
+	}
+	/* a tuple and a client with the same bytes are different things, and
+	 * the cache's keys are another space again */
+	CHECK_STATUS(store_cache_set(st, "k", 1, "v", 1, 60, GBASE, NULL), STORE_OK, "cache set");
+	CHECK_VERDICT(gcheck_n("k", 1, "k", 1, &gp, GBASE), GREYLIST_DEFER_NEW, "tuple k");
+	CHECK_TALLY(tally_n("k", 1, GBASE), 0, "client k");
+	CHECK_STATUS(cache_get_str("k", 1, buf, sizeof(buf), GBASE), STORE_OK, "cache kept");
+	ck_assert_str_eq(buf, "v");
+
+	/* keys longer than any engine's native key size stay distinct */
+	memset(big1, 'x', sizeof(big1));
+	memcpy(big2, big1, sizeof(big2));
+	memcpy(big3, big1, sizeof(big3));
+	big2[sizeof(big2) - 1] = 'y';	/* differs in the last byte */
+	big3[600] = 'y';		/* in the middle */
+	CHECK_VERDICT(gcheck_n(big1, sizeof(big1), big1, 700, &gp, GBASE), GREYLIST_DEFER_NEW,
+		      "long 1");
+	CHECK_VERDICT(gcheck_n(big2, sizeof(big2), big2, 700, &gp, GBASE), GREYLIST_DEFER_NEW,
+		      "long 2");
+	CHECK_VERDICT(gcheck_n(big3, sizeof(big3), big3, 700, &gp, GBASE), GREYLIST_DEFER_NEW,
+		      "long 3");
+	CHECK_VERDICT(gcheck_n(big1, sizeof(big1) - 1, big1, 700, &gp, GBASE),
+		      GREYLIST_DEFER_NEW, "long 1 minus its last byte");
+	CHECK_VERDICT(gcheck_n(big2, sizeof(big2), big2, 700, &gp, GBASE + MIND), GREYLIST_PASS,
+		      "long 2 retried");
+	CHECK_VERDICT(gcheck_n(big1, sizeof(big1), big1, 700, &gp, GBASE + MIND), GREYLIST_PASS,
+		      "long 1 retried");
+	CHECK_TALLY(tally_n(big1, 700, GBASE + MIND), 2, "long client key");
+	CHECK_TALLY(tally_n(big1, 699, GBASE + MIND), 0, "long client key minus one byte");
+}
+END_TEST
+
+START_TEST(test_grey_arguments)
+{
+	const char *error = NULL;
+	uint32_t count;
+	int verdict = -1;
+
+	CHECK_STATUS(store_greylist_check(st, "t", 1, "c", 1, NULL, GBASE, &verdict, &error),
+		     STORE_ERROR, "NULL params");
+	ck_assert_ptr_nonnull(error);
+	CHECK_STATUS(store_greylist_check(st, "t", 1, "c", 1, &gp, GBASE, NULL, &error),
+		     STORE_ERROR, "NULL verdict_r");
+	CHECK_STATUS(store_greylist_check(st, "", 0, "c", 1, &gp, GBASE, &verdict, &error),
+		     STORE_ERROR, "empty tuple");
+	CHECK_STATUS(store_greylist_check(st, NULL, 1, "c", 1, &gp, GBASE, &verdict, &error),
+		     STORE_ERROR, "NULL tuple");
+	CHECK_STATUS(store_greylist_check(st, "t", 1, "", 0, &gp, GBASE, &verdict, &error),
+		     STORE_ERROR, "empty client");
+	CHECK_STATUS(store_greylist_check(st, "t", 1, "c", 1, &gp, -1, &verdict, &error),
+		     STORE_ERROR, "negative clock");
+	CHECK_STATUS(store_greylist_check(NULL, "t", 1, "c", 1, &gp, GBASE, &verdict, &error),
+		     STORE_ERROR, "NULL store");
+	CHECK_STATUS(store_greylist_tally(st, "", 0, GBASE, &count, &error), STORE_ERROR,
+		     "tally: empty client");
+	CHECK_STATUS(store_greylist_tally_clear(st, NULL, 1, &error), STORE_ERROR,
+		     "clear: NULL client");
+	/* nothing was created by the refused calls */
+	CHECK_VERDICT(gcheck_n("t", 1, "c", 1, &gp, GBASE), GREYLIST_DEFER_NEW, "after errors");
+	/* error_r may be NULL */
+	CHECK_STATUS(store_greylist_check(st, "t", 1, "c", 1, &gp, GBASE, &verdict, NULL),
+		     STORE_OK, "NULL error_r");
+}
+END_TEST
+
+#define GREY_THREADS 8
+#define GREY_TUPLES 40
+
+struct grey_worker {
+	pthread_t thread;
+	int index;
+	int64_t now;			/* the thread's clock */
+	int verdict[GREY_TUPLES];
+	int errors;
+	char error[256];
+};
+
+/* grey_worker_main - check every shared tuple once at the thread's clock */
+static void *grey_worker_main(void *arg)
+{
+	struct grey_worker *w = arg;
+	const char *error;
+	char tuple[32];
+	int i, ret;
+
+	for (i = 0; i < GREY_TUPLES; i++) {
+		/* start at a different tuple in each thread: more collisions */
+		int k = (i + w->index * 5) % GREY_TUPLES;
+
+		snprintf(tuple, sizeof(tuple), "tuple-%d", k);
+		error = NULL;
+		w->verdict[k] = -1;
+		ret = store_greylist_check(st, tuple, strlen(tuple), "client", 6, &gp, w->now,
+					   &w->verdict[k], &error);
+		if (ret != STORE_OK) {
+			w->verdict[k] = -1;
+			w->errors++;
+			snprintf(w->error, sizeof(w->error), "%s", error ? error : "?");
+		}
+	}
+	return NULL;
+}
+
+/* grey_run_threads - run the workers at clock base + index * step; all joined */
+static void grey_run_threads(struct grey_worker *w, int64_t base, int64_t step)
+{
+	int i, started;
+
+	memset(w, 0, GREY_THREADS * sizeof(*w));
+	for (started = 0; started < GREY_THREADS; started++) {
+		w[started].index = started;
+		w[started].now = base + started * step;
+		if (pthread_create(&w[started].thread, NULL, grey_worker_main, &w[started]) != 0)
+			break;
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(w[i].thread, NULL);
+	ck_assert_msg(started == GREY_THREADS, "pthread_create: started %d threads, want %d",
+		      started, GREY_THREADS);
+	for (i = 0; i < GREY_THREADS; i++)
+		ck_assert_msg(w[i].errors == 0, "thread %d: %d errors, last: %s", i, w[i].errors,
+			      w[i].error);
+}
+
+START_TEST(test_grey_concurrency)
+{
+	struct grey_worker w[GREY_THREADS];
+	int64_t first[GREY_TUPLES];
+	char tuple[32];
+	int i, k;
+
+	/* 8 threads see the same 40 new tuples at once, at clocks GBASE..+7 */
+	grey_run_threads(w, GBASE, 1);
+	for (k = 0; k < GREY_TUPLES; k++) {
+		int news = 0;
+
+		first[k] = -1;
+		for (i = 0; i < GREY_THREADS; i++) {
+			int v = w[i].verdict[k];
+
+			ck_assert_msg(v == GREYLIST_DEFER_NEW || v == GREYLIST_DEFER_EARLY,
+				      "tuple %d, thread %d: got %s, want a deferral", k, i,
+				      verdict_name(v));
+			if (v == GREYLIST_DEFER_NEW) {
+				news++;
+				first[k] = w[i].now;
+			}
+		}
+		ck_assert_msg(news == 1, "tuple %d: got %d DEFER_NEW, want exactly 1", k, news);
+	}
+	/* the first-seen time is the one of the thread that saw it new */
+	for (k = 0; k < GREY_TUPLES; k++) {
+		snprintf(tuple, sizeof(tuple), "tuple-%d", k);
+		CHECK_VERDICT(gcheck_n(tuple, strlen(tuple), "client", 6, &gp, first[k] + MIND - 1),
+			      GREYLIST_DEFER_EARLY, "one second before first + min_delay");
+		CHECK_VERDICT(gcheck_n(tuple, strlen(tuple), "client", 6, &gp, first[k] + MIND),
+			      GREYLIST_PASS, "at first + min_delay");
+	}
+	CHECK_TALLY(tally_n("client", 6, GBASE + MIND + 7), GREY_TUPLES, "one pass per tuple");
+	/* now all pass at once: every pass is counted */
+	grey_run_threads(w, GBASE + 1000, 0);
+	for (k = 0; k < GREY_TUPLES; k++)
+		for (i = 0; i < GREY_THREADS; i++)
+			CHECK_VERDICT(w[i].verdict[k], GREYLIST_PASS, "concurrent pass");
+	CHECK_TALLY(tally_n("client", 6, GBASE + 1000), GREY_TUPLES * (GREY_THREADS + 1),
+		    "concurrent passes counted");
 }
 END_TEST
 
@@ -783,10 +1326,26 @@ Suite *store_contract_suite(const struct store_contract_backend *b)
 	tcase_add_test(tc, test_store_key);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("greylist");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_grey_new);
+	tcase_add_test(tc, test_grey_early_keeps_clock);
+	tcase_add_test(tc, test_grey_pass_after_delay);
+	tcase_add_test(tc, test_grey_lifetime);
+	tcase_add_test(tc, test_grey_retry_window);
+	tcase_add_test(tc, test_grey_whitelist);
+	tcase_add_test(tc, test_grey_whitelist_window);
+	tcase_add_test(tc, test_grey_threshold_zero);
+	tcase_add_test(tc, test_grey_tally);
+	tcase_add_test(tc, test_grey_keys);
+	tcase_add_test(tc, test_grey_arguments);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("concurrency");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_concurrency, 0, 2);
+	tcase_add_test(tc, test_grey_concurrency);
 	suite_add_tcase(s, tc);
 	return s;
 }

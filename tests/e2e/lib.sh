@@ -627,6 +627,18 @@ e2e_milter_stop()
 	return $rc
 }
 
+# e2e_milter_kill NAME - SIGKILL milter NAME by PID (a crash) and wait until it is gone
+e2e_milter_kill()
+{
+	local pid=${E2E_MPID[$1]:-}
+	[ -n "$pid" ] || return 1
+	e2e_is "$pid" "$CHAPPS_MILTER" && kill -KILL "$pid" 2>/dev/null
+	unset "E2E_MPID[$1]"
+	e2e_wait_gone 5 "$pid" || return 1
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
 # e2e_log_count FILE STRING... - number of lines of FILE that contain every STRING
 e2e_log_count()
 {

@@ -237,5 +237,6 @@ e2e_eq "every milter exits 0 within 15 s of SIGTERM" \
 for n in rt ra reload; do
 	e2e_check "milter $n log free of sanitizer reports" e2e_sanitizer_clean "$(e2e_milter_log $n)"
 done
+e2e_check "chapps-cli stderr free of sanitizer reports" e2e_sanitizer_clean "$D/log/cli.err"
 e2e_note "elapsed $((SECONDS - T_START)) s"
 e2e_finish

@@ -2,8 +2,11 @@
  * NAME
  *	fuzz-config - libFuzzer target for config_load
  * DESCRIPTION
- *	Each input is written to a file in a private directory (under /dev/shm
- *	when it exists) and loaded with config_load, which must either return
+ *	Each input is written to a file in a private directory (under
+ *	$FUZZ_TMPDIR, else /dev/shm when it exists, else /tmp; removed at a
+ *	normal exit, but libFuzzer leaves by _Exit after -max_total_time and on
+ *	a crash, so run-fuzzers.sh points FUZZ_TMPDIR at a directory it
+ *	removes) and loaded with config_load, which must either return
  *	a snapshot or a non-empty error text, never crash or leak.  A loaded
  *	snapshot is then dumped with config_dump, the dump loaded again and
  *	dumped again: config_dump promises text that config_load accepts, so
@@ -84,8 +87,11 @@ static void setup(void)
 
 	if (dir[0] != '\0')
 		return;
-	snprintf(dir, sizeof(dir), "%s/chapps-fuzz-config.XXXXXX",
-		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	const char *base = getenv("FUZZ_TMPDIR");
+
+	if (base == NULL || *base == '\0' || strlen(base) > 30)
+		base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(dir, sizeof(dir), "%s/chapps-fuzz-config.XXXXXX", base);
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
 		abort();

@@ -32,6 +32,8 @@ esac
 
 WORK=$(mktemp -d /tmp/chapps-fuzz.XXXXXX) || exit 1
 trap 'rm -rf "$WORK"' EXIT
+# fuzz-config writes its inputs under here (a target cannot clean up after libFuzzer's _Exit)
+mkdir "$WORK/tmp" && export FUZZ_TMPDIR=$WORK/tmp
 mkdir -p "$ARTIFACTS"
 
 N=0
@@ -73,7 +75,7 @@ for name in "${TARGETS[@]}"; do
 	else
 		FAIL=$((FAIL + 1))
 		echo "not ok $N - fuzz-$name: exit $rc after $(($(date +%s) - start)) s"
-		grep -E 'ERROR|SUMMARY|Test unit written|^[a-z_]+: |==[0-9]+==' "$log" | head -15 |
+		grep -E 'ERROR|SUMMARY|Test unit written|^[a-z_]+: |failed$|==[0-9]+==' "$log" | head -15 |
 			sed 's/^/#   /'
 	fi
 done
