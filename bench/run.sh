@@ -25,7 +25,8 @@
 #
 # Environment:
 #   BENCH_BUILDDIR  directory with chapps-milter, chapps-cli and bench/*  [$PWD]
-#   BENCH_ROUNDS    rounds per comparison, the best is reported           [2]
+#   BENCH_ROUNDS    rounds per comparison in A and B, the best is reported [2]
+#                   (D always runs 3 rounds of 1,500 messages)
 #   BENCH_QUICK=1   smoke run: short runs, one round (the figures mean little)
 #   BENCH_E2E=0     skip D (Postfix)
 #   BENCH_KEEP=1    keep the work directory (logs, configs, raw results)
@@ -55,9 +56,9 @@ WARM=3000		# warm-up messages after a milter starts
 PACE_RATE=2000		# the fixed load of the latency rows, messages/s
 WIN_SECS=2		# one window-cost run
 MEM_USERS=100000
-E2E_COUNT=2000 E2E_CONNS=8 E2E_PER_CONN=20
+E2E_COUNT=1500 E2E_CONNS=8 E2E_PER_CONN=20 E2E_ROUNDS=3
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-	ROUNDS=1 SECS=0.5 WARM=300 WIN_SECS=0.5 MEM_USERS=5000 E2E_COUNT=200
+	ROUNDS=1 SECS=0.5 WARM=300 WIN_SECS=0.5 MEM_USERS=5000 E2E_COUNT=200 E2E_ROUNDS=1
 fi
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -183,21 +184,51 @@ run_bench()
 # the best run (highest rate) of KEY in BEST[KEY], its milter CPU us/message in BEST_CPU
 measure()
 {
-	local key=$1 port=$2 name=$3 c0 c1 line n cpu; shift 3
+	local key=$1 port=$2 name=$3 c0 c1 r0=0 r1=0 line n cpu; shift 3
 	c0=$(cpu_ticks "${PID[$name]}")
+	[ "$name" = credis ] && r0=$(cpu_ticks "${PID[redis]}")
 	line=$(run_bench "$key" "$port" "$@")
 	c1=$(cpu_ticks "${PID[$name]}")
+	[ "$name" = credis ] && r1=$(cpu_ticks "${PID[redis]}")
 	n=$(kv msgs "$line")
 	cpu=0
 	[ "$n" -gt 0 ] && cpu=$(( (c1 - c0) * 1000000 / CLK_TCK / n ))
+	# Redis: the server's CPU is part of the cost on this host ("milter+server")
+	[ "$n" -gt 0 ] && [ "$name" = credis ] &&
+		cpu="$cpu+$(( (r1 - r0) * 1000000 / CLK_TCK / n ))"
 	if [ -z "${BEST[$key]:-}" ] ||
 	   awk -v a="$(kv rate "$line")" -v b="$(kv rate "${BEST[$key]}")" 'BEGIN { exit !(a > b) }'
 	then
 		BEST[$key]=$line
 		BEST_CPU[$key]=$cpu
 	fi
-	printf '  %-26s %9.0f msg/s  p99 %7.0f us  milter cpu %4d us/msg\n' "$key" \
+	printf '  %-26s %9.0f msg/s  p99 %7.0f us  milter cpu %4s us/msg\n' "$key" \
 		"$(kv rate "$line")" "$(p99 "$line")" "$cpu" >&2
+}
+
+# measure_cost KEY PORT NAME ARGS... - run_bench; the cost of the quota decisions is the
+# median latency of RCPT (reserve) plus DATA (commit); keep the cheapest run of KEY in
+# BEST[KEY] and COST[KEY] (us), the milter's CPU us/message in BEST_CPU[KEY]
+declare -A COST=()
+measure_cost()
+{
+	local key=$1 port=$2 name=$3 c0 c1 line n cpu cost; shift 3
+	c0=$(cpu_ticks "${PID[$name]}")
+	line=$(run_bench "$key" "$port" "$@")
+	c1=$(cpu_ticks "${PID[$name]}")
+	n=$(kv msgs "$line")
+	cpu=0
+	[ "$n" -gt 0 ] && cpu=$(( (c1 - c0) * 1000000 / CLK_TCK / n ))
+	cost=$(awk -v a="$(kv rcpt_p50 "$line")" -v b="$(kv data_p50 "$line")" \
+		'BEGIN { printf "%.1f", a + b }')
+	if [ -z "${COST[$key]:-}" ] || awk -v a="$cost" -v b="${COST[$key]}" 'BEGIN { exit !(a < b) }'
+	then
+		BEST[$key]=$line
+		BEST_CPU[$key]=$cpu
+		COST[$key]=$cost
+	fi
+	printf '  %-26s %9.0f msg/s  reserve+commit p50 %6.1f us  milter cpu %4d us/msg\n' \
+		"$key" "$(kv rate "$line")" "$cost" "$cpu" >&2
 }
 
 # ratio A B - A / B with two decimals
@@ -358,6 +389,7 @@ phase_a()
 
 # ---- B: quota cost against the contents of the window ------------------------------
 
+declare -A REDIS_USER_BYTES=()
 phase_b()
 {
 	local redis=$1 n r be port name cfg
@@ -369,6 +401,10 @@ phase_b()
 				{ FAILURES+=("quota-fill $be w$n failed: $(tail -n 1 "$W/log/fill.log")"); return 1; }
 		done
 	done
+	if [ "$redis" = 1 ]; then	# the size of one user's state, typical and worst
+		REDIS_USER_BYTES[w10]=$(redis-cli -p "$P_REDIS" memory usage chapps:q:w10)
+		REDIS_USER_BYTES[w100000]=$(redis-cli -p "$P_REDIS" memory usage chapps:q:w100000)
+	fi
 	# the brief's recipe too: 100,000 sent through the milter (all in the newest buckets)
 	run_bench fill-m100000 "$P_CHAPPS" -c 4 -k 100 -r 100 -u 1 --prefix m \
 		--user-base 100000 -m "$(( MEM_USERS >= 100000 ? 1000 : 50 ))" -t 120 >/dev/null
@@ -378,11 +414,11 @@ phase_b()
 			port=$P_CHAPPS name=lmdb
 			[ "$be" = redis ] && port=$P_CHAPPS2 name=credis
 			for n in 10 1000 100000; do
-				measure "win-$be-$n" "$port" "$name" -c 4 -k 50 -u 1 --prefix w \
-					--user-base "$n" -m 10000000 -t "$WIN_SECS"
+				measure_cost "win-$be-$n" "$port" "$name" -c 1 -k 1000 -u 1 \
+					--prefix w --user-base "$n" -m 10000000 -t "$WIN_SECS"
 			done
-			[ "$be" = lmdb ] && measure "win-lmdb-m100000" "$port" "$name" -c 4 -k 50 \
-				-u 1 --prefix m --user-base 100000 -m 10000000 -t "$WIN_SECS"
+			[ "$be" = lmdb ] && measure_cost "win-lmdb-m100000" "$port" "$name" -c 1 \
+				-k 1000 -u 1 --prefix m --user-base 100000 -m 10000000 -t "$WIN_SECS"
 		done
 	done
 	stop lmdb credis
@@ -458,8 +494,12 @@ phase_d()
 			-m 100 -t 60 >/dev/null
 	done
 	pf_drain 60
-	for ((r = 0; r < ROUNDS; r++)); do
-		for k in "${list[@]}"; do
+	local rev=() i
+	for ((i = ${#list[@]} - 1; i >= 0; i--)); do rev+=("${list[i]}"); done
+	for ((r = 0; r < E2E_ROUNDS; r++)); do
+		local order=("${list[@]}")
+		((r % 2 == 1)) && order=("${rev[@]}")
+		for k in "${order[@]}"; do
 			port=${k#*:}
 			k=${k%%:*}
 			line=$(run_bench "e2e-$k" "$port" --smtp --xclient -c "$E2E_CONNS" \
@@ -486,7 +526,7 @@ table()
 {
 	local redis=$1 l n c s lr nr
 
-	section "A. milter protocol, loopback TCP, 1 recipient, 1,000 users, best of $ROUNDS (chapps | no-op: msg/s, milter CPU per msg)"
+	section "A. milter protocol, loopback TCP, 1 recipient, 1,000 users, best of $ROUNDS (msg/s, CPU us/msg of the milter [+redis-server])"
 	l=${BEST[gate16]:-} n=${BEST[noopmail16]:-}
 	row "gate alone, 16 conns" "$(fmt_rate "$l" "${BEST_CPU[gate16]}")" \
 		"$(fmt_rate "$n" "${BEST_CPU[noopmail16]}")" \
@@ -534,24 +574,25 @@ table()
 			"$(ms "$(kv msg_p99 "$n")")" "" "" ""
 	done
 
-	section "B. quota cost vs the window's contents: 4 conns, one user (msg/s; ratio = cost relative to a window of 10)"
+	section "B. quota cost vs the window's contents: 1 conn, one user (median RCPT (reserve) + DATA (commit) latency; msg/s; ratio = cost / cost at 10)"
 	for s in lmdb redis; do
 		[ "$s" = redis ] && [ "$redis" != 1 ] && continue
-		local base=${BEST[win-$s-10]:-}
+		local base=${COST[win-$s-10]:-0}
 		for c in 10 1000 100000 m100000; do
 			[ "$c" = m100000 ] && [ "$s" != lmdb ] && continue
 			l=${BEST[win-$s-$c]:-}
 			[ -n "$l" ] || continue
-			r=$(ratio "$(kv rate "$base")" "$(kv rate "$l")")
+			r=$(ratio "${COST[win-$s-$c]}" "$base")
 			local what="window holds $c (every bucket live)"
+			[ "$c" = 10 ] && what="window holds 10 (10 buckets)"
 			[ "$c" = m100000 ] && what="window holds 100000 (sent just now)"
 			tgt="-" res="-"
 			if [ "$c" != 10 ]; then
 				tgt="<= 1.10"
 				res=$(verdict awk -v x="$r" 'BEGIN { exit !(x <= 1.10) }')
 			fi
-			row "$s: $what" "$(fmt_rate "$l" "${BEST_CPU[win-$s-$c]}")" \
-				"$(fmt_rate "$base" "${BEST_CPU[win-$s-10]}")" "$r" "$tgt" "$res"
+			row "$s: $what" "$(printf '%.0f us, %.0f/s' "${COST[win-$s-$c]}" "$(kv rate "$l")")" \
+				"$(printf '%.0f us at 10' "$base")" "$r" "$tgt" "$res"
 		done
 	done
 
@@ -563,13 +604,23 @@ table()
 			"store $((a[2] / 1024)) kB" "" "" ""
 		row "$s: $MEM_USERS active users" "rss $((z[0] / 1024)) MB (anon $((z[1] / 1024)))" \
 			"store $((z[2] / 1024)) kB" "" "" ""
+		if [ "$s" = lmdb ]; then
+			# quota_record.h: 6-byte header, 12 bytes a bucket, at most
+			# interval/resolution + 2 buckets; over ~2 kB LMDB stores it on its own pages
+			row "lmdb: one user, every bucket live" "record $((6 + 12 * 290)) B (computed)" \
+				"1 overflow page, 4 kB" "" "" ""
+		else
+			row "redis: one user, 10 buckets / all live" \
+				"${REDIS_USER_BYTES[w10]:-?} B / ${REDIS_USER_BYTES[w100000]:-?} B" \
+				"(MEMORY USAGE)" "" "" ""
+		fi
 		row "$s: per active user" \
 			"milter $(( (z[1] - a[1]) * 1024 / (MEM_USERS - 1000) )) B (anon)" \
 			"store $(( (z[2] - a[2]) / (MEM_USERS - 1000) )) B" "" "stated bound" "measured"
 	done
 
 	[ ${#E2E[@]} -gt 0 ] || return 0
-	section "D. end to end: Postfix -> smtp-sink, XCLIENT LOGIN, $E2E_COUNT msgs, $E2E_CONNS conns (accepted msg/s, message p50)"
+	section "D. end to end: Postfix -> smtp-sink, XCLIENT LOGIN, $E2E_COUNT msgs, $E2E_CONNS conns, best of $E2E_ROUNDS (accepted msg/s, message p50)"
 	local none=${E2E[none]:-} k what base rb tg rs
 	for k in none noop-data chapps-data noop-eom chapps-eom; do
 		l=${E2E[$k]:-}
@@ -649,14 +700,18 @@ main()
 	fi
 
 	phase_a "$redis" || FAILURES+=("phase A aborted")
+	echo "  (A done at $((SECONDS - t0)) s)" >&2
 	phase_b "$redis" || FAILURES+=("phase B aborted")
 	stop lmdb credis
+	echo "  (B done at $((SECONDS - t0)) s)" >&2
 	phase_c "$redis" || FAILURES+=("phase C aborted")
+	echo "  (C done at $((SECONDS - t0)) s)" >&2
 	[ "$redis" = 1 ] && stop redis
 	if [ "${BENCH_E2E:-1}" = 1 ]; then
 		. "$HERE/postfix.sh"
 		if pf_available; then
 			phase_d || FAILURES+=("phase D aborted")
+			echo "  (D done at $((SECONDS - t0)) s)" >&2
 		else
 			echo "bench: no root, postfix or smtp-sink: no end-to-end rows" >&2
 		fi

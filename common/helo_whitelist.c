@@ -194,7 +194,8 @@ struct helo_whitelist *helo_whitelist_build(const char *spec, const struct helo_
 	struct helo_whitelist *wl = xcalloc(1, sizeof(*wl));
 	char *copy = xstrdup(spec ? spec : ""), *save = NULL, *problems = NULL;
 
-	for (char *tok = strtok_r(copy, ";", &save); tok != NULL; tok = strtok_r(NULL, ";", &save)) {
+	for (char *tok = strtok_r(copy, ";", &save); tok != NULL;
+	     tok = strtok_r(NULL, ";", &save)) {
 		char *name, *ip, addrs[HELO_ADDRS_MAX][64];
 		unsigned char bin[16], other[16];
 		int n, fam = 0;
@@ -205,11 +206,12 @@ struct helo_whitelist *helo_whitelist_build(const char *spec, const struct helo_
 			continue;
 		split_entry(tok, &name, &ip);
 		if (*name == '\0') {
-			note(&problems, "helo_whitelist: entry \"%s\": no name", tok);
+			note(&problems, "helo_whitelist: entry \":%s\": no name", ip ? ip : "");
 			continue;
 		}
 		if (ip != NULL && (fam = to_binary(ip, bin)) == 0) {
-			note(&problems, "helo_whitelist: %s: \"%s\" is not an IP address", name, ip);
+			note(&problems, "helo_whitelist: %s: \"%s\" is not an IP address", name,
+			     ip);
 			continue;
 		}
 		if (ip != NULL && (strcmp(ip, "127.0.0.1") == 0 || strcmp(ip, "::1") == 0)) {
@@ -234,8 +236,9 @@ struct helo_whitelist *helo_whitelist_build(const char *spec, const struct helo_
 				continue;
 			found = true;
 			if (!reverse_ok(dns, addrs[i], name)) {
-				note(&problems, "helo_whitelist: %s: %s does not resolve back to it",
-				     name, addrs[i]);
+				note(&problems,
+				     "helo_whitelist: %s: %s does not resolve back to it", name,
+				     addrs[i]);
 				continue;
 			}
 			add_pair(wl, name, addrs[i]);

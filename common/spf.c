@@ -9,7 +9,12 @@
  *	only reads it while it evaluates.  Each evaluation has its own
  *	SPF_request_t and SPF_response_t.  The HELO identity is evaluated
  *	with the request's use_helo flag (libspf2 1.2.10 has no setter; the
- *	field is public), MAIL FROM without.
+ *	field is public), MAIL FROM without.  spf_query does what
+ *	SPF_request_query_mailfrom does (SPF_server_get_record, then
+ *	SPF_record_interpret) without libspf2's "localhost always passes":
+ *	loopback clients are checked like any other, as RFC 7208 and pyspf
+ *	(CHAPPS) do -- which also lets tests through a local Postfix see real
+ *	SPF results.
  *
  *	DNS.  libspf2 asks its DNS layer (SPF_dns_server_t) for every record.
  *	The checker's own layer sits on top and
@@ -513,8 +518,7 @@ static struct __res_state *spf_res_get(const struct spf_checker *c)
 		return &r->res;
 	r = xcalloc(1, sizeof(*r));
 	if (res_ninit(&r->res) != 0) {
-		res_nclose(&r->res);
-		free(r);
+		free(r);	/* not res_nclose: its socket fields may be unset */
 		return NULL;
 	}
 	r->since = now.tv_sec;
@@ -1008,6 +1012,32 @@ static bool spf_input_init(struct spf_input *in, const char *ip, const char *hel
 }
 
 /*
+ * spf_query - SPF_request_query_mailfrom without its "localhost always
+ * passes" rule (RFC 7208 has none, nor has pyspf, which CHAPPS used)
+ */
+static SPF_errcode_t spf_query(SPF_request_t *req, SPF_response_t **resp_r)
+{
+	SPF_record_t *record = NULL;
+	SPF_errcode_t err;
+
+	*resp_r = SPF_response_new(req);
+	if (*resp_r == NULL)
+		return SPF_E_NO_MEMORY;
+	req->cur_dom = req->use_helo ? req->helo_dom : req->env_from_dp;
+	err = SPF_server_get_record(req->spf_server, req, *resp_r, &record);
+	if (err != SPF_E_SUCCESS) {
+		if (record != NULL)
+			SPF_record_free(record);
+		return err;
+	}
+	/* as libspf2 does: the explanation is looked up in this record */
+	(*resp_r)->spf_record_exp = record;
+	err = SPF_record_interpret(record, req, *resp_r, 0);
+	SPF_record_free(record);
+	return err;
+}
+
+/*
  * spf_evaluate - one libspf2 query for one identity into ev (which lives in
  * the caller's frame); SPF_error unwinds to here with ev->unwound set.
  */
@@ -1048,7 +1078,7 @@ static void spf_evaluate(struct spf_checker *c, const struct spf_input *in, bool
 	}
 	if (ev->err != SPF_E_SUCCESS)
 		goto out;
-	ev->err = SPF_request_query_mailfrom(ev->req, &ev->resp);
+	ev->err = spf_query(ev->req, &ev->resp);
 out:
 	spf_thread.guard = NULL;
 }
@@ -1237,7 +1267,7 @@ static const char *spf_header_word(enum spf_result result)
 
 /* spf_header - out->header for result of the identity (see DESCRIPTION) */
 static void spf_header(const struct spf_checker *c, const struct spf_input *in, bool helo_identity,
-		       enum spf_result result, bool localhost, struct spf_outcome *out)
+		       enum spf_result result, struct spf_outcome *out)
 {
 	struct spf_buf b = {out->header, sizeof(out->header), 0};
 	const char *dom = helo_identity ? in->helo : in->sender_domain;
@@ -1246,11 +1276,8 @@ static void spf_header(const struct spf_checker *c, const struct spf_input *in, 
 
 	switch (result) {
 	case SPF_RESULT_PASS:
-		if (localhost)
-			snprintf(comment, sizeof(comment), "%s: localhost is always allowed", r);
-		else
-			snprintf(comment, sizeof(comment),
-				 "%s: domain of %s designates %s as permitted sender", r, dom, ip);
+		snprintf(comment, sizeof(comment), "%s: domain of %s designates %s as permitted sender",
+			 r, dom, ip);
 		break;
 	case SPF_RESULT_FAIL:
 		snprintf(comment, sizeof(comment),
@@ -1305,15 +1332,12 @@ static void spf_outcome_set(const struct spf_checker *c, const struct spf_input 
 			    struct spf_outcome *out)
 {
 	enum spf_result result = ev != NULL ? spf_map_result(ev) : SPF_RESULT_NONE;
-	bool localhost = false;
 	char detail[400];
 	const char *exp;
 
 	out->result = result;
 	out->helo_identity = helo_identity;
 	out->reason[0] = '\0';
-	if (ev != NULL && !ev->unwound && ev->resp != NULL)
-		localhost = SPF_response_reason(ev->resp) == SPF_REASON_LOCALHOST;
 
 	switch (result) {
 	case SPF_RESULT_PASS:
@@ -1354,7 +1378,7 @@ static void spf_outcome_set(const struct spf_checker *c, const struct spf_input 
 		break;
 	}
 	spf_sanitize(out->reason, sizeof(out->reason), out->reason);
-	spf_header(c, in, helo_identity, result, localhost, out);
+	spf_header(c, in, helo_identity, result, out);
 }
 
 void spf_check(struct spf_checker *checker, const char *client_ip, const char *helo,

@@ -94,8 +94,9 @@ void spf_checker_destroy(struct spf_checker **checker);
  * fails: every problem is a temperror or permerror result).  A HELO that
  * is not a domain name (an address literal, a single label) is not
  * checked; a malformed sender domain is "none" (RFC 7208 section 4.3).
- * Loopback clients pass (libspf2's rule).  Thread-safe; the strings are
- * borrowed for the call.
+ * Loopback clients are checked like any other (libspf2's own "localhost
+ * always passes" is not applied).  Thread-safe; the strings are borrowed
+ * for the call.
  *
  * Time: the check ends within budget_ms plus at most about one second
  * (the system resolver's timeouts are whole seconds), except when a reply

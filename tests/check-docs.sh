@@ -12,23 +12,30 @@
 #   3. man/chapps.conf.5.in has one entry (.TP / .B path / ... / Default: \fBvalue\fR.) per
 #      setting, none for a setting that does not exist, and each Default is the dump's value
 #      (@placeholders@ match any text);
-#   4. every dotted name under a known section in the two manual pages and the sample's
+#   4. every dotted name under a known section in the three manual pages and the sample's
 #      explanations is a setting or a section;
 #   5. every option letter of `chapps-milter -h` has an entry under OPTIONS in
-#      man/chapps-milter.8.in, and every entry there is an option of -h.
+#      man/chapps-milter.8.in, and every entry there is an option of -h;
+#   6. every command of `chapps-cli --help` (a word, or a word and its subcommand, such
+#      as "domain greylist") has an entry under COMMANDS in man/chapps-cli.8.in whose
+#      bold words are exactly those, every entry there is a command of --help, and every
+#      option of --help (-c, --json, ...) has an entry under OPTIONS.
 #
 # Environment: CHAPPS_MILTER (the built binary; default ./chapps-milter, i.e. the top build
-# directory, where make check runs tests), srcdir (set by make check; default the directory
-# above this script).  Exit 0 when everything agrees, 1 on a mismatch (every one is listed
-# as "got X, want Y"), 99 when the binary is missing or does not run.
+# directory, where make check runs tests), CHAPPS_CLI (default: chapps-cli next to
+# CHAPPS_MILTER), srcdir (set by make check; default the directory above this script).
+# Exit 0 when everything agrees, 1 on a mismatch (every one is listed as "got X, want Y"),
+# 99 when a binary is missing or does not run.
 
 set -u
 
 me=check-docs
 srcdir=${srcdir:-$(dirname "$0")/..}
 CHAPPS_MILTER=${CHAPPS_MILTER:-./chapps-milter}
+CHAPPS_CLI=${CHAPPS_CLI:-$(dirname "$CHAPPS_MILTER")/chapps-cli}
 CONF_MAN=$srcdir/man/chapps.conf.5.in
 MILTER_MAN=$srcdir/man/chapps-milter.8.in
+CLI_MAN=$srcdir/man/chapps-cli.8.in
 SAMPLE=$srcdir/etc/chapps.conf.sample
 
 failures=0
@@ -104,7 +111,8 @@ roff_text()
 # ---- the settings, from the binary ------------------------------------------
 
 [ -x "$CHAPPS_MILTER" ] || hard_error "$CHAPPS_MILTER is not an executable (set CHAPPS_MILTER)"
-for f in "$CONF_MAN" "$MILTER_MAN" "$SAMPLE"; do
+[ -x "$CHAPPS_CLI" ] || hard_error "$CHAPPS_CLI is not an executable (set CHAPPS_CLI)"
+for f in "$CONF_MAN" "$MILTER_MAN" "$CLI_MAN" "$SAMPLE"; do
 	[ -r "$f" ] || hard_error "cannot read $f (set srcdir)"
 done
 
@@ -213,7 +221,7 @@ compare_names "man/chapps.conf.5.in" "$tmp/man.names"
 awk -F'\t' '$1 == "N" { print $2 }' "$tmp/man.raw" > "$tmp/nodefault"
 if [ -s "$tmp/nodefault" ]; then
 	fail "man/chapps.conf.5.in entries without a \"Default: \\fBvalue\\fR.\" line:" \
-		$(cat "$tmp/nodefault")
+		"$(tr '\n' ' ' < "$tmp/nodefault" | sed 's/ $//')"
 fi
 awk -F'\t' '$1 == "D" { print $2 "\t" $3 }' "$tmp/man.raw" | roff_text > "$tmp/man.tsv"
 awk -F'\t' '
@@ -245,7 +253,7 @@ fi
 
 # ---- 4. references to settings ----------------------------------------------
 
-for f in "$CONF_MAN" "$MILTER_MAN" "$SAMPLE"; do
+for f in "$CONF_MAN" "$MILTER_MAN" "$CLI_MAN" "$SAMPLE"; do
 	case $f in
 	*.sample) grep '^[[:space:]]*##' "$f" ;;
 	*) grep -v '^\.\\"' "$f" | roff_text ;;
@@ -293,6 +301,87 @@ extra=$(comm -13 "$tmp/opts.help" "$tmp/opts.man" | tr '\n' ' ')
 [ -z "$missing" ] || fail "man/chapps-milter.8.in OPTIONS lacks: ${missing% } (from -h)"
 [ -z "$extra" ] || fail "man/chapps-milter.8.in OPTIONS documents options -h does not have: ${extra% }"
 [ -n "$missing$extra" ] || ok "chapps-milter.8 documents exactly the options of -h ($(tr -d '\n' < "$tmp/opts.help"))"
+
+# ---- 6. the commands and options of chapps-cli(8) ----------------------------
+
+"$CHAPPS_CLI" --help > "$tmp/cli.help" 2>&1 || fail "chapps-cli --help: got exit $?, want 0"
+# the synopsis of each indented line (up to a gap of two spaces), bracketed options dropped,
+# split into alternatives at " | "; an alternative's first word is the command, its second
+# (when a lower-case word, "a|b" meaning both) the subcommand
+awk '
+/^  [a-z]/ {
+	line = $0
+	sub(/^  +/, "", line)
+	sub(/  .*$/, "", line)
+	gsub(/\[-[^]]*\]/, "", line)
+	n = split(line, alt, / \| /)
+	for (i = 1; i <= n; i++) {
+		m = split(alt[i], w, " ")
+		if (m == 0)
+			continue
+		if (m >= 2 && w[2] ~ /^[a-z][-a-z|]*$/) {
+			k = split(w[2], sub_, "|")
+			for (j = 1; j <= k; j++)
+				print w[1] " " sub_[j]
+		} else {
+			print w[1]
+		}
+	}
+}' "$tmp/cli.help" | sort -u > "$tmp/cmds.help"
+[ -s "$tmp/cmds.help" ] || fail "chapps-cli --help lists no command; got: $(cat "$tmp/cli.help")"
+# options of --help: "-c" and every "--word"
+grep -o -e '\[-c ' -e '--[a-z][-a-z]*' "$tmp/cli.help" | sed 's/^\[//; s/ $//' | sort -u \
+	> "$tmp/cliopts.help"
+# entries of the man page: under COMMANDS, the bold words of the line after .TP (all of a
+# .B line, the first argument of .BI/.BR); under OPTIONS, the text of that line
+awk '
+function unquote(s) { gsub(/\\-/, "-", s); gsub(/\\f[BIRP]/, "", s); return s }
+/^\.SH / { sect = $2; next }
+/^\.TP/ { tp = 1; next }
+tp && sect == "COMMANDS" && /^\.B[IR]? / {
+	line = substr($0, index($0, " ") + 1)
+	if ($1 != ".B") {
+		if (line ~ /^"/) {
+			line = substr(line, 2)
+			line = substr(line, 1, index(line, "\"") - 1)
+		} else {
+			sub(/ .*$/, "", line)
+		}
+	}
+	gsub(/"/, "", line)
+	line = unquote(line)
+	gsub(/^ +| +$/, "", line)
+	gsub(/  +/, " ", line)
+	print "C\t" line
+}
+tp && sect == "OPTIONS" && /^\.B[IR]? / {
+	line = $0
+	gsub(/"/, "", line)
+	print "O\t" unquote(line)
+}
+{ tp = 0 }
+' "$CLI_MAN" > "$tmp/cli.man"
+awk -F'\t' '$1 == "C" { print $2 }' "$tmp/cli.man" | sort > "$tmp/cmds.man"
+sort -u "$tmp/cmds.man" > "$tmp/cmds.man.u"
+missing=$(comm -23 "$tmp/cmds.help" "$tmp/cmds.man.u" | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+extra=$(comm -13 "$tmp/cmds.help" "$tmp/cmds.man.u" | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+dups=$(uniq -d "$tmp/cmds.man" | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+[ -z "$missing" ] || fail "man/chapps-cli.8.in COMMANDS lacks: $missing (from --help)"
+[ -z "$extra" ] || fail "man/chapps-cli.8.in COMMANDS documents commands --help does not list: $extra"
+[ -z "$dups" ] || fail "man/chapps-cli.8.in COMMANDS documents twice: $dups"
+[ -n "$missing$extra$dups" ] ||
+	ok "chapps-cli.8 documents exactly the commands of --help ($(wc -l < "$tmp/cmds.help" | tr -d ' '))"
+awk -F'\t' '$1 == "O" { print $2 }' "$tmp/cli.man" > "$tmp/cliopts.man"
+missing=
+while IFS= read -r opt; do
+	grep -q -e "^\.B[IR]* $opt\([ ,]\|\$\)" "$tmp/cliopts.man" || missing="$missing $opt"
+done < "$tmp/cliopts.help"
+[ -s "$tmp/cliopts.help" ] || fail "chapps-cli --help lists no option; got: $(cat "$tmp/cli.help")"
+if [ -n "$missing" ]; then
+	fail "man/chapps-cli.8.in OPTIONS lacks:$missing (from --help)"
+else
+	ok "chapps-cli.8 documents every option of --help ($(tr '\n' ' ' < "$tmp/cliopts.help" | sed 's/ $//'))"
+fi
 
 if [ "$failures" -gt 0 ]; then
 	echo "# $failures mismatch(es) between the code and its documentation"

@@ -552,7 +552,12 @@ static const struct {
 	{ "syntax error", "quota:\n{\n  margin = 0.1;\n  x = ;\n};\n", "FILE:4: syntax error: " },
 	{ "duplicate setting", "quota: {\n  interval = 60;\n  interval = 120;\n};\n",
 	  "FILE:3: syntax error: " },
-	{ "missing include", "# c\n@include \"nowhere.conf\"\n", "FILE:2: syntax error: " },
+	{ "missing include", "# c\n@include \"nowhere.conf\"\n",
+	  "FILE:2: @include \"nowhere.conf\": not a readable file\n" },
+	{ "empty include (libconfig would exit)", "@include \"\"\n",
+	  "FILE:1: @include \"\": not a readable file\n" },
+	{ "include of a directory (libconfig would exit)", "@include \".\"\n",
+	  "FILE:1: @include \".\": not a readable file\n" },
 	{ "several problems, all reported",
 	  "milter: {\n  timeout = \"x\";\n  bogus = 1;\n};\nquota: {\n  interval = 1;\n"
 	  "  on_error = \"retry\";\n};\nlog: { level = 3; };\n",
