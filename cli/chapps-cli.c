@@ -307,6 +307,17 @@ static char *lower(const char *s)
 	return c;
 }
 
+/* email_norm - an address with its domain lower-cased, as the milter looks it up */
+static char *email_norm(const char *s)
+{
+	char *c = xstrdup(s), *at = strrchr(c, '@');
+
+	for (char *p = at ? at : c + strlen(c); *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return c;
+}
+
 /* quota_params - the store parameters used for show/reset */
 static void quota_params(const struct config *c, long limit, struct store_quota_params *p)
 {
@@ -416,6 +427,32 @@ static int cmd_quota(struct cli *cli, int argc, char **argv)
 	return fail("usage: quota add NAME LIMIT | quota list | quota del NAME") + 1;
 }
 
+struct name_list {
+	char **names;
+	size_t n;
+};
+
+/* list_row - collect the first column */
+static int list_row(void *ctx, int ncols, const char *const *cols)
+{
+	struct name_list *l = ctx;
+
+	if (ncols < 1 || cols[0] == NULL)
+		return 0;
+	l->names = xreallocarray(l->names, l->n + 1, sizeof(*l->names));
+	l->names[l->n++] = xstrdup(cols[0]);
+	return 0;
+}
+
+/* list_free - free collected names */
+static void list_free(struct name_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	XFREE(l->names);
+	l->n = 0;
+}
+
 static int cmd_user(struct cli *cli, int argc, char **argv)
 {
 	static const char *const names[] = { "name", "quota", "limit" };
@@ -447,7 +484,22 @@ static int cmd_user(struct cli *cli, int argc, char **argv)
 		struct store *s;
 		const char *err;
 
+		struct name_list domains = { 0 }, emails = { 0 };
+
+		/* the user's cached sender-domain decisions go with the user */
+		(void)policydb_user_domains(cli->db, argv[1], list_row, &domains, cli->err,
+					    sizeof(cli->err));
+		(void)policydb_user_emails(cli->db, argv[1], list_row, &emails, cli->err,
+					   sizeof(cli->err));
 		st = policydb_user_del(cli->db, argv[1], cli->err, sizeof(cli->err));
+		if (st == POLICYDB_OK) {
+			for (size_t i = 0; i < domains.n; i++)
+				sda_forget(cli, argv[1], 'd', domains.names[i]);
+			for (size_t i = 0; i < emails.n; i++)
+				sda_forget(cli, argv[1], 'e', emails.names[i]);
+		}
+		list_free(&domains);
+		list_free(&emails);
 		if (db_status(cli, st))
 			return 1;
 		if ((s = get_store(cli, false)) != NULL)
@@ -469,32 +521,6 @@ static int cmd_set_quota(struct cli *cli, int argc, char **argv)
 		return 1;
 	signal_milter(cli);
 	return done(cli, "user %s now has quota %s", argv[0], argv[1]);
-}
-
-struct name_list {
-	char **names;
-	size_t n;
-};
-
-/* list_row - collect the first column */
-static int list_row(void *ctx, int ncols, const char *const *cols)
-{
-	struct name_list *l = ctx;
-
-	if (ncols < 1 || cols[0] == NULL)
-		return 0;
-	l->names = xreallocarray(l->names, l->n + 1, sizeof(*l->names));
-	l->names[l->n++] = xstrdup(cols[0]);
-	return 0;
-}
-
-/* list_free - free collected names */
-static void list_free(struct name_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->names[i]);
-	XFREE(l->names);
-	l->n = 0;
 }
 
 /* print_list - a JSON array of strings */
@@ -635,7 +661,7 @@ static int cmd_refresh(struct cli *cli, int argc, char **argv)
 static int allow_one(struct cli *cli, const char *user, const char *what, bool link)
 {
 	bool email = strchr(what, '@') != NULL;
-	char *name = email ? xstrdup(what) : lower(what);
+	char *name = email ? email_norm(what) : lower(what);
 	int st;
 
 	st = email ? policydb_link_email(cli->db, user, name, link, cli->err, sizeof(cli->err))
@@ -697,7 +723,7 @@ static int cmd_names(struct cli *cli, int argc, char **argv, bool email)
 	}
 	if (argc == 2 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0)) {
 		bool add = argv[0][0] == 'a';
-		char *name = email ? xstrdup(argv[1]) : lower(argv[1]);
+		char *name = email ? email_norm(argv[1]) : lower(argv[1]);
 
 		if (email && strchr(name, '@') == NULL) {
 			free(name);
@@ -709,8 +735,11 @@ static int cmd_names(struct cli *cli, int argc, char **argv, bool email)
 		else
 			st = email ? policydb_email_del(cli->db, name, cli->err, sizeof(cli->err))
 				   : policydb_domain_del(cli->db, name, cli->err, sizeof(cli->err));
-		if (st == POLICYDB_OK && !add)
+		if (st == POLICYDB_OK && !add) {
 			forget_everyone(cli, email ? 'e' : 'd', name);
+			if (!email)
+				signal_milter(cli);	/* the domain's cached opt-in flags */
+		}
 		free(name);
 		if (db_status(cli, st))
 			return 1;
@@ -816,14 +845,14 @@ static int cmd_tally(struct cli *cli, int argc, char **argv)
 		return fail("\"%s\" is not an IP address", argv[0]);
 	klen = store_key(key, sizeof(key), "greyc", client, (char *)NULL);
 	s = get_store(cli, false);
-	if (s == NULL)
-		return done(cli, "%s: 0 passes in the last 24 h (no state yet)", client);
-	if (cli->clear) {
+	if (s != NULL && cli->clear) {
 		if (store_greylist_tally_clear(s, key, klen, &err) != STORE_OK)
 			return fail("state store: %s", err);
-		return done(cli, "tally of %s cleared", client);
 	}
-	if (store_greylist_tally(s, key, klen, (int64_t)time(NULL), &count, &err) != STORE_OK)
+	if (cli->clear)
+		return done(cli, "tally of %s cleared", client);
+	if (s != NULL &&
+	    store_greylist_tally(s, key, klen, (int64_t)time(NULL), &count, &err) != STORE_OK)
 		return fail("state store: %s", err);
 	if (cli->json) {
 		printf("{\"client\":");

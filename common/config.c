@@ -716,6 +716,11 @@ static void config_check(struct loader *ld)
 			   "connect_timeout_ms + command_timeout_ms must not exceed "
 			   "quota.on_error_deadline_ms (%d)", c->quota_on_error_deadline_ms);
 	}
+	for (const char *p = c->spf_receiver; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == ';' || *p == '"' || *p == 0x7f) {
+			at(ld, "spf.receiver", "must be a host name (no spaces, quotes or ';')");
+			break;
+		}
 	for (int i = 0; i < c->n_listeners_inbound; i++)
 		for (int j = 0; j < c->n_listeners_outbound; j++)
 			if (strcmp(c->listeners_inbound[i], c->listeners_outbound[j]) == 0)

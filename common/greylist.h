@@ -16,8 +16,9 @@
  *     is deferred and its clock starts now;
  *   - a retry before min_delay is deferred again WITHOUT restarting the clock;
  *   - a retry between min_delay and retry_window passes and is remembered.
- * Every pass adds one to the client's 24-hour tally (bounded: hourly
- * counters).
+ * Every pass adds one to the client's tally, once per message (the
+ * caller marks further recipients' checks uncounted), kept as hourly
+ * counters: a pass counts for 24 to 25 hours.
  *
  * Pure functions, thread-safe.
  */
@@ -33,6 +34,8 @@ struct greylist_params {
 	uint32_t retry_window;		/* seconds */
 	uint32_t lifetime;		/* seconds a passed tuple is remembered */
 	uint32_t whitelist_threshold;	/* passes per 24 h; 0 = off */
+	bool uncounted;			/* a pass here does not add to the tally (another
+					 * recipient of the same message already did) */
 };
 
 enum greylist_verdict {
@@ -51,9 +54,9 @@ int greylist_client_key(const char *addr, unsigned prefix_v4, unsigned prefix_v6
 			size_t size);
 
 /*
- * greylist_strip_sender - remove SRS (SRS0=hash=tt=domain=local@fwd) and
- * VERP-style tags (local+tag@domain, local-tag-number@domain patterns
- * documented in greylist.c) so that every message of one mailing list or
+ * greylist_strip_sender - remove SRS (SRS0=hash=tt=domain=local@fwd,
+ * SRS1=...), BATV (prvs=tag=local@domain) and VERP/sub-address tags
+ * (local+tag@domain) so that every message of one mailing list or
  * forwarder maps to one sender.  Writes into buf; returns buf.
  */
 char *greylist_strip_sender(const char *sender, char *buf, size_t size);

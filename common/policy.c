@@ -67,6 +67,7 @@ struct policy_msg {
 	bool whitelisted;		/* HELO whitelist matched */
 	bool spf_done;
 	bool header;			/* insert Received-SPF at EOM */
+	bool grey_counted;		/* a greylisting pass was tallied for this message */
 	struct spf_outcome spf;
 	struct reply spf_reply;		/* a formatted SPF or greylisting reply */
 };
@@ -304,8 +305,10 @@ static struct policydb *get_db(struct backends *b, int64_t t, char *err, size_t 
 int backends_check(struct backends *b, bool *warn_r, char *err, size_t errsize)
 {
 	const struct config *c = b->config;
-	bool quota = config_has_outbound_policy(c, OUTBOUND_POLICY_QUOTA);
-	bool sda = config_has_outbound_policy(c, OUTBOUND_POLICY_SDA);
+	bool quota = config_has_outbound_policy(c, OUTBOUND_POLICY_QUOTA) ||
+		     config_inbound_possible(c);	/* greylisting state */
+	bool sda = config_has_outbound_policy(c, OUTBOUND_POLICY_SDA) ||
+		   config_inbound_possible(c);		/* domain flags */
 	const char *serr = NULL;
 
 	*warn_r = false;
@@ -669,6 +672,7 @@ static bool greylist(const struct policy_env *env, struct request *req, struct p
 	struct greylist_params gp = {
 		(uint32_t)c->grey_min_delay, (uint32_t)c->grey_retry_window,
 		(uint32_t)c->grey_lifetime, (uint32_t)c->grey_whitelist_threshold,
+		msg->grey_counted,	/* the tally counts messages, not recipients */
 	};
 	char client[64], sender[600], rcpt_lc[600], tuple[1500], ckey[128];
 	const char *err = NULL;
@@ -704,8 +708,10 @@ static bool greylist(const struct policy_env *env, struct request *req, struct p
 		return r->action == POLICY_CONTINUE;
 	}
 	recovered(&b->store_slot, "state store", r);
-	if (verdict == GREYLIST_PASS || verdict == GREYLIST_PASS_WHITELISTED)
+	if (verdict == GREYLIST_PASS || verdict == GREYLIST_PASS_WHITELISTED) {
+		msg->grey_counted = true;
 		return true;
+	}
 	const char *reason = forced ? (msg->spf.reason[0] ? msg->spf.reason
 							  : "due to SPF enforcement policy")
 				    : NULL;
@@ -983,6 +989,7 @@ void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 	msg->whitelisted = false;
 	msg->spf_done = false;
 	msg->header = false;
+	msg->grey_counted = false;
 	msg->key = NULL;
 	msg->limit = -1;
 	msg->reserved = 0;

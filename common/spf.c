@@ -47,14 +47,14 @@
  *	Precision of the time budget.  Every look-up that starts after the
  *	deadline fails at once.  A look-up that starts before it asks only
  *	the first n = min(max(1, s), nscount) servers, s being the whole
- *	seconds left; retry = 2 when s allows two rounds, and retrans is s divided
- *	by rounds x servers.  glibc's send_dg waits retrans for the first
- *	server and (retrans << i) / nscount for server i > 0, so the look-up
- *	lasts at most max(1 s, time left) -- a check may overrun its budget
- *	by up to one second.  glibc's TCP path (send_vc, used when a UDP reply is
- *	truncated, or with "options use-vc") has no timeout at all: a name
- *	server that accepts the connection and never answers holds the check
- *	until the kernel gives up.  EDNS0 (RES_USE_EDNS0) is switched on so
+ *	seconds left; retry = 2 when s allows two rounds, and retrans is s
+ *	divided by rounds x servers.  glibc's send_dg waits retrans for the
+ *	first server and (retrans << i) / nscount for server i > 0, so the
+ *	look-up lasts at most max(1 s, time left) -- a check may overrun
+ *	its budget by up to one second.  glibc's TCP path (send_vc, used
+ *	when a UDP reply is truncated, or with "options use-vc") has no
+ *	timeout at all: a name server that accepts the connection and never
+ *	answers holds the check until the kernel gives up.  EDNS0 (RES_USE_EDNS0) is switched on so
  *	that replies up to 1200 bytes need no TCP.  Test zones sleep in steps
  *	of SPF_SLEEP_STEP ms, so a TIMEOUT record ends within a few ms of the
  *	deadline.
@@ -66,8 +66,9 @@
  *	check reports temperror "SPF library error: <message>".  The request
  *	and response of that evaluation are freed; what libspf2 had allocated
  *	below them (compiled records, an include's sub-response, DNS answers
- *	being read, expansion buffers) is lost: a few kilobytes, on a path
- *	that takes an out-of-memory condition or a libspf2 bug.  No lock is
+ *	being read, expansion buffers) is lost: a few hundred bytes, on a
+ *	path that takes an out-of-memory condition or a libspf2 bug
+ *	(tests/valgrind.supp names these leaks).  No lock is
  *	held across the unwind (this DNS layer holds none, and libspf2's
  *	cache layer, which has one, is not used).  An SPF_error outside any
  *	check still aborts.  Warnings, info and debug messages are dropped.
@@ -79,14 +80,17 @@
  *	and the next literal is copied without bound into a stack buffer --
  *	4096 bytes for a mechanism or modifier, only 511 + header for an
  *	explanation.  "v=spf1 exists:" followed by 127 x "%{d}" and 6000
- *	letters crashes the process ("stack smashing detected"); random
- *	explanations of about 300 bytes do too.  A compiled byte costs at
- *	least 1/2.4 source byte ("a%{d}" is 5 bytes compiled to 12), so an
- *	explanation of at most SPF_EXP_MAX (200) bytes compiles to under 490
- *	bytes and never reaches the underflow, and a term of at most
- *	SPF_TERM_MAX (512) bytes can overrun its 511 bytes only inside the
- *	4096-byte buffer, after which libspf2 reports the term too long.
- *	Real terms and explanations are far shorter.
+ *	letters crashes the process ("stack smashing detected"), and so do
+ *	explanations of 215 bytes and more ("a%{d}" x 42, "%{d}", a letter).
+ *	Compiled data is at most 2.4 times its source ("a%{d}": 5 bytes
+ *	compile to 12), so an explanation of at most SPF_EXP_MAX (200) bytes
+ *	compiles to under 490 bytes and never reaches the underflow, and a
+ *	term of at most SPF_TERM_MAX (512) bytes can overrun its 511 bytes
+ *	only inside the 4096-byte buffer, after which libspf2 reports the
+ *	term too long.  (Checked with AddressSanitizer on the 1.2.10 source
+ *	plus the 2021 fix: every term shape up to 512 bytes, random
+ *	explanations up to 300.)  Real terms and explanations are far
+ *	shorter.
  *
  *	Results.  libspf2's SPF_RESULT_INVALID (no verdict) is temperror
  *	when the cause is DNS or memory, and permerror when the record did
@@ -193,7 +197,7 @@ struct spf_eval {
 	sigjmp_buf env;
 	SPF_request_t *req;
 	SPF_response_t *resp;
-	SPF_errcode_t err;		/* what query_mailfrom returned */
+	SPF_errcode_t err;		/* what spf_query returned */
 	bool unwound;			/* SPF_error was called */
 	char libmsg[200];		/* its message */
 };

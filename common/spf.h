@@ -90,7 +90,8 @@ void spf_checker_destroy(struct spf_checker **checker);
 /*
  * spf_check - evaluate client_ip (IPv4 or IPv6 text, "IPv6:" prefix and
  * IPv4-mapped IPv6 accepted), helo and sender ("" for the null sender;
- * surrounding <> are removed) within budget_ms.  Always fills *out (never
+ * surrounding <> are removed) within budget_ms (0: no look-up at all, so
+ * temperror as soon as DNS is needed).  Always fills *out (never
  * fails: every problem is a temperror or permerror result).  A HELO that
  * is not a domain name (an address literal, a single label) is not
  * checked; a malformed sender domain is "none" (RFC 7208 section 4.3).

@@ -154,7 +154,10 @@ int store_greylist_check(struct store *store, const void *tuple, size_t tuple_le
 			 const struct greylist_params *params, int64_t now, int *verdict_r,
 			 const char **error_r);
 
-/* store_greylist_tally - passes of client in the 24 hours before now. */
+/*
+ * store_greylist_tally - passes of client counted at now (a pass counts for
+ * 24 to 25 hours: hourly counters).
+ */
 int store_greylist_tally(struct store *store, const void *client, size_t client_len,
 			 int64_t now, uint32_t *count_r, const char **error_r);
 

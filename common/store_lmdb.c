@@ -893,7 +893,7 @@ static int lmdb_greylist_check(struct store *store, const void *tuple, size_t tu
 	}
 	what = "greylist: write";
 	rc = grey_put_tuple(s, txn, &tk, params, &t);
-	if (rc == 0 && verdict != GREYLIST_DEFER_NEW) {
+	if (rc == 0 && verdict != GREYLIST_DEFER_NEW && !params->uncounted) {
 		grey_tally_add(&tally, now);
 		rc = grey_put_tally(s, txn, &ck, &tally);
 	}

@@ -299,8 +299,8 @@ static const char greylist_script[] =
 	"redis.call('HMSET', tk, 'f', string.format('%d', first),\n"
 	"           'p', string.format('%d', lastp), 'e', string.format('%d', e))\n"
 	"redis.call('EXPIRE', tk, e - now + slack)\n"
-	"if v == 2 then\n"
-	"  return {2, sum}\n"
+	"if v == 2 or ARGV[12] == '1' then\n"
+	"  return {v, sum}\n"
 	"end\n"
 	"for i = 1, #dead, 256 do\n"
 	"  redis.call('HDEL', ck, unpack(dead, i, math.min(i + 255, #dead)))\n"
@@ -1255,7 +1255,7 @@ static int redis_cache_del(struct store *store, const void *key, size_t key_len,
 #define GREY_HOUR 3600			/* tally counter width (as store_lmdb.c) */
 #define GREY_DAY 86400			/* the tally's window */
 #define GREY_TALLY_MAX 25		/* live counters kept */
-#define GREY_ARGC 16
+#define GREY_ARGC 17
 
 enum grey_op { GREY_CHECK, GREY_TALLY, GREY_CLEAR };
 
@@ -1281,7 +1281,7 @@ static int grey_run(struct store *store, enum grey_op op, const void *tuple, siz
 		    const void *client, size_t client_len, const struct greylist_params *params,
 		    int64_t now, int *verdict_r, uint32_t *count_r, const char **error_r)
 {
-	static const struct greylist_params no_params = { 0, 0, 0, 0 };
+	static const struct greylist_params no_params = { 0, 0, 0, 0, false };
 	static const int verdicts[] = { GREYLIST_PASS, GREYLIST_PASS_WHITELISTED,
 					GREYLIST_DEFER_NEW, GREYLIST_DEFER_EARLY };
 	struct store_redis *rs = (struct store_redis *)store;
@@ -1324,6 +1324,8 @@ static int grey_run(struct store *store, enum grey_op op, const void *tuple, siz
 		argv[argc] = num[i];
 		lens[argc++] = strlen(num[i]);
 	}
+	argv[argc] = params->uncounted ? "1" : "0";	/* ARGV[12] */
+	lens[argc++] = 1;
 
 	reply = redis_exec(rs, REDIS_SCRIPT_GREYLIST, argc, argv, lens, error_r);
 	XFREE(ck);

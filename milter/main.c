@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -236,7 +237,7 @@ static bool same_backends(const struct config *a, const struct config *b)
 	       SAME_I(redis_db) && SAME_S(redis_sentinel_dataset) &&
 	       SAME_I(policydb_backend) && SAME_S(policydb_path) && SAME_S(policydb_host) &&
 	       SAME_I(policydb_port) && SAME_S(policydb_name) && SAME_S(policydb_user) &&
-	       SAME_S(policydb_password);
+	       SAME_S(policydb_password) && SAME_S(spf_receiver) && SAME_S(spf_test_zone);
 #undef SAME_S
 #undef SAME_I
 }
@@ -272,8 +273,8 @@ static void *signal_thread(void *arg)
 			free(errors);
 		} else {
 			if (!same_backends(old, fresh))
-				log_warn("reload: store or policy_db settings changed; "
-					 "restart chapps-milter to apply them");
+				log_warn("reload: store, policy_db or spf.receiver/test_zone "
+					 "changed; restart chapps-milter to apply them");
 			if (strcmp(old->milter_socket, fresh->milter_socket) != 0)
 				log_warn("reload: milter.socket changed; restart to apply it");
 			log_set_level((enum log_level)fresh->log_level);
@@ -325,6 +326,8 @@ int main(int argc, char **argv)
 		return check_only ? 1 : EX_USAGE;
 	}
 
+	/* until the configuration names the real destination: stderr, our name */
+	log_open("chapps-milter", LOG_MAIL, true, LOG_LEVEL_INFO);
 	cfg = load(&errors);
 	if (cfg == NULL) {
 		fputs(errors, stderr);
