@@ -190,8 +190,11 @@ static enum policy_action reply_action(const struct reply *reply)
 	return reply->temporary ? POLICY_TEMPFAIL : POLICY_REJECT;
 }
 
-/* on_error - apply an on_error setting after a backend failure */
-static void on_error(const struct policy_env *env, int action, const char *policy,
+/*
+ * on_error - apply an on_error setting after a backend failure, with the
+ * outbound or the inbound replies; true when the message may go on
+ */
+static bool on_error(const struct policy_env *env, int action, bool inbound, const char *policy,
 		     struct policy_result *r)
 {
 	const struct config *c = env->config;
@@ -201,12 +204,17 @@ static void on_error(const struct policy_env *env, int action, const char *polic
 		result_set(r, POLICY_CONTINUE, NULL, policy);
 		break;
 	case ON_ERROR_REJECT:
-		result_set(r, POLICY_REJECT, &c->quota_error_reply, policy);
+		result_set(r, POLICY_REJECT,
+			   inbound ? &c->inbound_error_reply : &c->quota_error_reply, policy);
 		break;
 	default:
-		result_set(r, POLICY_TEMPFAIL, &c->quota_tempfail_reply, policy);
+		result_set(r, POLICY_TEMPFAIL,
+			   inbound ? &c->inbound_tempfail_reply : &c->quota_tempfail_reply, policy);
 		break;
 	}
+	snprintf(r->detail, sizeof(r->detail), "on_error=%s",
+		 config_on_error_name((enum on_error_action)action));
+	return r->action == POLICY_CONTINUE;
 }
 
 /* ---- backends --------------------------------------------------------- */
@@ -452,10 +460,7 @@ static bool check_sda(const struct policy_env *env, struct request *req, struct 
 	snprintf(r->detail, sizeof(r->detail), "domain=%.150s", parts.domain);
 	return false;
 error:
-	on_error(env, c->sda_on_error, "sender_domain_auth", r);
-	snprintf(r->detail, sizeof(r->detail), "on_error=%s",
-		 config_on_error_name((enum on_error_action)c->sda_on_error));
-	return r->action == POLICY_CONTINUE;
+	return on_error(env, c->sda_on_error, false, "sender_domain_auth", r);
 }
 
 /* ---- quota -------------------------------------------------------------- */
@@ -491,11 +496,8 @@ static bool check_quota_user(const struct policy_env *env, struct policy_msg *ms
 
 		if (st == POLICYDB_ERROR) {
 			incident(&b->db_slot, "policy database", err, r);
-			on_error(env, c->quota_on_error, "quota", r);
-			snprintf(r->detail, sizeof(r->detail), "on_error=%s",
-				 config_on_error_name((enum on_error_action)c->quota_on_error));
 			msg->limit = -1;
-			return r->action == POLICY_CONTINUE;
+			return on_error(env, c->quota_on_error, false, "quota", r);
 		}
 		recovered(&b->db_slot, "policy database", r);
 		/* a quota of 0 is a limit (nothing may be sent), not "no quota" */
@@ -698,14 +700,7 @@ static bool greylist(const struct policy_env *env, struct request *req, struct p
 	    store_greylist_check(store, tuple, tlen, ckey, clen, &gp, t, &verdict, &err) !=
 		    STORE_OK) {
 		incident(&b->store_slot, "state store", err ? err : "key too long", r);
-		on_error(env, c->inbound_on_error, "greylisting", r);
-		if (r->action == POLICY_TEMPFAIL)
-			r->reply = &c->inbound_tempfail_reply;
-		else if (r->action == POLICY_REJECT)
-			r->reply = &c->inbound_error_reply;
-		snprintf(r->detail, sizeof(r->detail), "on_error=%s",
-			 config_on_error_name((enum on_error_action)c->inbound_on_error));
-		return r->action == POLICY_CONTINUE;
+		return on_error(env, c->inbound_on_error, true, "greylisting", r);
 	}
 	recovered(&b->store_slot, "state store", r);
 	if (verdict == GREYLIST_PASS || verdict == GREYLIST_PASS_WHITELISTED) {
@@ -743,13 +738,7 @@ static void inbound_rcpt(const struct policy_env *env, struct request *req,
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	if (domain_flags(env, domain, &bits, r) < 0) {
-		on_error(env, c->inbound_on_error, "inbound", r);
-		if (r->action == POLICY_TEMPFAIL)
-			r->reply = &c->inbound_tempfail_reply;
-		else if (r->action == POLICY_REJECT)
-			r->reply = &c->inbound_error_reply;
-		snprintf(r->detail, sizeof(r->detail), "on_error=%s",
-			 config_on_error_name((enum on_error_action)c->inbound_on_error));
+		on_error(env, c->inbound_on_error, true, "inbound", r);
 		return;
 	}
 	bool enforce = use_spf && (bits & DOMAIN_CHECK_SPF);
@@ -846,10 +835,7 @@ void policy_rcpt(const struct policy_env *env, struct request *req, struct polic
 		   : STORE_ERROR;
 	if (st == STORE_ERROR) {
 		incident(&b->store_slot, "state store", err, r);
-		on_error(env, c->quota_on_error, "quota", r);
-		snprintf(r->detail, sizeof(r->detail), "on_error=%s",
-			 config_on_error_name((enum on_error_action)c->quota_on_error));
-		if (r->action != POLICY_CONTINUE)
+		if (!on_error(env, c->quota_on_error, false, "quota", r))
 			request_remove_last_rcpt(req);
 		return;
 	}
@@ -882,10 +868,7 @@ static bool commit(const struct policy_env *env, struct policy_msg *msg, struct 
 	if (store == NULL || store_quota_commit(store, msg->user, strlen(msg->user), msg->resid,
 						&params, t, &err) != STORE_OK) {
 		incident(&b->store_slot, "state store", err, r);
-		on_error(env, c->quota_on_error, "quota", r);
-		snprintf(r->detail, sizeof(r->detail), "commit failed; on_error=%s",
-			 config_on_error_name((enum on_error_action)c->quota_on_error));
-		return r->action == POLICY_CONTINUE;
+		return on_error(env, c->quota_on_error, false, "quota", r);
 	}
 	recovered(&b->store_slot, "state store", r);
 	msg->committed = true;

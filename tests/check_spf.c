@@ -7,8 +7,11 @@
  *	(HELO fail decides; HELO pass lets MAIL FROM decide; the null sender
  *	is postmaster@helo), IPv6 and IPv4-mapped clients, a, mx, include,
  *	redirect, exists with a macro, exp= texts, the Received-SPF text and
- *	its escaping, the time budget (a TIMEOUT record, alone and on the HELO
- *	name), a libspf2 SPF_error() that must not abort, and 8 threads x 200
+ *	its escaping, loopback clients (checked, no libspf2 free pass), the
+ *	time budget (a TIMEOUT record, alone and on the HELO name), libspf2
+ *	SPF_error()s that must not abort (at the top, in an include, mx and
+ *	exp=), records that smash the stack of Debian 12's libspf2
+ *	(CVE-2023-42118) and must be screened out, and 8 threads x 200
  *	checks.  The rest run the system-resolver path
  *	(spf_checker_create_ns) against a fake DNS server on 127.0.0.1 (an
  *	ephemeral port, a thread of the test): answers split into several
