@@ -60,6 +60,8 @@ struct policy_msg {
 	long limit;			/* quota limit looked up at MAIL, -1 = none */
 	uint32_t reserved;		/* units reserved in the store */
 	bool committed;
+	bool release_anyway;		/* a reserve failed: it may still have run late */
+	bool uncounted;			/* on_error = accept let the message through */
 	char resid[STORE_RESID_MAX + 1];
 
 	/* inbound */
@@ -497,7 +499,8 @@ static bool check_quota_user(const struct policy_env *env, struct policy_msg *ms
 		if (st == POLICYDB_ERROR) {
 			incident(&b->db_slot, "policy database", err, r);
 			msg->limit = -1;
-			return on_error(env, c->quota_on_error, false, "quota", r);
+			msg->uncounted = on_error(env, c->quota_on_error, false, "quota", r);
+			return msg->uncounted;
 		}
 		recovered(&b->db_slot, "policy database", r);
 		/* a quota of 0 is a limit (nothing may be sent), not "no quota" */
@@ -835,8 +838,12 @@ void policy_rcpt(const struct policy_env *env, struct request *req, struct polic
 		   : STORE_ERROR;
 	if (st == STORE_ERROR) {
 		incident(&b->store_slot, "state store", err, r);
+		/* a timed-out script may still run on the server: release it at the end */
+		msg->release_anyway = true;
 		if (!on_error(env, c->quota_on_error, false, "quota", r))
 			request_remove_last_rcpt(req);
+		else
+			msg->uncounted = true;
 		return;
 	}
 	recovered(&b->store_slot, "state store", r);
@@ -929,8 +936,11 @@ void policy_data(const struct policy_env *env, struct request *req, struct polic
 	if (msg->flow == FLOW_INBOUND || env->config->quota_commit != QUOTA_COMMIT_DATA ||
 	    msg->user == NULL)
 		return;
-	if (commit(env, msg, r))
+	if (commit(env, msg, r)) {
 		result_set(r, POLICY_ACCEPT, NULL, "quota");
+		if (msg->uncounted)
+			snprintf(r->detail, sizeof(r->detail), "uncounted (on_error=accept)");
+	}
 }
 
 void policy_eom(const struct policy_env *env, struct request *req, struct policy_msg *msg,
@@ -949,15 +959,19 @@ void policy_eom(const struct policy_env *env, struct request *req, struct policy
 		}
 		return;
 	}
-	if (msg->user != NULL && commit(env, msg, r))
+	if (msg->user != NULL && commit(env, msg, r)) {
 		result_set(r, POLICY_ACCEPT, NULL, "quota");
+		if (msg->uncounted)
+			snprintf(r->detail, sizeof(r->detail), "uncounted (on_error=accept)");
+	}
 }
 
 void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 {
 	if (msg == NULL)
 		return;
-	if (msg->reserved > 0 && !msg->committed && env != NULL && env->backends != NULL) {
+	if ((msg->reserved > 0 || msg->release_anyway) && !msg->committed && env != NULL &&
+	    env->backends != NULL) {
 		const char *err;
 		struct store *store = get_store(env->backends, now(env), &err);
 
@@ -977,5 +991,7 @@ void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 	msg->limit = -1;
 	msg->reserved = 0;
 	msg->committed = false;
+	msg->release_anyway = false;
+	msg->uncounted = false;
 	msg->resid[0] = '\0';
 }

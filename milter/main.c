@@ -262,8 +262,14 @@ static void *signal_thread(void *arg)
 			log_info("caches flushed (SIGUSR2)");
 			continue;
 		}
+		if (sig != SIGUSR1)
+			continue;
 		char *errors = NULL;
-		struct config *fresh = load(&errors), *old = callbacks_get_config();
+		struct config *old = callbacks_get_config(), *fresh;
+
+		if (old == NULL)	/* shutting down */
+			continue;
+		fresh = load(&errors);
 
 		if (fresh == NULL) {
 			log_error("reload of %s failed; keeping the running configuration:",
@@ -296,7 +302,7 @@ int main(int argc, char **argv)
 	gid_t gid = 0;
 	char *errors = NULL, err[512];
 	const char *sock_path;
-	struct signal_ctx sc;
+	static struct signal_ctx sc;	/* the detached signal thread keeps using it */
 	pthread_t tid;
 	int opt, status;
 	bool warn;
@@ -363,6 +369,22 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/*
+	 * No thread may take SIGTERM, SIGINT or SIGHUP from libmilter's signal
+	 * thread, nor SIGUSR1/2 from ours: block them all before the first
+	 * thread (a backend's, or ours) is created and before the pidfile
+	 * tells chapps-cli where to send SIGUSR2; threads inherit the mask.
+	 */
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGUSR1);
+	sigaddset(&sc.set, SIGUSR2);
+	sigset_t all = sc.set;
+
+	sigaddset(&all, SIGHUP);
+	sigaddset(&all, SIGINT);
+	sigaddset(&all, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+
 	if (smfi_register(*callbacks_desc()) != MI_SUCCESS)
 		log_fatal(EX_SOFTWARE, "smfi_register failed");
 	if (smfi_setconn(cfg->milter_socket) != MI_SUCCESS)
@@ -384,21 +406,6 @@ int main(int argc, char **argv)
 	if (cfg->milter_pidfile[0] != '\0')
 		write_pidfile(cfg->milter_pidfile, uid, gid);
 	drop_privileges(cfg, uid, gid, have_user);
-
-	/*
-	 * No thread may take SIGTERM, SIGINT or SIGHUP from libmilter's signal
-	 * thread, nor SIGUSR1/2 from ours: block them all before the first
-	 * thread (a backend's, or ours) is created; threads inherit the mask.
-	 */
-	sigemptyset(&sc.set);
-	sigaddset(&sc.set, SIGUSR1);
-	sigaddset(&sc.set, SIGUSR2);
-	sigset_t all = sc.set;
-
-	sigaddset(&all, SIGHUP);
-	sigaddset(&all, SIGINT);
-	sigaddset(&all, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 
 	backends = backends_create(cfg);
 	if (backends_check(backends, &warn, err, sizeof(err)) < 0)

@@ -51,6 +51,7 @@ E2E_MASTER_PID=
 declare -A E2E_MPID=()
 declare -A E2E_MILTER_RC=()
 declare -A E2E_MILTER_MS=()
+declare -A E2E_MILTER_T0=()
 declare -A E2E_REDIS_PID=()
 declare -A E2E_REDIS_PORT=()
 
@@ -536,8 +537,9 @@ e2e_cfgstr()
 }
 
 # e2e_milter_conf FILE SOCKET [NO_USER_KEY_REPLY] [UMASK] - write a minimal chapps config:
-# identity gate only (no outbound policies), run as root, state under FILE.d.  A unix socket
-# of a root milter is only usable by Postfix with a permissive UMASK (e.g. 0000).
+# identity gate only (no outbound or inbound policies, so no policy database is needed), run
+# as root, state under FILE.d.  A unix socket of a root milter is only usable by Postfix with
+# a permissive UMASK (e.g. 0000).
 e2e_milter_conf()
 {
 	local file=$1 sock=$2 reply=${3:-"554 5.7.1 Rejected - Authentication failed"}
@@ -551,6 +553,7 @@ log:      { level = "info"; };
 identity: { user_key = "sasl_username"; require_user_key = true;
             no_user_key_reply = $(e2e_cfgstr "$reply"); };
 outbound: { policies = [ ]; };
+inbound:  { policies = [ ]; };
 store:    { path = $(e2e_cfgstr "$st/state"); };
 policy_db:{ path = $(e2e_cfgstr "$st/policy.db"); };
 EOF
@@ -605,13 +608,32 @@ e2e_milter_log() { echo "$E2E_DIR/milter/$1.log"; }
 # E2E_MILTER_RC[NAME] to its exit status and E2E_MILTER_MS[NAME] to how long it took to go.
 e2e_milter_stop()
 {
-	local secs=$1 name pid t0 rc=0; shift
-	t0=${EPOCHREALTIME/./}
+	e2e_milter_term "${@:2}"
+	e2e_milter_reap "$@"
+}
+
+# e2e_milter_term NAME... - SIGTERM the named milters by PID and return at once (collect them
+# later with e2e_milter_reap, which does not signal them again)
+e2e_milter_term()
+{
+	local name pid
 	for name in "$@"; do
 		pid=${E2E_MPID[$name]:-}
 		[ -n "$pid" ] && e2e_is "$pid" "$CHAPPS_MILTER" && kill -TERM "$pid" 2>/dev/null
+		E2E_MILTER_T0[$name]=${EPOCHREALTIME/./}
 	done
+	return 0
+}
+
+# e2e_milter_reap SECS NAME... - wait up to SECS for each named milter to be really gone (not
+# a zombie), without signalling it; SIGKILL and return 2 on timeout.  Sets E2E_MILTER_RC and
+# E2E_MILTER_MS (counted from e2e_milter_term, or from now) as e2e_milter_stop does.
+e2e_milter_reap()
+{
+	local secs=$1 name pid t0 rc=0; shift
 	for name in "$@"; do
+		t0=${E2E_MILTER_T0[$name]:-${EPOCHREALTIME/./}}
+		unset "E2E_MILTER_T0[$name]"
 		pid=${E2E_MPID[$name]:-}
 		[ -n "$pid" ] || continue
 		unset "E2E_MPID[$name]"

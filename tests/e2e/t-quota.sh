@@ -374,10 +374,7 @@ run_pass()
 		e2e_eq "$B: nothing from <$f@e2e.test> reached the sink" \
 			"$(e2e_sink_count "$f@e2e.test")" 0
 	done
-	for m in $MILTERS; do
-		p=$(e2e_milter_pid "$B-$m")
-		e2e_is "$p" "$CHAPPS_MILTER" && kill -TERM "$p"
-	done
+	for m in $MILTERS; do e2e_milter_term "$B-$m"; done
 	PASSES+=("$B")
 }
 
@@ -387,7 +384,7 @@ finish()
 	local names=() B m
 	for B in "${PASSES[@]}"; do for m in $MILTERS; do names+=("$B-$m"); done; done
 	[ ${#names[@]} -gt 0 ] || e2e_finish
-	e2e_milter_stop 15 "${names[@]}"
+	e2e_milter_reap 15 "${names[@]}"
 	e2e_eq "every milter exited within 15 s of SIGTERM" "$?" 0
 	e2e_redis_stop quota
 	for m in "${names[@]}"; do
