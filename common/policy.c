@@ -315,28 +315,33 @@ static struct policydb *get_db(struct backends *b, int64_t t, char *err, size_t 
 int backends_check(struct backends *b, bool *warn_r, char *err, size_t errsize)
 {
 	const struct config *c = b->config;
-	bool quota = config_has_outbound_policy(c, OUTBOUND_POLICY_QUOTA) ||
-		     config_inbound_possible(c);	/* greylisting state */
-	bool sda = config_has_outbound_policy(c, OUTBOUND_POLICY_SDA) ||
-		   config_inbound_possible(c);		/* domain flags */
+	/*
+	 * Outbound policies cannot work without their backends: a missing
+	 * SQLite file or an unusable LMDB directory stops start-up.  The
+	 * inbound flow only runs for listeners the MTA labels inbound, so
+	 * there the same problems are warnings (on_error applies per message).
+	 */
+	bool out = config_has_outbound_policy(c, OUTBOUND_POLICY_QUOTA) ||
+		   config_has_outbound_policy(c, OUTBOUND_POLICY_SDA);
+	bool in = config_inbound_possible(c);
 	const char *serr = NULL;
+	size_t len;
 
 	*warn_r = false;
 	err[0] = '\0';
-	if (quota || sda) {
-		if (get_db(b, 0, err, errsize) == NULL) {
-			if (c->policydb_backend == POLICYDB_BACKEND_SQLITE)
-				return -1;
-			*warn_r = true;
-		}
+	if (!out && !in)
+		return 0;
+	if (get_db(b, 0, err, errsize) == NULL) {
+		if (out && c->policydb_backend == POLICYDB_BACKEND_SQLITE)
+			return -1;
+		*warn_r = true;
 	}
-	if ((quota || sda) && get_store(b, 0, &serr) == NULL) {
-		if (c->store_backend == STORE_BACKEND_LMDB) {
+	if (get_store(b, 0, &serr) == NULL) {
+		if (out && c->store_backend == STORE_BACKEND_LMDB) {
 			snprintf(err, errsize, "store: %s", serr);
 			return -1;
 		}
-		size_t len = strlen(err);
-
+		len = strlen(err);
 		snprintf(err + len, errsize - len, "%sstore: %s", len ? "; " : "", serr);
 		*warn_r = true;
 	}

@@ -435,11 +435,19 @@ int main(int argc, char **argv)
 	pthread_detach(tid);
 
 	cfg = callbacks_get_config();
-	log_info("chapps-milter %s starting on %s (config %s, policies: %s%s%s)",
+	log_info("chapps-milter %s starting on %s (config %s; outbound: identity%s%s; "
+		 "inbound: %s%s%s)",
 		 PACKAGE_VERSION, cfg->milter_socket, config_path,
-		 cfg->n_outbound_policies ? "" : "identity gate only",
-		 config_has_outbound_policy(cfg, OUTBOUND_POLICY_SDA) ? "sender_domain_auth " : "",
-		 config_has_outbound_policy(cfg, OUTBOUND_POLICY_QUOTA) ? "quota" : "");
+		 config_has_outbound_policy(cfg, OUTBOUND_POLICY_SDA) ? ", sender_domain_auth" : "",
+		 config_has_outbound_policy(cfg, OUTBOUND_POLICY_QUOTA) ? ", quota" : "",
+		 config_inbound_possible(cfg) ? "" : "off",
+		 config_inbound_possible(cfg) && config_has_inbound_policy(cfg, INBOUND_POLICY_SPF)
+			 ? "spf "
+			 : "",
+		 config_inbound_possible(cfg) &&
+				 config_has_inbound_policy(cfg, INBOUND_POLICY_GREYLISTING)
+			 ? "greylisting"
+			 : "");
 	status = smfi_main();
 	log_info("chapps-milter stopping");
 	if (cfg->milter_pidfile[0] != '\0')
