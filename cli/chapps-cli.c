@@ -948,7 +948,7 @@ static int usage(FILE *out, int status)
 int main(int argc, char **argv)
 {
 	struct cli cli = { .config_path = SYSCONFDIR "/chapps/chapps.conf" };
-	char **args = xcalloc((size_t)argc + 1, sizeof(*args));
+	char *args[argc + 1];
 	int nargs = 0, status;
 	char *errors;
 
@@ -1031,6 +1031,5 @@ int main(int argc, char **argv)
 	store_close(&cli.store);
 	policydb_close(&cli.db);
 	config_unref(&cli.cfg);
-	free(args);
 	return status;
 }

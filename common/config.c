@@ -756,11 +756,19 @@ static bool includes_ok(struct loader *ld, const char *file, const char *dir, in
 {
 	FILE *f = fopen(file, "r");
 	char line[4096];
-	int lineno = 0;
+	int lineno = 0, c;
 	bool ok = true;
 
 	if (f == NULL)
 		return true;	/* config_read_file reports it */
+	/* a configuration file is text: a NUL byte confuses libconfig's scanner */
+	while ((c = getc(f)) != EOF)
+		if (c == '\0') {
+			problem(ld, file, 0, NULL, "the file contains a NUL byte");
+			fclose(f);
+			return false;
+		}
+	rewind(f);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *p = line, *end, path[4096];
 		struct stat st;

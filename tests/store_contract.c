@@ -751,7 +751,7 @@ END_TEST
 #define GHOUR 3600
 #define GDAY 86400
 
-static const struct greylist_params gp = { MIND, WIN, LIFE, 0 };
+static const struct greylist_params gp = { MIND, WIN, LIFE, 0, false };
 
 /* verdict_name - a verdict for messages */
 static const char *verdict_name(int v)
