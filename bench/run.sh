@@ -25,8 +25,9 @@
 #
 # Environment:
 #   BENCH_BUILDDIR  directory with chapps-milter, chapps-cli and bench/*  [$PWD]
-#   BENCH_ROUNDS    rounds per comparison in A and B, the best is reported [2]
-#                   (D always runs 3 rounds of 1,500 messages)
+#   BENCH_ROUNDS    rounds per comparison in A, the best is reported      [2]
+#                   (B runs 6 interleaved rounds, the cheapest is kept; D runs 3 rounds
+#                   of 1,500 messages, the median is reported)
 #   BENCH_QUICK=1   smoke run: short runs, one round (the figures mean little)
 #   BENCH_E2E=0     skip D (Postfix)
 #   BENCH_KEEP=1    keep the work directory (logs, configs, raw results)
@@ -154,7 +155,7 @@ kv()
 {
 	local s=" $2"
 	case $s in *" $1="*) ;; *) echo 0; return ;; esac
-	s=${s##* $1=}
+	s=${s##* "$1"=}
 	echo "${s%% *}"
 }
 
@@ -393,7 +394,7 @@ phase_a()
 declare -A REDIS_USER_BYTES=()
 phase_b()
 {
-	local redis=$1 n r be port name cfg
+	local redis=$1 n r be port name
 	echo "B: quota cost against the window's contents" >&2
 	[ -n "${PID[lmdb]:-}" ] || return 1	# phase A did not get its milters up
 	[ "$redis" = 1 ] && [ -z "${PID[credis]:-}" ] && return 1
@@ -473,8 +474,6 @@ phase_d()
 {
 	local r k port line
 	echo "D: end to end through Postfix ($E2E_COUNT messages, $E2E_CONNS connections)" >&2
-	# shellcheck source=bench/postfix.sh
-	. "$HERE/postfix.sh"
 	conf "$W/conf/e2e-data.conf" "$P_CHAPPS" '"sender_domain_auth", "quota"' lmdb \
 		"$W/state-e2e-data" data
 	conf "$W/conf/e2e-eom.conf" "$P_CHAPPS2" '"sender_domain_auth", "quota"' lmdb \
@@ -540,7 +539,7 @@ phase_d()
 
 table()
 {
-	local redis=$1 l n c s lr nr
+	local redis=$1 l n c s
 
 	section "A. milter protocol, loopback TCP, 1 recipient, 1,000 users, best of $ROUNDS (msg/s, CPU us/msg of the milter [+redis-server])"
 	l=${BEST[gate16]:-} n=${BEST[noopmail16]:-}
@@ -615,7 +614,9 @@ table()
 	section "C. memory for N active users (one message each): milter RSS (anon), store size"
 	for s in lmdb redis; do
 		[ "$s" = redis ] && [ "$redis" != 1 ] && continue
-		local a=(${MEM[$s-1000]:-0 0 0 0}) z=(${MEM[$s-$MEM_USERS]:-0 0 0 0})
+		local a z
+		read -r -a a <<<"${MEM[$s-1000]:-0 0 0 0}"
+		read -r -a z <<<"${MEM[$s-$MEM_USERS]:-0 0 0 0}"
 		row "$s: 1,000 active users" "rss $((a[0] / 1024)) MB (anon $((a[1] / 1024)))" \
 			"store $((a[2] / 1024)) kB" "" "" ""
 		row "$s: $MEM_USERS active users" "rss $((z[0] / 1024)) MB (anon $((z[1] / 1024)))" \

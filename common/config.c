@@ -150,7 +150,7 @@ static const struct setting settings[] = {
 	S("store.redis.sentinel_dataset", redis_sentinel_dataset, ""),
 	I("store.redis.connect_timeout_ms", redis_connect_timeout_ms, 500, 10, 25000),
 	I("store.redis.command_timeout_ms", redis_command_timeout_ms, 500, 10, 25000),
-	I("store.redis.pool_size", redis_pool_size, 8, 1, 1024),
+	I("store.redis.pool_size", redis_pool_size, 16, 1, 1024),
 
 	E("policy_db.backend", policydb_backend, "sqlite", policydb_backends),
 	S("policy_db.path", policydb_path, LOCALSTATEDIR "/lib/chapps/policy.db"),

@@ -149,6 +149,7 @@ bool policy_needs_headers(const struct config *config)
 }
 
 static char resid_host[24];
+static long resid_pid;
 static pthread_once_t resid_once = PTHREAD_ONCE_INIT;
 
 /* init_host - the short host name used in reservation ids */
@@ -160,6 +161,7 @@ static void init_host(void)
 		snprintf(buf, sizeof(buf), "host");
 	buf[sizeof(buf) - 1] = '\0';
 	snprintf(resid_host, sizeof(resid_host), "%.23s", buf);
+	resid_pid = (long)getpid();	/* the first message comes after any detach */
 }
 
 /* new_resid - an id unique to this message across processes and hosts */
@@ -171,8 +173,8 @@ static void new_resid(struct policy_msg *msg)
 
 	pthread_once(&resid_once, init_host);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(msg->resid, sizeof(msg->resid), "%s.%ld.%lx.%lx.%lx", resid_host,
-		 (long)getpid(), n, (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec);
+	snprintf(msg->resid, sizeof(msg->resid), "%s.%ld.%lx.%lx.%lx", resid_host, resid_pid, n,
+		 (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec);
 }
 
 /* ---- results ---------------------------------------------------------- */

@@ -31,15 +31,19 @@
  *	transactions and never wait for the writer.
  *
  *	Durability: the environment is opened with MDB_NOSYNC|MDB_NOMETASYNC,
- *	so a commit writes its pages with write(2) but does not fsync.  The
+ *	so a commit writes its pages but does not fsync.  The
  *	data is then in the kernel's page cache, which survives the death of
  *	the process: a milter crash or restart loses nothing.  A power loss
  *	or kernel crash may lose the last seconds of counts (the kernel flushes
  *	dirty pages on its own schedule, and store_close forces a sync).  The
  *	trade is deliberate: an fsync per message would cost milliseconds on
  *	the mail path, and quota counts are soft state that Redis keeps no
- *	better.  Without MDB_WRITEMAP the map stays read-only, so a stray
- *	pointer cannot scribble on the database.
+ *	better.  MDB_WRITEMAP: commits write into the shared map instead of
+ *	calling pwrite(2) for every page (about ten system calls per message
+ *	fewer; measured in bench/: milter CPU per message 158 -> 120 us).  The
+ *	price is LMDB's protection against a stray pointer writing into the
+ *	map; chapps runs under ASan/valgrind in its test suite for that.
+ *	The data file is a sparse file of store.map_size_mb.
  *
  *	Threads: libmilter may run one connection's callbacks on different
  *	threads, so the environment uses MDB_NOTLS (reader slots belong to
@@ -1076,7 +1080,8 @@ int store_lmdb_open(const struct config *config, struct store **store_r, const c
 		*error_r = lmdb_error(s, "LMDB settings", rc);
 		goto fail;
 	}
-	rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_NOSYNC | MDB_NOMETASYNC, 0660);
+	rc = mdb_env_open(s->env, path, MDB_NOTLS | MDB_NOSYNC | MDB_NOMETASYNC | MDB_WRITEMAP,
+			  0660);
 	if (rc != 0) {
 		snprintf(lmdb_error_buf, sizeof(lmdb_error_buf),
 			 "cannot open LMDB environment %s: %s", path, mdb_strerror(rc));
