@@ -9,7 +9,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/deps-debian.sh"
 cd "$here"
 autoreconf -fi >/dev/null
-./configure -q --sysconfdir=/etc --localstatedir=/var --runstatedir=/run
+# build beside the sources (build/), so the tree stays clean for scripts/test-all.sh
+mkdir -p build
+cd build
+../configure -q --sysconfdir=/etc --localstatedir=/var --runstatedir=/run
 make -j"$(nproc)" >/dev/null
 make install >/dev/null
 getent group chapps >/dev/null || groupadd --system chapps
