@@ -333,7 +333,8 @@ START_TEST(test_reservation_cap)
 			 STORE_OK);
 	ck_assert_uint_eq(st.reserved, 1);
 	c = connect_ok(&main_srv);
-	ck_assert_int_eq(redis_helper_integer(c, "HLEN chapps:q:u"), 1);
+	/* the live reservation and the aggregate field "b" */
+	ck_assert_int_eq(redis_helper_integer(c, "HLEN chapps:q:u"), 2);
 	redisFree(c);
 	store_close(&store);
 }
@@ -361,8 +362,9 @@ START_TEST(test_bucket_fold)
 		ck_assert_int_eq(store_quota_commit(store, "u", 1, "R", &p, t, &error), STORE_OK);
 	}
 	c = connect_ok(&main_srv);
-	ck_assert_msg(redis_helper_integer(c, "HLEN chapps:q:u") <= 12,
-		      "buckets: got %lld, want <= 12", redis_helper_integer(c, "HLEN chapps:q:u"));
+	/* 12 buckets and the aggregate field "b" */
+	ck_assert_msg(redis_helper_integer(c, "HLEN chapps:q:u") <= 13,
+		      "fields: got %lld, want <= 13", redis_helper_integer(c, "HLEN chapps:q:u"));
 	redisFree(c);
 	/* folding never loses usage: at 1030 all 21 commits still count ... */
 	ck_assert_int_eq(store_quota_usage(store, "u", 1, &p, 1030, &st, &error), STORE_OK);
@@ -371,6 +373,176 @@ START_TEST(test_bucket_fold)
 	/* ... and at 1040 at least those of 1030..1040 */
 	ck_assert_int_eq(store_quota_usage(store, "u", 1, &p, 1040, &st, &error), STORE_OK);
 	ck_assert_uint_ge(st.committed, 11);
+	store_close(&store);
+}
+END_TEST
+
+/* hash_fields - user's quota hash without the aggregate field, as "f=v;" sorted by Redis order */
+static void hash_fields(redisContext *c, const char *user, char *buf, size_t size)
+{
+	redisReply *r = redis_helper_command(c, "HGETALL chapps:q:%s", user);
+	size_t i, len = 0;
+
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_ARRAY, "HGETALL %s failed", user);
+	buf[0] = '\0';
+	for (i = 0; i + 1 < r->elements; i += 2) {
+		if (strcmp(r->element[i]->str, "b") == 0)
+			continue;
+		len += (size_t)snprintf(buf + len, size > len ? size - len : 0, "%s=%s;",
+					r->element[i]->str, r->element[i + 1]->str);
+	}
+	ck_assert_msg(len < size, "hash of %s too big", user);
+	freeReplyObject(r);
+}
+
+/* sorted_fields - hash_fields, sorted, so two hashes compare by content */
+static void sorted_fields(redisContext *c, const char *user, char *buf, size_t size)
+{
+	char tmp[4096], *parts[256], *p, *save = NULL;
+	size_t np = 0, i, j, len = 0;
+
+	hash_fields(c, user, tmp, sizeof(tmp));
+	for (p = strtok_r(tmp, ";", &save); p != NULL && np < 256; p = strtok_r(NULL, ";", &save))
+		parts[np++] = p;
+	for (i = 1; i < np; i++)
+		for (j = i; j > 0 && strcmp(parts[j - 1], parts[j]) > 0; j--) {
+			p = parts[j]; parts[j] = parts[j - 1]; parts[j - 1] = p;
+		}
+	buf[0] = '\0';
+	for (i = 0; i < np; i++)
+		len += (size_t)snprintf(buf + len, size - len, "%s;", parts[i]);
+}
+
+START_TEST(test_aggregates)
+{
+	/*
+	 * The same random sequence on two users: "fast" keeps its running
+	 * aggregates, "slow" loses them before every call (an old-format key:
+	 * full recompute each time).  Every answer and the stored buckets and
+	 * reservations must agree, through expiry, folding (a clock running
+	 * backwards) and releases.
+	 */
+	const struct store_quota_params p = {
+		.limit = 60, .margin = 4, .interval = 10, .resolution = 1, .reservation_ttl = 5,
+	};
+	static const char *const ids[] = { "r1", "r2", "r3", "r4", "r5" };
+	struct store_quota_state sf, ss;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	char hf[4096], hs[4096];
+	uint32_t seed = 12345, df, ds;
+	int64_t now = 100000;
+	int step, rf, rs, fast_seen = 0;
+
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	c = connect_ok(&main_srv);
+	for (step = 0; step < 3000; step++) {
+		uint32_t x, op;
+		const char *id;
+
+		seed = seed * 1103515245u + 12345u;
+		x = seed >> 8;
+		op = x % 100;
+		id = ids[(x / 100) % 5];
+		if (op < 8)
+			now -= 3;
+		else if (op < 10)
+			now += 25;
+		else if (op < 40)
+			now += 1;
+		freeReplyObject(redis_helper_command(c, "HDEL chapps:q:slow b"));
+		memset(&sf, 0, sizeof(sf));
+		memset(&ss, 0, sizeof(ss));
+		if (op < 55) {
+			uint32_t n = 1 + (x / 1000) % 3;
+
+			rf = store_quota_reserve(store, "fast", 4, id, n, &p, now, &sf, &error);
+			rs = store_quota_reserve(store, "slow", 4, id, n, &p, now, &ss, &error);
+		} else if (op < 85) {
+			rf = store_quota_commit(store, "fast", 4, id, &p, now, &error);
+			rs = store_quota_commit(store, "slow", 4, id, &p, now, &error);
+		} else if (op < 95) {
+			rf = store_quota_release(store, "fast", 4, id, now, &error);
+			rs = store_quota_release(store, "slow", 4, id, now, &error);
+		} else if (op < 99) {
+			rf = store_quota_usage(store, "fast", 4, &p, now, &sf, &error);
+			rs = store_quota_usage(store, "slow", 4, &p, now, &ss, &error);
+		} else {
+			df = ds = 7;
+			rf = store_quota_reset(store, "fast", 4, &df, &error);
+			rs = store_quota_reset(store, "slow", 4, &ds, &error);
+			ck_assert_msg(df == ds, "step %d: dropped: got %u, want %u", step, df, ds);
+		}
+		ck_assert_msg(rf == rs, "step %d op %u: status: got %d, want %d", step, op, rf, rs);
+		ck_assert_msg(sf.committed == ss.committed && sf.reserved == ss.reserved &&
+				      sf.own == ss.own && sf.last_send == ss.last_send,
+			      "step %d op %u: got %u/%u/%u/%lld, want %u/%u/%u/%lld", step, op,
+			      sf.committed, sf.reserved, sf.own, (long long)sf.last_send,
+			      ss.committed, ss.reserved, ss.own, (long long)ss.last_send);
+		sorted_fields(c, "fast", hf, sizeof(hf));
+		sorted_fields(c, "slow", hs, sizeof(hs));
+		ck_assert_msg(strcmp(hf, hs) == 0, "step %d: hash: got %s, want %s", step, hf, hs);
+		if (redis_helper_integer(c, "HEXISTS chapps:q:fast b") == 1)
+			fast_seen++;
+		/* an empty state leaves no key behind, aggregate field included */
+		if (hf[0] == '\0')
+			ck_assert_int_eq(redis_helper_integer(c, "EXISTS chapps:q:fast"), 0);
+	}
+	ck_assert_msg(fast_seen > 1000, "aggregate present: got %d steps, want > 1000", fast_seen);
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(test_old_format_key)
+{
+	/* a hash written by the previous script (no aggregate field) is read as before */
+	const struct store_quota_params p = {
+		.limit = 100, .margin = 0, .interval = 60, .resolution = 10, .reservation_ttl = 30,
+	};
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	uint32_t dropped = 0;
+
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	c = connect_ok(&main_srv);
+	/* at now = 1000: b99 and b100 live, b20 dead, rA live, rB expired */
+	freeReplyObject(redis_helper_command(c, "HSET chapps:q:old b99 4 b100 5 b20 9 "
+					     "rA %s rB %s", "3 1020", "2 990"));
+	ck_assert_int_eq(store_quota_usage(store, "old", 3, &p, 1000, &st, &error), STORE_OK);
+	ck_assert_msg(st.committed == 9 && st.reserved == 3 && st.last_send == 1000,
+		      "usage: got %u/%u/%lld, want 9/3/1000", st.committed, st.reserved,
+		      (long long)st.last_send);
+	ck_assert_int_eq(store_quota_reserve(store, "old", 3, "A", 1, &p, 1000, &st, &error),
+			 STORE_OK);
+	ck_assert_msg(st.committed == 9 && st.reserved == 4 && st.own == 4,
+		      "reserve: got %u/%u/%u, want 9/4/4", st.committed, st.reserved, st.own);
+	/* the dead items are gone and the aggregate is written */
+	ck_assert_int_eq(redis_helper_integer(c, "HEXISTS chapps:q:old b20"), 0);
+	ck_assert_int_eq(redis_helper_integer(c, "HEXISTS chapps:q:old rB"), 0);
+	ck_assert_int_eq(redis_helper_integer(c, "HEXISTS chapps:q:old b"), 1);
+	ck_assert_int_eq(store_quota_commit(store, "old", 3, "A", &p, 1001, &error), STORE_OK);
+	ck_assert_int_eq(store_quota_usage(store, "old", 3, &p, 1001, &st, &error), STORE_OK);
+	ck_assert_msg(st.committed == 13 && st.reserved == 0,
+		      "after commit: got %u/%u, want 13/0", st.committed, st.reserved);
+	/* b99 ends at 1000 + 60 = 1060: from then only b100 counts */
+	ck_assert_int_eq(store_quota_usage(store, "old", 3, &p, 1060, &st, &error), STORE_OK);
+	ck_assert_msg(st.committed == 9, "after expiry: got %u, want 9", st.committed);
+	ck_assert_int_eq(store_quota_reserve(store, "old", 3, "C", 91, &p, 1060, &st, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_quota_reserve(store, "old", 3, "D", 1, &p, 1060, &st, &error),
+			 STORE_REFUSED);
+	ck_assert_int_eq(store_quota_reset(store, "old", 3, &dropped, &error), STORE_OK);
+	ck_assert_msg(dropped == 9, "dropped: got %u, want 9", dropped);
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS chapps:q:old"), 0);
+	redisFree(c);
 	store_close(&store);
 }
 END_TEST
@@ -721,6 +893,8 @@ static Suite *redis_suite(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, test_reservation_cap);
 	tcase_add_test(tc, test_bucket_fold);
+	tcase_add_test(tc, test_aggregates);
+	tcase_add_test(tc, test_old_format_key);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("server_killed");
