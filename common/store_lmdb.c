@@ -529,38 +529,50 @@ static int lmdb_cache_set(struct store *store, const void *key, size_t key_len,
 	return STORE_OK;
 }
 
-/* lmdb_cache_del - store_cache_del for LMDB */
-static int lmdb_cache_del(struct store *store, const void *key, size_t key_len,
-			  const char **error_r)
+/* delete_key - delete k from dbi in one write transaction; absent is STORE_OK */
+static int delete_key(struct store_lmdb *s, MDB_dbi dbi, MDB_val *k, const char *what,
+		      const char **error_r)
 {
-	struct store_lmdb *s = (struct store_lmdb *)store;
-	MDB_val k = { key_len, (void *)key };
+	char context[64];
 	MDB_txn *txn;
 	int rc;
 
-	if (check_key_len(s, key_len, "cache key", error_r) < 0)
-		return STORE_ERROR;
 	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc != 0) {
-		*error_r = lmdb_error(s, "cache: begin transaction", rc);
+		snprintf(context, sizeof(context), "%s: begin transaction", what);
+		*error_r = lmdb_error(s, context, rc);
 		return STORE_ERROR;
 	}
-	rc = mdb_del(txn, s->cache_dbi, &k, NULL);
+	rc = mdb_del(txn, dbi, k, NULL);
 	if (rc == MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
 		return STORE_OK;
 	}
 	if (rc != 0) {
 		mdb_txn_abort(txn);
-		*error_r = lmdb_error(s, "cache: delete", rc);
+		snprintf(context, sizeof(context), "%s: delete", what);
+		*error_r = lmdb_error(s, context, rc);
 		return STORE_ERROR;
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc != 0) {
-		*error_r = lmdb_error(s, "cache: commit", rc);
+		snprintf(context, sizeof(context), "%s: commit", what);
+		*error_r = lmdb_error(s, context, rc);
 		return STORE_ERROR;
 	}
 	return STORE_OK;
+}
+
+/* lmdb_cache_del - store_cache_del for LMDB */
+static int lmdb_cache_del(struct store *store, const void *key, size_t key_len,
+			  const char **error_r)
+{
+	struct store_lmdb *s = (struct store_lmdb *)store;
+	MDB_val k = { key_len, (void *)key };
+
+	if (check_key_len(s, key_len, "cache key", error_r) < 0)
+		return STORE_ERROR;
+	return delete_key(s, s->cache_dbi, &k, "cache", error_r);
 }
 
 /* ---- greylisting -------------------------------------------------------- */
@@ -956,31 +968,9 @@ static int lmdb_greylist_tally_clear(struct store *store, const void *client,
 	struct store_lmdb *s = (struct store_lmdb *)store;
 	unsigned char ckey[LMDB_KEY_MAX];
 	MDB_val ck = { 0, ckey };
-	MDB_txn *txn;
-	int rc;
 
 	ck.mv_size = grey_key(s, GREY_TAG_CLIENT, client, client_len, ckey);
-	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-	if (rc != 0) {
-		*error_r = lmdb_error(s, "greylist: begin transaction", rc);
-		return STORE_ERROR;
-	}
-	rc = mdb_del(txn, s->grey_dbi, &ck, NULL);
-	if (rc == MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return STORE_OK;
-	}
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		*error_r = lmdb_error(s, "greylist: delete", rc);
-		return STORE_ERROR;
-	}
-	rc = mdb_txn_commit(txn);
-	if (rc != 0) {
-		*error_r = lmdb_error(s, "greylist: commit", rc);
-		return STORE_ERROR;
-	}
-	return STORE_OK;
+	return delete_key(s, s->grey_dbi, &ck, "greylist", error_r);
 }
 
 /* lmdb_close - flush and close the environment, free the handle */
