@@ -12,8 +12,10 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 echo "postfix postfix/mailname string chapps.invalid" | debconf-set-selections
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends \
-	build-essential autoconf automake libtool pkg-config clang \
+# Recommended packages too: clang's fuzzer and sanitizer runtimes (libclang-rt-14-dev) and
+# swaks' helpers come as recommendations; a fresh machine must get what this one has.
+apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
+	build-essential autoconf automake libtool pkg-config clang libclang-rt-14-dev \
 	libmilter-dev libconfig-dev check libsubunit-dev liblmdb-dev lmdb-utils \
 	libhiredis-dev libsqlite3-dev sqlite3 libmariadb-dev libspf2-dev \
 	redis-server redis-sentinel mariadb-server mariadb-client \
