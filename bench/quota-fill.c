@@ -30,8 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "store.h"
+#include "base/config.h"
+#include "store/store.h"
 
 /* usage - the synopsis, exit 2 */
 static void usage(void)

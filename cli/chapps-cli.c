@@ -34,11 +34,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "greylist.h"
-#include "policydb.h"
-#include "store.h"
-#include "xalloc.h"
+#include "base/config.h"
+#include "policy/greylist.h"
+#include "policydb/policydb.h"
+#include "store/store.h"
+#include "base/xalloc.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"

@@ -28,13 +28,13 @@
 #include <sys/socket.h>
 
 #include "callbacks.h"
-#include "config.h"
-#include "log.h"
+#include "base/config.h"
+#include "base/log.h"
 #include "mta.h"
-#include "policy.h"
-#include "request.h"
-#include "resolver.h"
-#include "xalloc.h"
+#include "policy/policy.h"
+#include "request/request.h"
+#include "request/resolver.h"
+#include "base/xalloc.h"
 
 const struct mta_ops mta_libmilter = {
 	.getpriv = smfi_getpriv,

@@ -46,11 +46,11 @@
 #include <libmilter/mfapi.h>
 
 #include "callbacks.h"
-#include "config.h"
-#include "helo_whitelist.h"
-#include "log.h"
-#include "policy.h"
-#include "xalloc.h"
+#include "base/config.h"
+#include "policy/helo_whitelist.h"
+#include "base/log.h"
+#include "policy/policy.h"
+#include "base/xalloc.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr.h"
+#include "base/addr.h"
 
 #include "check_main.h"
 

@@ -23,9 +23,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
-#include "resolver.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "request/resolver.h"
 
 #include "check_main.h"
 

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "greylist.h"
+#include "policy/greylist.h"
 
 #include "check_main.h"
 

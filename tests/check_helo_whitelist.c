@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "helo_whitelist.h"
+#include "policy/helo_whitelist.h"
 
 #include "check_main.h"
 

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <syslog.h>
 
-#include "log.h"
+#include "base/log.h"
 
 #include "check_main.h"
 

@@ -16,11 +16,11 @@
 #include <check.h>
 
 #include "check_main.h"
-#include "config.h"
-#include "policy.h"
-#include "policydb.h"
-#include "request.h"
-#include "resolver.h"
+#include "base/config.h"
+#include "policy/policy.h"
+#include "policydb/policydb.h"
+#include "request/request.h"
+#include "request/resolver.h"
 
 static char dir[] = "/tmp/check_policy.XXXXXX";
 static int64_t clock_now = 1800000000;

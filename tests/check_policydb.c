@@ -34,8 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "policydb.h"
+#include "base/config.h"
+#include "policydb/policydb.h"
 
 #ifndef POLICYDB_TEST_MARIADB
 #define POLICYDB_TEST_MARIADB 0

@@ -13,7 +13,7 @@
 
 #include <check.h>
 
-#include "quota_record.h"
+#include "store/quota_record.h"
 
 #define BASE 1700000040		/* a multiple of 60 */
 

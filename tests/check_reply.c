@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reply.h"
+#include "base/reply.h"
 
 #include "check_main.h"
 

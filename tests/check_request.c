@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
+#include "request/request.h"
 
 #include "check_main.h"
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "request.h"
-#include "resolver.h"
+#include "request/request.h"
+#include "request/resolver.h"
 
 #include "check_main.h"
 

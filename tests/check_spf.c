@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "spf.h"
+#include "spf/spf.h"
 
 #include "check_main.h"
 

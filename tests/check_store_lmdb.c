@@ -22,8 +22,8 @@
 
 #include <check.h>
 
-#include "config.h"
-#include "store.h"
+#include "base/config.h"
+#include "store/store.h"
 #include "store_contract.h"
 
 #define BASE 1700000040

@@ -19,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
+#include "base/config.h"
 #include "redis_helper.h"
-#include "store.h"
+#include "store/store.h"
 #include "store_contract.h"
 
 #define PORT_MAIN_FIRST 16300	/* the shared server */

@@ -25,9 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "base/config.h"
 #include "redis_helper.h"
-#include "store.h"
+#include "store/store.h"
 
 #define PORT_MASTER 16400	/* each role tries PORT_SPAN ports from here */
 #define PORT_REPLICA 16415

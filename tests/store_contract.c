@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "greylist.h"
-#include "store.h"
+#include "store/greylist_record.h"
+#include "store/store.h"
 #include "store_contract.h"
 
 #define BASE 1700000040		/* a multiple of 60: a bucket start */

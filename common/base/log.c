@@ -1,0 +1,323 @@
+/*
+ * NAME
+ *	log - syslog/stderr logging with a capture mode for tests
+ * DESCRIPTION
+ *	A small wrapper over syslog(3).  The level filter is one atomic int so
+ *	that a reload can change it while worker threads log.  In the
+ *	foreground (-f) lines go to stderr, one write(2) per line so that lines
+ *	of concurrent threads never interleave.
+ * DIAGNOSTICS
+ *	None: logging never fails visibly.
+ */
+#include "autoconf.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+#define LOG_LINE_MAX 2048
+
+static int log_level_cur = LOG_LEVEL_INFO;
+static bool log_stderr = true;
+static bool log_is_open;
+static bool log_dup_errors;
+static char log_ident[64] = "chapps";
+
+static pthread_mutex_t capture_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool capture_on;
+static int capture_level;
+static char *capture_buf;
+static size_t capture_len, capture_size;
+
+static const struct {
+	const char *name;
+	int facility;
+} facilities[] = {
+	{ "mail", LOG_MAIL },     { "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+static const char *const level_names[] = { "error", "warning", "info", "debug" };
+
+void log_open(const char *ident, int facility, bool to_stderr, enum log_level level)
+{
+	snprintf(log_ident, sizeof(log_ident), "%s", ident);
+	log_stderr = to_stderr;
+	__atomic_store_n(&log_level_cur, (int)level, __ATOMIC_RELAXED);
+	if (!to_stderr) {
+		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
+		log_is_open = true;
+	}
+}
+
+void log_errors_to_stderr(bool on)
+{
+	log_dup_errors = on;
+}
+
+void log_close(void)
+{
+	if (log_is_open)
+		closelog();
+	log_is_open = false;
+}
+
+void log_set_level(enum log_level level)
+{
+	__atomic_store_n(&log_level_cur, (int)level, __ATOMIC_RELAXED);
+}
+
+bool log_enabled(enum log_level level)
+{
+	if (__atomic_load_n(&capture_on, __ATOMIC_RELAXED))
+		return (int)level <= capture_level;
+	return (int)level <= __atomic_load_n(&log_level_cur, __ATOMIC_RELAXED);
+}
+
+int log_facility_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (strcasecmp(name, facilities[i].name) == 0)
+			return facilities[i].facility;
+	return -1;
+}
+
+int log_level_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcasecmp(name, level_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *log_level_name(enum log_level level)
+{
+	return (unsigned)level < 4 ? level_names[level] : "?";
+}
+
+/* capture_append - add one line to the capture buffer */
+static void capture_append(const char *line)
+{
+	size_t n = strlen(line);
+
+	pthread_mutex_lock(&capture_lock);
+	if (capture_len + n + 2 > capture_size) {
+		size_t sz = (capture_size ? capture_size : 1024);
+
+		while (capture_len + n + 2 > sz)
+			sz *= 2;
+		char *p = realloc(capture_buf, sz);
+
+		if (p == NULL)
+			abort();
+		capture_buf = p;
+		capture_size = sz;
+	}
+	memcpy(capture_buf + capture_len, line, n);
+	capture_len += n;
+	capture_buf[capture_len++] = '\n';
+	capture_buf[capture_len] = '\0';
+	pthread_mutex_unlock(&capture_lock);
+}
+
+/* log_emit - format and write one line at level */
+static void log_emit(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void log_emit(enum log_level level, const char *fmt, va_list ap)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char line[LOG_LINE_MAX];
+	int n;
+
+	if (__atomic_load_n(&capture_on, __ATOMIC_RELAXED)) {
+		if ((int)level > capture_level)
+			return;
+		n = snprintf(line, sizeof(line), "%s: ", level_names[level]);
+		vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+		capture_append(line);
+		return;
+	}
+	if ((int)level > __atomic_load_n(&log_level_cur, __ATOMIC_RELAXED))
+		return;
+	if (log_stderr) {
+		n = snprintf(line, sizeof(line), "%s[%ld]: %s: ", log_ident, (long)getpid(),
+			     level_names[level]);
+		vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+		size_t len = strlen(line);
+
+		line[len++] = '\n';
+		if (write(STDERR_FILENO, line, len) < 0) {
+			/* nowhere left to report it */
+		}
+	} else {
+		va_list copy;
+
+		va_copy(copy, ap);
+		vsyslog(prio[level], fmt, ap);
+		if (log_dup_errors && level <= LOG_LEVEL_WARNING) {
+			n = snprintf(line, sizeof(line), "%s: %s: ", log_ident, level_names[level]);
+			vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, copy);
+			size_t len = strlen(line);
+
+			line[len++] = '\n';
+			if (write(STDERR_FILENO, line, len) < 0) {
+				/* nowhere left to report it */
+			}
+		}
+		va_end(copy);
+	}
+}
+
+#define LOG_FN(name, level)                          \
+	void name(const char *fmt, ...)              \
+	{                                            \
+		va_list ap;                          \
+		va_start(ap, fmt);                   \
+		log_emit(level, fmt, ap);            \
+		va_end(ap);                          \
+	}
+
+LOG_FN(log_debug, LOG_LEVEL_DEBUG)
+LOG_FN(log_info, LOG_LEVEL_INFO)
+LOG_FN(log_warn, LOG_LEVEL_WARNING)
+LOG_FN(log_error, LOG_LEVEL_ERROR)
+
+void log_fatal(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LEVEL_ERROR, fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+void log_panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(LOG_LEVEL_ERROR, fmt, ap);
+	va_end(ap);
+	abort();
+}
+
+char *log_sanitize(char *dst, size_t dstsize, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (dstsize == 0)
+		return dst;
+	if (src == NULL)
+		src = "";
+	size_t full = 0;
+
+	for (const char *p = src; *p != '\0' && full < dstsize; p++)
+		full += ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f) ? 1 : 4;
+	for (; *src != '\0'; src++) {
+		unsigned char c = (unsigned char)*src;
+		size_t need = (c >= 0x20 && c < 0x7f) ? 1 : 4;
+
+		if (full >= dstsize && o + need + 4 > dstsize) {
+			/* room for "..." and the terminator */
+			if (o + 4 <= dstsize) {
+				memcpy(dst + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (need == 1) {
+			dst[o++] = (char)c;
+		} else {
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	dst[o] = '\0';
+	return dst;
+}
+
+/* field - append " name=<value>" (sanitized) to buf if value is set */
+static void field(char *buf, size_t size, const char *name, const char *value, bool brackets)
+{
+	char clean[512];
+	size_t len = strlen(buf);
+
+	if (value == NULL || len >= size)
+		return;
+	log_sanitize(clean, sizeof(clean), value);
+	/* a value that already carries its brackets (a raw RCPT argument) */
+	size_t n = strlen(clean);
+
+	if (brackets && n >= 2 && clean[0] == '<' && clean[n - 1] == '>') {
+		clean[n - 1] = '\0';
+		memmove(clean, clean + 1, n - 1);
+	}
+	snprintf(buf + len, size - len, brackets ? " %s=<%s>" : " %s=%s", name, clean);
+}
+
+void log_decision(const struct log_decision *d)
+{
+	char line[LOG_LINE_MAX], a[256], b[128], r[1024];
+	size_t len;
+
+	if (!log_enabled(LOG_LEVEL_INFO))
+		return;
+	snprintf(line, sizeof(line), "%s: %s: %s from %s[%s]:",
+		 d->queue_id && *d->queue_id ? log_sanitize(r, 64, d->queue_id) : "NOQUEUE",
+		 d->action, d->stage ? d->stage : "?", log_sanitize(a, sizeof(a), d->client_name),
+		 log_sanitize(b, sizeof(b), d->client_addr));
+	if (d->reply != NULL) {
+		len = strlen(line);
+		snprintf(line + len, sizeof(line) - len, " %s;",
+			 log_sanitize(r, sizeof(r), d->reply));
+	}
+	field(line, sizeof(line), "user", d->user, true);
+	field(line, sizeof(line), "from", d->sender, true);
+	field(line, sizeof(line), "to", d->rcpt, true);
+	field(line, sizeof(line), "policy", d->policy, false);
+	field(line, sizeof(line), "key", d->key, false);
+	if (d->extra != NULL) {
+		len = strlen(line);
+		snprintf(line + len, sizeof(line) - len, " %s", d->extra);
+	}
+	log_info("%s", line);
+}
+
+void log_capture_start(enum log_level level)
+{
+	capture_level = (int)level;
+	pthread_mutex_lock(&capture_lock);
+	capture_len = 0;
+	if (capture_buf != NULL)
+		capture_buf[0] = '\0';
+	pthread_mutex_unlock(&capture_lock);
+	__atomic_store_n(&capture_on, true, __ATOMIC_RELAXED);
+}
+
+const char *log_capture_text(void)
+{
+	return capture_buf != NULL ? capture_buf : "";
+}
+
+void log_capture_stop(void)
+{
+	__atomic_store_n(&capture_on, false, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&capture_lock);
+	free(capture_buf);
+	capture_buf = NULL;
+	capture_len = capture_size = 0;
+	pthread_mutex_unlock(&capture_lock);
+}

@@ -1,0 +1,115 @@
+/*
+ * policydb-private.h - what the SQL backends share with policydb.c
+ *
+ * policydb.c owns the SQL of every look-up and admin function (one text per
+ * statement, `?` placeholders), the connection pool and the retry rule; a
+ * backend only connects, prepares, binds, steps and classifies errors.  A
+ * backend's handle embeds struct policydb as its first member and its
+ * connections embed struct policydb_conn as their first member.
+ */
+#ifndef CHAPPS_POLICYDB_PRIVATE_H
+#define CHAPPS_POLICYDB_PRIVATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policydb/policydb.h"
+
+/* Internal status: the connection is dead, drop it and retry on a new one. */
+#define POLICYDB_LOST (-2)
+
+/* Connections kept per struct policydb (and most open at once). */
+#define POLICYDB_POOL_MAX 16
+
+/* Most result columns of any statement. */
+#define POLICYDB_COLS_MAX 4
+
+/* One statement: its index into a connection's statement cache and its text. */
+struct policydb_stmt {
+	int id;
+	const char *sql;
+};
+
+/* Number of statements (size of a connection's statement cache). */
+#define POLICYDB_STMT_MAX 48
+
+enum policydb_param_type { POLICYDB_PARAM_TEXT, POLICYDB_PARAM_INT };
+
+/* One bound parameter: text (borrowed, NUL-terminated) or an integer. */
+struct policydb_param {
+	enum policydb_param_type type;
+	const char *text;
+	long long num;
+};
+
+struct policydb_conn {
+	struct policydb_conn *next;	/* idle list */
+};
+
+struct policydb;
+
+struct policydb_ops {
+	const char *name;
+
+	/* connect - open one connection (statement cache empty). */
+	int (*connect)(struct policydb *db, struct policydb_conn **conn_r, char *err,
+		       size_t errsize);
+
+	/* disconnect - close a connection and its statements; NULLs *conn. */
+	void (*disconnect)(struct policydb_conn **conn);
+
+	/*
+	 * exec - run stmt with params; call fn (when not NULL) for each row,
+	 * columns as strings; a non-zero return from fn stops the calls (the
+	 * remaining rows are read and dropped).  *changes_r (when not NULL)
+	 * gets the rows inserted/updated/deleted (matched rows for UPDATE).
+	 * Returns POLICYDB_OK, POLICYDB_EXISTS (unique or primary key clash),
+	 * POLICYDB_LOST (connection dead) or POLICYDB_ERROR.
+	 */
+	int (*exec)(struct policydb_conn *conn, const struct policydb_stmt *stmt,
+		    const struct policydb_param *params, size_t nparams, policydb_row_fn *fn,
+		    void *ctx, long long *changes_r, char *err, size_t errsize);
+
+	/*
+	 * script - run the backend's schema script (no parameters, no rows):
+	 * SQLite inside one IMMEDIATE transaction, MariaDB statement by
+	 * statement (its DDL commits implicitly).
+	 */
+	int (*script)(struct policydb_conn *conn, const char *const *sql, char *err,
+		      size_t errsize);
+
+	/* ddl - the schema, CREATE ... IF NOT EXISTS, NULL-terminated. */
+	const char *const *ddl;
+
+	/* destroy - free the backend's part of db (after every connection). */
+	void (*destroy)(struct policydb *db);
+};
+
+struct policydb {
+	const struct policydb_ops *ops;
+	char *label;			/* "sqlite PATH" / "mariadb user@host:port/name" */
+	int timeout_ms;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct policydb_conn *idle;
+	int nidle;
+	int nopen;			/* idle + in use */
+};
+
+/* policydb_init - fill the common part (called by the backends' open). */
+void policydb_init(struct policydb *db, const struct policydb_ops *ops, const char *label,
+		   int timeout_ms);
+
+/* policydb_seterr - format into err (size errsize; NULL or 0 is fine). */
+void policydb_seterr(char *err, size_t errsize, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The backends' constructors, called by policydb_open. */
+int policydb_sqlite_open(const struct config *config, bool create, struct policydb **db_r,
+			 char *err, size_t errsize);
+int policydb_mariadb_open(const struct config *config, struct policydb **db_r, char *err,
+			  size_t errsize);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * store-private.h - what the store engines share with store.c
+ *
+ * store.c's public functions check their arguments and dispatch through
+ * the engine's ops table.  An engine's handle embeds struct store as its
+ * first member.
+ */
+#ifndef CHAPPS_STORE_PRIVATE_H
+#define CHAPPS_STORE_PRIVATE_H
+
+#include "store/store.h"
+
+/*
+ * The latest clock value store.c lets through (about 34,000 years after
+ * the epoch); with now in [0, STORE_NOW_MAX] the engines' time arithmetic
+ * (now + ttl, bucket starts) cannot overflow.
+ */
+#define STORE_NOW_MAX ((int64_t)1 << 40)
+
+struct store_ops {
+	const char *name;
+	int (*quota_reserve)(struct store *store, const char *user, size_t user_len,
+			     const char *resid, uint32_t n, const struct store_quota_params *params,
+			     int64_t now, struct store_quota_state *state, const char **error_r);
+	int (*quota_commit)(struct store *store, const char *user, size_t user_len,
+			    const char *resid, const struct store_quota_params *params, int64_t now,
+			    const char **error_r);
+	int (*quota_release)(struct store *store, const char *user, size_t user_len,
+			     const char *resid, int64_t now, const char **error_r);
+	int (*quota_usage)(struct store *store, const char *user, size_t user_len,
+			   const struct store_quota_params *params, int64_t now,
+			   struct store_quota_state *state, const char **error_r);
+	int (*quota_reset)(struct store *store, const char *user, size_t user_len,
+			   uint32_t *dropped_r, const char **error_r);
+	int (*cache_get)(struct store *store, const void *key, size_t key_len, void *val,
+			 size_t *val_len, int64_t now, const char **error_r);
+	int (*cache_set)(struct store *store, const void *key, size_t key_len, const void *val,
+			 size_t val_len, uint32_t ttl, int64_t now, const char **error_r);
+	int (*cache_del)(struct store *store, const void *key, size_t key_len,
+			 const char **error_r);
+	/* greylisting; NULL in an engine that does not implement it (yet) */
+	int (*greylist_check)(struct store *store, const void *tuple, size_t tuple_len,
+			      const void *client, size_t client_len,
+			      const struct greylist_params *params, int64_t now, int *verdict_r,
+			      const char **error_r);
+	int (*greylist_tally)(struct store *store, const void *client, size_t client_len,
+			      int64_t now, uint32_t *count_r, const char **error_r);
+	int (*greylist_tally_clear)(struct store *store, const void *client, size_t client_len,
+				    const char **error_r);
+	void (*close)(struct store *store);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* The engines' constructors, called by store_open. */
+int store_lmdb_open(const struct config *config, struct store **store_r, const char **error_r);
+int store_redis_open(const struct config *config, struct store **store_r, const char **error_r);
+
+#endif

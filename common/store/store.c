@@ -1,0 +1,384 @@
+/*
+ * NAME
+ *	store - live policy state: the engine-independent half
+ * SUMMARY
+ *	store_open(), store_close(), store_backend_name(),
+ *	store_quota_reserve(), store_quota_commit(), store_quota_release(),
+ *	store_quota_usage(), store_quota_reset(), store_cache_get(),
+ *	store_cache_set(), store_cache_del(), store_key()
+ * DESCRIPTION
+ *	The public functions check their arguments once, here, so that the
+ *	engines (store_lmdb.c, store_redis.c) may assume: a non-NULL store,
+ *	user and error_r; a user name of at least one byte; a reservation id
+ *	of 1..STORE_RESID_MAX bytes; quota parameters with resolution,
+ *	interval and reservation_ttl of at least 1; a clock in
+ *	[0, STORE_NOW_MAX]; a non-empty cache key; a cache value of at most
+ *	STORE_CACHE_VALUE_MAX bytes and a ttl of at least 1; non-NULL state
+ *	and dropped_r pointers (replaced by locals when the caller passes
+ *	NULL).  Then they dispatch through the engine's ops table.
+ *
+ *	store_key builds the binary-safe composite keys that the callers use
+ *	for the cache: the tag, a 0x00 byte, then each part as a 4-byte
+ *	big-endian length and its bytes, so ("a", "b:c") and ("a:b", "c")
+ *	differ.
+ * DIAGNOSTICS
+ *	Bad arguments give STORE_ERROR (-1 for store_open) with a static
+ *	message; engine failures are passed through.  Nothing here logs.
+ */
+#include "autoconf.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base/config.h"
+#include "store/store-private.h"
+
+/* check_user - is the user argument usable? */
+static int check_user(const char *user, size_t user_len, const char **error_r)
+{
+	if (user == NULL || user_len == 0) {
+		*error_r = "empty user name";
+		return -1;
+	}
+	return 0;
+}
+
+/* check_resid - is the reservation id 1..STORE_RESID_MAX bytes? */
+static int check_resid(const char *resid, const char **error_r)
+{
+	if (resid == NULL || resid[0] == '\0' || strnlen(resid, STORE_RESID_MAX + 1) >
+	    STORE_RESID_MAX) {
+		*error_r = "bad reservation id (1 to 64 bytes)";
+		return -1;
+	}
+	return 0;
+}
+
+/* check_params - are the quota parameters usable? */
+static int check_params(const struct store_quota_params *params, const char **error_r)
+{
+	if (params == NULL || params->interval == 0 || params->resolution == 0 ||
+	    params->reservation_ttl == 0) {
+		*error_r = "bad quota parameters (interval, resolution and "
+			"reservation_ttl must be at least 1)";
+		return -1;
+	}
+	return 0;
+}
+
+/* check_now - is the clock value sane? */
+static int check_now(int64_t now, const char **error_r)
+{
+	if (now < 0 || now > STORE_NOW_MAX) {
+		*error_r = "bad clock value";
+		return -1;
+	}
+	return 0;
+}
+
+/* check_key - is the cache key usable? */
+static int check_key(const void *key, size_t key_len, const char **error_r)
+{
+	if (key == NULL || key_len == 0) {
+		*error_r = "empty cache key";
+		return -1;
+	}
+	return 0;
+}
+
+int store_open(const struct config *config, struct store **store_r, const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	*store_r = NULL;
+	if (config == NULL) {
+		*error_r = "no configuration";
+		return -1;
+	}
+	switch (config->store_backend) {
+	case STORE_BACKEND_LMDB:
+		return store_lmdb_open(config, store_r, error_r);
+	case STORE_BACKEND_REDIS:
+		return store_redis_open(config, store_r, error_r);
+	}
+	*error_r = "unknown store backend";
+	return -1;
+}
+
+void store_close(struct store **store)
+{
+	struct store *s;
+
+	if (store == NULL || *store == NULL)
+		return;
+	s = *store;
+	*store = NULL;
+	s->ops->close(s);
+}
+
+const char *store_backend_name(const struct store *store)
+{
+	return store != NULL ? store->ops->name : "none";
+}
+
+int store_quota_reserve(struct store *store, const char *user, size_t user_len,
+			const char *resid, uint32_t n, const struct store_quota_params *params,
+			int64_t now, struct store_quota_state *state, const char **error_r)
+{
+	struct store_quota_state local;
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (state == NULL)
+		state = &local;
+	memset(state, 0, sizeof(*state));
+	if (store == NULL) {
+		*error_r = "no store";
+		return STORE_ERROR;
+	}
+	if (check_user(user, user_len, error_r) < 0 || check_resid(resid, error_r) < 0 ||
+	    check_params(params, error_r) < 0 || check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->quota_reserve(store, user, user_len, resid, n, params, now, state,
+					 error_r);
+}
+
+int store_quota_commit(struct store *store, const char *user, size_t user_len,
+		       const char *resid, const struct store_quota_params *params, int64_t now,
+		       const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (store == NULL) {
+		*error_r = "no store";
+		return STORE_ERROR;
+	}
+	if (check_user(user, user_len, error_r) < 0 || check_resid(resid, error_r) < 0 ||
+	    check_params(params, error_r) < 0 || check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->quota_commit(store, user, user_len, resid, params, now, error_r);
+}
+
+int store_quota_release(struct store *store, const char *user, size_t user_len,
+			const char *resid, int64_t now, const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (store == NULL) {
+		*error_r = "no store";
+		return STORE_ERROR;
+	}
+	if (check_user(user, user_len, error_r) < 0 || check_resid(resid, error_r) < 0 ||
+	    check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->quota_release(store, user, user_len, resid, now, error_r);
+}
+
+int store_quota_usage(struct store *store, const char *user, size_t user_len,
+		      const struct store_quota_params *params, int64_t now,
+		      struct store_quota_state *state, const char **error_r)
+{
+	struct store_quota_state local;
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (state == NULL)
+		state = &local;
+	memset(state, 0, sizeof(*state));
+	if (store == NULL) {
+		*error_r = "no store";
+		return STORE_ERROR;
+	}
+	if (check_user(user, user_len, error_r) < 0 || check_params(params, error_r) < 0 ||
+	    check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->quota_usage(store, user, user_len, params, now, state, error_r);
+}
+
+int store_quota_reset(struct store *store, const char *user, size_t user_len,
+		      uint32_t *dropped_r, const char **error_r)
+{
+	const char *dummy;
+	uint32_t local;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (dropped_r == NULL)
+		dropped_r = &local;
+	*dropped_r = 0;
+	if (store == NULL) {
+		*error_r = "no store";
+		return STORE_ERROR;
+	}
+	if (check_user(user, user_len, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->quota_reset(store, user, user_len, dropped_r, error_r);
+}
+
+int store_cache_get(struct store *store, const void *key, size_t key_len, void *val,
+		    size_t *val_len, int64_t now, const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (store == NULL) {
+		*error_r = "no store";
+		return STORE_ERROR;
+	}
+	if (check_key(key, key_len, error_r) < 0 || check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	if (val_len == NULL || (val == NULL && *val_len > 0)) {
+		*error_r = "no buffer for the cache value";
+		return STORE_ERROR;
+	}
+	return store->ops->cache_get(store, key, key_len, val, val_len, now, error_r);
+}
+
+int store_cache_set(struct store *store, const void *key, size_t key_len, const void *val,
+		    size_t val_len, uint32_t ttl, int64_t now, const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (store == NULL) {
+		*error_r = "no store";
+		return STORE_ERROR;
+	}
+	if (check_key(key, key_len, error_r) < 0 || check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	if (val_len > STORE_CACHE_VALUE_MAX || (val == NULL && val_len > 0)) {
+		*error_r = "cache value too long";
+		return STORE_ERROR;
+	}
+	if (ttl == 0) {
+		*error_r = "cache ttl must be at least 1";
+		return STORE_ERROR;
+	}
+	return store->ops->cache_set(store, key, key_len, val, val_len, ttl, now, error_r);
+}
+
+int store_cache_del(struct store *store, const void *key, size_t key_len,
+		    const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (store == NULL) {
+		*error_r = "no store";
+		return STORE_ERROR;
+	}
+	if (check_key(key, key_len, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->cache_del(store, key, key_len, error_r);
+}
+
+/* greylist_args - shared argument checks of the greylisting calls */
+static int greylist_args(struct store *store, const void *client, size_t client_len,
+			 int64_t now, const char **error_r)
+{
+	if (store == NULL) {
+		*error_r = "no store";
+		return -1;
+	}
+	if (store->ops->greylist_check == NULL) {
+		*error_r = "this store engine does not implement greylisting";
+		return -1;
+	}
+	if (now < 0 || now > STORE_NOW_MAX) {
+		*error_r = "clock out of range";
+		return -1;
+	}
+	return check_key(client, client_len, error_r);
+}
+
+int store_greylist_check(struct store *store, const void *tuple, size_t tuple_len,
+			 const void *client, size_t client_len,
+			 const struct greylist_params *params, int64_t now, int *verdict_r,
+			 const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (greylist_args(store, client, client_len, now, error_r) < 0 ||
+	    check_key(tuple, tuple_len, error_r) < 0)
+		return STORE_ERROR;
+	if (params == NULL || verdict_r == NULL) {
+		*error_r = "no greylisting parameters";
+		return STORE_ERROR;
+	}
+	return store->ops->greylist_check(store, tuple, tuple_len, client, client_len, params,
+					  now, verdict_r, error_r);
+}
+
+int store_greylist_tally(struct store *store, const void *client, size_t client_len,
+			 int64_t now, uint32_t *count_r, const char **error_r)
+{
+	const char *dummy;
+	uint32_t count;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (count_r == NULL)
+		count_r = &count;
+	if (greylist_args(store, client, client_len, now, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->greylist_tally(store, client, client_len, now, count_r, error_r);
+}
+
+int store_greylist_tally_clear(struct store *store, const void *client, size_t client_len,
+			       const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (greylist_args(store, client, client_len, 0, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->greylist_tally_clear(store, client, client_len, error_r);
+}
+
+size_t store_key(void *buf, size_t bufsize, const char *tag, ...)
+{
+	unsigned char *p = buf;
+	const char *part;
+	size_t len, used;
+	va_list ap;
+
+	if (buf == NULL || tag == NULL)
+		return 0;
+	len = strlen(tag);
+	if (len + 1 > bufsize)
+		return 0;
+	memcpy(p, tag, len);
+	p[len] = 0x00;
+	used = len + 1;
+	va_start(ap, tag);
+	while ((part = va_arg(ap, const char *)) != NULL) {
+		len = strlen(part);
+		if (len > UINT32_MAX || bufsize - used < 4 || bufsize - used - 4 < len) {
+			used = 0;
+			break;
+		}
+		p[used++] = (unsigned char)(len >> 24);
+		p[used++] = (unsigned char)(len >> 16);
+		p[used++] = (unsigned char)(len >> 8);
+		p[used++] = (unsigned char)len;
+		memcpy(p + used, part, len);
+		used += len;
+	}
+	va_end(ap);
+	return used;
+}
