@@ -29,6 +29,7 @@ static bool log_stderr = true;
 static bool log_is_open;
 static bool log_dup_errors;
 static char log_ident[64] = "chapps";
+static long log_pid;			/* for stderr lines: no getpid() per line */
 
 static pthread_mutex_t capture_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool capture_on;
@@ -52,6 +53,7 @@ void log_open(const char *ident, int facility, bool to_stderr, enum log_level le
 {
 	snprintf(log_ident, sizeof(log_ident), "%s", ident);
 	log_stderr = to_stderr;
+	log_pid = (long)getpid();	/* log_open follows any fork (main.c) */
 	__atomic_store_n(&log_level_cur, (int)level, __ATOMIC_RELAXED);
 	if (!to_stderr) {
 		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
@@ -149,7 +151,7 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
 	if ((int)level > __atomic_load_n(&log_level_cur, __ATOMIC_RELAXED))
 		return;
 	if (log_stderr) {
-		n = snprintf(line, sizeof(line), "%s[%ld]: %s: ", log_ident, (long)getpid(),
+		n = snprintf(line, sizeof(line), "%s[%ld]: %s: ", log_ident, log_pid ? log_pid : (long)getpid(),
 			     level_names[level]);
 		vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 		size_t len = strlen(line);
@@ -249,49 +251,91 @@ char *log_sanitize(char *dst, size_t dstsize, const char *src)
 	return dst;
 }
 
-/* field - append " name=<value>" (sanitized) to buf if value is set */
-static void field(char *buf, size_t size, const char *name, const char *value, bool brackets)
+/* line_put - append the literal text to the line, cut at its end */
+static void line_put(char *line, size_t size, size_t *len, const char *text)
 {
-	char clean[512];
-	size_t len = strlen(buf);
+	size_t n = strlen(text);
 
-	if (value == NULL || len >= size)
+	if (*len + n >= size)
+		n = *len < size ? size - 1 - *len : 0;
+	memcpy(line + *len, text, n);
+	*len += n;
+	line[*len] = '\0';
+}
+
+/*
+ * line_clean - append value sanitized as log_sanitize(buf, max, value)
+ * would, straight into the line (no intermediate copy, no format pass)
+ */
+static void line_clean(char *line, size_t size, size_t *len, const char *value, size_t max)
+{
+	size_t room = size - *len;
+
+	if (room <= 1)
 		return;
-	log_sanitize(clean, sizeof(clean), value);
-	/* a value that already carries its brackets (a raw RCPT argument) */
-	size_t n = strlen(clean);
+	log_sanitize(line + *len, room < max ? room : max, value);
+	*len += strlen(line + *len);
+}
 
-	if (brackets && n >= 2 && clean[0] == '<' && clean[n - 1] == '>') {
-		clean[n - 1] = '\0';
-		memmove(clean, clean + 1, n - 1);
+/* field - append " name=<value>" (sanitized, value cut to 511 bytes) if value is set */
+static void field(char *line, size_t size, size_t *len, const char *name, const char *value,
+		  bool brackets)
+{
+	size_t start, n;
+
+	if (value == NULL || *len + 1 >= size)
+		return;
+	line_put(line, size, len, " ");
+	line_put(line, size, len, name);
+	line_put(line, size, len, brackets ? "=<" : "=");
+	start = *len;
+	line_clean(line, size, len, value, 512);
+	n = *len - start;
+	/* a value that already carries its brackets (a raw RCPT argument) */
+	if (brackets && n >= 2 && line[start] == '<' && line[*len - 1] == '>') {
+		memmove(line + start, line + start + 1, n - 2);
+		*len -= 2;
+		line[*len] = '\0';
 	}
-	snprintf(buf + len, size - len, brackets ? " %s=<%s>" : " %s=%s", name, clean);
+	if (brackets)
+		line_put(line, size, len, ">");
 }
 
 void log_decision(const struct log_decision *d)
 {
-	char line[LOG_LINE_MAX], a[256], b[128], r[1024];
-	size_t len;
+	char line[LOG_LINE_MAX];
+	size_t len = 0;
 
 	if (!log_enabled(LOG_LEVEL_INFO))
 		return;
-	snprintf(line, sizeof(line), "%s: %s: %s from %s[%s]:",
-		 d->queue_id && *d->queue_id ? log_sanitize(r, 64, d->queue_id) : "NOQUEUE",
-		 d->action, d->stage ? d->stage : "?", log_sanitize(a, sizeof(a), d->client_name),
-		 log_sanitize(b, sizeof(b), d->client_addr));
+	line[0] = '\0';
+	/* built with plain copies: this line is written for every decision */
+	if (d->queue_id && *d->queue_id)
+		line_clean(line, sizeof(line), &len, d->queue_id, 64);
+	else
+		line_put(line, sizeof(line), &len, "NOQUEUE");
+	line_put(line, sizeof(line), &len, ": ");
+	line_put(line, sizeof(line), &len, d->action);
+	line_put(line, sizeof(line), &len, ": ");
+	line_put(line, sizeof(line), &len, d->stage ? d->stage : "?");
+	line_put(line, sizeof(line), &len, " from ");
+	line_clean(line, sizeof(line), &len, d->client_name, 256);
+	line_put(line, sizeof(line), &len, "[");
+	line_clean(line, sizeof(line), &len, d->client_addr, 128);
+	line_put(line, sizeof(line), &len, "]:");
 	if (d->reply != NULL) {
-		len = strlen(line);
-		snprintf(line + len, sizeof(line) - len, " %s;",
-			 log_sanitize(r, sizeof(r), d->reply));
+		line_put(line, sizeof(line), &len, " ");
+		line_clean(line, sizeof(line), &len, d->reply, 1024);
+		line_put(line, sizeof(line), &len, ";");
 	}
-	field(line, sizeof(line), "user", d->user, true);
-	field(line, sizeof(line), "from", d->sender, true);
-	field(line, sizeof(line), "to", d->rcpt, true);
-	field(line, sizeof(line), "policy", d->policy, false);
-	field(line, sizeof(line), "key", d->key, false);
+	field(line, sizeof(line), &len, "user", d->user, true);
+	field(line, sizeof(line), &len, "from", d->sender, true);
+	field(line, sizeof(line), &len, "to", d->rcpt, true);
+	field(line, sizeof(line), &len, "policy", d->policy, false);
+	field(line, sizeof(line), &len, "key", d->key, false);
 	if (d->extra != NULL) {
-		len = strlen(line);
-		snprintf(line + len, sizeof(line) - len, " %s", d->extra);
+		line_put(line, sizeof(line), &len, " ");
+		line_put(line, sizeof(line), &len, d->extra);
 	}
 	log_info("%s", line);
 }
