@@ -186,17 +186,6 @@ START_TEST(test_tally_fold)
 }
 END_TEST
 
-/* the verdict names the log lines use */
-START_TEST(test_verdict_names)
-{
-	ck_assert_str_eq(greylist_verdict_name(GREYLIST_PASS), "pass");
-	ck_assert_str_eq(greylist_verdict_name(GREYLIST_PASS_WHITELISTED), "whitelisted");
-	ck_assert_str_eq(greylist_verdict_name(GREYLIST_DEFER_NEW), "new");
-	ck_assert_str_eq(greylist_verdict_name(GREYLIST_DEFER_EARLY), "early");
-	ck_assert_str_eq(greylist_verdict_name((enum greylist_verdict)42), "?");
-}
-END_TEST
-
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("greylist_record");
@@ -214,10 +203,6 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_tally_live);
 	tcase_add_test(tc, test_tally_add_sum);
 	tcase_add_test(tc, test_tally_fold);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("names");
-	tcase_add_test(tc, test_verdict_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -65,10 +65,10 @@
  *	swept the same way every LMDB_SWEEP_EVERY writing checks.
  *
  *	Greylisting: store_greylist_check is one write transaction: read the
- *	client's tally and the tuple, apply the rule of greylist_record.h, write the
- *	tuple (not on a DEFER_EARLY, which changes nothing) and, on a pass,
- *	the tally; so concurrent checks of one tuple see one first-seen
- *	time.  A tuple record's expiry is the first instant at which the rule
+ *	client's tally and the tuple, apply the rule of greylist_record.h,
+ *	write the tuple (not on a DEFER_EARLY, which changes nothing) and, on
+ *	a pass, the tally; so concurrent checks of one tuple see one
+ *	first-seen time.  A tuple record's expiry is the first instant at which the rule
  *	would restart it anyway (max(first + retry_window, last_pass +
  *	lifetime) + 1), so treating an expired record as absent never
  *	changes a verdict; a tally's is when its newest counter stops
