@@ -4,39 +4,36 @@
  * SUMMARY
  *	config_load(path) -> immutable struct config, or every problem found
  * DESCRIPTION
- *	One static table (settings[]) names every setting: its full libconfig
- *	path, type, place in struct config, default and bounds.  Loading:
+ *	One table (config_settings[]) names every setting: its full
+ *	libconfig path, type, place in struct config, default and bounds.
+ *	Loading:
  *	  1. fill every setting from its default;
  *	  2. parse the file (libconfig; @include is relative to the file);
  *	  3. walk the file's tree: every group must be a known section and
  *	     every value a known setting of the right type and range;
- *	  4. check rules that span settings (config_check) and compile the
- *	     user resolver.
+ *	  4. check rules that span settings and compile the user resolver
+ *	     (config_check.c).
  *	Every problem is collected, not just the first, so that `-n` prints
  *	them all.  Each is "file:line: setting: problem".
  *	Defaults are written as text in the table and go through the same
- *	parsers as configured values, so a default can never bypass a check.
+ *	parsers as configured values (config_value.c), so a default can never
+ *	bypass a check.  config_dump.c writes the effective configuration.
  * DIAGNOSTICS
  *	config_load returns -1 and the collected text.
  */
 #include "autoconf.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
-#include <math.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
-#include <syslog.h>
 
-#include "base/config.h"
+#include "base/config-private.h"
 #include "base/log.h"
-#include "request/resolver.h"
 #include "base/xalloc.h"
+#include "request/resolver.h"
 
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
@@ -44,32 +41,6 @@
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
 #endif
-
-enum setting_type {
-	T_STRING,	/* char * */
-	T_INT,		/* int, min..max */
-	T_SIZE,		/* size_t, min..max */
-	T_BOOL,		/* bool */
-	T_REPLY,	/* struct reply */
-	T_ENUM,		/* int, index into names */
-	T_STRLIST,	/* char *[CONFIG_LIST_MAX] + int count */
-	T_ENUMLIST,	/* int [CONFIG_LIST_MAX] + int count */
-	T_MARGIN,	/* struct config_margin */
-	T_OCTAL,	/* int, from a string of octal digits */
-	T_FACILITY,	/* int syslog facility, from a name */
-	T_LOGLEVEL,	/* int enum log_level, from a name */
-	T_SPFACTION,	/* struct spf_action */
-};
-
-struct setting {
-	const char *path;
-	enum setting_type type;
-	size_t offset;
-	size_t count_offset;		/* lists */
-	const char *def;		/* default, as text ("a,b" for lists) */
-	long min, max;			/* T_INT, T_SIZE, T_OCTAL */
-	const char *const *names;	/* T_ENUM, T_ENUMLIST */
-};
 
 static const char *const store_backends[] = { "lmdb", "redis", NULL };
 static const char *const policydb_backends[] = { "sqlite", "mariadb", NULL };
@@ -81,8 +52,10 @@ static const char *const flow_names[] = { "outbound", "inbound", NULL };
 static const char *const inbound_names[] = { "spf", "greylisting", NULL };
 
 #define OFF(f) offsetof(struct config, f)
+#define TEXT2(x) #x
+#define TEXT(x) TEXT2(x)	/* a default's text, macros expanded */
 #define S(p, f, d) { p, T_STRING, OFF(f), 0, d, 0, 0, NULL }
-#define I(p, f, d, lo, hi) { p, T_INT, OFF(f), 0, #d, lo, hi, NULL }
+#define I(p, f, d, lo, hi) { p, T_INT, OFF(f), 0, TEXT(d), lo, hi, NULL }
 #define Z(p, f, d, lo, hi) { p, T_SIZE, OFF(f), 0, #d, lo, hi, NULL }
 #define B(p, f, d) { p, T_BOOL, OFF(f), 0, #d, 0, 0, NULL }
 #define R(p, f, d) { p, T_REPLY, OFF(f), 0, d, 0, 0, NULL }
@@ -92,7 +65,7 @@ static const char *const inbound_names[] = { "spf", "greylisting", NULL };
 #define SA(p, slot, d) { p, T_SPFACTION, OFF(spf_actions) + (slot) * sizeof(struct spf_action), \
 			 0, d, 0, 0, NULL }
 
-static const struct setting settings[] = {
+const struct setting config_settings[] = {
 	S("milter.socket", milter_socket, "inet:10225@127.0.0.1"),
 	S("milter.user", milter_user, "chapps"),
 	S("milter.group", milter_group, "chapps"),
@@ -141,16 +114,18 @@ static const struct setting settings[] = {
 	E("store.backend", store_backend, "lmdb", store_backends),
 	S("store.path", store_path, LOCALSTATEDIR "/lib/chapps/state"),
 	I("store.map_size_mb", store_map_size_mb, 256, 1, 1048576),
-	S("store.redis.server", redis_server, "127.0.0.1"),
-	I("store.redis.port", redis_port, 6379, 1, 65535),
+	S("store.redis.server", redis_server, CONFIG_REDIS_SERVER_DEFAULT),
+	I("store.redis.port", redis_port, CONFIG_REDIS_PORT_DEFAULT, 1, 65535),
 	S("store.redis.socket", redis_socket, ""),
 	S("store.redis.password", redis_password, ""),
 	I("store.redis.db", redis_db, 0, 0, 65535),
 	SL("store.redis.sentinel_servers", redis_sentinel_servers, ""),
 	S("store.redis.sentinel_dataset", redis_sentinel_dataset, ""),
-	I("store.redis.connect_timeout_ms", redis_connect_timeout_ms, 500, 10, 25000),
-	I("store.redis.command_timeout_ms", redis_command_timeout_ms, 500, 10, 25000),
-	I("store.redis.pool_size", redis_pool_size, 16, 1, 1024),
+	I("store.redis.connect_timeout_ms", redis_connect_timeout_ms,
+	  CONFIG_REDIS_TIMEOUT_MS_DEFAULT, 10, 25000),
+	I("store.redis.command_timeout_ms", redis_command_timeout_ms,
+	  CONFIG_REDIS_TIMEOUT_MS_DEFAULT, 10, 25000),
+	I("store.redis.pool_size", redis_pool_size, CONFIG_REDIS_POOL_SIZE_DEFAULT, 1, 1024),
 
 	E("policy_db.backend", policydb_backend, "sqlite", policydb_backends),
 	S("policy_db.path", policydb_path, LOCALSTATEDIR "/lib/chapps/policy.db"),
@@ -206,11 +181,13 @@ static const struct setting settings[] = {
 	   "550 5.5.2 SPF record(s) are malformed: {reason}"),
 };
 
-#define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
+#define N_SETTINGS (sizeof(config_settings) / sizeof(config_settings[0]))
+
+const size_t config_n_settings = N_SETTINGS;
 
 /* ---- error collection ------------------------------------------------- */
 
-struct loader {
+struct config_loader {
 	struct config *cfg;
 	const char *file;	/* for messages */
 	int line[N_SETTINGS];	/* source line of each configured setting, 0 = default */
@@ -221,9 +198,9 @@ struct loader {
 };
 
 /* problem - record one "file:line: setting: text" line */
-static void problem(struct loader *ld, const char *file, int line, const char *path,
+static void problem(struct config_loader *ld, const char *file, int line, const char *path,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void problem(struct loader *ld, const char *file, int line, const char *path,
+static void problem(struct config_loader *ld, const char *file, int line, const char *path,
 		    const char *fmt, ...)
 {
 	char msg[1024], head[512];
@@ -244,230 +221,6 @@ static void problem(struct loader *ld, const char *file, int line, const char *p
 	ld->errlen += n;
 	ld->nerrors++;
 	free(l);
-}
-
-/* ---- value setters (shared by defaults and the file) ------------------ */
-
-#define FIELD(cfg, row, type) ((type *)((char *)(cfg) + (row)->offset))
-
-/* enum_index - position of name in names, or -1 */
-static int enum_index(const char *const *names, const char *name)
-{
-	for (int i = 0; names[i] != NULL; i++)
-		if (strcmp(names[i], name) == 0)
-			return i;
-	return -1;
-}
-
-/* enum_list_text - "a, b, c" for messages */
-static void enum_list_text(const char *const *names, char *buf, size_t size)
-{
-	buf[0] = '\0';
-	for (int i = 0; names[i] != NULL; i++) {
-		size_t len = strlen(buf);
-
-		snprintf(buf + len, size - len, "%s\"%s\"", i ? ", " : "", names[i]);
-	}
-}
-
-/* set_string_value - apply one string to a string-typed row; NULL ok, else error text */
-static const char *set_string_value(struct config *cfg, const struct setting *row,
-				    const char *value)
-{
-	static __thread char why[512];
-	int v;
-	const char *err;
-
-	switch (row->type) {
-	case T_STRING:
-		XFREE(*FIELD(cfg, row, char *));
-		*FIELD(cfg, row, char *) = xstrdup(value);
-		return NULL;
-	case T_REPLY: {
-		struct reply r;
-
-		if (reply_parse(value, &r, &err) < 0)
-			return err;
-		reply_clear(FIELD(cfg, row, struct reply));
-		*FIELD(cfg, row, struct reply) = r;
-		return NULL;
-	}
-	case T_ENUM:
-		v = enum_index(row->names, value);
-		if (v < 0) {
-			char list[256];
-
-			enum_list_text(row->names, list, sizeof(list));
-			snprintf(why, sizeof(why), "unknown value \"%s\" (expected one of %s)",
-				 value, list);
-			return why;
-		}
-		*FIELD(cfg, row, int) = v;
-		return NULL;
-	case T_OCTAL: {
-		char *end;
-		long o;
-
-		if (*value == '\0' || strspn(value, "01234567") != strlen(value))
-			return "must be octal digits, such as \"0007\"";
-		errno = 0;
-		o = strtol(value, &end, 8);
-		if (errno != 0 || o < row->min || o > row->max)
-			return "must be between 0000 and 0777";
-		*FIELD(cfg, row, int) = (int)o;
-		return NULL;
-	}
-	case T_FACILITY:
-		v = log_facility_from_name(value);
-		if (v < 0)
-			return "unknown syslog facility (expected mail, daemon, user or local0..local7)";
-		*FIELD(cfg, row, int) = v;
-		return NULL;
-	case T_LOGLEVEL:
-		v = log_level_from_name(value);
-		if (v < 0)
-			return "unknown level (expected error, warning, info or debug)";
-		*FIELD(cfg, row, int) = v;
-		return NULL;
-	case T_SPFACTION: {
-		struct spf_action *a = FIELD(cfg, row, struct spf_action);
-		struct reply r;
-
-		if (strcmp(value, "prepend") == 0 || strcmp(value, "greylist") == 0) {
-			reply_clear(&a->reply);
-			a->kind = value[0] == 'p' ? SPF_ACTION_PREPEND : SPF_ACTION_GREYLIST;
-			return NULL;
-		}
-		if (reply_parse(value, &r, &err) < 0) {
-			snprintf(why, sizeof(why),
-				 "expected \"prepend\", \"greylist\" or a reply such as "
-				 "\"550 5.7.1 SPF check failed: {reason}\" (%s)", err);
-			return why;
-		}
-		reply_clear(&a->reply);
-		a->kind = SPF_ACTION_REPLY;
-		a->reply = r;
-		return NULL;
-	}
-	default:
-		return "internal error: not a string setting";
-	}
-}
-
-/* set_int_value - apply an integer to an integer-typed row */
-static const char *set_int_value(struct config *cfg, const struct setting *row, long long v)
-{
-	static __thread char why[128];
-
-	if (v < row->min || v > row->max) {
-		snprintf(why, sizeof(why), "value %lld is out of range (%ld..%ld)", v, row->min,
-			 row->max);
-		return why;
-	}
-	if (row->type == T_SIZE)
-		*FIELD(cfg, row, size_t) = (size_t)v;
-	else
-		*FIELD(cfg, row, int) = (int)v;
-	return NULL;
-}
-
-/* set_margin_int / set_margin_float - CHAPPS's margin grammar */
-static const char *set_margin_int(struct config *cfg, const struct setting *row, long long v)
-{
-	struct config_margin *m = FIELD(cfg, row, struct config_margin);
-
-	if (v < 0 || v > 1000000)
-		return "an integer margin is an absolute count and must be 0..1000000";
-	m->absolute = true;
-	m->count = (long)v;
-	m->ratio = 0;
-	return NULL;
-}
-
-static const char *set_margin_float(struct config *cfg, const struct setting *row, double v)
-{
-	struct config_margin *m = FIELD(cfg, row, struct config_margin);
-
-	if (isnan(v) || v < 0 || v == 1.0 || v >= 100.0)
-		return "a float margin must be a ratio 0 <= m < 1 or a percentage 1 < m < 100";
-	m->absolute = false;
-	m->count = 0;
-	m->ratio = v < 1.0 ? v : v / 100.0;
-	return NULL;
-}
-
-/* list_clear - free a string list row */
-static void list_clear(struct config *cfg, const struct setting *row)
-{
-	int *count = (int *)((char *)cfg + row->count_offset);
-
-	if (row->type == T_STRLIST) {
-		char **items = FIELD(cfg, row, char *);
-
-		for (int i = 0; i < *count; i++)
-			XFREE(items[i]);
-	}
-	*count = 0;
-}
-
-/* list_add - append one item to a list row; NULL ok, else error text */
-static const char *list_add(struct config *cfg, const struct setting *row, const char *item)
-{
-	static __thread char why[512];
-	int *count = (int *)((char *)cfg + row->count_offset);
-
-	if (*count >= CONFIG_LIST_MAX)
-		return "too many entries (at most 16)";
-	if (row->type == T_STRLIST) {
-		FIELD(cfg, row, char *)[(*count)++] = xstrdup(item);
-		return NULL;
-	}
-	int v = enum_index(row->names, item);
-
-	if (v < 0) {
-		char list[256];
-
-		enum_list_text(row->names, list, sizeof(list));
-		snprintf(why, sizeof(why), "unknown entry \"%s\" (expected %s)", item, list);
-		return why;
-	}
-	for (int i = 0; i < *count; i++)
-		if (FIELD(cfg, row, int)[i] == v) {
-			snprintf(why, sizeof(why), "entry \"%s\" appears twice", item);
-			return why;
-		}
-	FIELD(cfg, row, int)[(*count)++] = v;
-	return NULL;
-}
-
-/* set_default - apply row's default text */
-static const char *set_default(struct config *cfg, const struct setting *row)
-{
-	switch (row->type) {
-	case T_INT:
-	case T_SIZE:
-		return set_int_value(cfg, row, strtoll(row->def, NULL, 10));
-	case T_BOOL:
-		*FIELD(cfg, row, bool) = strcmp(row->def, "true") == 0;
-		return NULL;
-	case T_MARGIN:
-		return strchr(row->def, '.') ? set_margin_float(cfg, row, strtod(row->def, NULL))
-					     : set_margin_int(cfg, row, strtoll(row->def, NULL, 10));
-	case T_STRLIST:
-	case T_ENUMLIST: {
-		char *copy = xstrdup(row->def), *save = NULL;
-		const char *err = NULL;
-
-		list_clear(cfg, row);
-		for (char *tok = strtok_r(copy, ",", &save); tok && !err;
-		     tok = strtok_r(NULL, ",", &save))
-			err = list_add(cfg, row, tok);
-		free(copy);
-		return err;
-	}
-	default:
-		return set_string_value(cfg, row, row->def);
-	}
 }
 
 /* type_name - libconfig type for messages */
@@ -498,7 +251,7 @@ static const char *expected_name(const struct setting *row)
 }
 
 /* apply_setting - validate and store one setting from the file */
-static void apply_setting(struct loader *ld, const struct setting *row, config_setting_t *s)
+static void apply_setting(struct config_loader *ld, const struct setting *row, config_setting_t *s)
 {
 	int t = config_setting_type(s);
 	const char *file = config_setting_source_file(s);
@@ -506,13 +259,13 @@ static void apply_setting(struct loader *ld, const struct setting *row, config_s
 	const char *err = NULL;
 	bool type_ok = true;
 
-	ld->line[row - settings] = line;
-	ld->src[row - settings] = file;
+	ld->line[row - config_settings] = line;
+	ld->src[row - config_settings] = file;
 	switch (row->type) {
 	case T_INT:
 	case T_SIZE:
 		if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
-			err = set_int_value(ld->cfg, row, config_setting_get_int64(s));
+			err = config_value_set_int(ld->cfg, row, config_setting_get_int64(s));
 		else
 			type_ok = false;
 		break;
@@ -524,9 +277,11 @@ static void apply_setting(struct loader *ld, const struct setting *row, config_s
 		break;
 	case T_MARGIN:
 		if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
-			err = set_margin_int(ld->cfg, row, config_setting_get_int64(s));
+			err = config_value_set_margin_int(ld->cfg, row,
+							  config_setting_get_int64(s));
 		else if (t == CONFIG_TYPE_FLOAT)
-			err = set_margin_float(ld->cfg, row, config_setting_get_float(s));
+			err = config_value_set_margin_float(ld->cfg, row,
+							    config_setting_get_float(s));
 		else
 			type_ok = false;
 		break;
@@ -536,7 +291,7 @@ static void apply_setting(struct loader *ld, const struct setting *row, config_s
 			type_ok = false;
 			break;
 		}
-		list_clear(ld->cfg, row);
+		config_value_list_clear(ld->cfg, row);
 		for (int i = 0; i < config_setting_length(s) && err == NULL; i++) {
 			const char *item = config_setting_get_string_elem(s, i);
 
@@ -545,12 +300,12 @@ static void apply_setting(struct loader *ld, const struct setting *row, config_s
 			else if (*item == '\0')
 				err = "entries must not be empty";
 			else
-				err = list_add(ld->cfg, row, item);
+				err = config_value_list_add(ld->cfg, row, item);
 		}
 		break;
 	default:
 		if (t == CONFIG_TYPE_STRING)
-			err = set_string_value(ld->cfg, row, config_setting_get_string(s));
+			err = config_value_set_string(ld->cfg, row, config_setting_get_string(s));
 		else
 			type_ok = false;
 		break;
@@ -566,8 +321,8 @@ static void apply_setting(struct loader *ld, const struct setting *row, config_s
 static const struct setting *find_row(const char *path)
 {
 	for (size_t i = 0; i < N_SETTINGS; i++)
-		if (strcmp(settings[i].path, path) == 0)
-			return &settings[i];
+		if (strcmp(config_settings[i].path, path) == 0)
+			return &config_settings[i];
 	return NULL;
 }
 
@@ -577,13 +332,14 @@ static bool is_section(const char *path)
 	size_t n = strlen(path);
 
 	for (size_t i = 0; i < N_SETTINGS; i++)
-		if (strncmp(settings[i].path, path, n) == 0 && settings[i].path[n] == '.')
+		if (strncmp(config_settings[i].path, path, n) == 0 &&
+		    config_settings[i].path[n] == '.')
 			return true;
 	return false;
 }
 
 /* walk - check every setting under group s (whose path is prefix) */
-static void walk(struct loader *ld, config_setting_t *group, const char *prefix)
+static void walk(struct config_loader *ld, config_setting_t *group, const char *prefix)
 {
 	for (int i = 0; i < config_setting_length(group); i++) {
 		config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
@@ -614,10 +370,7 @@ static void walk(struct loader *ld, config_setting_t *group, const char *prefix)
 	}
 }
 
-/* at - a problem of the setting at path, reported where it was set */
-static void at(struct loader *ld, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void at(struct loader *ld, const char *path, const char *fmt, ...)
+void config_problem_at(struct config_loader *ld, const char *path, const char *fmt, ...)
 {
 	const struct setting *row = find_row(path);
 	char msg[1024];
@@ -626,124 +379,8 @@ static void at(struct loader *ld, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	problem(ld, row ? ld->src[row - settings] : NULL, row ? ld->line[row - settings] : 0,
-		path, "%s", msg);
-}
-
-const char *config_socket_problem(const char *s)
-{
-	if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "local:", 6) == 0)
-		return s[s[0] == 'u' ? 5 : 6] == '/' ? NULL
-						     : "a unix socket needs an absolute path";
-	if (strncmp(s, "inet:", 5) == 0 || strncmp(s, "inet6:", 6) == 0) {
-		const char *p = s + (s[4] == ':' ? 5 : 6);
-		char *end;
-		long port = strtol(p, &end, 10);
-
-		if (end == p || port < 1 || port > 65535 || (*end != '\0' && *end != '@'))
-			return "expected inet:PORT@HOST or inet6:PORT@HOST";
-		if (*end == '@' && end[1] == '\0')
-			return "expected a host after '@'";
-		return NULL;
-	}
-	return "expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST";
-}
-
-/* config_check - rules that span several settings */
-static void config_check(struct loader *ld)
-{
-	struct config *c = ld->cfg;
-	const char *err;
-	int bad;
-
-	if ((err = config_socket_problem(c->milter_socket)) != NULL)
-		at(ld, "milter.socket", "%s", err);
-
-	if (resolver_create(c->user_key, c->require_user_key, (const char *const *)c->search_order,
-			    (size_t)c->n_search_order, &c->resolver, &err, &bad) < 0) {
-		const char *path = bad == -2 ? "identity.search_order" : "identity.user_key";
-
-		if (bad >= 0)
-			at(ld, "identity.search_order", "entry %d (\"%s\"): %s", bad + 1,
-			   c->search_order[bad], err);
-		else
-			at(ld, path, "%s", err);
-	} else if (c->require_user_key) {
-		/* search_order is not used then, but a wrong name in it is still wrong */
-		struct resolver *r;
-
-		if (resolver_create(NULL, false, (const char *const *)c->search_order,
-				    (size_t)c->n_search_order, &r, &err, &bad) == 0)
-			resolver_destroy(&r);
-		else if (bad >= 0)
-			at(ld, "identity.search_order", "entry %d (\"%s\"): %s", bad + 1,
-			   c->search_order[bad], err);
-	}
-
-	if (!c->quota_tempfail_reply.temporary)
-		at(ld, "quota.tempfail_reply", "must be a 4xx reply");
-	if (c->quota_error_reply.code[0] != '\0' && c->quota_error_reply.temporary)
-		at(ld, "quota.error_reply", "must be a 5xx reply");
-	if (c->quota_resolution > c->quota_interval)
-		at(ld, "quota.resolution", "must not be longer than quota.interval (%d)",
-		   c->quota_interval);
-	else if (c->quota_interval / c->quota_resolution > 4096)
-		at(ld, "quota.resolution",
-		   "quota.interval / quota.resolution must be at most 4096 buckets (%d / %d = %d)",
-		   c->quota_interval, c->quota_resolution, c->quota_interval / c->quota_resolution);
-
-	if (c->store_backend == STORE_BACKEND_LMDB && c->store_path[0] != '/')
-		at(ld, "store.path", "must be an absolute path");
-	if (c->store_backend == STORE_BACKEND_REDIS) {
-		if (c->n_redis_sentinel_servers > 0 && c->redis_sentinel_dataset[0] == '\0')
-			at(ld, "store.redis.sentinel_dataset",
-			   "must name the master when sentinel_servers is set");
-		if (c->n_redis_sentinel_servers == 0 && c->redis_socket[0] == '\0' &&
-		    c->redis_server[0] == '\0')
-			at(ld, "store.redis.server", "set server, socket or sentinel_servers");
-		for (int i = 0; i < c->n_redis_sentinel_servers; i++) {
-			const char *colon = strrchr(c->redis_sentinel_servers[i], ':');
-			long port = colon ? strtol(colon + 1, NULL, 10) : 0;
-
-			if (colon == NULL || colon == c->redis_sentinel_servers[i] || port < 1 ||
-			    port > 65535)
-				at(ld, "store.redis.sentinel_servers", "entry \"%s\" must be host:port",
-					c->redis_sentinel_servers[i]);
-		}
-		if (c->redis_connect_timeout_ms + c->redis_command_timeout_ms >
-		    c->quota_on_error_deadline_ms)
-			at(ld, "store.redis.command_timeout_ms",
-			   "connect_timeout_ms + command_timeout_ms must not exceed "
-			   "quota.on_error_deadline_ms (%d)", c->quota_on_error_deadline_ms);
-	}
-	for (const char *p = c->spf_receiver; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == ';' || *p == '"' || *p == 0x7f) {
-			at(ld, "spf.receiver", "must be a host name (no spaces, quotes or ';')");
-			break;
-		}
-	for (int i = 0; i < c->n_listeners_inbound; i++)
-		for (int j = 0; j < c->n_listeners_outbound; j++)
-			if (strcmp(c->listeners_inbound[i], c->listeners_outbound[j]) == 0)
-				at(ld, "listeners.inbound", "\"%s\" is also an outbound listener",
-				   c->listeners_inbound[i]);
-	if (!c->inbound_tempfail_reply.temporary)
-		at(ld, "inbound.tempfail_reply", "must be a 4xx reply");
-	if (c->inbound_error_reply.temporary)
-		at(ld, "inbound.error_reply", "must be a 5xx reply");
-	if (!c->grey_reply.temporary)
-		at(ld, "greylisting.reply", "must be a 4xx reply: a greylisted sender must retry");
-	if (c->grey_min_delay >= c->grey_retry_window)
-		at(ld, "greylisting.min_delay", "must be shorter than greylisting.retry_window (%d)",
-		   c->grey_retry_window);
-	/* a look-up is a connect and a read, each bounded by timeout_ms */
-	if (c->policydb_timeout_ms * 2 > c->quota_on_error_deadline_ms)
-		at(ld, "policy_db.timeout_ms",
-		   "twice this (connect + read) must not exceed quota.on_error_deadline_ms (%d)",
-		   c->quota_on_error_deadline_ms);
-	if (c->policydb_backend == POLICYDB_BACKEND_SQLITE && c->policydb_path[0] != '/')
-		at(ld, "policy_db.path", "must be an absolute path");
-	if (c->policydb_backend == POLICYDB_BACKEND_MARIADB && c->policydb_name[0] == '\0')
-		at(ld, "policy_db.name", "must name the database");
+	problem(ld, row ? ld->src[row - config_settings] : NULL,
+		row ? ld->line[row - config_settings] : 0, path, "%s", msg);
 }
 
 /*
@@ -752,7 +389,7 @@ static void config_check(struct loader *ld)
  * scanner calls exit(2) on an empty name or a directory, which would take a
  * running milter down on reload.
  */
-static bool includes_ok(struct loader *ld, const char *file, const char *dir, int depth)
+static bool includes_ok(struct config_loader *ld, const char *file, const char *dir, int depth)
 {
 	FILE *f = fopen(file, "r");
 	char line[4096];
@@ -807,14 +444,14 @@ static bool includes_ok(struct loader *ld, const char *file, const char *dir, in
 static void config_free(struct config *c)
 {
 	for (size_t i = 0; i < N_SETTINGS; i++) {
-		const struct setting *row = &settings[i];
+		const struct setting *row = &config_settings[i];
 
 		if (row->type == T_STRING)
 			XFREE(*FIELD(c, row, char *));
 		else if (row->type == T_REPLY)
 			reply_clear(FIELD(c, row, struct reply));
 		else if (row->type == T_STRLIST)
-			list_clear(c, row);
+			config_value_list_clear(c, row);
 		else if (row->type == T_SPFACTION)
 			reply_clear(&FIELD(c, row, struct spf_action)->reply);
 	}
@@ -827,7 +464,7 @@ static void config_free(struct config *c)
 
 int config_load(const char *path, struct config **config_r, char **errors_r)
 {
-	struct loader ld;
+	struct config_loader ld;
 	config_t lc;
 
 	memset(&ld, 0, sizeof(ld));
@@ -836,10 +473,10 @@ int config_load(const char *path, struct config **config_r, char **errors_r)
 	ld.file = path ? path : "(defaults)";
 	ld.cfg->refcount = 1;
 	for (size_t i = 0; i < N_SETTINGS; i++) {
-		const char *err = set_default(ld.cfg, &settings[i]);
+		const char *err = config_value_set_default(ld.cfg, &config_settings[i]);
 
 		if (err != NULL)
-			log_panic("default of %s is invalid: %s", settings[i].path, err);
+			log_panic("default of %s is invalid: %s", config_settings[i].path, err);
 	}
 	if (path != NULL) {
 		char *dir = xstrdup(path), *slash = strrchr(dir, '/');
@@ -861,12 +498,12 @@ int config_load(const char *path, struct config **config_r, char **errors_r)
 		} else {
 			walk(&ld, config_root_setting(&lc), "");
 			/* settings that failed keep their defaults: the checks still mean something */
-			config_check(&ld);
+			config_check(&ld, ld.cfg);
 		}
 		config_destroy(&lc);
 		free(dir);
 	} else {
-		config_check(&ld);
+		config_check(&ld, ld.cfg);
 	}
 	if (ld.nerrors > 0) {
 		config_free(ld.cfg);
@@ -895,159 +532,12 @@ void config_unref(struct config **config)
 		config_free(c);
 }
 
-/* dump_string - a libconfig string literal */
-static void dump_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
-/* dump_value - one row's value */
-static void dump_value(const struct config *c, const struct setting *row, FILE *out)
-{
-	const int *count = (const int *)((const char *)c + row->count_offset);
-
-	switch (row->type) {
-	case T_STRING:
-		dump_string(out, *FIELD(c, row, char *const));
-		break;
-	case T_INT:
-		fprintf(out, "%d", *FIELD(c, row, const int));
-		break;
-	case T_SIZE:
-		fprintf(out, "%zu", *FIELD(c, row, const size_t));
-		break;
-	case T_BOOL:
-		fputs(*FIELD(c, row, const bool) ? "true" : "false", out);
-		break;
-	case T_REPLY: {
-		char buf[1024];
-
-		dump_string(out, reply_format(FIELD(c, row, const struct reply), buf, sizeof(buf)));
-		break;
-	}
-	case T_ENUM:
-		dump_string(out, row->names[*FIELD(c, row, const int)]);
-		break;
-	case T_STRLIST:
-	case T_ENUMLIST:
-		fputs("[ ", out);
-		for (int i = 0; i < *count; i++) {
-			if (i > 0)
-				fputs(", ", out);
-			if (row->type == T_STRLIST)
-				dump_string(out, FIELD(c, row, char *const)[i]);
-			else
-				dump_string(out, row->names[FIELD(c, row, const int)[i]]);
-		}
-		fputs(*count ? " ]" : "]", out);
-		break;
-	case T_MARGIN: {
-		const struct config_margin *m = FIELD(c, row, const struct config_margin);
-
-		if (m->absolute)
-			fprintf(out, "%ld", m->count);
-		else
-			fprintf(out, "%.15g", m->ratio);
-		if (!m->absolute && floor(m->ratio) == m->ratio)
-			fputs(".0", out);
-		break;
-	}
-	case T_OCTAL:
-		fprintf(out, "\"%04o\"", (unsigned)*FIELD(c, row, const int));
-		break;
-	case T_FACILITY: {
-		static const char *const fac[] = { "mail", "daemon", "user", "local0", "local1",
-						   "local2", "local3", "local4", "local5",
-						   "local6", "local7", NULL };
-
-		for (int i = 0; fac[i]; i++)
-			if (log_facility_from_name(fac[i]) == *FIELD(c, row, const int)) {
-				dump_string(out, fac[i]);
-				break;
-			}
-		break;
-	}
-	case T_LOGLEVEL:
-		dump_string(out, log_level_name((enum log_level)*FIELD(c, row, const int)));
-		break;
-	case T_SPFACTION: {
-		const struct spf_action *a = FIELD(c, row, const struct spf_action);
-		char buf[1024];
-
-		if (a->kind == SPF_ACTION_REPLY)
-			dump_string(out, reply_format(&a->reply, buf, sizeof(buf)));
-		else
-			dump_string(out, a->kind == SPF_ACTION_PREPEND ? "prepend" : "greylist");
-		break;
-	}
-	}
-}
-
-void config_dump(const struct config *c, FILE *out)
-{
-	char prev[256] = "";
-	int depth = 0;
-
-	fprintf(out, "# chapps effective configuration%s%s\n", c->file[0] ? " from " : "",
-		c->file);
-	for (size_t i = 0; i < N_SETTINGS; i++) {
-		const struct setting *row = &settings[i];
-		const char *p = row->path, *q = prev;
-		int common = 0, level = 0;
-
-		/* how many leading groups this path shares with the previous one */
-		while (*p && *p == *q) {
-			if (*p == '.')
-				common = ++level;
-			p++;
-			q++;
-		}
-		int groups = 0;
-
-		for (const char *s = row->path; *s; s++)
-			groups += *s == '.';
-		if (common > groups)
-			common = groups;
-		while (depth > common) {
-			depth--;
-			fprintf(out, "%*s};\n", depth * 2, "");
-		}
-		/* open the missing groups */
-		const char *s = row->path;
-
-		for (int g = 0; g < groups; g++) {
-			const char *dot = strchr(s, '.');
-
-			if (g >= depth) {
-				fprintf(out, "%*s%.*s:\n%*s{\n", depth * 2, "", (int)(dot - s), s,
-					depth * 2, "");
-				depth++;
-			}
-			s = dot + 1;
-		}
-		fprintf(out, "%*s%s = ", depth * 2, "", s);
-		dump_value(c, row, out);
-		fputs(";\n", out);
-		snprintf(prev, sizeof(prev), "%s", row->path);
-	}
-	while (depth > 0) {
-		depth--;
-		fprintf(out, "%*s};\n", depth * 2, "");
-	}
-}
-
 const char *const *config_setting_names(void)
 {
 	static const char *names[N_SETTINGS + 1];
 
 	for (size_t i = 0; i < N_SETTINGS; i++)
-		names[i] = settings[i].path;
+		names[i] = config_settings[i].path;
 	names[N_SETTINGS] = NULL;
 	return names;
 }
@@ -1116,3 +606,4 @@ void config_set_helo_whitelist(struct config *config, void *whitelist, void (*fr
 	config->helo_whitelist = whitelist;
 	config->helo_whitelist_free = free_fn;
 }
+

@@ -25,6 +25,16 @@ struct resolver;
 
 #define CONFIG_LIST_MAX 16
 
+/*
+ * Defaults that have one home: the settings table uses them, and the Redis
+ * engine falls back to them for a field left 0 (or NULL) in a config that
+ * was not built by config_load (the store tests build such configs).
+ */
+#define CONFIG_REDIS_SERVER_DEFAULT "127.0.0.1"
+#define CONFIG_REDIS_PORT_DEFAULT 6379
+#define CONFIG_REDIS_TIMEOUT_MS_DEFAULT 500	/* connect and command timeouts */
+#define CONFIG_REDIS_POOL_SIZE_DEFAULT 16
+
 enum store_backend { STORE_BACKEND_LMDB, STORE_BACKEND_REDIS };
 enum policydb_backend { POLICYDB_BACKEND_SQLITE, POLICYDB_BACKEND_MARIADB };
 enum on_error_action { ON_ERROR_TEMPFAIL, ON_ERROR_ACCEPT, ON_ERROR_REJECT };

@@ -136,7 +136,7 @@ int store_cache_set(struct store *store, const void *key, size_t key_len, const 
 int store_cache_del(struct store *store, const void *key, size_t key_len,
 		    const char **error_r);
 
-/* ---- greylisting (see greylist.h for the rule) ------------------------ */
+/* ---- greylisting (see greylist_record.h for the rule) ----------------- */
 
 struct greylist_params;
 

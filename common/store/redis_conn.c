@@ -1,0 +1,757 @@
+/*
+ * NAME
+ *	redis_conn - connections of the Redis engine: pool, Sentinel, deadlines
+ * SUMMARY
+ *	redis_pool_open() copies the settings and connects once;
+ *	redis_pool_exec() runs one command or script on a pooled connection.
+ * DESCRIPTION
+ *	Scripts.  Each script the pool is given is sent with EVALSHA; its SHA1
+ *	comes from SCRIPT LOAD (at open, and whenever it is unknown), and a
+ *	NOSCRIPT reply (SCRIPT FLUSH, restart, failover) loads it again and
+ *	retries once.
+ *
+ *	Pool.  Up to redis.pool_size (0: CONFIG_REDIS_POOL_SIZE_DEFAULT) idle
+ *	connections are kept in a mutex-protected stack.  A caller takes one
+ *	or, when none is idle, opens a new one; it never waits for another
+ *	thread.  Giving a connection back to a full pool closes it, so a
+ *	burst beyond pool_size costs extra connects but no waiting.  A
+ *	connection that failed (I/O error, timeout) is freed, and every
+ *	pooled connection is retired with it (a generation counter), so the
+ *	next call reconnects; an idle connection the server closed is noticed
+ *	with a zero-timeout poll(2) when it is taken.  An ordinary error reply
+ *	(WRONGTYPE...) leaves the connection in the pool.
+ *
+ *	Open.  redis_pool_open() connects once (address, AUTH, SELECT, ROLE,
+ *	SCRIPT LOAD), so a wrong setting or an unreachable server is reported
+ *	at start-up rather than on the first message.
+ *
+ *	Sentinel.  A new connection asks each sentinel in turn (starting with
+ *	the last one that answered) for SENTINEL get-master-addr-by-name,
+ *	connects to that address, authenticates, selects the database and
+ *	checks with ROLE that the server is a master; a sentinel whose answer
+ *	fails moves on to the next.  A READONLY, LOADING or MASTERDOWN reply
+ *	retires the pool and the call is retried once on a freshly discovered
+ *	master (these replies mean the command was not executed).  An I/O
+ *	error is never retried: the script may have run.
+ *
+ *	Time.  Every redis_pool_exec call has one deadline of
+ *	connect_timeout_ms + command_timeout_ms from its start (0:
+ *	CONFIG_REDIS_TIMEOUT_MS_DEFAULT); each connect waits at most
+ *	min(connect_timeout_ms, time left) and each command at most
+ *	min(command_timeout_ms, time left), Sentinel discovery and retries
+ *	included.  (Host names are resolved by getaddrinfo without a timeout:
+ *	use addresses.)  A write to a socket the server closed must not kill
+ *	the process, so SIGPIPE is blocked in the calling thread around each
+ *	command and a pending one is consumed.
+ * DIAGNOSTICS
+ *	Failures return NULL (or -1 from redis_pool_open) with *error_r
+ *	pointing to a thread-local buffer that names the server and the
+ *	failing step, valid until the next call from the same thread.
+ *	Nothing is fatal except out-of-memory (xalloc).
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "base/config.h"
+#include "base/hostport.h"
+#include "base/xalloc.h"
+#include "store/redis_conn.h"
+
+#define REDIS_ADDR_MAX 300
+#define REDIS_ERROR_MAX 1024
+
+struct redis_conn {
+	struct redis_conn *next;	/* idle stack */
+	redisContext *ctx;
+	uint64_t generation;		/* pool generation it was opened in */
+	char addr[REDIS_ADDR_MAX];	/* "host:port" or "unix:path", for errors */
+};
+
+struct redis_pool {
+	pthread_mutex_t lock;		/* guards the fields up to sha */
+	struct redis_conn *idle;
+	int n_idle;
+	uint64_t generation;
+	int sentinel_next;		/* index of the last sentinel that answered */
+	char sha[REDIS_POOL_SCRIPTS_MAX][41];	/* scripts' SHA1s, "" until loaded */
+
+	/* settings, copied at open and read-only afterwards */
+	const struct redis_script *scripts;	/* borrowed */
+	int n_scripts;
+	int pool_size;
+	char *host;
+	int port;
+	char *socket;			/* NULL: TCP */
+	char *password;			/* NULL: no AUTH */
+	int db;
+	struct hostport sentinels[CONFIG_LIST_MAX];
+	int n_sentinels;
+	char *dataset;
+	int connect_timeout_ms;
+	int command_timeout_ms;
+};
+
+/* One public call: its deadline on the monotonic clock. */
+struct redis_call {
+	struct redis_pool *rp;
+	int64_t deadline_ms;
+};
+
+enum redis_reply_kind { REPLY_OK, REPLY_NOSCRIPT, REPLY_FAILOVER, REPLY_OTHER_ERROR };
+
+static __thread char redis_errbuf[REDIS_ERROR_MAX];
+
+const char *redis_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(redis_errbuf, sizeof(redis_errbuf), fmt, ap);
+	va_end(ap);
+	return redis_errbuf;
+}
+
+/* mono_ms - the monotonic clock in milliseconds */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* call_init - start a call: its deadline covers one connect and one command budget */
+static void call_init(struct redis_call *call, struct redis_pool *rp)
+{
+	call->rp = rp;
+	call->deadline_ms = mono_ms() + rp->connect_timeout_ms + rp->command_timeout_ms;
+}
+
+/* call_budget - min(step_ms, time left), or 0 when the deadline has passed */
+static int call_budget(const struct redis_call *call, int step_ms)
+{
+	int64_t left = call->deadline_ms - mono_ms();
+
+	if (left <= 0)
+		return 0;
+	return left < step_ms ? (int)left : step_ms;
+}
+
+/* ms_timeval - a timeval of ms milliseconds */
+static struct timeval ms_timeval(int ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return tv;
+}
+
+
+/* conn_free - close a connection and NULL the pointer */
+static void conn_free(struct redis_conn **conn)
+{
+	if (*conn == NULL)
+		return;
+	if ((*conn)->ctx != NULL)
+		redisFree((*conn)->ctx);
+	free(*conn);
+	*conn = NULL;
+}
+
+/* ctx_error - describe a context's I/O error, naming a timeout as such */
+static const char *ctx_error(const redisContext *ctx, int saved_errno, int timeout_ms)
+{
+	static __thread char buf[160];
+
+	if (ctx->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK)) {
+		snprintf(buf, sizeof(buf), "timed out after %d ms", timeout_ms);
+		return buf;
+	}
+	if (ctx->err == REDIS_ERR_EOF)
+		return "connection closed by server";
+	snprintf(buf, sizeof(buf), "%s", ctx->errstr[0] != '\0' ? ctx->errstr : "I/O error");
+	return buf;
+}
+
+/* conn_command - run one command within the call's deadline; NULL on I/O error */
+static redisReply *conn_command(struct redis_conn *conn, const struct redis_call *call, int argc,
+				const char **argv, const size_t *lens, const char **error_r)
+{
+	sigset_t pipeset, oldset, pending;
+	bool was_pending;
+	redisReply *reply;
+	int budget, saved_errno;
+
+	budget = call_budget(call, call->rp->command_timeout_ms);
+	if (budget == 0) {
+		*error_r = redis_error("redis %s: %.*s: deadline exceeded before sending",
+				       conn->addr, (int)lens[0], argv[0]);
+		return NULL;
+	}
+	if (redisSetTimeout(conn->ctx, ms_timeval(budget)) != REDIS_OK) {
+		*error_r = redis_error("redis %s: setting timeout: %s", conn->addr,
+				       conn->ctx->errstr);
+		return NULL;
+	}
+
+	/* A write to a closed socket must fail with EPIPE, not kill us. */
+	sigemptyset(&pipeset);
+	sigaddset(&pipeset, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipeset, &oldset);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+
+	errno = 0;
+	reply = redisCommandArgv(conn->ctx, argc, argv, lens);
+	saved_errno = errno;
+
+	if (!was_pending) {
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE)) {
+			struct timespec zero = { 0, 0 };
+
+			sigtimedwait(&pipeset, NULL, &zero);
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &oldset, NULL);
+
+	if (reply == NULL) {
+		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0], argv[0],
+				       ctx_error(conn->ctx, saved_errno, budget));
+		return NULL;
+	}
+	return reply;
+}
+
+/* reply_kind - classify an error reply: retry-worthy or final */
+static enum redis_reply_kind reply_kind(const redisReply *reply)
+{
+	if (reply->type != REDIS_REPLY_ERROR)
+		return REPLY_OK;
+	if (strncmp(reply->str, "NOSCRIPT", 8) == 0)
+		return REPLY_NOSCRIPT;
+	if (strncmp(reply->str, "READONLY", 8) == 0 || strncmp(reply->str, "LOADING", 7) == 0 ||
+	    strncmp(reply->str, "MASTERDOWN", 10) == 0 || strstr(reply->str, "-READONLY") != NULL)
+		return REPLY_FAILOVER;
+	return REPLY_OTHER_ERROR;
+}
+
+/* conn_simple - run a command expecting a status or string reply; -1 with *error_r */
+static int conn_simple(struct redis_conn *conn, const struct redis_call *call, int argc,
+		       const char **argv, const size_t *lens, const char *what,
+		       const char **error_r)
+{
+	redisReply *reply;
+
+	reply = conn_command(conn, call, argc, argv, lens, error_r);
+	if (reply == NULL)
+		return -1;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		*error_r = redis_error("redis %s: %s: %s", conn->addr, what, reply->str);
+		freeReplyObject(reply);
+		return -1;
+	}
+	freeReplyObject(reply);
+	return 0;
+}
+
+/* conn_connect - connect to host:port or a unix socket within the deadline */
+static struct redis_conn *conn_connect(struct redis_pool *rp, const struct redis_call *call,
+				       const char *kind, const char *host, int port,
+				       const char *socket, const char **error_r)
+{
+	struct redis_conn *conn;
+	int budget;
+
+	conn = xcalloc(1, sizeof(*conn));
+	if (socket != NULL)
+		snprintf(conn->addr, sizeof(conn->addr), "unix:%s", socket);
+	else
+		hostport_format(host, port, conn->addr, sizeof(conn->addr));
+
+	budget = call_budget(call, rp->connect_timeout_ms);
+	if (budget == 0) {
+		*error_r = redis_error("%s %s: deadline exceeded before connecting", kind,
+				       conn->addr);
+		conn_free(&conn);
+		return NULL;
+	}
+	if (socket != NULL)
+		conn->ctx = redisConnectUnixWithTimeout(socket, ms_timeval(budget));
+	else
+		conn->ctx = redisConnectWithTimeout(host, port, ms_timeval(budget));
+	if (conn->ctx == NULL) {
+		*error_r = redis_error("%s %s: connect: out of memory", kind, conn->addr);
+		conn_free(&conn);
+		return NULL;
+	}
+	if (conn->ctx->err != 0) {
+		*error_r = redis_error("%s %s: connect: %s", kind, conn->addr, conn->ctx->errstr);
+		conn_free(&conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* conn_setup - AUTH, SELECT and, behind Sentinel, check ROLE is master */
+static int conn_setup(struct redis_pool *rp, struct redis_conn *conn,
+		      const struct redis_call *call, const char **error_r)
+{
+	if (rp->password != NULL) {
+		const char *argv[] = { "AUTH", rp->password };
+		size_t lens[] = { 4, strlen(rp->password) };
+
+		if (conn_simple(conn, call, 2, argv, lens, "AUTH", error_r) < 0)
+			return -1;
+	}
+	if (rp->db != 0) {
+		char db[16];
+		const char *argv[] = { "SELECT", db };
+		size_t lens[] = { 6, 0 };
+
+		lens[1] = (size_t)snprintf(db, sizeof(db), "%d", rp->db);
+		if (conn_simple(conn, call, 2, argv, lens, "SELECT", error_r) < 0)
+			return -1;
+	}
+	if (rp->n_sentinels > 0) {
+		const char *argv[] = { "ROLE" };
+		size_t lens[] = { 4 };
+		redisReply *reply;
+		const redisReply *role;
+
+		reply = conn_command(conn, call, 1, argv, lens, error_r);
+		if (reply == NULL)
+			return -1;
+		if (reply->type == REDIS_REPLY_ERROR) {
+			*error_r = redis_error("redis %s: ROLE: %s", conn->addr, reply->str);
+			freeReplyObject(reply);
+			return -1;
+		}
+		role = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 ? reply->element[0]
+									       : NULL;
+		if (role == NULL || role->type != REDIS_REPLY_STRING ||
+		    strcmp(role->str, "master") != 0) {
+			*error_r = redis_error("redis %s: ROLE is %s, not master", conn->addr,
+					       role != NULL && role->type == REDIS_REPLY_STRING
+						       ? role->str
+						       : "unreadable");
+			freeReplyObject(reply);
+			return -1;
+		}
+		freeReplyObject(reply);
+	}
+	return 0;
+}
+
+/* sentinel_ask - ask one sentinel for the master's address; -1 with *error_r */
+static int sentinel_ask(struct redis_pool *rp, const struct redis_call *call,
+			const struct hostport *sentinel, char *host, size_t host_size,
+			int *port_r, const char **error_r)
+{
+	const char *argv[] = { "SENTINEL", "get-master-addr-by-name", rp->dataset };
+	size_t lens[] = { 8, 23, strlen(rp->dataset) };
+	struct redis_conn *conn;
+	redisReply *reply;
+	int ret = -1;
+
+	conn = conn_connect(rp, call, "sentinel", sentinel->host, sentinel->port, NULL, error_r);
+	if (conn == NULL)
+		return -1;
+	reply = conn_command(conn, call, 3, argv, lens, error_r);
+	if (reply == NULL) {
+		conn_free(&conn);
+		return -1;
+	}
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+	    reply->element[0]->type == REDIS_REPLY_STRING &&
+	    reply->element[1]->type == REDIS_REPLY_STRING && reply->element[0]->len < host_size) {
+		char *end;
+		long port;
+
+		errno = 0;
+		port = strtol(reply->element[1]->str, &end, 10);
+		if (errno == 0 && *end == '\0' && port > 0 && port < 65536) {
+			memcpy(host, reply->element[0]->str, reply->element[0]->len + 1);
+			*port_r = (int)port;
+			ret = 0;
+		}
+	}
+	if (ret < 0) {
+		if (reply->type == REDIS_REPLY_ERROR)
+			*error_r = redis_error("sentinel %s: %s", conn->addr, reply->str);
+		else if (reply->type == REDIS_REPLY_NIL)
+			*error_r = redis_error("sentinel %s: unknown master name '%s'", conn->addr,
+					       rp->dataset);
+		else
+			*error_r = redis_error("sentinel %s: unexpected reply to "
+					       "get-master-addr-by-name", conn->addr);
+	}
+	freeReplyObject(reply);
+	conn_free(&conn);
+	return ret;
+}
+
+/* conn_open_sentinel - ask the sentinels in turn, connect to and verify the master */
+static struct redis_conn *conn_open_sentinel(struct redis_pool *rp, const struct redis_call *call,
+					     const char **error_r)
+{
+	char host[256], errors[REDIS_ERROR_MAX];
+	size_t used = 0;
+	int first, i;
+
+	pthread_mutex_lock(&rp->lock);
+	first = rp->sentinel_next;
+	pthread_mutex_unlock(&rp->lock);
+
+	errors[0] = '\0';
+	for (i = 0; i < rp->n_sentinels; i++) {
+		int idx = (first + i) % rp->n_sentinels;
+		struct redis_conn *conn;
+		const char *error;
+		int port;
+
+		if (sentinel_ask(rp, call, &rp->sentinels[idx], host, sizeof(host), &port,
+				 &error) == 0) {
+			conn = conn_connect(rp, call, "redis", host, port, NULL, &error);
+			if (conn != NULL && conn_setup(rp, conn, call, &error) == 0) {
+				pthread_mutex_lock(&rp->lock);
+				rp->sentinel_next = idx;
+				pthread_mutex_unlock(&rp->lock);
+				return conn;
+			}
+			conn_free(&conn);
+		}
+		/* Say what went wrong with each, in the order tried. */
+		if (used < sizeof(errors)) {
+			int w = snprintf(errors + used, sizeof(errors) - used, "%s%s",
+					 used > 0 ? "; " : "", error);
+
+			used += w > 0 ? (size_t)w : 0;
+		}
+		if (call_budget(call, 1) == 0)
+			break;
+	}
+	*error_r = redis_error("no master for '%s' from %d sentinel(s): %s", rp->dataset,
+			       rp->n_sentinels, errors);
+	return NULL;
+}
+
+/* conn_open - open and prepare a new connection to the master */
+static struct redis_conn *conn_open(struct redis_pool *rp, const struct redis_call *call,
+				    uint64_t generation, const char **error_r)
+{
+	struct redis_conn *conn;
+
+	if (rp->n_sentinels > 0) {
+		conn = conn_open_sentinel(rp, call, error_r);
+	} else {
+		conn = conn_connect(rp, call, "redis", rp->host, rp->port, rp->socket, error_r);
+		if (conn != NULL && conn_setup(rp, conn, call, error_r) < 0)
+			conn_free(&conn);
+	}
+	if (conn != NULL)
+		conn->generation = generation;
+	return conn;
+}
+
+/* conn_is_idle_ok - false when the server closed or wrote to an idle connection */
+static bool conn_is_idle_ok(const struct redis_conn *conn)
+{
+	struct pollfd pfd;
+
+	pfd.fd = conn->ctx->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* pool_take - an idle connection of the current generation, or a new one */
+static struct redis_conn *pool_take(struct redis_pool *rp, const struct redis_call *call,
+				    const char **error_r)
+{
+	struct redis_conn *conn;
+	uint64_t generation;
+
+	for (;;) {
+		pthread_mutex_lock(&rp->lock);
+		conn = rp->idle;
+		if (conn != NULL) {
+			rp->idle = conn->next;
+			rp->n_idle--;
+			conn->next = NULL;
+		}
+		generation = rp->generation;
+		pthread_mutex_unlock(&rp->lock);
+		if (conn == NULL)
+			break;
+		if (conn->generation == generation && conn_is_idle_ok(conn))
+			return conn;
+		conn_free(&conn);
+	}
+	return conn_open(rp, call, generation, error_r);
+}
+
+/* pool_give - return a connection to the pool, or close it when stale or the pool is full */
+static void pool_give(struct redis_pool *rp, struct redis_conn **conn)
+{
+	pthread_mutex_lock(&rp->lock);
+	if ((*conn)->generation == rp->generation && rp->n_idle < rp->pool_size) {
+		(*conn)->next = rp->idle;
+		rp->idle = *conn;
+		rp->n_idle++;
+		*conn = NULL;
+	}
+	pthread_mutex_unlock(&rp->lock);
+	conn_free(conn);
+}
+
+/* pool_retire - close every idle connection and mark the busy ones stale */
+static void pool_retire(struct redis_pool *rp)
+{
+	struct redis_conn *list, *next;
+
+	pthread_mutex_lock(&rp->lock);
+	list = rp->idle;
+	rp->idle = NULL;
+	rp->n_idle = 0;
+	rp->generation++;
+	pthread_mutex_unlock(&rp->lock);
+	for (; list != NULL; list = next) {
+		next = list->next;
+		conn_free(&list);
+	}
+}
+
+/* script_load - SCRIPT LOAD script `which` on conn and remember its SHA1 */
+static int script_load(struct redis_pool *rp, struct redis_conn *conn,
+		       const struct redis_call *call, int which, char sha[41],
+		       const char **error_r)
+{
+	const char *argv[] = { "SCRIPT", "LOAD", rp->scripts[which].text };
+	size_t lens[] = { 6, 4, rp->scripts[which].len };
+	redisReply *reply;
+
+	reply = conn_command(conn, call, 3, argv, lens, error_r);
+	if (reply == NULL)
+		return -1;
+	if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+		/* An error reply leaves the connection usable; -2 says so. */
+		int ret = reply->type == REDIS_REPLY_ERROR ? -2 : -1;
+
+		*error_r = redis_error("redis %s: SCRIPT LOAD %s: %s", conn->addr,
+				       rp->scripts[which].name,
+				       reply->type == REDIS_REPLY_ERROR ? reply->str
+									 : "unexpected reply");
+		freeReplyObject(reply);
+		return ret;
+	}
+	memcpy(sha, reply->str, 41);
+	freeReplyObject(reply);
+	pthread_mutex_lock(&rp->lock);
+	memcpy(rp->sha[which], sha, 41);
+	pthread_mutex_unlock(&rp->lock);
+	return 0;
+}
+
+redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const char **argv,
+			    size_t *lens, const char **error_r)
+{
+	struct redis_call call;
+	struct redis_conn *conn;
+	redisReply *reply;
+	bool noscript_retried = false, failover_retried = false;
+	char sha[41];
+
+	if (script >= rp->n_scripts) {
+		*error_r = "redis: no such script";
+		return NULL;
+	}
+	call_init(&call, rp);
+	for (;;) {
+		conn = pool_take(rp, &call, error_r);
+		if (conn == NULL) {
+			/* Nothing pooled is worth keeping if a new connection fails. */
+			pool_retire(rp);
+			return NULL;
+		}
+		if (script != REDIS_SCRIPT_NONE) {
+			pthread_mutex_lock(&rp->lock);
+			memcpy(sha, rp->sha[script], sizeof(sha));
+			pthread_mutex_unlock(&rp->lock);
+			if (sha[0] == '\0') {
+				int r = script_load(rp, conn, &call, script, sha, error_r);
+
+				if (r == -1) {
+					conn_free(&conn);
+					pool_retire(rp);
+					return NULL;
+				}
+				if (r == -2) {
+					pool_give(rp, &conn);
+					return NULL;
+				}
+			}
+			argv[1] = sha;
+			lens[1] = 40;
+		}
+		reply = conn_command(conn, &call, argc, argv, lens, error_r);
+		if (reply == NULL) {
+			/* Unknown whether it ran: no retry; reconnect next time. */
+			conn_free(&conn);
+			pool_retire(rp);
+			return NULL;
+		}
+		switch (reply_kind(reply)) {
+		case REPLY_OK:
+			pool_give(rp, &conn);
+			return reply;
+		case REPLY_NOSCRIPT:
+			if (script != REDIS_SCRIPT_NONE && !noscript_retried) {
+				noscript_retried = true;
+				freeReplyObject(reply);
+				pthread_mutex_lock(&rp->lock);
+				rp->sha[script][0] = '\0';
+				pthread_mutex_unlock(&rp->lock);
+				pool_give(rp, &conn);
+				continue;
+			}
+			break;
+		case REPLY_FAILOVER:
+			if (rp->n_sentinels > 0 && !failover_retried &&
+			    call_budget(&call, 1) > 0) {
+				failover_retried = true;
+				freeReplyObject(reply);
+				conn_free(&conn);
+				pool_retire(rp);
+				continue;
+			}
+			*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0],
+					       argv[0], reply->str);
+			freeReplyObject(reply);
+			conn_free(&conn);
+			pool_retire(rp);
+			return NULL;
+		case REPLY_OTHER_ERROR:
+			break;
+		}
+		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0], argv[0],
+				       reply->str);
+		freeReplyObject(reply);
+		pool_give(rp, &conn);
+		return NULL;
+	}
+}
+/* nonempty_dup - a copy of s, or NULL when s is NULL or "" */
+static char *nonempty_dup(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
+}
+
+void redis_pool_close(struct redis_pool **pool)
+{
+	struct redis_pool *rp = *pool;
+
+	if (rp == NULL)
+		return;
+	*pool = NULL;
+	pool_retire(rp);
+	pthread_mutex_destroy(&rp->lock);
+	XFREE(rp->host);
+	XFREE(rp->socket);
+	if (rp->password != NULL) {
+		/* Do not leave the secret in freed memory. */
+		memset(rp->password, 0, strlen(rp->password));
+		XFREE(rp->password);
+	}
+	XFREE(rp->dataset);
+	free(rp);
+}
+
+int redis_pool_open(const struct config *config, const struct redis_script *scripts,
+		    int n_scripts, struct redis_pool **pool_r, const char **error_r)
+{
+	struct redis_pool *rp;
+	struct redis_call call;
+	struct redis_conn *conn;
+	const char *why;
+	char sha[41];
+	int i, r;
+
+	if (n_scripts < 0 || n_scripts > REDIS_POOL_SCRIPTS_MAX) {
+		*error_r = "redis: too many scripts";
+		return -1;
+	}
+	rp = xcalloc(1, sizeof(*rp));
+	pthread_mutex_init(&rp->lock, NULL);
+	rp->scripts = scripts;
+	rp->n_scripts = n_scripts;
+	rp->pool_size = config->redis_pool_size > 0 ? config->redis_pool_size
+						    : CONFIG_REDIS_POOL_SIZE_DEFAULT;
+	rp->host = xstrdup(config->redis_server != NULL && config->redis_server[0] != '\0'
+				   ? config->redis_server
+				   : CONFIG_REDIS_SERVER_DEFAULT);
+	rp->port = config->redis_port > 0 ? config->redis_port : CONFIG_REDIS_PORT_DEFAULT;
+	rp->socket = nonempty_dup(config->redis_socket);
+	rp->password = nonempty_dup(config->redis_password);
+	rp->db = config->redis_db;
+	rp->connect_timeout_ms = config->redis_connect_timeout_ms > 0
+					 ? config->redis_connect_timeout_ms
+					 : CONFIG_REDIS_TIMEOUT_MS_DEFAULT;
+	rp->command_timeout_ms = config->redis_command_timeout_ms > 0
+					 ? config->redis_command_timeout_ms
+					 : CONFIG_REDIS_TIMEOUT_MS_DEFAULT;
+	for (i = 0; i < config->n_redis_sentinel_servers && i < CONFIG_LIST_MAX; i++) {
+		/* config_load has checked them: this only splits, or catches a hand-made config */
+		if (hostport_parse(config->redis_sentinel_servers[i],
+				   &rp->sentinels[rp->n_sentinels], &why) < 0) {
+			*error_r = redis_error("redis: sentinel server '%s' is not host:port",
+					       config->redis_sentinel_servers[i]);
+			redis_pool_close(&rp);
+			return -1;
+		}
+		rp->n_sentinels++;
+	}
+	rp->dataset = nonempty_dup(config->redis_sentinel_dataset);
+	if (rp->n_sentinels > 0 && rp->dataset == NULL) {
+		*error_r = "redis: sentinel_servers is set but sentinel_dataset is empty";
+		redis_pool_close(&rp);
+		return -1;
+	}
+	if (rp->db < 0) {
+		*error_r = redis_error("redis: db %d is negative", rp->db);
+		redis_pool_close(&rp);
+		return -1;
+	}
+
+	/* Connect once now, so that a wrong address, password or db shows at start-up. */
+	call_init(&call, rp);
+	conn = conn_open(rp, &call, 0, error_r);
+	if (conn == NULL) {
+		redis_pool_close(&rp);
+		return -1;
+	}
+	for (r = 0, i = 0; i < n_scripts && r == 0; i++)
+		r = script_load(rp, conn, &call, i, sha, error_r);
+	if (r < 0) {
+		conn_free(&conn);
+		redis_pool_close(&rp);
+		return -1;
+	}
+	pool_give(rp, &conn);
+	*pool_r = rp;
+	return 0;
+}

@@ -1,0 +1,68 @@
+/*
+ * redis_conn - the Redis engine's connections: pool, Sentinel discovery,
+ * deadlines, and the EVALSHA/NOSCRIPT script cache
+ *
+ * A struct redis_pool holds the connection settings copied from the config
+ * (0 or empty fields fall back to the CONFIG_REDIS_*_DEFAULT values of
+ * config.h), a mutex-protected stack of idle connections, and the SHA1 of
+ * every server-side script it was given.  redis_pool_exec runs one command
+ * (or one script) within one deadline, reconnecting, rediscovering the
+ * master through Sentinel and reloading a script after NOSCRIPT as
+ * described in redis_conn.c.  It knows nothing of quota, cache or
+ * greylisting: store_redis.c builds the commands and reads the replies.
+ *
+ * Thread safety: every function may be called from any thread at once,
+ * except redis_pool_close, which must be the last call.
+ */
+#ifndef CHAPPS_REDIS_CONN_H
+#define CHAPPS_REDIS_CONN_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+struct config;
+struct redis_pool;
+
+#define REDIS_POOL_SCRIPTS_MAX 4
+#define REDIS_SCRIPT_NONE (-1)	/* redis_pool_exec: a plain command */
+
+/* One server-side Lua script: its name (for errors) and its text. */
+struct redis_script {
+	const char *name;
+	const char *text;
+	size_t len;
+};
+
+/*
+ * redis_pool_open - copy the store.redis settings of config, check them
+ * (sentinel entries are split with hostport_parse), connect once (address,
+ * AUTH, SELECT, ROLE behind Sentinel) and SCRIPT LOAD each of the
+ * n_scripts (at most REDIS_POOL_SCRIPTS_MAX) scripts, which are borrowed
+ * for the pool's life.  Returns 0 with *pool_r, or -1 with *error_r (a
+ * static or thread-local text, valid until the next call from the thread).
+ */
+int redis_pool_open(const struct config *config, const struct redis_script *scripts,
+		    int n_scripts, struct redis_pool **pool_r, const char **error_r);
+
+/* redis_pool_close - close every connection, free *pool, set it NULL; NULL is fine. */
+void redis_pool_close(struct redis_pool **pool);
+
+/*
+ * redis_pool_exec - run argv (argc words of lens bytes) on a pooled
+ * connection.  With script >= 0 (an index into the pool's scripts),
+ * argv[1] and lens[1] are replaced by that script's SHA1 (so argv is
+ * EVALSHA, a placeholder, numkeys, ...).  Returns a reply that is not an
+ * error reply (the caller frees it with freeReplyObject), or NULL with
+ * *error_r naming the server and the failing step.
+ */
+redisReply *redis_pool_exec(struct redis_pool *pool, int script, int argc, const char **argv,
+			    size_t *lens, const char **error_r);
+
+/*
+ * redis_error - printf into this thread's error buffer (shared with the
+ * pool's own messages) and return it; valid until the next call.
+ */
+const char *redis_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

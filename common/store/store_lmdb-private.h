@@ -1,0 +1,114 @@
+/*
+ * store_lmdb-private.h - what the LMDB engine's files share
+ *
+ * store_lmdb.c owns the environment (open, close, the ops table) and the
+ * helpers below; store_lmdb_quota.c, store_lmdb_cache.c and
+ * store_lmdb_greylist.c each implement one family of store_ops on the
+ * handle.  Nothing here is visible outside common/store.
+ */
+#ifndef CHAPPS_STORE_LMDB_PRIVATE_H
+#define CHAPPS_STORE_LMDB_PRIVATE_H
+
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "store/greylist_record.h"
+#include "store/store-private.h"
+
+#define LMDB_MAX_READERS 1024	/* concurrent read transactions, all processes */
+#define LMDB_KEY_MAX 511	/* LMDB's compiled-in default (mdb_env_get_maxkeysize) */
+#define LMDB_SWEEP_EVERY 32	/* writes to a database between two sweeps */
+#define LMDB_SWEEP_SPAN 64	/* entries examined per sweep */
+#define LMDB_EXPIRY_SIZE 8	/* cache and grey values start with it */
+
+/* Where the next lazy sweep of a database starts. */
+struct lmdb_sweep {
+	unsigned int tick;	/* writes since the last sweep */
+	size_t key_len;		/* 0: from the first key */
+	unsigned char key[LMDB_KEY_MAX];
+};
+
+struct store_lmdb {
+	struct store store;
+	MDB_env *env;
+	MDB_dbi quota_dbi;
+	MDB_dbi cache_dbi;
+	MDB_dbi grey_dbi;
+	size_t max_key;
+	int map_size_mb;
+	/* sweep positions: only touched inside write transactions, which
+	 * LMDB serialises */
+	struct lmdb_sweep cache_sweep;
+	struct lmdb_sweep grey_sweep;
+};
+
+/*
+ * store_lmdb_error - "what: LMDB's text for rc" (a full map names
+ * store.map_size_mb) in the thread's error buffer, valid until the next
+ * error of this thread; s may be NULL.
+ */
+const char *store_lmdb_error(const struct store_lmdb *s, const char *what, int rc);
+
+/* store_lmdb_errorf - printf into the thread's error buffer and return it */
+const char *store_lmdb_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* store_lmdb_get_expiry - the big-endian 64-bit expiry at p (-1 past INT64_MAX) */
+int64_t store_lmdb_get_expiry(const unsigned char *p);
+
+/* store_lmdb_put_expiry - store expiry big-endian at p */
+void store_lmdb_put_expiry(unsigned char *p, int64_t expiry);
+
+/* store_lmdb_check_key_len - 0 when len fits LMDB's key size, else -1 with *error_r */
+int store_lmdb_check_key_len(const struct store_lmdb *s, size_t len, const char *what,
+			     const char **error_r);
+
+/*
+ * store_lmdb_sweep_tick - count one write to dbi (values behind an expiry)
+ * and, every LMDB_SWEEP_EVERY, delete the expired entries among the next
+ * LMDB_SWEEP_SPAN from sw's position, inside the caller's write txn.
+ * Returns 0 or an LMDB error code.
+ */
+int store_lmdb_sweep_tick(MDB_txn *txn, MDB_dbi dbi, struct lmdb_sweep *sw, int64_t now);
+
+/*
+ * store_lmdb_delete_key - delete k from dbi in one write transaction;
+ * absent is STORE_OK; errors name `what`.
+ */
+int store_lmdb_delete_key(struct store_lmdb *s, MDB_dbi dbi, MDB_val *k, const char *what,
+			  const char **error_r);
+
+/* store_lmdb_quota.c: the quota ops (see store.h) */
+int store_lmdb_quota_reserve(struct store *store, const char *user, size_t user_len,
+			     const char *resid, uint32_t n, const struct store_quota_params *params,
+			     int64_t now, struct store_quota_state *state, const char **error_r);
+int store_lmdb_quota_commit(struct store *store, const char *user, size_t user_len,
+			    const char *resid, const struct store_quota_params *params,
+			    int64_t now, const char **error_r);
+int store_lmdb_quota_release(struct store *store, const char *user, size_t user_len,
+			     const char *resid, int64_t now, const char **error_r);
+int store_lmdb_quota_usage(struct store *store, const char *user, size_t user_len,
+			   const struct store_quota_params *params, int64_t now,
+			   struct store_quota_state *state, const char **error_r);
+int store_lmdb_quota_reset(struct store *store, const char *user, size_t user_len,
+			   uint32_t *dropped_r, const char **error_r);
+
+/* store_lmdb_cache.c: the cache ops */
+int store_lmdb_cache_get(struct store *store, const void *key, size_t key_len, void *val,
+			 size_t *val_len, int64_t now, const char **error_r);
+int store_lmdb_cache_set(struct store *store, const void *key, size_t key_len, const void *val,
+			 size_t val_len, uint32_t ttl, int64_t now, const char **error_r);
+int store_lmdb_cache_del(struct store *store, const void *key, size_t key_len,
+			 const char **error_r);
+
+/* store_lmdb_greylist.c: the greylisting ops */
+int store_lmdb_greylist_check(struct store *store, const void *tuple, size_t tuple_len,
+			      const void *client, size_t client_len,
+			      const struct greylist_params *params, int64_t now, int *verdict_r,
+			      const char **error_r);
+int store_lmdb_greylist_tally(struct store *store, const void *client, size_t client_len,
+			      int64_t now, uint32_t *count_r, const char **error_r);
+int store_lmdb_greylist_tally_clear(struct store *store, const void *client, size_t client_len,
+				    const char **error_r);
+
+#endif
