@@ -408,7 +408,7 @@ int main(int argc, char **argv)
 	drop_privileges(cfg, uid, gid, have_user);
 
 	backends = backends_create(cfg);
-	if (backends_check(backends, &warn, err, sizeof(err)) < 0)
+	if (policy_check(cfg, backends, &warn, err, sizeof(err)) < 0)
 		log_fatal(EX_UNAVAILABLE, "%s", err);
 	if (warn)
 		log_warn("%s (on_error applies until it answers)", err);
