@@ -55,6 +55,46 @@ void quota_store_params(const struct config *c, long limit, struct store_quota_p
 	p->reservation_ttl = (uint32_t)c->quota_reservation_ttl;
 }
 
+int quota_import_usage(const struct config *c, struct store *store, const char *user,
+		       uint32_t count, uint32_t spread, int64_t now, uint32_t *buckets_r,
+		       const char **err)
+{
+	struct store_quota_params params;
+	struct store_quota_state state;
+	uint32_t buckets = spread / (uint32_t)c->quota_resolution;
+
+	if (count > QUOTA_IMPORT_MAX || spread > (uint32_t)c->quota_interval) {
+		*err = "count or spread out of range";
+		return -1;
+	}
+	/* a limit no import reaches: the usage happened, it is not a request */
+	quota_store_params(c, 10L * QUOTA_IMPORT_MAX, &params);
+	params.margin = 0;
+	if (buckets == 0)
+		buckets = 1;
+	if (buckets > count)
+		buckets = count;
+	for (uint32_t k = buckets; k-- > 0;) {
+		/* bucket k back from now gets count / buckets units, the newest the rest */
+		uint32_t units = count / buckets + (k < count % buckets ? 1 : 0);
+		int64_t t = now - (int64_t)k * c->quota_resolution;
+		char resid[STORE_RESID_MAX];
+
+		snprintf(resid, sizeof(resid), "import.%ld.%lu", (long)getpid(), (unsigned long)k);
+		int st = store_quota_reserve(store, user, strlen(user), resid, units, &params, t,
+					     &state, err);
+
+		if (st == STORE_REFUSED)
+			*err = "the store refused the units";
+		if (st != STORE_OK)
+			return -1;
+		if (store_quota_commit(store, user, strlen(user), resid, &params, t, err) != STORE_OK)
+			return -1;
+	}
+	*buckets_r = buckets;
+	return 0;
+}
+
 static char resid_host[24];
 static long resid_pid;
 static pthread_once_t resid_once = PTHREAD_ONCE_INIT;
