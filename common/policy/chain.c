@@ -355,6 +355,7 @@ void policy_mail(const struct policy_env *env, struct request *req, struct polic
 	msg->flow = config_flow(c, request_get(req, REQ_DAEMON_NAME),
 				request_get(req, REQ_DAEMON_PORT));
 	msg->following = 0;
+	msg->whitelisted = false;
 	if (msg->flow == FLOW_INBOUND) {
 		msg->whitelisted = helo_whitelist_match(c->helo_whitelist, request_get(req, REQ_HELO),
 							request_get(req, REQ_CLIENT_NAME),
