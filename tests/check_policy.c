@@ -489,6 +489,26 @@ START_TEST(test_quota_import)
 }
 END_TEST
 
+START_TEST(test_policy_names)
+{
+	char out[256], in[256];
+
+	start(NULL);
+	ck_assert_str_eq(policy_names(cfg, FLOW_OUTBOUND, out, sizeof(out)),
+			 "identity, sender_domain_auth, quota");
+	ck_assert_str_eq(policy_names(cfg, FLOW_INBOUND, in, sizeof(in)), "spf greylisting");
+	stop();
+	start("outbound: { policies = [ \"quota\" ]; };\ninbound: { policies = [ \"greylisting\" ]; };");
+	ck_assert_str_eq(policy_names(cfg, FLOW_OUTBOUND, out, sizeof(out)), "identity, quota");
+	ck_assert_str_eq(policy_names(cfg, FLOW_INBOUND, in, sizeof(in)), "greylisting");
+	stop();
+	start("outbound: { policies = [ ]; };\ninbound: { policies = [ ]; };");
+	ck_assert_str_eq(policy_names(cfg, FLOW_OUTBOUND, out, sizeof(out)), "identity");
+	ck_assert_str_eq(policy_names(cfg, FLOW_INBOUND, in, sizeof(in)), "off");
+	stop();
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -508,6 +528,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_on_error);
 	tcase_add_test(tc, test_inbound_flow_and_whitelist);
 	tcase_add_test(tc, test_quota_import);
+	tcase_add_test(tc, test_policy_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -246,15 +246,10 @@ struct spf_checker *backends_spf(struct backends *b, const char **err)
 
 /* ---- cached look-ups ------------------------------------------------------ */
 
-int backends_user_limit(struct backends *b, const char *user, int64_t t, uint32_t ttl,
-			long *limit, struct policy_result *r)
+/* cached - 1 for a live entry (*value set), 0 for a negative one, -1 for a miss */
+static int cached(struct cache *cache, const char *key, size_t len, int64_t t, long *value)
 {
-	size_t ulen = strlen(user);
-	char err[256];
-	struct policydb *db;
-	int st;
-
-	switch (cache_get(b->quota_cache, user, ulen, t, limit)) {
+	switch (cache_get(cache, key, len, t, value)) {
 	case CACHE_HIT:
 		return 1;
 	case CACHE_HIT_NEGATIVE:
@@ -262,13 +257,35 @@ int backends_user_limit(struct backends *b, const char *user, int64_t t, uint32_
 	case CACHE_MISS:
 		break;
 	}
-	db = backends_db(b, t, err, sizeof(err));
-	st = db ? policydb_user_quota(db, user, limit, err, sizeof(err)) : POLICYDB_ERROR;
+	return -1;
+}
+
+/* db_noted - note a database answer (st) as a failure or a success; -1 for a failure */
+static int db_noted(struct backends *b, int st, const char *err, struct policy_result *r)
+{
 	if (st == POLICYDB_ERROR) {
 		backends_failed(b, BACKENDS_DB, err, r);
 		return -1;
 	}
 	backends_ok(b, BACKENDS_DB, r);
+	return 0;
+}
+
+int backends_user_limit(struct backends *b, const char *user, int64_t t, uint32_t ttl,
+			long *limit, struct policy_result *r)
+{
+	size_t ulen = strlen(user);
+	int hit = cached(b->quota_cache, user, ulen, t, limit);
+	char err[256];
+	struct policydb *db;
+	int st;
+
+	if (hit >= 0)
+		return hit;
+	db = backends_db(b, t, err, sizeof(err));
+	st = db ? policydb_user_quota(db, user, limit, err, sizeof(err)) : POLICYDB_ERROR;
+	if (db_noted(b, st, err, r) < 0)
+		return -1;
 	/* a quota of 0 is a limit (nothing may be sent), not "no quota" */
 	if (st == POLICYDB_NOTFOUND || *limit < 0) {
 		cache_put(b->quota_cache, user, ulen, true, 0, t, ttl);
@@ -282,27 +299,21 @@ int backends_domain_optins(struct backends *b, const char *domain, int64_t t, ui
 			   long *bits, struct policy_result *r)
 {
 	size_t len = strlen(domain);
+	int hit = cached(b->domain_cache, domain, len, t, bits);
 	char err[256];
 	bool grey = false, spf = false;
 	struct policydb *db;
 	int st;
 
-	switch (cache_get(b->domain_cache, domain, len, t, bits)) {
-	case CACHE_HIT:
+	if (hit >= 0) {
+		if (hit == 0)
+			*bits = 0;
 		return 0;
-	case CACHE_HIT_NEGATIVE:
-		*bits = 0;
-		return 0;
-	case CACHE_MISS:
-		break;
 	}
 	db = backends_db(b, t, err, sizeof(err));
 	st = db ? policydb_domain_flags(db, domain, &grey, &spf, err, sizeof(err)) : POLICYDB_ERROR;
-	if (st == POLICYDB_ERROR) {
-		backends_failed(b, BACKENDS_DB, err, r);
+	if (db_noted(b, st, err, r) < 0)
 		return -1;
-	}
-	backends_ok(b, BACKENDS_DB, r);
 	*bits = (grey ? BACKENDS_DOMAIN_GREYLIST : 0) | (spf ? BACKENDS_DOMAIN_CHECK_SPF : 0);
 	cache_put(b->domain_cache, domain, len, st == POLICYDB_NOTFOUND, *bits, t, ttl);
 	return 0;

@@ -56,6 +56,7 @@ struct policy_msg {
 	bool whitelisted;		/* inbound: HELO whitelist matched */
 	uint32_t following;		/* registry slots still following the message */
 	unsigned rcpt_seq;		/* RCPT commands seen */
+	struct reply reply;		/* a reply formatted for this message */
 	size_t n_states;
 	void *state[];			/* one per registry slot (NULL: no state) */
 };
@@ -109,6 +110,7 @@ void policy_msg_destroy(struct policy_msg **msgp)
 	reset_states(NULL, msg);
 	for (size_t i = 0; i < msg->n_states; i++)
 		free(msg->state[i]);
+	reply_clear(&msg->reply);
 	XFREE(msg->user);
 	XFREE(*msgp);
 }
@@ -184,9 +186,10 @@ bool policy_on_error(const struct policy_env *env, int action, bool inbound, con
 	return r->action == POLICY_CONTINUE;
 }
 
-const struct reply *policy_reply_format(struct reply *out, const struct reply *tmpl,
-					const char *reason, const char *extra)
+const struct reply *policy_msg_reply_format(struct policy_msg *msg, const struct reply *tmpl,
+					    const char *reason, const char *extra)
 {
+	struct reply *out = &msg->reply;
 	char text[REPLY_TEXT_MAX + 1], clean[REPLY_TEXT_MAX + 1], line[REPLY_TEXT_MAX + 32];
 	const char *p = tmpl->text, *mark;
 	size_t o = 0, ci = 0;
@@ -308,6 +311,30 @@ void policy_needs(const struct config *c, struct policy_needs *needs)
 		if (ops->needs != NULL)
 			ops->needs(c, needs);
 	}
+}
+
+char *policy_names(const struct config *c, enum flow flow, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (flow == FLOW_INBOUND && !config_inbound_possible(c)) {
+		snprintf(buf, size, "off");
+		return buf;
+	}
+	for (size_t i = 0; i < policy_registry_count(); i++) {
+		const struct policy_ops *ops = policy_registry_ops(i);
+		int rank;
+
+		if (ops->flow != flow || !policy_registry_in_force(c, i, &rank) || len >= size)
+			continue;
+		snprintf(buf + len, size - len, "%s%s", len == 0 ? ""
+						    : flow == FLOW_INBOUND ? " "
+									   : ", ",
+			 ops->name);
+		len = strlen(buf);
+	}
+	return buf;
 }
 
 int policy_check(const struct config *c, struct backends *b, bool *warn_r, char *err,
@@ -467,12 +494,17 @@ void policy_rcpt(const struct policy_env *env, struct request *req, struct polic
 		request_remove_last_rcpt(req);
 }
 
-/* run_stage - DATA or EOM hooks of the following policies; false when one stopped */
-static bool run_stage(const struct policy_env *env, struct request *req, struct policy_msg *msg,
+/*
+ * run_stage - DATA or EOM: the hooks of the following policies; passed,
+ * the stage accepts at EOM, or at DATA when no policy follows any more
+ */
+static void run_stage(const struct policy_env *env, struct request *req, struct policy_msg *msg,
 		      bool eom, struct policy_result *r)
 {
 	struct chain ch;
 
+	memset(r, 0, sizeof(*r));
+	policy_result_set(r, eom ? POLICY_ACCEPT : POLICY_CONTINUE, NULL, NULL);
 	chain_build(env->config, (enum flow)msg->flow, &ch);
 	for (size_t k = 0; k < ch.n; k++) {
 		size_t i = ch.slot[k];
@@ -487,35 +519,26 @@ static bool run_stage(const struct policy_env *env, struct request *req, struct 
 		call_init(&call, env, req, msg, i);
 		step = hook(&call, r);
 		if (step == POLICY_STEP_STOP)
-			return false;
+			return;
 		if (step == POLICY_STEP_DONE)
 			msg->following &= ~(1u << i);
 	}
-	return true;
-}
-
-void policy_data(const struct policy_env *env, struct request *req, struct policy_msg *msg,
-		 struct policy_result *r)
-{
-	memset(r, 0, sizeof(*r));
-	policy_result_set(r, POLICY_CONTINUE, NULL, NULL);
-	if (!run_stage(env, req, msg, false, r))
-		return;
-	if (msg->following == 0) {
+	if (eom || msg->following == 0) {
 		r->action = POLICY_ACCEPT;
 		r->reply = NULL;
 	}
 }
 
+void policy_data(const struct policy_env *env, struct request *req, struct policy_msg *msg,
+		 struct policy_result *r)
+{
+	run_stage(env, req, msg, false, r);
+}
+
 void policy_eom(const struct policy_env *env, struct request *req, struct policy_msg *msg,
 		struct policy_result *r)
 {
-	memset(r, 0, sizeof(*r));
-	policy_result_set(r, POLICY_ACCEPT, NULL, NULL);
-	if (!run_stage(env, req, msg, true, r))
-		return;
-	r->action = POLICY_ACCEPT;
-	r->reply = NULL;
+	run_stage(env, req, msg, true, r);
 }
 
 void policy_abort(const struct policy_env *env, struct policy_msg *msg)
@@ -523,6 +546,7 @@ void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 	if (msg == NULL)
 		return;
 	reset_states(env, msg);
+	reply_clear(&msg->reply);
 	XFREE(msg->user);
 	msg->key = NULL;
 	msg->flow = FLOW_OUTBOUND;

@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "base/config.h"
-#include "base/reply.h"
 #include "policy/greylist.h"
 #include "policy/greylisting.h"
 #include "policy/policy_ops.h"
@@ -34,7 +33,6 @@ extern const struct policy_ops policy_greylisting;
 struct greylisting_state {
 	bool counted;			/* a pass was tallied for this message */
 	unsigned checked_seq;		/* the recipient (rcpt_seq) last checked */
-	struct reply reply;		/* a formatted deferral */
 };
 
 size_t greylisting_tally_key(void *buf, size_t size, const char *client)
@@ -88,7 +86,7 @@ enum policy_step greylisting_check(struct policy_call *call, const char *forced_
 		return POLICY_STEP_NEXT;
 	}
 	policy_result_set(r, POLICY_TEMPFAIL,
-			  policy_reply_format(&s->reply, &c->grey_reply, NULL, forced_reason),
+			  policy_msg_reply_format(call->msg, &c->grey_reply, NULL, forced_reason),
 			  "greylisting");
 	snprintf(r->detail, sizeof(r->detail), "greylist=%s%s%s",
 		 greylist_verdict_name((enum greylist_verdict)verdict),
@@ -108,14 +106,6 @@ static enum policy_step greylisting_rcpt(struct policy_call *call, struct policy
 	return greylisting_check(call, NULL, NULL, r);
 }
 
-/* greylisting_abort - free the formatted reply */
-static void greylisting_abort(struct policy_call *call)
-{
-	struct greylisting_state *s = call->state;
-
-	reply_clear(&s->reply);
-}
-
 const struct policy_ops policy_greylisting = {
 	.name = "greylisting",
 	.flow = FLOW_INBOUND,
@@ -124,5 +114,4 @@ const struct policy_ops policy_greylisting = {
 	.uses = BACKENDS_USES_STORE | BACKENDS_USES_DB,
 	.state_size = sizeof(struct greylisting_state),
 	.rcpt = greylisting_rcpt,
-	.abort = greylisting_abort,
 };

@@ -92,6 +92,14 @@ struct policy_needs {
  */
 void policy_needs(const struct config *config, struct policy_needs *needs);
 
+/*
+ * policy_names - the names of the policies in force for flow, in registry
+ * order, into buf (always terminated), for the start-up line: outbound
+ * "identity, sender_domain_auth, quota"; inbound "spf greylisting", or
+ * "off" when no connection can be inbound.  Returns buf.
+ */
+char *policy_names(const struct config *config, enum flow flow, char *buf, size_t size);
+
 /* policy_msg_create / policy_msg_destroy - per-message state. */
 struct policy_msg *policy_msg_create(void);
 void policy_msg_destroy(struct policy_msg **msg);

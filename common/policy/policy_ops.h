@@ -157,12 +157,12 @@ bool policy_on_error(const struct policy_env *env, int action, bool inbound, con
 		     struct policy_result *r);
 
 /*
- * policy_reply_format - *out = tmpl with "{reason}" replaced by reason
- * (printable ASCII only, cut to fit), then extra appended after a space.
- * Returns out, or tmpl should the result not parse (it cannot).  out is
- * cleared first; free it with reply_clear.
+ * policy_msg_reply_format - tmpl with "{reason}" replaced by reason
+ * (printable ASCII only, cut to fit), then extra appended after a space,
+ * as a reply owned by msg: valid until the next call or the end of the
+ * message.  Returns it, or tmpl should it not parse (it cannot).
  */
-const struct reply *policy_reply_format(struct reply *out, const struct reply *tmpl,
-					const char *reason, const char *extra);
+const struct reply *policy_msg_reply_format(struct policy_msg *msg, const struct reply *tmpl,
+					    const char *reason, const char *extra);
 
 #endif

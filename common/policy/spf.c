@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include "base/config.h"
-#include "base/reply.h"
 #include "policy/greylisting.h"
 #include "policy/policy_ops.h"
 #include "request/request.h"
@@ -36,7 +35,6 @@ struct spf_state {
 	bool done;			/* evaluated for this message */
 	bool header;			/* insert Received-SPF at EOM */
 	struct spf_outcome outcome;
-	struct reply reply;		/* a formatted action reply */
 };
 
 /* action_slot - the spf.actions slot of a result */
@@ -91,8 +89,8 @@ static enum policy_step spf_rcpt(struct policy_call *call, struct policy_result 
 
 		if (a->kind == SPF_ACTION_REPLY) {
 			policy_refuse(r,
-				      policy_reply_format(&s->reply, &a->reply, s->outcome.reason,
-							  NULL),
+				      policy_msg_reply_format(call->msg, &a->reply,
+							      s->outcome.reason, NULL),
 				      "spf");
 			snprintf(r->detail, sizeof(r->detail), "spf=%s", result_name);
 			return POLICY_STEP_STOP;
@@ -126,14 +124,6 @@ static enum policy_step spf_eom(struct policy_call *call, struct policy_result *
 	return POLICY_STEP_DONE;
 }
 
-/* spf_abort - free the formatted reply */
-static void spf_abort(struct policy_call *call)
-{
-	struct spf_state *s = call->state;
-
-	reply_clear(&s->reply);
-}
-
 const struct policy_ops policy_spf = {
 	.name = "spf",
 	.flow = FLOW_INBOUND,
@@ -144,5 +134,4 @@ const struct policy_ops policy_spf = {
 	.state_size = sizeof(struct spf_state),
 	.rcpt = spf_rcpt,
 	.eom = spf_eom,
-	.abort = spf_abort,
 };
