@@ -868,6 +868,7 @@ static int cmd_usage(struct cli *cli, int argc, char **argv)
 	int64_t now = (int64_t)time(NULL);
 	uint32_t buckets = 0;
 	long count, spread = 0;
+	bool fresh;
 
 	if (argc != 3 || strcmp(argv[0], "import") != 0)
 		return fail("usage: usage import USER COUNT [--spread SECONDS]") + 1;
@@ -880,11 +881,18 @@ static int cmd_usage(struct cli *cli, int argc, char **argv)
 			    "not \"%s\"",
 			    c->quota_interval, cli->spread);
 	/* unlike the other commands, this one makes the LMDB store if there is none yet */
-	if (cli->store == NULL && store_open(c, &cli->store, &err) < 0) {
+	fresh = !store_exists(c);
+	cli->store_tried = true;
+	if (store_open(c, &cli->store, &err) < 0) {
 		cli->store = NULL;
 		return fail("state store: %s", err);
 	}
-	cli->store_tried = true;
+	for (int i = 0; fresh && i < 2; i++) {
+		char *path = xasprintf("%s/%s", c->store_path, i ? "lock.mdb" : "data.mdb");
+
+		chown_to_milter(c, path);	/* the milter must write it */
+		free(path);
+	}
 	if (quota_import_usage(c, cli->store, argv[1], (uint32_t)count, (uint32_t)spread, now,
 			       &buckets, &err) < 0)
 		return fail("state store: %s", err);

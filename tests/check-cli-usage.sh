@@ -96,6 +96,17 @@ eq "usage export: status" "$st" 2
 cli usage import u 1 --spread
 eq "--spread without a value: status" "$st" 2
 
+# run as root, a store made by the import belongs to milter.user (who must write it)
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	sed -e 's/user = ""; group = ""/user = "nobody"; group = ""/' \
+	    -e "s|path = \"$tmp/state\"|path = \"$tmp/state2\"|" "$tmp/chapps.conf" > "$tmp/nobody.conf"
+	mkdir "$tmp/state2"
+	"$CHAPPS_CLI" -c "$tmp/nobody.conf" usage import u 1 >/dev/null 2>&1
+	eq "as root: the new store's files belong to milter.user" \
+		"$(stat -c %U "$tmp/state2/data.mdb" "$tmp/state2/lock.mdb" 2>&1 | tr '\n' ' ')" \
+		"nobody nobody "
+fi
+
 if [ "$failures" -gt 0 ]; then
 	echo "# $failures check(s) failed"
 	exit 1
