@@ -11,7 +11,7 @@
 #      and on Redis, at 1, 16 and 256 connections; then latency at a fixed load.
 #   B  quota cost against the window's contents: users whose window already holds 10,
 #      1,000 and 100,000 messages (spread over every bucket of the window by
-#      bench/quota-fill, the worst case), and 100,000 sent through the milter itself.
+#      `chapps-cli usage import`, the worst case), and 100,000 sent through the milter itself.
 #   C  memory: chapps-milter's RSS and the store's size for 1,000 and 100,000 active
 #      users, LMDB and Redis; the bound per active user.
 #   D  end to end through a private Postfix relaying to smtp-sink (bench/postfix.sh),
@@ -45,7 +45,6 @@ MILTER=$B/chapps-milter
 CLI=$B/chapps-cli
 BENCH=$B/bench/chapps-bench
 NOOP=$B/bench/noop-milter
-FILL=$B/bench/quota-fill
 
 P_CHAPPS=16801 P_NOOP=16802 P_CHAPPS2=16803 P_NOOP2=16804 P_REDIS=16810
 P_SMTP_NONE=16820 P_SMTP_NOOP_DATA=16821 P_SMTP_CHAPPS_DATA=16822
@@ -401,8 +400,10 @@ phase_b()
 	for be in lmdb redis; do
 		[ "$be" = redis ] && [ "$redis" != 1 ] && continue
 		for n in 10 1000 100000; do
-			"$FILL" -c "$W/conf/$be.conf" -u "w$n" -n "$n" >>"$W/log/fill.log" 2>&1 ||
-				{ FAILURES+=("quota-fill $be w$n failed: $(tail -n 1 "$W/log/fill.log")"); return 1; }
+			# over the whole window (quota.interval, its default 86400 s): every bucket live
+			"$CLI" -c "$W/conf/$be.conf" usage import "w$n" "$n" --spread 86400 \
+				>>"$W/log/fill.log" 2>&1 ||
+				{ FAILURES+=("usage import $be w$n failed: $(tail -n 1 "$W/log/fill.log")"); return 1; }
 		done
 	done
 	if [ "$redis" = 1 ]; then	# the size of one user's state, typical and worst

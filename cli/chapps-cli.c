@@ -36,6 +36,9 @@
 
 #include "base/config.h"
 #include "policy/greylist.h"
+#include "policy/greylisting.h"
+#include "policy/quota.h"
+#include "policy/sender_domain_auth.h"
 #include "policydb/policydb.h"
 #include "store/store.h"
 #include "base/xalloc.h"
@@ -56,6 +59,7 @@ struct cli {
 	bool quota_flag;	/* show --quota */
 	const char *quota_opt;	/* user add --quota Q */
 	const char *enforce;	/* domain greylist/check-spf --enforce Y/N */
+	const char *spread;	/* usage import --spread SECONDS */
 	char err[512];
 };
 
@@ -260,13 +264,13 @@ static void signal_milter(struct cli *cli)
 static void sda_forget(struct cli *cli, const char *user, char kind, const char *name)
 {
 	struct store *s = get_store(cli, true);
-	char key[1024], tag[2] = { kind, '\0' };
+	char key[1024];
 	const char *err;
 	size_t klen;
 
 	if (s == NULL)
 		return;
-	klen = store_key(key, sizeof(key), "sda", user, tag, name, (char *)NULL);
+	klen = sender_domain_auth_key(key, sizeof(key), user, kind, name);
 	if (klen > 0 && store_cache_del(s, key, klen, &err) != STORE_OK)
 		fprintf(stderr, "chapps-cli: warning: could not clear the cached decision: %s\n",
 			err);
@@ -316,18 +320,6 @@ static char *email_norm(const char *s)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	return c;
-}
-
-/* quota_params - the store parameters used for show/reset */
-static void quota_params(const struct config *c, long limit, struct store_quota_params *p)
-{
-	const struct config_margin *m = &c->quota_margin;
-
-	p->limit = limit > 0 ? (uint32_t)limit : 0;
-	p->margin = (uint32_t)(m->absolute ? (double)m->count : m->ratio * (double)limit);
-	p->interval = (uint32_t)c->quota_interval;
-	p->resolution = (uint32_t)c->quota_resolution;
-	p->reservation_ttl = (uint32_t)c->quota_reservation_ttl;
 }
 
 /* chown_to_milter - hand a file the milter must write to its user */
@@ -494,9 +486,9 @@ static int cmd_user(struct cli *cli, int argc, char **argv)
 		st = policydb_user_del(cli->db, argv[1], cli->err, sizeof(cli->err));
 		if (st == POLICYDB_OK) {
 			for (size_t i = 0; i < domains.n; i++)
-				sda_forget(cli, argv[1], 'd', domains.names[i]);
+				sda_forget(cli, argv[1], SDA_KIND_DOMAIN, domains.names[i]);
 			for (size_t i = 0; i < emails.n; i++)
-				sda_forget(cli, argv[1], 'e', emails.names[i]);
+				sda_forget(cli, argv[1], SDA_KIND_EMAIL, emails.names[i]);
 		}
 		list_free(&domains);
 		list_free(&emails);
@@ -563,7 +555,7 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 		struct store_quota_params p;
 		const char *err;
 
-		quota_params(cli->cfg, limit, &p);
+		quota_store_params(cli->cfg, limit, &p);
 		if (s != NULL && store_quota_usage(s, argv[0], strlen(argv[0]), &p,
 						   (int64_t)time(NULL), &qs, &err) == STORE_OK)
 			have_usage = true;
@@ -682,7 +674,7 @@ static int allow_one(struct cli *cli, const char *user, const char *what, bool l
 							  sizeof(cli->err));
 	}
 	if (st == POLICYDB_OK)
-		sda_forget(cli, user, email ? 'e' : 'd', name);
+		sda_forget(cli, user, email ? SDA_KIND_EMAIL : SDA_KIND_DOMAIN, name);
 	free(name);
 	return st;
 }
@@ -736,7 +728,7 @@ static int cmd_names(struct cli *cli, int argc, char **argv, bool email)
 			st = email ? policydb_email_del(cli->db, name, cli->err, sizeof(cli->err))
 				   : policydb_domain_del(cli->db, name, cli->err, sizeof(cli->err));
 		if (st == POLICYDB_OK && !add) {
-			forget_everyone(cli, email ? 'e' : 'd', name);
+			forget_everyone(cli, email ? SDA_KIND_EMAIL : SDA_KIND_DOMAIN, name);
 			if (!email)
 				signal_milter(cli);	/* the domain's cached opt-in flags */
 		}
@@ -843,7 +835,7 @@ static int cmd_tally(struct cli *cli, int argc, char **argv)
 	if (greylist_client_key(argv[0], (unsigned)cli->cfg->grey_prefix_v4,
 				(unsigned)cli->cfg->grey_prefix_v6, client, sizeof(client)) < 0)
 		return fail("\"%s\" is not an IP address", argv[0]);
-	klen = store_key(key, sizeof(key), "greyc", client, (char *)NULL);
+	klen = greylisting_tally_key(key, sizeof(key), client);
 	s = get_store(cli, false);
 	if (s != NULL && cli->clear) {
 		if (store_greylist_tally_clear(s, key, klen, &err) != STORE_OK)
@@ -864,6 +856,51 @@ static int cmd_tally(struct cli *cli, int argc, char **argv)
 	printf("%s: %u passes in the last 24 h (auto-whitelist at %d)\n", client, count,
 	       cli->cfg->grey_whitelist_threshold);
 	return 0;
+}
+
+/* cmd_usage - usage import USER COUNT [--spread SECONDS]: usage sent elsewhere */
+static int cmd_usage(struct cli *cli, int argc, char **argv)
+{
+	const struct config *c = cli->cfg;
+	struct store_quota_params p;
+	struct store_quota_state qs;
+	const char *err = NULL;
+	int64_t now = (int64_t)time(NULL);
+	uint32_t buckets = 0;
+	long count, spread = 0;
+	bool fresh;
+
+	if (argc != 3 || strcmp(argv[0], "import") != 0)
+		return fail("usage: usage import USER COUNT [--spread SECONDS]") + 1;
+	if (parse_long(argv[2], &count) < 0 || count > QUOTA_IMPORT_MAX)
+		return fail("count must be a whole number 0..%d, not \"%s\"", QUOTA_IMPORT_MAX,
+			    argv[2]);
+	if (cli->spread != NULL && (parse_long(cli->spread, &spread) < 0 ||
+				    spread > c->quota_interval))
+		return fail("--spread must be a whole number of seconds 0..%d (quota.interval), "
+			    "not \"%s\"",
+			    c->quota_interval, cli->spread);
+	/* unlike the other commands, this one makes the LMDB store if there is none yet */
+	fresh = !store_exists(c);
+	cli->store_tried = true;
+	if (store_open(c, &cli->store, &err) < 0) {
+		cli->store = NULL;
+		return fail("state store: %s", err);
+	}
+	for (int i = 0; fresh && i < 2; i++) {
+		char *path = xasprintf("%s/%s", c->store_path, i ? "lock.mdb" : "data.mdb");
+
+		chown_to_milter(c, path);	/* the milter must write it */
+		free(path);
+	}
+	if (quota_import_usage(c, cli->store, argv[1], (uint32_t)count, (uint32_t)spread, now,
+			       &buckets, &err) < 0)
+		return fail("state store: %s", err);
+	quota_store_params(c, 0, &p);
+	if (store_quota_usage(cli->store, argv[1], strlen(argv[1]), &p, now, &qs, &err) != STORE_OK)
+		return fail("state store: %s", err);
+	return done(cli, "%ld unit(s) of usage imported for %s over %u bucket(s); used now %u",
+		    count, argv[1], buckets, qs.committed);
 }
 
 static int cmd_import(struct cli *cli, int argc, char **argv)
@@ -937,6 +974,8 @@ static int usage(FILE *out, int status)
 		"  domain add|del|show|flush NAME | domain list\n"
 		"  domain greylist|check-spf NAME [--enforce yes|no]\n"
 		"  tally IP [--clear]                 greylisting passes of a client (24 h)\n"
+		"  usage import USER COUNT [--spread SECONDS]\n"
+		"                                     record COUNT units USER sent (migration)\n"
 		"  email add|del ADDRESS | email list\n"
 		"  import-file FILE [--create]        lines allow:USER:RES deny:USER:RES quota:USER:Q\n"
 		"  version\n"
@@ -969,6 +1008,10 @@ int main(int argc, char **argv)
 			if (++i == argc)
 				return usage(stderr, 2);
 			cli.enforce = argv[i];
+		} else if (strcmp(a, "--spread") == 0) {
+			if (++i == argc)
+				return usage(stderr, 2);
+			cli.spread = argv[i];
 		} else if (strcmp(a, "--quota") == 0) {
 			/* show USER --quota is a flag; user add NAME --quota Q takes a value */
 			if (i + 1 < argc && argv[i + 1][0] != '-' && nargs >= 1 &&
@@ -1022,6 +1065,8 @@ int main(int argc, char **argv)
 		status = cmd_names(&cli, nargs - 1, args + 1, true);
 	} else if (strcmp(args[0], "tally") == 0) {
 		status = cmd_tally(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "usage") == 0) {
+		status = cmd_usage(&cli, nargs - 1, args + 1);
 	} else if (strcmp(args[0], "import-file") == 0) {
 		status = cmd_import(&cli, nargs - 1, args + 1);
 	} else {

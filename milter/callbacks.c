@@ -8,11 +8,13 @@
  *	per-message policy state and a reference to the config snapshot.
  *	A new MAIL FROM first releases what the previous message left.
  *
- *	Negotiation asks the MTA for exactly the stages and macros chapps
- *	uses: no HELO unless a key needs it, no headers/EOH/body/unknown, no
- *	RCPT unless the quota runs, and no reply at CONNECT/HELO.  xxfi_data
- *	is always registered: without it libmilter negotiates away DATA and
- *	Postfix's next small packet waits for a delayed ACK (about 40 ms).
+ *	Negotiation asks the MTA for exactly the stages and macros the
+ *	policies in force declare (policy_needs): no HELO or RCPT unless one
+ *	needs it, no headers/EOH/body/unknown, and no reply at CONNECT/HELO;
+ *	the queue id {i} at every stage from MAIL on, for the log line.
+ *	xxfi_data is always registered: without it libmilter negotiates away
+ *	DATA and Postfix's next small packet waits for a delayed ACK (about
+ *	40 ms).
  * DIAGNOSTICS
  *	One log line per decision (log_decision); incidents of the backends
  *	once each.  Out of memory aborts (xalloc).
@@ -160,11 +162,15 @@ static void log_result(const struct conn *conn, const char *stage, const char *a
 static sfsistat finish(SMFICTX *ctx, struct conn *conn, const char *stage, const char *rcpt,
 		       const struct policy_result *r)
 {
-	if (r->incident[0] != '\0') {
-		if (strstr(r->incident, "available again") != NULL)
-			log_info("%s", r->incident);
-		else
-			log_error("%s", r->incident);
+	switch (r->incident_kind) {
+	case POLICY_INCIDENT_NONE:
+		break;
+	case POLICY_INCIDENT_FAILED:
+		log_error("%s", r->incident);
+		break;
+	case POLICY_INCIDENT_RECOVERED:
+		log_info("%s", r->incident);
+		break;
 	}
 	switch (r->action) {
 	case POLICY_CONTINUE:
@@ -193,40 +199,32 @@ static sfsistat finish(SMFICTX *ctx, struct conn *conn, const char *stage, const
 	return SMFIS_TEMPFAIL;
 }
 
-/* mlfi_negotiate - ask for only the stages and macros chapps uses */
+/* mlfi_negotiate - ask for only the stages and macros the policies in force use */
 static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			       unsigned long f2, unsigned long f3, unsigned long *pf0,
 			       unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	struct conn *conn = conn_get(ctx);
-	const struct config *c = conn->config;
 	unsigned long want = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
 			     SMFIP_NR_CONN;
-	bool helo = resolver_uses_helo(c->resolver) || policy_needs_helo(c);
-	char mail_macros[1024];
+	struct policy_needs needs;
+	char mail_macros[sizeof(needs.mail_macros) + 8];
 
 	(void)f2;
 	(void)f3;
-	if (!helo)
-		want |= SMFIP_NOHELO;
-	else
-		want |= SMFIP_NR_HELO;
-	if (!policy_needs_rcpt(c))
+	policy_needs(conn->config, &needs);
+	want |= needs.helo ? SMFIP_NR_HELO : SMFIP_NOHELO;
+	if (!needs.rcpt)
 		want |= SMFIP_NORCPT;
-	*pf0 = f0 & (SMFIF_SETSYMLIST | (policy_needs_headers(c) ? SMFIF_ADDHDRS : 0));
+	*pf0 = f0 & (SMFIF_SETSYMLIST | (needs.headers ? SMFIF_ADDHDRS : 0));
 	*pf1 = f1 & want;
 	*pf2 = 0;
 	*pf3 = 0;
 	if (*pf0 & SMFIF_SETSYMLIST) {
-		snprintf(mail_macros, sizeof(mail_macros), "%s",
-			 "i {auth_authen} {auth_type} {auth_author} {cert_subject} {cert_issuer}");
-		for (size_t i = 0; i < resolver_macro_count(c->resolver); i++) {
-			size_t len = strlen(mail_macros);
-
-			snprintf(mail_macros + len, sizeof(mail_macros) - len, " %s",
-				 resolver_macro_name(c->resolver, i));
-		}
-		mta->setsymlist(ctx, SMFIM_CONNECT, (char *)"{daemon_name} {daemon_addr} {daemon_port}");
+		/* the queue id for the log line at every stage from MAIL on */
+		snprintf(mail_macros, sizeof(mail_macros), "i%s%s", needs.mail_macros[0] ? " " : "",
+			 needs.mail_macros);
+		mta->setsymlist(ctx, SMFIM_CONNECT, needs.connect_macros);
 		mta->setsymlist(ctx, SMFIM_ENVFROM, mail_macros);
 		mta->setsymlist(ctx, SMFIM_ENVRCPT, (char *)"i");
 		mta->setsymlist(ctx, SMFIM_DATA, (char *)"i");

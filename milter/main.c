@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 	struct passwd *pw = NULL;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	char *errors = NULL, err[512];
+	char *errors = NULL, err[512], outbound_names[256], inbound_names[256];
 	const char *sock_path;
 	static struct signal_ctx sc;	/* the detached signal thread keeps using it */
 	pthread_t tid;
@@ -408,7 +408,7 @@ int main(int argc, char **argv)
 	drop_privileges(cfg, uid, gid, have_user);
 
 	backends = backends_create(cfg);
-	if (backends_check(backends, &warn, err, sizeof(err)) < 0)
+	if (policy_check(cfg, backends, &warn, err, sizeof(err)) < 0)
 		log_fatal(EX_UNAVAILABLE, "%s", err);
 	if (warn)
 		log_warn("%s (on_error applies until it answers)", err);
@@ -435,19 +435,10 @@ int main(int argc, char **argv)
 	pthread_detach(tid);
 
 	cfg = callbacks_get_config();
-	log_info("chapps-milter %s starting on %s (config %s; outbound: identity%s%s; "
-		 "inbound: %s%s%s)",
+	log_info("chapps-milter %s starting on %s (config %s; outbound: %s; inbound: %s)",
 		 PACKAGE_VERSION, cfg->milter_socket, config_path,
-		 config_has_outbound_policy(cfg, OUTBOUND_POLICY_SDA) ? ", sender_domain_auth" : "",
-		 config_has_outbound_policy(cfg, OUTBOUND_POLICY_QUOTA) ? ", quota" : "",
-		 config_inbound_possible(cfg) ? "" : "off",
-		 config_inbound_possible(cfg) && config_has_inbound_policy(cfg, INBOUND_POLICY_SPF)
-			 ? "spf "
-			 : "",
-		 config_inbound_possible(cfg) &&
-				 config_has_inbound_policy(cfg, INBOUND_POLICY_GREYLISTING)
-			 ? "greylisting"
-			 : "");
+		 policy_names(cfg, FLOW_OUTBOUND, outbound_names, sizeof(outbound_names)),
+		 policy_names(cfg, FLOW_INBOUND, inbound_names, sizeof(inbound_names)));
 	status = smfi_main();
 	log_info("chapps-milter stopping");
 	if (cfg->milter_pidfile[0] != '\0')

@@ -18,9 +18,11 @@
 #include "check_main.h"
 #include "base/config.h"
 #include "policy/policy.h"
+#include "policy/quota.h"
 #include "policydb/policydb.h"
 #include "request/request.h"
 #include "request/resolver.h"
+#include "store/store.h"
 
 static char dir[] = "/tmp/check_policy.XXXXXX";
 static int64_t clock_now = 1800000000;
@@ -438,6 +440,75 @@ START_TEST(test_inbound_flow_and_whitelist)
 }
 END_TEST
 
+/* usage_at - user's committed usage at time t */
+static uint32_t usage_at(struct store *store, const char *user, int64_t t)
+{
+	struct store_quota_params p;
+	struct store_quota_state qs;
+	const char *err = NULL;
+
+	quota_store_params(cfg, 0, &p);
+	ck_assert_msg(store_quota_usage(store, user, strlen(user), &p, t, &qs, &err) == STORE_OK,
+		      "usage of %s: %s", user, err);
+	return qs.committed;
+}
+
+START_TEST(test_quota_import)
+{
+	struct store *store;
+	const char *err = NULL, *reply = NULL;
+	uint32_t buckets = 0;
+
+	start("quota: { interval = 3600; resolution = 300; margin = 0; };");
+	ck_assert_int_eq(store_open(cfg, &store, &err), 0);
+	/* 12 units over the whole window: one per bucket, the oldest 55 minutes old */
+	ck_assert_int_eq(quota_import_usage(cfg, store, "alice", 12, 3600, clock_now, &buckets,
+					    &err), 0);
+	ck_assert_uint_eq(buckets, 12);
+	ck_assert_uint_eq(usage_at(store, "alice", clock_now), 12);
+	/* an hour on, the older buckets have left the window: spread, not all at once */
+	ck_assert_uint_gt(usage_at(store, "alice", clock_now + 3600), 0);
+	ck_assert_uint_lt(usage_at(store, "alice", clock_now + 3600), 12);
+	/* without a spread: one bucket, now, that leaves the window in one piece */
+	ck_assert_int_eq(quota_import_usage(cfg, store, "bob", 7, 0, clock_now, &buckets, &err),
+			 0);
+	ck_assert_uint_eq(buckets, 1);
+	ck_assert_uint_eq(usage_at(store, "bob", clock_now + 3600 - 1), 7);
+	ck_assert_uint_eq(usage_at(store, "bob", clock_now + 3600 + 300), 0);
+	/* out of range: nothing recorded */
+	ck_assert_int_eq(quota_import_usage(cfg, store, "carol", 1, 3601, clock_now, &buckets,
+					    &err), -1);
+	ck_assert_int_eq(quota_import_usage(cfg, store, "carol", QUOTA_IMPORT_MAX + 1, 0,
+					    clock_now, &buckets, &err), -1);
+	ck_assert_uint_eq(usage_at(store, "carol", clock_now), 0);
+	store_close(&store);
+	/* the policy counts imported usage: alice (quota 3) is past her limit */
+	ck_assert_int_eq(send_msg("alice", "<a@example.com>", 1, true, &reply), 0);
+	ck_assert_str_eq(reply, "554 5.7.1 Rejected - outbound quota fulfilled");
+	stop();
+}
+END_TEST
+
+START_TEST(test_policy_names)
+{
+	char out[256], in[256];
+
+	start(NULL);
+	ck_assert_str_eq(policy_names(cfg, FLOW_OUTBOUND, out, sizeof(out)),
+			 "identity, sender_domain_auth, quota");
+	ck_assert_str_eq(policy_names(cfg, FLOW_INBOUND, in, sizeof(in)), "spf greylisting");
+	stop();
+	start("outbound: { policies = [ \"quota\" ]; };\ninbound: { policies = [ \"greylisting\" ]; };");
+	ck_assert_str_eq(policy_names(cfg, FLOW_OUTBOUND, out, sizeof(out)), "identity, quota");
+	ck_assert_str_eq(policy_names(cfg, FLOW_INBOUND, in, sizeof(in)), "greylisting");
+	stop();
+	start("outbound: { policies = [ ]; };\ninbound: { policies = [ ]; };");
+	ck_assert_str_eq(policy_names(cfg, FLOW_OUTBOUND, out, sizeof(out)), "identity");
+	ck_assert_str_eq(policy_names(cfg, FLOW_INBOUND, in, sizeof(in)), "off");
+	stop();
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("policy");
@@ -456,6 +527,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_on_error);
 	tcase_add_test(tc, test_inbound_flow_and_whitelist);
+	tcase_add_test(tc, test_quota_import);
+	tcase_add_test(tc, test_policy_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,34 +1,33 @@
 /*
- * policy - the outbound decision chain for one message
+ * policy - the decision chain for one message, as the milter sees it
  *
  * The milter callbacks hand a fully populated request to these functions
  * and map the result to an SMFIS_* code; no policy is decided anywhere
- * else.  Stages:
+ * else.  The chain runner (chain.c) knows no policy by name: it selects
+ * the flow of the connection, applies the limits and the HELO whitelist,
+ * and runs the policies in force (policy_ops.h, one file each, listed in
+ * registry.c) stage by stage:
  *
- *   policy_mail  (MAIL FROM)  limits -> identity gate -> outbound policies
- *                             in configured order (sender_domain_auth,
- *                             quota's limit look-up).  With no policy
- *                             needing later stages the message is accepted
- *                             here and the milter leaves the transaction.
+ *   policy_mail  (MAIL FROM)  limits, flow, then every policy of the flow
+ *                             in order.  A policy that has nothing left to
+ *                             do for the message drops out; when none is
+ *                             left the message is accepted here and the
+ *                             milter leaves the transaction.
  *   policy_rcpt  (RCPT TO)    keep the recipient (limits.recipients), then
- *                             quota: reserve one unit for this recipient
- *                             (or one per message without
- *                             counting_recipients); over quota refuses the
- *                             recipient.
- *   policy_data  (DATA)       quota.commit = "data": commit and accept.
- *   policy_eom   (end of msg) quota.commit = "eom": commit.
- *   policy_abort (abort, new MAIL, close)  release what was reserved.
- *
- * Inbound connections (listeners, config_flow) take another path: nothing
- * at MAIL; per recipient, the domain's opt-in flags (domains.check_spf,
- * domains.greylist), one SPF evaluation per message, the SPF action map
- * and greylisting; at end of message the Received-SPF header.  A client on
- * the HELO whitelist skips all of it.
+ *                             the remaining policies (quota reserves one
+ *                             unit; SPF and greylisting decide inbound).
+ *                             A refused recipient is forgotten again.
+ *   policy_data  (DATA)       the remaining policies; accepted when none
+ *                             needs the end of the message.
+ *   policy_eom   (end of msg) the remaining policies; accepted, possibly
+ *                             with a header to insert first.
+ *   policy_abort (abort, new MAIL, close)  every policy releases what it
+ *                             holds (quota's reservation).
  *
  * The environment (struct policy_env) holds the configuration snapshot,
  * the shared backends and the clock; it is read-only here.  struct
- * policy_msg is the per-message state (user, reservation) and belongs to
- * the connection: one thread at a time.
+ * policy_msg is the per-message state (user, each policy's state) and
+ * belongs to the connection: one thread at a time.
  */
 #ifndef CHAPPS_POLICY_H
 #define CHAPPS_POLICY_H
@@ -38,9 +37,9 @@
 
 #include "base/config.h"
 #include "base/reply.h"
+#include "policy/backends.h"
 
 struct request;
-struct backends;
 struct policy_msg;
 
 struct policy_env {
@@ -56,34 +55,58 @@ enum policy_action {
 	POLICY_TEMPFAIL,	/* refuse temporarily */
 };
 
+/* What the incident text of a result reports. */
+enum policy_incident {
+	POLICY_INCIDENT_NONE,		/* nothing to log */
+	POLICY_INCIDENT_FAILED,		/* a backend failed (first failure of an incident) */
+	POLICY_INCIDENT_RECOVERED,	/* a backend that had failed answers again */
+};
+
 struct policy_result {
 	enum policy_action action;
 	const struct reply *reply;	/* reply to set; NULL = the MTA's default */
 	const char *policy;		/* who decided: "identity", "quota", ... */
 	char detail[192];		/* for the log line ("used=3/10") */
-	char incident[256];		/* non-empty: a backend failed or recovered; log once */
+	enum policy_incident incident_kind;
+	char incident[256];		/* with incident_kind != NONE: the line to log once */
 	const char *header_name;	/* EOM: insert this header first, or NULL */
 	const char *header_value;	/* borrowed from the message state */
 };
+
+/*
+ * What the policies in force need from the MTA: the stages beyond MAIL,
+ * DATA and EOM (which the milter always takes) and the macros per stage
+ * (the queue id "i", which the milter itself logs, is not included).
+ */
+struct policy_needs {
+	bool helo;			/* the HELO/EHLO name */
+	bool rcpt;			/* the RCPT stage */
+	bool headers;			/* a header may be inserted at EOM */
+	char connect_macros[256];	/* space-separated "{name}" list */
+	char mail_macros[1024];
+};
+
+/*
+ * policy_needs - what config's policies need (every policy of the outbound
+ * flow; the inbound ones when a connection can be inbound).  Fills *needs.
+ */
+void policy_needs(const struct config *config, struct policy_needs *needs);
+
+/*
+ * policy_names - the names of the policies in force for flow, in registry
+ * order, into buf (always terminated), for the start-up line: outbound
+ * "identity, sender_domain_auth, quota"; inbound "spf greylisting", or
+ * "off" when no connection can be inbound.  Returns buf.
+ */
+char *policy_names(const struct config *config, enum flow flow, char *buf, size_t size);
 
 /* policy_msg_create / policy_msg_destroy - per-message state. */
 struct policy_msg *policy_msg_create(void);
 void policy_msg_destroy(struct policy_msg **msg);
 
-/*
- * policy_needs_helo / policy_needs_headers - the inbound flow needs the
- * HELO name and inserts Received-SPF at end of message.
- */
-bool policy_needs_helo(const struct config *config);
-bool policy_needs_headers(const struct config *config);
-
 /* policy_msg_user / policy_msg_key - the resolved user and key, or NULL. */
 const char *policy_msg_user(const struct policy_msg *msg);
 const char *policy_msg_key(const struct policy_msg *msg);
-
-/* policy_needs_rcpt / policy_needs_eom - which stages the config uses. */
-bool policy_needs_rcpt(const struct config *config);
-bool policy_needs_eom(const struct config *config);
 
 void policy_mail(const struct policy_env *env, struct request *req, struct policy_msg *msg,
 		 struct policy_result *result);
@@ -96,32 +119,19 @@ void policy_eom(const struct policy_env *env, struct request *req, struct policy
 
 /*
  * policy_abort - release an uncommitted reservation and forget the message
- * (user included).  Safe to call at any time, any number of times.
+ * (user included).  Safe to call at any time, any number of times; env
+ * may be NULL (then nothing is released in the backends).
  */
 void policy_abort(const struct policy_env *env, struct policy_msg *msg);
 
-/* ---- shared backends ------------------------------------------------- */
-
 /*
- * backends_create - the store, policy database and caches the configured
- * policies need.  Nothing is connected yet: each backend is opened on first
- * use and reopened after a failure (at most once per second), so a milter
- * starts while Redis or MariaDB is down and recovers without a restart.
- * A configuration that cannot work at all (LMDB path not writable, SQLite
- * file missing) is reported by backends_check.
+ * policy_check - check at start-up what the policies in force need: their
+ * own config checks, then the backends they use (backends_check).  Returns
+ * 0, or -1 with a message in err.  A network backend that does not answer
+ * is not an error (only a warning in err with return 0 and *warn_r set):
+ * on_error covers it per message.
  */
-struct backends *backends_create(const struct config *config);
-void backends_destroy(struct backends **backends);
-
-/*
- * backends_check - open what the config needs now, to report problems at
- * start-up.  Returns 0, or -1 with a message in err.  A network backend
- * that does not answer is not an error here (only a warning in err with
- * return 0 and *warn_r set): on_error covers it per message.
- */
-int backends_check(struct backends *backends, bool *warn_r, char *err, size_t errsize);
-
-/* backends_flush_caches - forget every cached look-up (SIGUSR2, cli). */
-void backends_flush_caches(struct backends *backends);
+int policy_check(const struct config *config, struct backends *backends, bool *warn_r, char *err,
+		 size_t errsize);
 
 #endif

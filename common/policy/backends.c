@@ -1,0 +1,320 @@
+/*
+ * NAME
+ *	backends - lazily opened store, policy database and SPF checker,
+ *	their incidents, and the cached policy-database look-ups
+ * DESCRIPTION
+ *	One struct backends per process, shared by every connection.  The
+ *	handles are opened on first use under one mutex; a failed open is
+ *	retried at most once per RETRY_INTERVAL (the SPF checker at every
+ *	use until it exists).  Nothing else here is mutable except the
+ *	incident flags (atomics) and the caches (locked per shard).
+ *
+ *	Incidents: a slot's flag is set by the first failure and cleared by
+ *	the next success; only the call that flips it writes the text into
+ *	the result, so an outage is one error line and one "available again"
+ *	line, whatever the traffic.
+ *
+ *	Caches: user -> quota limit and domain -> opt-in bits, each with
+ *	negative entries (unknown user or domain) for policy_db.cache_ttl,
+ *	so that an unknown name costs one query per lifetime.
+ * DIAGNOSTICS
+ *	Results and texts only; nothing is logged here.
+ */
+#include "autoconf.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cache.h"
+#include "base/config.h"
+#include "base/xalloc.h"
+#include "policy/backends.h"
+#include "policy/policy.h"
+#include "policydb/policydb.h"
+#include "spf/spf.h"
+#include "store/store.h"
+
+#define QUOTA_CACHE_MAX 100000
+#define DOMAIN_CACHE_MAX 100000
+#define RETRY_INTERVAL 1	/* seconds between attempts to open a backend */
+
+struct backend_slot {
+	bool incident;			/* failing since the last success */
+	int64_t retry_at;
+};
+
+struct backends {
+	struct config *config;		/* the start-up snapshot: backend settings */
+	pthread_mutex_t lock;
+	struct store *store;
+	struct policydb *db;
+	struct backend_slot slots[2];	/* by enum backends_which */
+	struct cache *quota_cache;	/* user -> limit, negative = no quota */
+	struct cache *domain_cache;	/* domain -> BACKENDS_DOMAIN_* bits, negative = unknown */
+	struct spf_checker *spf;	/* made at first use */
+};
+
+static const char *const slot_names[] = { "state store", "policy database" };
+
+struct backends *backends_create(const struct config *config)
+{
+	struct backends *b = xcalloc(1, sizeof(*b));
+
+	b->config = config_ref((struct config *)config);
+	pthread_mutex_init(&b->lock, NULL);
+	b->quota_cache = cache_create(QUOTA_CACHE_MAX);
+	b->domain_cache = cache_create(DOMAIN_CACHE_MAX);
+	return b;
+}
+
+void backends_destroy(struct backends **bp)
+{
+	struct backends *b = *bp;
+
+	if (b == NULL)
+		return;
+	store_close(&b->store);
+	policydb_close(&b->db);
+	cache_destroy(&b->quota_cache);
+	cache_destroy(&b->domain_cache);
+	spf_checker_destroy(&b->spf);
+	pthread_mutex_destroy(&b->lock);
+	config_unref(&b->config);
+	free(b);
+	*bp = NULL;
+}
+
+void backends_flush_caches(struct backends *b)
+{
+	if (b != NULL) {
+		cache_flush(b->quota_cache);
+		cache_flush(b->domain_cache);
+	}
+}
+
+void backends_failed(struct backends *b, enum backends_which which, const char *err,
+		     struct policy_result *r)
+{
+	if (!__atomic_exchange_n(&b->slots[which].incident, true, __ATOMIC_ACQ_REL)) {
+		snprintf(r->incident, sizeof(r->incident), "%s unavailable: %.200s",
+			 slot_names[which], err ? err : "unknown error");
+		r->incident_kind = POLICY_INCIDENT_FAILED;
+	}
+}
+
+void backends_ok(struct backends *b, enum backends_which which, struct policy_result *r)
+{
+	struct backend_slot *slot = &b->slots[which];
+
+	if (__atomic_load_n(&slot->incident, __ATOMIC_ACQUIRE) &&
+	    __atomic_exchange_n(&slot->incident, false, __ATOMIC_ACQ_REL)) {
+		snprintf(r->incident, sizeof(r->incident), "%s available again", slot_names[which]);
+		r->incident_kind = POLICY_INCIDENT_RECOVERED;
+	}
+}
+
+struct store *backends_store(struct backends *b, int64_t t, const char **err)
+{
+	struct backend_slot *slot = &b->slots[BACKENDS_STORE];
+	struct store *s;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->store == NULL) {
+		if (t < slot->retry_at) {
+			*err = "not connected (retrying)";
+		} else if (store_open(b->config, &b->store, err) < 0) {
+			b->store = NULL;
+			slot->retry_at = t + RETRY_INTERVAL;
+		}
+	}
+	s = b->store;
+	pthread_mutex_unlock(&b->lock);
+	return s;
+}
+
+struct policydb *backends_db(struct backends *b, int64_t t, char *err, size_t errsize)
+{
+	struct backend_slot *slot = &b->slots[BACKENDS_DB];
+	struct policydb *db;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->db == NULL) {
+		if (t < slot->retry_at) {
+			snprintf(err, errsize, "not connected (retrying)");
+		} else if (policydb_open(b->config, false, &b->db, err, errsize) < 0) {
+			b->db = NULL;
+			slot->retry_at = t + RETRY_INTERVAL;
+		}
+	}
+	db = b->db;
+	pthread_mutex_unlock(&b->lock);
+	return db;
+}
+
+int backends_check(struct backends *b, unsigned fatal_uses, unsigned warn_uses, bool *warn_r,
+		   char *err, size_t errsize)
+{
+	const struct config *c = b->config;
+	unsigned uses = fatal_uses | warn_uses;
+	const char *serr = NULL;
+	size_t len;
+
+	*warn_r = false;
+	err[0] = '\0';
+	if (uses == 0)
+		return 0;
+	if (backends_db(b, 0, err, errsize) == NULL) {
+		if ((fatal_uses & BACKENDS_USES_DB) && c->policydb_backend == POLICYDB_BACKEND_SQLITE)
+			return -1;
+		*warn_r = true;
+	}
+	if (backends_store(b, 0, &serr) == NULL) {
+		if ((fatal_uses & BACKENDS_USES_STORE) && c->store_backend == STORE_BACKEND_LMDB) {
+			snprintf(err, errsize, "store: %s", serr);
+			return -1;
+		}
+		len = strlen(err);
+		snprintf(err + len, errsize - len, "%sstore: %s", len ? "; " : "", serr);
+		*warn_r = true;
+	}
+	return 0;
+}
+
+/* ---- SPF checker ---------------------------------------------------------- */
+
+/*
+ * spf_checker_from_zone_file - a checker answering DNS from a file of
+ * "name TYPE data" lines (spf.test_zone): the end-to-end tests run SPF
+ * without sending a single query off the machine.
+ */
+static int spf_checker_from_zone_file(const char *receiver, const char *path,
+				      struct spf_checker **checker_r, const char **err)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024], **records = NULL;
+	size_t n = 0;
+	int ret;
+
+	if (f == NULL) {
+		*err = "spf.test_zone: cannot open the file";
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '\0' || line[0] == '#')
+			continue;
+		records = xreallocarray(records, n + 1, sizeof(*records));
+		records[n++] = xstrdup(line);
+	}
+	fclose(f);
+	ret = spf_checker_create_zone(receiver, (const char *const *)records, n, checker_r, err);
+	for (size_t i = 0; i < n; i++)
+		free(records[i]);
+	free(records);
+	return ret;
+}
+
+struct spf_checker *backends_spf(struct backends *b, const char **err)
+{
+	struct spf_checker *spf;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->spf == NULL) {
+		char host[256] = "";
+		const char *receiver = b->config->spf_receiver;
+
+		if (receiver[0] == '\0') {
+			if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+				snprintf(host, sizeof(host), "localhost");
+			receiver = host;
+		}
+		if (b->config->spf_test_zone[0] != '\0') {
+			if (spf_checker_from_zone_file(receiver, b->config->spf_test_zone, &b->spf,
+						       err) < 0)
+				b->spf = NULL;
+		} else if (spf_checker_create(receiver, &b->spf, err) < 0) {
+			b->spf = NULL;
+		}
+	}
+	spf = b->spf;
+	pthread_mutex_unlock(&b->lock);
+	return spf;
+}
+
+/* ---- cached look-ups ------------------------------------------------------ */
+
+/* cached - 1 for a live entry (*value set), 0 for a negative one, -1 for a miss */
+static int cached(struct cache *cache, const char *key, size_t len, int64_t t, long *value)
+{
+	switch (cache_get(cache, key, len, t, value)) {
+	case CACHE_HIT:
+		return 1;
+	case CACHE_HIT_NEGATIVE:
+		return 0;
+	case CACHE_MISS:
+		break;
+	}
+	return -1;
+}
+
+/* db_noted - note a database answer (st) as a failure or a success; -1 for a failure */
+static int db_noted(struct backends *b, int st, const char *err, struct policy_result *r)
+{
+	if (st == POLICYDB_ERROR) {
+		backends_failed(b, BACKENDS_DB, err, r);
+		return -1;
+	}
+	backends_ok(b, BACKENDS_DB, r);
+	return 0;
+}
+
+int backends_user_limit(struct backends *b, const char *user, int64_t t, uint32_t ttl,
+			long *limit, struct policy_result *r)
+{
+	size_t ulen = strlen(user);
+	int hit = cached(b->quota_cache, user, ulen, t, limit);
+	char err[256];
+	struct policydb *db;
+	int st;
+
+	if (hit >= 0)
+		return hit;
+	db = backends_db(b, t, err, sizeof(err));
+	st = db ? policydb_user_quota(db, user, limit, err, sizeof(err)) : POLICYDB_ERROR;
+	if (db_noted(b, st, err, r) < 0)
+		return -1;
+	/* a quota of 0 is a limit (nothing may be sent), not "no quota" */
+	if (st == POLICYDB_NOTFOUND || *limit < 0) {
+		cache_put(b->quota_cache, user, ulen, true, 0, t, ttl);
+		return 0;
+	}
+	cache_put(b->quota_cache, user, ulen, false, *limit, t, ttl);
+	return 1;
+}
+
+int backends_domain_optins(struct backends *b, const char *domain, int64_t t, uint32_t ttl,
+			   long *bits, struct policy_result *r)
+{
+	size_t len = strlen(domain);
+	int hit = cached(b->domain_cache, domain, len, t, bits);
+	char err[256];
+	bool grey = false, spf = false;
+	struct policydb *db;
+	int st;
+
+	if (hit >= 0) {
+		if (hit == 0)
+			*bits = 0;
+		return 0;
+	}
+	db = backends_db(b, t, err, sizeof(err));
+	st = db ? policydb_domain_flags(db, domain, &grey, &spf, err, sizeof(err)) : POLICYDB_ERROR;
+	if (db_noted(b, st, err, r) < 0)
+		return -1;
+	*bits = (grey ? BACKENDS_DOMAIN_GREYLIST : 0) | (spf ? BACKENDS_DOMAIN_CHECK_SPF : 0);
+	cache_put(b->domain_cache, domain, len, st == POLICYDB_NOTFOUND, *bits, t, ttl);
+	return 0;
+}

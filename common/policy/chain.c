@@ -1,0 +1,556 @@
+/*
+ * NAME
+ *	chain - run the policies in force over one message, stage by stage
+ * DESCRIPTION
+ *	The runner knows no policy by name.  For a message it:
+ *	  - refuses a request whose values overflowed their limits (MAIL) or
+ *	    a recipient past limits.recipients (RCPT);
+ *	  - chooses the flow from the listener (config_flow) and, inbound,
+ *	    lets a client on the HELO whitelist through at once;
+ *	  - builds the flow's chain from the registry: the policies in force,
+ *	    by their declared order, ties in config order (the identity gate
+ *	    comes first outbound);
+ *	  - calls each policy's hook of the stage in turn, with the one result
+ *	    of the stage.  A policy stops the stage with a decision, passes
+ *	    and follows the message on, or passes and drops out.  At MAIL a
+ *	    policy without a mail hook follows; later stages call only the
+ *	    policies still following;
+ *	  - ends a stage where every policy passed: MAIL and DATA accept when
+ *	    no policy follows any more (the milter leaves the transaction),
+ *	    else continue; RCPT continues (a refused recipient is removed from
+ *	    the request again); EOM accepts.
+ *	Before the RCPT hooks of policies that declare POLICY_STAGE_DOMAIN_
+ *	OPTINS, the recipient domain's opt-ins are looked up once for all; a
+ *	failure applies inbound.on_error, named "inbound".
+ *
+ *	Per-message state: the user and key (identity), the flow, the set
+ *	of following policies and one zeroed block per registered policy.
+ *
+ *	Reserve / commit / release: a policy that holds something for the
+ *	message (quota's reservation) keeps it in its state and releases it
+ *	in its abort hook, which runs at abort, at the next MAIL and at close,
+ *	whether the message was decided or not.
+ * DIAGNOSTICS
+ *	None: results only.
+ */
+#include "autoconf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/config.h"
+#include "base/xalloc.h"
+#include "policy/helo_whitelist.h"
+#include "policy/policy.h"
+#include "policy/policy_ops.h"
+#include "request/request.h"
+
+#define CHAIN_MAX 32	/* policies in one chain (the registry is smaller) */
+
+struct policy_msg {
+	char *user;
+	const char *key;		/* borrowed from the config's resolver */
+	int flow;			/* enum flow, decided at MAIL */
+	bool whitelisted;		/* inbound: HELO whitelist matched */
+	uint32_t following;		/* registry slots still following the message */
+	unsigned rcpt_seq;		/* RCPT commands seen */
+	struct reply reply;		/* a reply formatted for this message */
+	size_t n_states;
+	void *state[];			/* one per registry slot (NULL: no state) */
+};
+
+struct chain {
+	size_t n;
+	size_t slot[CHAIN_MAX];
+};
+
+int64_t policy_now(const struct policy_env *env)
+{
+	return env->clock ? env->clock() : (int64_t)time(NULL);
+}
+
+/* ---- per-message state ---------------------------------------------------- */
+
+struct policy_msg *policy_msg_create(void)
+{
+	size_t n = policy_registry_count();
+	struct policy_msg *msg = xcalloc(1, sizeof(*msg) + n * sizeof(msg->state[0]));
+
+	msg->n_states = n;
+	for (size_t i = 0; i < n; i++) {
+		size_t size = policy_registry_ops(i)->state_size;
+
+		msg->state[i] = size ? xcalloc(1, size) : NULL;
+	}
+	return msg;
+}
+
+/* reset_states - every policy's abort hook (env may be NULL), then zero its state */
+static void reset_states(const struct policy_env *env, struct policy_msg *msg)
+{
+	for (size_t i = 0; i < msg->n_states; i++) {
+		const struct policy_ops *ops = policy_registry_ops(i);
+		struct policy_call call = { .env = env, .msg = msg, .state = msg->state[i] };
+
+		if (ops->abort != NULL)
+			ops->abort(&call);
+		if (msg->state[i] != NULL)
+			memset(msg->state[i], 0, ops->state_size);
+	}
+}
+
+void policy_msg_destroy(struct policy_msg **msgp)
+{
+	struct policy_msg *msg = *msgp;
+
+	if (msg == NULL)
+		return;
+	reset_states(NULL, msg);
+	for (size_t i = 0; i < msg->n_states; i++)
+		free(msg->state[i]);
+	reply_clear(&msg->reply);
+	XFREE(msg->user);
+	XFREE(*msgp);
+}
+
+const char *policy_msg_user(const struct policy_msg *msg)
+{
+	return msg->user;
+}
+
+const char *policy_msg_key(const struct policy_msg *msg)
+{
+	return msg->key;
+}
+
+void policy_msg_set_user(struct policy_msg *msg, const char *user, const char *key)
+{
+	XFREE(msg->user);
+	msg->user = user ? xstrdup(user) : NULL;
+	msg->key = key;
+}
+
+void *policy_msg_state(struct policy_msg *msg, const struct policy_ops *ops)
+{
+	for (size_t i = 0; i < msg->n_states; i++)
+		if (policy_registry_ops(i) == ops)
+			return msg->state[i];
+	return NULL;
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+void policy_result_set(struct policy_result *r, enum policy_action action,
+		       const struct reply *reply, const char *policy)
+{
+	r->action = action;
+	r->reply = reply;
+	r->policy = policy;
+}
+
+enum policy_action policy_reply_action(const struct reply *reply)
+{
+	return reply->temporary ? POLICY_TEMPFAIL : POLICY_REJECT;
+}
+
+enum policy_step policy_refuse(struct policy_result *r, const struct reply *reply,
+			       const char *policy)
+{
+	policy_result_set(r, policy_reply_action(reply), reply, policy);
+	return POLICY_STEP_STOP;
+}
+
+bool policy_on_error(const struct policy_env *env, int action, bool inbound, const char *policy,
+		     struct policy_result *r)
+{
+	const struct config *c = env->config;
+
+	switch (action) {
+	case ON_ERROR_ACCEPT:
+		policy_result_set(r, POLICY_CONTINUE, NULL, policy);
+		break;
+	case ON_ERROR_REJECT:
+		policy_result_set(r, POLICY_REJECT,
+				  inbound ? &c->inbound_error_reply : &c->quota_error_reply, policy);
+		break;
+	default:
+		policy_result_set(r, POLICY_TEMPFAIL,
+				  inbound ? &c->inbound_tempfail_reply : &c->quota_tempfail_reply,
+				  policy);
+		break;
+	}
+	snprintf(r->detail, sizeof(r->detail), "on_error=%s",
+		 config_on_error_name((enum on_error_action)action));
+	return r->action == POLICY_CONTINUE;
+}
+
+const struct reply *policy_msg_reply_format(struct policy_msg *msg, const struct reply *tmpl,
+					    const char *reason, const char *extra)
+{
+	struct reply *out = &msg->reply;
+	char text[REPLY_TEXT_MAX + 1], clean[REPLY_TEXT_MAX + 1], line[REPLY_TEXT_MAX + 32];
+	const char *p = tmpl->text, *mark;
+	size_t o = 0, ci = 0;
+	const char *why;
+
+	for (const char *q = reason ? reason : ""; *q && ci < sizeof(clean) - 1; q++)
+		clean[ci++] = (*q >= 0x20 && *q < 0x7f) ? *q : ' ';
+	clean[ci] = '\0';
+	while ((mark = strstr(p, "{reason}")) != NULL && o < sizeof(text) - 1) {
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "%.*s%s", (int)(mark - p), p, clean);
+		p = mark + 8;
+	}
+	if (o < sizeof(text) - 1)
+		snprintf(text + o, sizeof(text) - o, "%s", p);
+	if (extra != NULL && *extra != '\0') {
+		o = strlen(text);
+		snprintf(text + o, sizeof(text) - o, " %s", extra);
+	}
+	text[REPLY_TEXT_MAX - 16] = '\0';
+	snprintf(line, sizeof(line), "%s%s%s %s", tmpl->code, tmpl->xcode[0] ? " " : "",
+		 tmpl->xcode, text[0] ? text : "-");
+	reply_clear(out);
+	if (reply_parse(line, out, &why) < 0)
+		return tmpl;	/* cannot happen: parts come from a valid reply */
+	return out;
+}
+
+/* ---- the chain ---------------------------------------------------------------- */
+
+/* chain_build - the policies in force for flow, in running order */
+static void chain_build(const struct config *c, enum flow flow, struct chain *ch)
+{
+	int rank[CHAIN_MAX];
+
+	ch->n = 0;
+	for (size_t i = 0; i < policy_registry_count() && ch->n < CHAIN_MAX; i++) {
+		const struct policy_ops *ops = policy_registry_ops(i);
+		int rk;
+		size_t k;
+
+		if (ops->flow != flow || !policy_registry_in_force(c, i, &rk))
+			continue;
+		/* insertion by (order, rank): stable for equal keys */
+		for (k = ch->n; k > 0; k--) {
+			const struct policy_ops *prev = policy_registry_ops(ch->slot[k - 1]);
+
+			if (prev->order < ops->order ||
+			    (prev->order == ops->order && rank[k - 1] <= rk))
+				break;
+			ch->slot[k] = ch->slot[k - 1];
+			rank[k] = rank[k - 1];
+		}
+		ch->slot[k] = i;
+		rank[k] = rk;
+		ch->n++;
+	}
+}
+
+/* call_init - a hook call for slot i */
+static void call_init(struct policy_call *call, const struct policy_env *env,
+		      struct request *req, struct policy_msg *msg, size_t i)
+{
+	call->env = env;
+	call->req = req;
+	call->msg = msg;
+	call->state = msg->state[i];
+}
+
+/* add_macros - append the "{name}" words of list to buf that it lacks */
+static void add_macros(char *buf, size_t size, const char *list)
+{
+	char word[128];
+
+	for (const char *p = list; p != NULL && *p;) {
+		size_t n = strcspn(p, " ");
+		size_t len = strlen(buf);
+
+		if (n > 0 && n < sizeof(word)) {
+			bool have = false;
+
+			memcpy(word, p, n);
+			word[n] = '\0';
+			for (const char *q = buf; (q = strstr(q, word)) != NULL; q += n)
+				if ((q == buf || q[-1] == ' ') && (q[n] == ' ' || q[n] == '\0'))
+					have = true;
+			if (!have)
+				snprintf(buf + len, size - len, "%s%s", len ? " " : "", word);
+		}
+		p += n;
+		p += strspn(p, " ");
+	}
+}
+
+void policy_needs_add_macros(struct policy_needs *needs, const char *list)
+{
+	add_macros(needs->mail_macros, sizeof(needs->mail_macros), list);
+}
+
+void policy_needs(const struct config *c, struct policy_needs *needs)
+{
+	bool inbound = config_inbound_possible(c);
+
+	memset(needs, 0, sizeof(*needs));
+	/* the flow is chosen by the listener */
+	add_macros(needs->connect_macros, sizeof(needs->connect_macros),
+		   "{daemon_name} {daemon_addr} {daemon_port}");
+	/* the HELO whitelist lets inbound clients through */
+	needs->helo = inbound;
+	for (size_t i = 0; i < policy_registry_count(); i++) {
+		const struct policy_ops *ops = policy_registry_ops(i);
+		int rank;
+
+		if (!policy_registry_in_force(c, i, &rank) || (ops->flow == FLOW_INBOUND && !inbound))
+			continue;
+		needs->helo |= (ops->stages & POLICY_STAGE_HELO) != 0;
+		needs->rcpt |= (ops->stages & POLICY_STAGE_RCPT) != 0;
+		needs->headers |= (ops->stages & POLICY_STAGE_HEADERS) != 0;
+		add_macros(needs->mail_macros, sizeof(needs->mail_macros), ops->mail_macros);
+		if (ops->needs != NULL)
+			ops->needs(c, needs);
+	}
+}
+
+char *policy_names(const struct config *c, enum flow flow, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (flow == FLOW_INBOUND && !config_inbound_possible(c)) {
+		snprintf(buf, size, "off");
+		return buf;
+	}
+	for (size_t i = 0; i < policy_registry_count(); i++) {
+		const struct policy_ops *ops = policy_registry_ops(i);
+		int rank;
+
+		if (ops->flow != flow || !policy_registry_in_force(c, i, &rank) || len >= size)
+			continue;
+		snprintf(buf + len, size - len, "%s%s", len == 0 ? ""
+						    : flow == FLOW_INBOUND ? " "
+									   : ", ",
+			 ops->name);
+		len = strlen(buf);
+	}
+	return buf;
+}
+
+int policy_check(const struct config *c, struct backends *b, bool *warn_r, char *err,
+		 size_t errsize)
+{
+	bool inbound = config_inbound_possible(c);
+	unsigned fatal = 0, warn = 0;
+
+	for (size_t i = 0; i < policy_registry_count(); i++) {
+		const struct policy_ops *ops = policy_registry_ops(i);
+		int rank;
+
+		if (!policy_registry_in_force(c, i, &rank) || (ops->flow == FLOW_INBOUND && !inbound))
+			continue;
+		if (ops->check != NULL && ops->check(c, err, errsize) < 0)
+			return -1;
+		/*
+		 * Outbound policies cannot work without their backends; the
+		 * inbound flow only runs for listeners the MTA labels inbound,
+		 * so there the same problems are warnings (on_error applies).
+		 */
+		if (ops->flow == FLOW_OUTBOUND)
+			fatal |= ops->uses;
+		else
+			warn |= ops->uses;
+	}
+	return backends_check(b, fatal, warn, warn_r, err, errsize);
+}
+
+/* ---- stages -------------------------------------------------------------------- */
+
+void policy_mail(const struct policy_env *env, struct request *req, struct policy_msg *msg,
+		 struct policy_result *r)
+{
+	const struct config *c = env->config;
+	const char *overflow = request_overflow(req);
+	struct chain ch;
+
+	memset(r, 0, sizeof(*r));
+	if (overflow != NULL) {
+		policy_refuse(r, &c->limits_reply, "limits");
+		snprintf(r->detail, sizeof(r->detail), "%s exceeds its limit", overflow);
+		return;
+	}
+	msg->flow = config_flow(c, request_get(req, REQ_DAEMON_NAME),
+				request_get(req, REQ_DAEMON_PORT));
+	msg->following = 0;
+	msg->whitelisted = false;
+	if (msg->flow == FLOW_INBOUND) {
+		msg->whitelisted = helo_whitelist_match(c->helo_whitelist, request_get(req, REQ_HELO),
+							request_get(req, REQ_CLIENT_NAME),
+							request_get(req, REQ_CLIENT_ADDR));
+		if (msg->whitelisted) {
+			policy_result_set(r, POLICY_ACCEPT, NULL, "helo_whitelist");
+			return;
+		}
+	}
+	chain_build(c, (enum flow)msg->flow, &ch);
+	for (size_t k = 0; k < ch.n; k++) {
+		const struct policy_ops *ops = policy_registry_ops(ch.slot[k]);
+		struct policy_call call = { 0 };
+		enum policy_step step = POLICY_STEP_NEXT;
+
+		call_init(&call, env, req, msg, ch.slot[k]);
+		if (ops->mail != NULL)
+			step = ops->mail(&call, r);
+		if (step == POLICY_STEP_STOP)
+			return;
+		if (step == POLICY_STEP_NEXT)
+			msg->following |= 1u << ch.slot[k];
+	}
+	/* a passing MAIL names no policy; an on_error text stays in detail */
+	policy_result_set(r, msg->following ? POLICY_CONTINUE : POLICY_ACCEPT, NULL, NULL);
+}
+
+/* domain_optins - the recipient domain's opt-ins into call; false with r set on failure */
+static bool domain_optins(const struct policy_env *env, struct policy_call *call,
+			  struct policy_result *r)
+{
+	const char *at = call->rcpt ? strrchr(call->rcpt, '@') : NULL;
+	char domain[256];
+
+	snprintf(domain, sizeof(domain), "%s", at ? at + 1 : "");
+	for (char *p = domain; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if (backends_domain_optins(env->backends, domain, policy_now(env),
+				   (uint32_t)env->config->policydb_cache_ttl, &call->domain_bits,
+				   r) < 0) {
+		policy_on_error(env, env->config->inbound_on_error, true, "inbound", r);
+		return false;
+	}
+	return true;
+}
+
+/* run_rcpt - the RCPT hooks of the following policies */
+static void run_rcpt(const struct policy_env *env, struct request *req, struct policy_msg *msg,
+		     struct policy_result *r)
+{
+	const struct config *c = env->config;
+	struct policy_call call = { 0 };
+	bool looked_up = false;
+	struct chain ch;
+
+	call.rcpt = request_rcpt(req, request_rcpt_count(req) - 1);
+	call.rcpt_seq = ++msg->rcpt_seq;
+	chain_build(c, (enum flow)msg->flow, &ch);
+	for (size_t k = 0; k < ch.n; k++) {
+		size_t i = ch.slot[k];
+		const struct policy_ops *ops = policy_registry_ops(i);
+		enum policy_step step;
+
+		if (!(msg->following & (1u << i)) || ops->rcpt == NULL)
+			continue;
+		if ((ops->stages & POLICY_STAGE_DOMAIN_OPTINS) && !looked_up) {
+			if (!domain_optins(env, &call, r))
+				return;
+			looked_up = true;
+		}
+		call_init(&call, env, req, msg, i);
+		step = ops->rcpt(&call, r);
+		if (step == POLICY_STEP_STOP)
+			return;
+		if (step == POLICY_STEP_DONE)
+			msg->following &= ~(1u << i);
+	}
+	if (call.noted) {
+		r->policy = call.note_policy;
+		snprintf(r->detail, sizeof(r->detail), "%s", call.note);
+	}
+}
+
+void policy_rcpt(const struct policy_env *env, struct request *req, struct policy_msg *msg,
+		 const char *rcpt, struct policy_result *r)
+{
+	const struct config *c = env->config;
+
+	memset(r, 0, sizeof(*r));
+	policy_result_set(r, POLICY_CONTINUE, NULL, NULL);
+	switch (request_add_rcpt(req, rcpt)) {
+	case REQUEST_RCPT_OK:
+		break;
+	case REQUEST_RCPT_TOO_MANY:
+		policy_refuse(r, &c->rcpt_limit_reply, "limits");
+		snprintf(r->detail, sizeof(r->detail), "more than %zu recipients",
+			 c->limits.rcpt_max);
+		return;
+	case REQUEST_RCPT_TOO_LONG:
+		policy_refuse(r, &c->limits_reply, "limits");
+		snprintf(r->detail, sizeof(r->detail), "recipient exceeds its limit");
+		return;
+	}
+	if (msg->whitelisted)
+		return;
+	run_rcpt(env, req, msg, r);
+	if (r->action == POLICY_REJECT || r->action == POLICY_TEMPFAIL)
+		request_remove_last_rcpt(req);
+}
+
+/*
+ * run_stage - DATA or EOM: the hooks of the following policies; passed,
+ * the stage accepts at EOM, or at DATA when no policy follows any more
+ */
+static void run_stage(const struct policy_env *env, struct request *req, struct policy_msg *msg,
+		      bool eom, struct policy_result *r)
+{
+	struct chain ch;
+
+	memset(r, 0, sizeof(*r));
+	policy_result_set(r, eom ? POLICY_ACCEPT : POLICY_CONTINUE, NULL, NULL);
+	chain_build(env->config, (enum flow)msg->flow, &ch);
+	for (size_t k = 0; k < ch.n; k++) {
+		size_t i = ch.slot[k];
+		const struct policy_ops *ops = policy_registry_ops(i);
+		enum policy_step (*hook)(struct policy_call *, struct policy_result *) =
+			eom ? ops->eom : ops->data;
+		struct policy_call call = { 0 };
+		enum policy_step step;
+
+		if (!(msg->following & (1u << i)) || hook == NULL)
+			continue;
+		call_init(&call, env, req, msg, i);
+		step = hook(&call, r);
+		if (step == POLICY_STEP_STOP)
+			return;
+		if (step == POLICY_STEP_DONE)
+			msg->following &= ~(1u << i);
+	}
+	if (eom || msg->following == 0) {
+		r->action = POLICY_ACCEPT;
+		r->reply = NULL;
+	}
+}
+
+void policy_data(const struct policy_env *env, struct request *req, struct policy_msg *msg,
+		 struct policy_result *r)
+{
+	run_stage(env, req, msg, false, r);
+}
+
+void policy_eom(const struct policy_env *env, struct request *req, struct policy_msg *msg,
+		struct policy_result *r)
+{
+	run_stage(env, req, msg, true, r);
+}
+
+void policy_abort(const struct policy_env *env, struct policy_msg *msg)
+{
+	if (msg == NULL)
+		return;
+	reset_states(env, msg);
+	reply_clear(&msg->reply);
+	XFREE(msg->user);
+	msg->key = NULL;
+	msg->flow = FLOW_OUTBOUND;
+	msg->whitelisted = false;
+	msg->following = 0;
+	msg->rcpt_seq = 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * sender_domain_auth - may this user send as this sender address?
+ *
+ * The policy (sender_domain_auth.c, in outbound.policies as
+ * "sender_domain_auth") caches each decision in the store under a key
+ * built here; chapps-cli deletes the same key when a link changes, so
+ * both build it with this one function.
+ */
+#ifndef CHAPPS_SENDER_DOMAIN_AUTH_H
+#define CHAPPS_SENDER_DOMAIN_AUTH_H
+
+#include <stddef.h>
+
+/* What a cached decision is about. */
+#define SDA_KIND_DOMAIN 'd'	/* a domain, or "*.parent" */
+#define SDA_KIND_EMAIL 'e'	/* a whole address */
+
+/*
+ * sender_domain_auth_key - the store key of the cached decision "user may
+ * send as name" (kind SDA_KIND_*) into buf.  Returns its length, or 0 when
+ * it does not fit.  Binary-safe (store_key).  Thread-safe.
+ */
+size_t sender_domain_auth_key(void *buf, size_t size, const char *user, char kind,
+			      const char *name);
+
+#endif
