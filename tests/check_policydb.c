@@ -18,7 +18,6 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <mysql.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -36,6 +35,7 @@
 
 #include "base/config.h"
 #include "policydb/policydb.h"
+#include "test_util.h"
 
 #ifndef POLICYDB_TEST_MARIADB
 #define POLICYDB_TEST_MARIADB 0
@@ -135,16 +135,6 @@ static int helper(const char *cmd, const char *dir, const char *port)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 /* cleanup - stop the server and remove the temporary directory (main process only) */
 static void cleanup(void)
 {
@@ -157,8 +147,7 @@ static void cleanup(void)
 		helper("stop", dir, NULL);
 		server_started = false;
 	}
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(tmpdir);
 	tmpdir[0] = '\0';
 }
 
@@ -1205,9 +1194,7 @@ int main(void)
 	char dir[300], portstr[16];
 
 	main_pid = getpid();
-	snprintf(tmpdir, sizeof(tmpdir), "%s/check_policydb.XXXXXX",
-		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
+	if (test_mkdtemp(tmpdir, sizeof(tmpdir), NULL, "check_policydb.XXXXXX") == NULL) {
 		perror("mkdtemp");
 		return EXIT_FAILURE;
 	}
@@ -1223,7 +1210,7 @@ int main(void)
 			if (!port_free(port))
 				continue;
 			snprintf(portstr, sizeof(portstr), "%d", port);
-			nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			test_rmtree(dir);
 			server_started = true;	/* stop even a half-started server */
 			rc = helper("start", dir, portstr);
 			if (rc == 77) {
