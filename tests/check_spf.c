@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "spf/spf.h"
+#include "spf/spf_header.h"
 
 #include "check_main.h"
 
@@ -382,6 +383,212 @@ START_TEST(test_header_escaping)
 	ck_assert_msg(strstr(p + 15, "\"; helo=") != NULL, "envelope-from not closed: %s",
 		      out.header);
 	spf_checker_destroy(&c);
+}
+END_TEST
+
+/* ---- spf_header_build on its own ------------------------------------------ */
+
+#define HDR_NAME "Received-SPF: "
+#define HDR_LINE_MAX 998		/* RFC 5322 section 2.1.1 */
+
+/*
+ * hdr_top_keys - walk value as Received-SPF's grammar reads it (quoted
+ * strings with \ escapes, one comment with \ escapes) and write the
+ * key=value keys found at top level, ';'-separated, into keys; false (and
+ * *why) when a quoted string or the comment is left open
+ */
+static bool hdr_top_keys(const char *value, char *keys, size_t size, const char **why)
+{
+	bool quoted = false, in_value = false;
+	int depth = 0;
+	size_t n = 0;
+	const char *p, *start = NULL;
+
+	keys[0] = '\0';
+	for (p = value; *p != '\0'; p++) {
+		if ((quoted || depth > 0) && *p == '\\' && p[1] != '\0') {
+			p++;
+			continue;
+		}
+		if (quoted) {
+			quoted = *p != '"';
+			continue;
+		}
+		if (*p == '(' || (depth > 0 && *p == ')')) {
+			depth += *p == '(' ? 1 : -1;
+			continue;
+		}
+		if (depth > 0)
+			continue;
+		if (*p == '"') {
+			quoted = true;
+		} else if (*p == ' ' || *p == ';') {
+			start = NULL;
+			in_value = false;
+		} else if (start == NULL && !in_value) {
+			start = p;
+		}
+		if (*p == '=' && start != NULL) {
+			n += (size_t)snprintf(keys + n, n < size ? size - n : 0, "%s%.*s",
+					      n > 0 ? ";" : "", (int)(p - start), start);
+			start = NULL;
+			in_value = true;	/* the rest of this word is a value */
+		}
+	}
+	*why = quoted ? "a quoted string is left open" : depth != 0 ? "the comment is left open" : NULL;
+	return *why == NULL;
+}
+
+/* hdr_assert_sound - the invariants of any header value, for row name */
+static void hdr_assert_sound(const char *name, const char *value, bool helo_given)
+{
+	char keys[256];
+	const char *why, *p;
+	const char *want = helo_given ? "client-ip;envelope-from;helo;receiver;identity"
+				      : "client-ip;envelope-from;receiver;identity";
+
+	for (p = value; *p >= ' ' && *p <= '~'; p++)
+		;
+	ck_assert_msg(*p == '\0', "%s: byte 0x%02x at %zu (CR, LF or other non-printable) in "
+		      "\"%s\"", name, (unsigned char)*p, (size_t)(p - value), value);
+	ck_assert_msg(strlen(HDR_NAME) + strlen(value) <= HDR_LINE_MAX && strlen(value) < 980,
+		      "%s: header line of %zu bytes, want at most %d (value < 980)", name,
+		      strlen(HDR_NAME) + strlen(value), HDR_LINE_MAX);
+	ck_assert_msg(hdr_top_keys(value, keys, sizeof(keys), &why), "%s: %s in \"%s\"", name,
+		      why, value);
+	ck_assert_msg(strcmp(keys, want) == 0, "%s: top-level keys got \"%s\", want \"%s\" in "
+		      "\"%s\"", name, keys, want, value);
+}
+
+static const struct hdr_row {
+	const char *name;
+	struct spf_header_fields f;
+	const char *want;		/* exact value, or NULL: invariants only */
+} hdr_rows[] = {
+	{"pass", {SPF_RESULT_PASS, false, "rcv", "192.0.2.3", "mx.example.com", "a@example.com",
+		  "example.com"},
+	 "Pass (rcv: domain of example.com designates 192.0.2.3 as permitted sender) "
+	 "client-ip=192.0.2.3; envelope-from=\"a@example.com\"; helo=mx.example.com; "
+	 "receiver=rcv; identity=mailfrom"},
+	{"helo identity, no domain given", {SPF_RESULT_NEUTRAL, true, "rcv", "2001:db8::1", "h.example",
+					    "ignored@x", NULL},
+	 "Neutral (rcv: 2001:db8::1 is neither permitted nor denied by domain of h.example) "
+	 "client-ip=2001:db8::1; envelope-from=\"postmaster@h.example\"; helo=h.example; "
+	 "receiver=rcv; identity=helo"},
+	{"none, no domain, no helo", {SPF_RESULT_NONE, false, "rcv", "192.0.2.3", "", "", ""},
+	 "None (rcv: \\(no domain\\) does not designate permitted sender hosts) "
+	 "client-ip=192.0.2.3; envelope-from=\"\"; receiver=rcv; identity=mailfrom"},
+	{"NULL strings", {SPF_RESULT_PERMERROR, false, NULL, NULL, NULL, NULL, NULL},
+	 "PermError (: permanent error in processing domain of ) client-ip=; envelope-from=\"\"; "
+	 "receiver=\"\"; identity=mailfrom"},
+	{"CRLF and a header in the HELO", {SPF_RESULT_FAIL, false, "rcv", "192.0.2.3",
+					   "x\r\nX-Evil: 1; identity=helo", "a@b.example",
+					   "b.example"}, NULL},
+	{"CRLF, quote and ; in the sender", {SPF_RESULT_SOFTFAIL, false, "rcv", "192.0.2.3",
+					     "h.example", "a\"; helo=evil\r\n\r\nbody\\@b.example",
+					     "b.example"}, NULL},
+	{"open quote and parenthesis in the HELO", {SPF_RESULT_FAIL, true, "rcv", "192.0.2.3",
+						    "\"(((h\\", "", ""}, NULL},
+	{"comment break-out in the domain", {SPF_RESULT_PASS, false, "rcv", "192.0.2.3", "h.example",
+					     "a@x", "x) evil=1; (y"}, NULL},
+	{"address field injection", {SPF_RESULT_PASS, false, "rcv", "1.2.3.4; identity=helo\r\nX: 1",
+				     "h.example", "a@x", "x"}, NULL},
+	{"8-bit and NUL-free controls", {SPF_RESULT_TEMPERROR, false, "rcv", "192.0.2.3",
+					 "h\x01\x7f\xff.example", "\x80\x1b[0m@x", "x"}, NULL},
+};
+
+#define HDR_ROWS_N ((int)(sizeof(hdr_rows) / sizeof(hdr_rows[0])))
+
+/* one row: the exact value where given, and the invariants always */
+START_TEST(test_header_build)
+{
+	const struct hdr_row *r = &hdr_rows[_i];
+	char buf[1024];
+	const char *helo = r->f.helo != NULL ? r->f.helo : "";
+
+	memset(buf, 'Z', sizeof(buf));
+	spf_header_build(&r->f, buf, sizeof(buf));
+	if (r->want != NULL)
+		ck_assert_msg(strcmp(buf, r->want) == 0, "%s: got\n  \"%s\"\nwant\n  \"%s\"", r->name,
+			      buf, r->want);
+	hdr_assert_sound(r->name, buf, helo[0] != '\0');
+}
+END_TEST
+
+/* hdr_random - n random bytes (1..255, so C strings) into buf */
+static char *hdr_random(char *buf, size_t n, unsigned *seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned v = (unsigned)rand_r(seed) % 8;
+
+		/* mostly the bytes that matter: quotes, escapes, parentheses, CR/LF, ';' */
+		buf[i] = v < 4 ? "\"\\()\r\n; =@:"[rand_r(seed) % 12] : (char)(1 + rand_r(seed) % 255);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* 5000 random inputs of up to 1000 bytes per field: the invariants hold, the buffer is not overrun */
+START_TEST(test_header_random)
+{
+	char helo[1001], sender[1001], domain[1001], ip[101], recv[301], name[64];
+	char buf[1024 + 16];
+	unsigned seed = 20260401;
+	int i, j;
+
+	for (i = 0; i < 5000; i++) {
+		struct spf_header_fields f = {
+			(enum spf_result)(i % (SPF_RESULT_PERMERROR + 1)),
+			i % 3 == 0,
+			hdr_random(recv, (size_t)rand_r(&seed) % 300, &seed),
+			hdr_random(ip, (size_t)rand_r(&seed) % 100, &seed),
+			hdr_random(helo, (size_t)rand_r(&seed) % 1000, &seed),
+			hdr_random(sender, (size_t)rand_r(&seed) % 1000, &seed),
+			hdr_random(domain, (size_t)rand_r(&seed) % 1000, &seed),
+		};
+
+		memset(buf, 'Z', sizeof(buf));
+		spf_header_build(&f, buf, 1024);
+		for (j = 1024; j < (int)sizeof(buf) && buf[j] == 'Z'; j++)
+			;
+		ck_assert_msg(j == (int)sizeof(buf), "input %d: byte %d beyond the buffer written",
+			      i, j);
+		snprintf(name, sizeof(name), "random input %d", i);
+		hdr_assert_sound(name, buf, helo[0] != '\0');
+	}
+}
+END_TEST
+
+/* a small buffer: cut, terminated, nothing written beyond it; size 0 writes nothing */
+START_TEST(test_header_small_buffer)
+{
+	char buf[40];
+
+	memset(buf, 'Z', sizeof(buf));
+	spf_header_build(&hdr_rows[0].f, buf, 20);
+	ck_assert_msg(strlen(buf) == 19, "got %zu bytes, want 19", strlen(buf));
+	ck_assert_msg(strncmp(buf, hdr_rows[0].want, 19) == 0, "got \"%s\"", buf);
+	ck_assert_msg(buf[20] == 'Z', "byte 20 written");
+	spf_header_build(&hdr_rows[0].f, buf, 0);
+	ck_assert_msg(buf[0] == 'P', "size 0: buffer written");
+}
+END_TEST
+
+/* the error class of each result (base/error.h) */
+START_TEST(test_result_class)
+{
+	enum spf_result r;
+
+	for (r = SPF_RESULT_NONE; r <= SPF_RESULT_PERMERROR; r++) {
+		enum error_class want = r == SPF_RESULT_TEMPERROR ? ERROR_TEMPORARY
+				      : r == SPF_RESULT_PERMERROR ? ERROR_INPUT : ERROR_NONE;
+
+		ck_assert_msg(spf_result_class(r) == want, "spf_result_class(%s) got %s, want %s",
+			      spf_result_name(r), error_class_name(spf_result_class(r)),
+			      error_class_name(want));
+	}
 }
 END_TEST
 
@@ -935,6 +1142,7 @@ static Suite *make_suite(void)
 	Suite *s = suite_create("spf");
 	TCase *tc = tcase_create("zone");
 	TCase *tr = tcase_create("resolver");
+	TCase *th = tcase_create("header");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_results, 0, ROWS_N);
@@ -948,6 +1156,13 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_create_errors);
 	tcase_add_test(tc, test_threads_zone);
 	suite_add_tcase(s, tc);
+
+	tcase_set_timeout(th, 60);
+	tcase_add_loop_test(th, test_header_build, 0, HDR_ROWS_N);
+	tcase_add_test(th, test_header_random);
+	tcase_add_test(th, test_header_small_buffer);
+	tcase_add_test(th, test_result_class);
+	suite_add_tcase(s, th);
 
 	tcase_set_timeout(tr, 60);
 	tcase_add_checked_fixture(tr, fake_start, fake_stop);
