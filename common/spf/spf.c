@@ -2,7 +2,7 @@
  * NAME
  *	spf - SPF checks (RFC 7208) on libspf2, bounded in time, safe in threads
  * SUMMARY
- *	spf_checker_create[_ns|_zone]() -> struct spf_checker;
+ *	spf_checker_create[_ns|_zone|_zone_file]() -> struct spf_checker;
  *	spf_check(checker, ip, helo, sender, budget_ms, &outcome)
  * DESCRIPTION
  *	One libspf2 SPF_server_t per checker, shared by every thread: libspf2
