@@ -39,6 +39,7 @@
 #include "spf/spf_header.h"
 
 #include "check_main.h"
+#include "test_util.h"
 #include "spf_header_check.h"
 
 #define RECEIVER "rcv.example"
@@ -714,6 +715,69 @@ START_TEST(test_create_errors)
 }
 END_TEST
 
+/* the classes (base/error.h) the constructors record: a bad setting is configuration */
+START_TEST(test_create_error_classes)
+{
+	static const char *const bad_type[] = {"x.example SRV 0 0 25 mx.example"};
+	struct spf_checker *c = NULL;
+	const char *err = NULL;
+
+	error_class_set(ERROR_NONE);
+	ck_assert_int_eq(spf_checker_create_zone(RECEIVER, bad_type, 1, &c, &err), -1);
+	ck_assert_int_eq(error_class_last(), ERROR_CONFIG);
+	error_class_set(ERROR_NONE);
+	ck_assert_int_eq(spf_checker_create_zone("", zone, ZONE_N, &c, &err), -1);
+	ck_assert_int_eq(error_class_last(), ERROR_CONFIG);
+	error_class_set(ERROR_NONE);
+	ck_assert_int_eq(spf_checker_create_ns(RECEIVER, "localhost", &c, &err), -1);
+	ck_assert_int_eq(error_class_last(), ERROR_CONFIG);
+	error_class_set(ERROR_NONE);
+	ck_assert_int_eq(spf_checker_create_zone_file(RECEIVER, "/nonexistent/zone", &c, &err), -1);
+	ck_assert_int_eq(error_class_last(), ERROR_CONFIG);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
+/* spf.test_zone files: comments and blank lines skipped, CR/LF removed, a missing file */
+START_TEST(test_zone_file)
+{
+	static const char text[] =
+		"# the test zone\r\n"
+		"\n"
+		"pass.example TXT v=spf1 ip4:192.0.2.0/24 -all\r\n"
+		"# fail.example TXT v=spf1 +all\n"
+		"fail.example TXT v=spf1 -all\n";
+	char dir[64], path[128];
+	struct spf_checker *c = NULL;
+	struct spf_outcome out;
+	const char *err = NULL;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(test_mkdtemp(dir, sizeof(dir), "/tmp", "check_spf.XXXXXX"));
+	snprintf(path, sizeof(path), "%s/zone", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_msg(spf_checker_create_zone_file(RECEIVER, path, &c, &err) == 0, "got \"%s\"",
+		      err ? err : "?");
+	spf_check(c, "192.0.2.3", "", "a@pass.example", 5000, &out);
+	ck_assert_msg(out.result == SPF_RESULT_PASS, "pass.example: got %s, want pass",
+		      name(out.result));
+	spf_check(c, "192.0.2.3", "", "a@fail.example", 5000, &out);
+	ck_assert_msg(out.result == SPF_RESULT_FAIL, "fail.example: got %s, want fail (the "
+		      "commented +all must be skipped)", name(out.result));
+	spf_checker_destroy(&c);
+	test_rmtree(dir);
+
+	err = NULL;
+	ck_assert_int_eq(spf_checker_create_zone_file(RECEIVER, path, &c, &err), -1);
+	ck_assert_msg(err != NULL && strcmp(err, "spf.test_zone: cannot open the file") == 0,
+		      "missing file: got \"%s\"", err ? err : "(null)");
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
 /* ---- threads ------------------------------------------------------------- */
 
 #define THREADS 8
@@ -1092,6 +1156,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_liberror_recovers);
 	tcase_add_test(tc, test_overlong_records);
 	tcase_add_test(tc, test_create_errors);
+	tcase_add_test(tc, test_create_error_classes);
+	tcase_add_test(tc, test_zone_file);
 	tcase_add_test(tc, test_threads_zone);
 	suite_add_tcase(s, tc);
 
