@@ -14,7 +14,6 @@
 #include "autoconf.h"
 
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "check_main.h"
+#include "test_util.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "milter/callbacks.h"
@@ -152,18 +152,9 @@ static void clear_reply(void)
 
 /* ---- set-up ------------------------------------------------------------------- */
 
-static char dir[] = "/tmp/check_callbacks.XXXXXX";
+static char dir[64];		/* /tmp/check_callbacks.XXXXXX */
 static struct config *cfg;
 static struct backends *backends;
-
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 /* start - config (base + extra) in force, a policy database with users, a zone */
 static void start(const char *extra)
@@ -174,7 +165,7 @@ static void start(const char *extra)
 
 	memset(&fk, 0, sizeof(fk));
 	mta = &fake_ops;
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(test_mkdtemp(dir, sizeof(dir), "/tmp", "check_callbacks.XXXXXX"));
 	snprintf(path, sizeof(path), "%s/zone", dir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
@@ -219,8 +210,7 @@ static void stop(void)
 	backends_destroy(&backends);
 	config_unref(&cfg);
 	log_capture_stop();
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	strcpy(dir, "/tmp/check_callbacks.XXXXXX");
+	test_rmtree(dir);
 }
 
 /* ---- driving the callbacks --------------------------------------------------------- */

@@ -14,7 +14,6 @@
  */
 #include "autoconf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include "request/resolver.h"
 
 #include "check_main.h"
+#include "test_util.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -41,29 +41,14 @@ static char tmpdir[256];
 /* setup - a private directory for the files a test writes */
 static void setup(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/check_config.XXXXXX", t && *t ? t : "/tmp");
-	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+	ck_assert_msg(test_mkdtemp(tmpdir, sizeof(tmpdir), NULL, "check_config.XXXXXX") != NULL,
+		      "mkdtemp: %s", strerror(errno));
 }
 
 /* teardown - remove the directory and what the test wrote in it */
 static void teardown(void)
 {
-	DIR *d = opendir(tmpdir);
-	struct dirent *e;
-	char path[512];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(tmpdir);
+	test_rmtree(tmpdir);
 }
 
 /* write_file - write text to tmpdir/name; returns the path (static) */

@@ -6,7 +6,6 @@
  */
 #include "autoconf.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <check.h>
 
 #include "check_main.h"
+#include "test_util.h"
 #include "base/config.h"
 #include "policy/policy.h"
 #include "policy/quota.h"
@@ -24,7 +24,7 @@
 #include "request/resolver.h"
 #include "store/store.h"
 
-static char dir[] = "/tmp/check_policy.XXXXXX";
+static char dir[64];		/* /tmp/check_policy.XXXXXX */
 static int64_t clock_now = 1800000000;
 static struct config *cfg;
 static struct backends *backends;
@@ -36,15 +36,6 @@ static int64_t test_clock(void)
 	return clock_now;
 }
 
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* start - a config with extra settings, a fresh state dir and policy db */
 static void start(const char *extra)
 {
@@ -52,7 +43,7 @@ static void start(const char *extra)
 	struct policydb *db;
 	FILE *f;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(test_mkdtemp(dir, sizeof(dir), "/tmp", "check_policy.XXXXXX"));
 	snprintf(path, sizeof(path), "%s/chapps.conf", dir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
@@ -100,8 +91,8 @@ static void stop(void)
 {
 	backends_destroy(&backends);
 	config_unref(&cfg);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	strcpy(dir, "/tmp/check_policy.XXXXXX");
+	test_rmtree(dir);
+	dir[0] = '\0';
 }
 
 /* new_request - a request from user (NULL: none) with sender */

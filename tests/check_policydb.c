@@ -18,7 +18,6 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <mysql.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -35,7 +34,9 @@
 #include <unistd.h>
 
 #include "base/config.h"
+#include "base/error.h"
 #include "policydb/policydb.h"
+#include "test_util.h"
 
 #ifndef POLICYDB_TEST_MARIADB
 #define POLICYDB_TEST_MARIADB 0
@@ -48,6 +49,7 @@
 #define PORT_LAST 16589
 #define TIMEOUT_MS 1000
 #define ERRSZ 512
+#define NAME_LONG 129		/* one more than the longest user or e-mail */
 
 static const bool mariadb = POLICYDB_TEST_MARIADB;
 static char tmpdir[256];
@@ -135,16 +137,6 @@ static int helper(const char *cmd, const char *dir, const char *port)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 /* cleanup - stop the server and remove the temporary directory (main process only) */
 static void cleanup(void)
 {
@@ -157,8 +149,7 @@ static void cleanup(void)
 		helper("stop", dir, NULL);
 		server_started = false;
 	}
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_rmtree(tmpdir);
 	tmpdir[0] = '\0';
 }
 
@@ -346,29 +337,22 @@ static long quota_of(struct policydb *db, const char *user)
 	return q;
 }
 
-/* has_domain - policydb_user_domain as a bool (errors fail) */
-static bool has_domain(struct policydb *db, const char *user, const char *domain)
+/* has_link - a user_domain/user_email look-up as a bool (errors fail) */
+static bool has_link(int (*look_up)(struct policydb *, const char *, const char *, bool *, char *,
+				    size_t),
+		     const char *what, struct policydb *db, const char *user, const char *name)
 {
 	char err[ERRSZ] = "";
 	bool linked = true;
-	int rc = policydb_user_domain(db, user, domain, &linked, err, sizeof(err));
+	int rc = look_up(db, user, name, &linked, err, sizeof(err));
 
-	ck_assert_msg(rc == POLICYDB_OK, "user_domain(%s, %s): got %d (%s)", user, domain, rc,
-		      err);
+	ck_assert_msg(rc == POLICYDB_OK, "%s(%s, %s): got %d (%s)", what, user, name, rc, err);
 	return linked;
 }
 
-/* has_email - policydb_user_email as a bool (errors fail) */
-static bool has_email(struct policydb *db, const char *user, const char *email)
-{
-	char err[ERRSZ] = "";
-	bool linked = true;
-	int rc = policydb_user_email(db, user, email, &linked, err, sizeof(err));
-
-	ck_assert_msg(rc == POLICYDB_OK, "user_email(%s, %s): got %d (%s)", user, email, rc,
-		      err);
-	return linked;
-}
+/* has_domain, has_email - policydb_user_domain, policydb_user_email as a bool */
+#define has_domain(db, user, domain) has_link(policydb_user_domain, "user_domain", db, user, domain)
+#define has_email(db, user, email) has_link(policydb_user_email, "user_email", db, user, email)
 
 /* ---- setup and open ------------------------------------------------------ */
 
@@ -456,6 +440,53 @@ START_TEST(test_open_missing_file)
 	ck_assert_ptr_null(db);
 	ck_assert_msg(strstr(err, path) != NULL && strstr(err, "not a database") != NULL,
 		      "got \"%s\", want the path and \"not a database\"", err);
+}
+END_TEST
+
+/* the class (base/error.h) a failing call recorded for error_class_last() */
+#define ck_assert_class(want)                                                          \
+	ck_assert_msg(error_class_last() == (want), "class got %s, want %s",           \
+		      error_class_name(error_class_last()), error_class_name(want))
+
+/* every kind of failure carries its class: configuration, bad input */
+START_TEST(test_error_classes)
+{
+	struct policydb *db = NULL;
+	char err[ERRSZ] = "", longname[NAME_LONG + 1];
+
+	fresh_config();
+	ck_assert_int_eq(policydb_open(&cfg, true, &db, err, sizeof(err)), 0);
+	/* no schema yet: the database cannot work as configured */
+	error_class_set(ERROR_NONE);
+	EXPECT(policydb_check(db, E), POLICYDB_ERROR);
+	ck_assert_class(ERROR_CONFIG);
+	error_class_set(ERROR_NONE);
+	EXPECT(policydb_user_quota(db, "alice", &(long){ 0 }, E), POLICYDB_ERROR);
+	ck_assert_class(ERROR_CONFIG);
+	EXPECT(policydb_setup(db, E), POLICYDB_OK);
+
+	/* arguments the admin functions refuse */
+	error_class_set(ERROR_NONE);
+	EXPECT(policydb_quota_add(db, "neg", -1, E), POLICYDB_ERROR);
+	ck_assert_class(ERROR_INPUT);
+	error_class_set(ERROR_NONE);
+	EXPECT(policydb_user_add(db, "", E), POLICYDB_ERROR);
+	ck_assert_class(ERROR_INPUT);
+	memset(longname, 'x', NAME_LONG);
+	longname[NAME_LONG] = '\0';
+	error_class_set(ERROR_NONE);
+	EXPECT(policydb_email_add(db, longname, E), POLICYDB_ERROR);
+	ck_assert_class(ERROR_INPUT);
+	error_class_set(ERROR_NONE);
+	EXPECT(policydb_domain_set_flag(db, "a.example", "nope", true, E), POLICYDB_ERROR);
+	ck_assert_class(ERROR_INPUT);
+	policydb_close(&db);
+
+	/* a backend that does not exist */
+	cfg.policydb_backend = 99;
+	error_class_set(ERROR_NONE);
+	ck_assert_int_eq(policydb_open(&cfg, false, &db, err, sizeof(err)), -1);
+	ck_assert_class(ERROR_CONFIG);
 }
 END_TEST
 
@@ -993,6 +1024,7 @@ START_TEST(test_pool_limit)
 	ck_assert_int_eq(policydb_user_quota(db, "bob", &q, err, sizeof(err)), POLICYDB_ERROR);
 	ms = elapsed_ms(&t0);
 	ck_assert_msg(strstr(err, "busy") != NULL, "got \"%s\", want \"busy\"", err);
+	ck_assert_class(ERROR_TEMPORARY);
 	ck_assert_msg(ms >= TIMEOUT_MS - 100 && ms < TIMEOUT_MS + 1000,
 		      "got %ld ms, want about %d", ms, TIMEOUT_MS);
 
@@ -1089,6 +1121,7 @@ START_TEST(test_mariadb_unreachable)
 	EXPECT(policydb_user_quota(db, "bob", &q, E), POLICYDB_ERROR);
 	ms = elapsed_ms(&t0);
 	ck_assert_msg(ms < TIMEOUT_MS + 1000, "got %ld ms, want < %d", ms, TIMEOUT_MS + 1000);
+	ck_assert_class(ERROR_TEMPORARY);	/* the server cannot be reached */
 	EXPECT(policydb_check(db, E), POLICYDB_ERROR);
 	policydb_user_quota(db, "bob", &q, err, sizeof(err));
 	ck_assert_msg(strstr(err, "127.0.0.1") != NULL && strstr(err, "chapps@") != NULL,
@@ -1172,6 +1205,7 @@ static Suite *make_suite(void)
 
 	tcase_add_test(tcase(s, "setup"), test_setup_idempotent);
 	tcase_add_test(tcase(s, "check"), test_check_without_schema);
+	tcase_add_test(tcase(s, "error_classes"), test_error_classes);
 	tcase_add_test(tcase(s, "quotas"), test_quotas);
 	tcase_add_test(tcase(s, "users"), test_users);
 	tcase_add_test(tcase(s, "set_quota"), test_set_quota_replaces);
@@ -1205,9 +1239,7 @@ int main(void)
 	char dir[300], portstr[16];
 
 	main_pid = getpid();
-	snprintf(tmpdir, sizeof(tmpdir), "%s/check_policydb.XXXXXX",
-		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(tmpdir) == NULL) {
+	if (test_mkdtemp(tmpdir, sizeof(tmpdir), NULL, "check_policydb.XXXXXX") == NULL) {
 		perror("mkdtemp");
 		return EXIT_FAILURE;
 	}
@@ -1223,7 +1255,7 @@ int main(void)
 			if (!port_free(port))
 				continue;
 			snprintf(portstr, sizeof(portstr), "%d", port);
-			nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			test_rmtree(dir);
 			server_started = true;	/* stop even a half-started server */
 			rc = helper("start", dir, portstr);
 			if (rc == 77) {

@@ -36,8 +36,11 @@
 #include <unistd.h>
 
 #include "spf/spf.h"
+#include "spf/spf_header.h"
 
 #include "check_main.h"
+#include "test_util.h"
+#include "spf_header_check.h"
 
 #define RECEIVER "rcv.example"
 
@@ -385,6 +388,149 @@ START_TEST(test_header_escaping)
 }
 END_TEST
 
+/* ---- spf_header_build on its own ------------------------------------------ */
+
+/* hdr_assert_sound - the promises of any header value, for row name */
+static void hdr_assert_sound(const char *name, const char *value, bool helo_given)
+{
+	const char *fault = test_spf_header_fault(value, helo_given);
+
+	ck_assert_msg(fault == NULL, "%s: %s: \"%s\" (%zu bytes)", name, fault, value,
+		      strlen(value));
+}
+
+static const struct hdr_row {
+	const char *name;
+	struct spf_header_fields f;
+	const char *want;		/* exact value, or NULL: invariants only */
+} hdr_rows[] = {
+	{"pass", {SPF_RESULT_PASS, false, "rcv", "192.0.2.3", "mx.example.com", "a@example.com",
+		  "example.com"},
+	 "Pass (rcv: domain of example.com designates 192.0.2.3 as permitted sender) "
+	 "client-ip=192.0.2.3; envelope-from=\"a@example.com\"; helo=mx.example.com; "
+	 "receiver=rcv; identity=mailfrom"},
+	{"helo identity, no domain given", {SPF_RESULT_NEUTRAL, true, "rcv", "2001:db8::1", "h.example",
+					    "ignored@x", NULL},
+	 "Neutral (rcv: 2001:db8::1 is neither permitted nor denied by domain of h.example) "
+	 "client-ip=2001:db8::1; envelope-from=\"postmaster@h.example\"; helo=h.example; "
+	 "receiver=rcv; identity=helo"},
+	{"none, no domain, no helo", {SPF_RESULT_NONE, false, "rcv", "192.0.2.3", "", "", ""},
+	 "None (rcv: \\(no domain\\) does not designate permitted sender hosts) "
+	 "client-ip=192.0.2.3; envelope-from=\"\"; receiver=rcv; identity=mailfrom"},
+	{"NULL strings", {SPF_RESULT_PERMERROR, false, NULL, NULL, NULL, NULL, NULL},
+	 "PermError (: permanent error in processing domain of ) client-ip=; envelope-from=\"\"; "
+	 "receiver=\"\"; identity=mailfrom"},
+	{"CRLF and a header in the HELO", {SPF_RESULT_FAIL, false, "rcv", "192.0.2.3",
+					   "x\r\nX-Evil: 1; identity=helo", "a@b.example",
+					   "b.example"}, NULL},
+	{"CRLF, quote and ; in the sender", {SPF_RESULT_SOFTFAIL, false, "rcv", "192.0.2.3",
+					     "h.example", "a\"; helo=evil\r\n\r\nbody\\@b.example",
+					     "b.example"}, NULL},
+	{"open quote and parenthesis in the HELO", {SPF_RESULT_FAIL, true, "rcv", "192.0.2.3",
+						    "\"(((h\\", "", ""}, NULL},
+	{"comment break-out in the domain", {SPF_RESULT_PASS, false, "rcv", "192.0.2.3", "h.example",
+					     "a@x", "x) evil=1; (y"}, NULL},
+	{"address field injection", {SPF_RESULT_PASS, false, "rcv", "1.2.3.4; identity=helo\r\nX: 1",
+				     "h.example", "a@x", "x"}, NULL},
+	{"8-bit and NUL-free controls", {SPF_RESULT_TEMPERROR, false, "rcv", "192.0.2.3",
+					 "h\x01\x7f\xff.example", "\x80\x1b[0m@x", "x"}, NULL},
+};
+
+#define HDR_ROWS_N ((int)(sizeof(hdr_rows) / sizeof(hdr_rows[0])))
+
+/* one row: the exact value where given, and the invariants always */
+START_TEST(test_header_build)
+{
+	const struct hdr_row *r = &hdr_rows[_i];
+	char buf[1024];
+	const char *helo = r->f.helo != NULL ? r->f.helo : "";
+
+	memset(buf, 'Z', sizeof(buf));
+	spf_header_build(&r->f, buf, sizeof(buf));
+	if (r->want != NULL)
+		ck_assert_msg(strcmp(buf, r->want) == 0, "%s: got\n  \"%s\"\nwant\n  \"%s\"", r->name,
+			      buf, r->want);
+	hdr_assert_sound(r->name, buf, helo[0] != '\0');
+}
+END_TEST
+
+/* hdr_random - n random bytes (1..255, so C strings) into buf */
+static char *hdr_random(char *buf, size_t n, unsigned *seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned v = (unsigned)rand_r(seed) % 8;
+
+		/* mostly the bytes that matter: quotes, escapes, parentheses, CR/LF, ';' */
+		buf[i] = v < 4 ? "\"\\()\r\n; =@:"[rand_r(seed) % 12] : (char)(1 + rand_r(seed) % 255);
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* 5000 random inputs of up to 1000 bytes per field: the invariants hold, the buffer is not overrun */
+START_TEST(test_header_random)
+{
+	char helo[1001], sender[1001], domain[1001], ip[101], recv[301], name[64];
+	char buf[1024 + 16];
+	unsigned seed = 20260401;
+	int i, j;
+
+	for (i = 0; i < 5000; i++) {
+		struct spf_header_fields f = {
+			(enum spf_result)(i % (SPF_RESULT_PERMERROR + 1)),
+			i % 3 == 0,
+			hdr_random(recv, (size_t)rand_r(&seed) % 300, &seed),
+			hdr_random(ip, (size_t)rand_r(&seed) % 100, &seed),
+			hdr_random(helo, (size_t)rand_r(&seed) % 1000, &seed),
+			hdr_random(sender, (size_t)rand_r(&seed) % 1000, &seed),
+			hdr_random(domain, (size_t)rand_r(&seed) % 1000, &seed),
+		};
+
+		memset(buf, 'Z', sizeof(buf));
+		spf_header_build(&f, buf, 1024);
+		for (j = 1024; j < (int)sizeof(buf) && buf[j] == 'Z'; j++)
+			;
+		ck_assert_msg(j == (int)sizeof(buf), "input %d: byte %d beyond the buffer written",
+			      i, j);
+		snprintf(name, sizeof(name), "random input %d", i);
+		hdr_assert_sound(name, buf, helo[0] != '\0');
+	}
+}
+END_TEST
+
+/* a small buffer: cut, terminated, nothing written beyond it; size 0 writes nothing */
+START_TEST(test_header_small_buffer)
+{
+	char buf[40];
+
+	memset(buf, 'Z', sizeof(buf));
+	spf_header_build(&hdr_rows[0].f, buf, 20);
+	ck_assert_msg(strlen(buf) == 19, "got %zu bytes, want 19", strlen(buf));
+	ck_assert_msg(strncmp(buf, hdr_rows[0].want, 19) == 0, "got \"%s\"", buf);
+	ck_assert_msg(buf[20] == 'Z', "byte 20 written");
+	spf_header_build(&hdr_rows[0].f, buf, 0);
+	ck_assert_msg(buf[0] == 'P', "size 0: buffer written");
+}
+END_TEST
+
+/* the error class of each result (base/error.h) */
+START_TEST(test_result_class)
+{
+	enum spf_result r;
+
+	for (r = SPF_RESULT_NONE; r <= SPF_RESULT_PERMERROR; r++) {
+		enum error_class want = r == SPF_RESULT_TEMPERROR ? ERROR_TEMPORARY
+				      : r == SPF_RESULT_PERMERROR ? ERROR_INPUT : ERROR_NONE;
+
+		ck_assert_msg(spf_result_class(r) == want, "spf_result_class(%s) got %s, want %s",
+			      spf_result_name(r), error_class_name(spf_result_class(r)),
+			      error_class_name(want));
+	}
+}
+END_TEST
+
 START_TEST(test_result_names)
 {
 	enum spf_result r;
@@ -566,6 +712,69 @@ START_TEST(test_create_errors)
 	spf_checker_destroy(&c);
 	ck_assert_ptr_null(c);
 	spf_checker_destroy(&c);
+}
+END_TEST
+
+/* the classes (base/error.h) the constructors record: a bad setting is configuration */
+START_TEST(test_create_error_classes)
+{
+	static const char *const bad_type[] = {"x.example SRV 0 0 25 mx.example"};
+	struct spf_checker *c = NULL;
+	const char *err = NULL;
+
+	error_class_set(ERROR_NONE);
+	ck_assert_int_eq(spf_checker_create_zone(RECEIVER, bad_type, 1, &c, &err), -1);
+	ck_assert_int_eq(error_class_last(), ERROR_CONFIG);
+	error_class_set(ERROR_NONE);
+	ck_assert_int_eq(spf_checker_create_zone("", zone, ZONE_N, &c, &err), -1);
+	ck_assert_int_eq(error_class_last(), ERROR_CONFIG);
+	error_class_set(ERROR_NONE);
+	ck_assert_int_eq(spf_checker_create_ns(RECEIVER, "localhost", &c, &err), -1);
+	ck_assert_int_eq(error_class_last(), ERROR_CONFIG);
+	error_class_set(ERROR_NONE);
+	ck_assert_int_eq(spf_checker_create_zone_file(RECEIVER, "/nonexistent/zone", &c, &err), -1);
+	ck_assert_int_eq(error_class_last(), ERROR_CONFIG);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
+/* spf.test_zone files: comments and blank lines skipped, CR/LF removed, a missing file */
+START_TEST(test_zone_file)
+{
+	static const char text[] =
+		"# the test zone\r\n"
+		"\n"
+		"pass.example TXT v=spf1 ip4:192.0.2.0/24 -all\r\n"
+		"# fail.example TXT v=spf1 +all\n"
+		"fail.example TXT v=spf1 -all\n";
+	char dir[64], path[128];
+	struct spf_checker *c = NULL;
+	struct spf_outcome out;
+	const char *err = NULL;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(test_mkdtemp(dir, sizeof(dir), "/tmp", "check_spf.XXXXXX"));
+	snprintf(path, sizeof(path), "%s/zone", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_msg(spf_checker_create_zone_file(RECEIVER, path, &c, &err) == 0, "got \"%s\"",
+		      err ? err : "?");
+	spf_check(c, "192.0.2.3", "", "a@pass.example", 5000, &out);
+	ck_assert_msg(out.result == SPF_RESULT_PASS, "pass.example: got %s, want pass",
+		      name(out.result));
+	spf_check(c, "192.0.2.3", "", "a@fail.example", 5000, &out);
+	ck_assert_msg(out.result == SPF_RESULT_FAIL, "fail.example: got %s, want fail (the "
+		      "commented +all must be skipped)", name(out.result));
+	spf_checker_destroy(&c);
+	test_rmtree(dir);
+
+	err = NULL;
+	ck_assert_int_eq(spf_checker_create_zone_file(RECEIVER, path, &c, &err), -1);
+	ck_assert_msg(err != NULL && strcmp(err, "spf.test_zone: cannot open the file") == 0,
+		      "missing file: got \"%s\"", err ? err : "(null)");
+	ck_assert_ptr_null(c);
 }
 END_TEST
 
@@ -935,6 +1144,7 @@ static Suite *make_suite(void)
 	Suite *s = suite_create("spf");
 	TCase *tc = tcase_create("zone");
 	TCase *tr = tcase_create("resolver");
+	TCase *th = tcase_create("header");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_results, 0, ROWS_N);
@@ -946,8 +1156,17 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_liberror_recovers);
 	tcase_add_test(tc, test_overlong_records);
 	tcase_add_test(tc, test_create_errors);
+	tcase_add_test(tc, test_create_error_classes);
+	tcase_add_test(tc, test_zone_file);
 	tcase_add_test(tc, test_threads_zone);
 	suite_add_tcase(s, tc);
+
+	tcase_set_timeout(th, 60);
+	tcase_add_loop_test(th, test_header_build, 0, HDR_ROWS_N);
+	tcase_add_test(th, test_header_random);
+	tcase_add_test(th, test_header_small_buffer);
+	tcase_add_test(th, test_result_class);
+	suite_add_tcase(s, th);
 
 	tcase_set_timeout(tr, 60);
 	tcase_add_checked_fixture(tr, fake_start, fake_stop);

@@ -10,7 +10,6 @@
 #include "autoconf.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include "base/config.h"
 #include "store/store.h"
 #include "store_contract.h"
+#include "test_util.h"
 
 #define BASE 1700000040
 #define LIMIT 500
@@ -34,23 +34,11 @@ static char rootdir[256];	/* mktemp -d for the whole run */
 static char tmpdir[300];	/* the case's directory, in rootdir */
 static char envdir[350];	/* tmpdir/lmdb/env: open must create two levels */
 
-/* rm_entry - nftw callback removing one entry */
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-/* remove_tree - rm -rf path */
-static void remove_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* make_tmpdir - a fresh directory for this case, inside rootdir */
 static void make_tmpdir(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "%s/case-XXXXXX", rootdir);
-	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+	ck_assert_msg(test_mkdtemp(tmpdir, sizeof(tmpdir), rootdir, "case-XXXXXX") != NULL,
+		      "mkdtemp: %s", strerror(errno));
 	snprintf(envdir, sizeof(envdir), "%s/lmdb/env", tmpdir);
 }
 
@@ -59,7 +47,7 @@ static void make_tmpdir(void)
 static void remove_tmpdir(void)
 {
 	if (tmpdir[0] != '\0')
-		remove_tree(tmpdir);
+		test_rmtree(tmpdir);
 	tmpdir[0] = '\0';
 }
 
@@ -383,13 +371,10 @@ static Suite *lmdb_suite(void)
 
 int main(void)
 {
-	const char *base = getenv("TMPDIR");
 	SRunner *sr;
 	int failed;
 
-	snprintf(rootdir, sizeof(rootdir), "%s/chapps-lmdb-XXXXXX",
-		 base != NULL && base[0] != '\0' ? base : "/tmp");
-	if (mkdtemp(rootdir) == NULL) {
+	if (test_mkdtemp(rootdir, sizeof(rootdir), NULL, "chapps-lmdb-XXXXXX") == NULL) {
 		perror(rootdir);
 		return 99;
 	}
@@ -398,6 +383,6 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	remove_tree(rootdir);
+	test_rmtree(rootdir);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -12,7 +12,6 @@
  */
 #include "autoconf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "redis_helper.h"
+#include "test_util.h"
 
 #ifndef REDIS_SERVER_PATH
 #define REDIS_SERVER_PATH ""
@@ -130,28 +130,6 @@ const char *redis_helper_binary(const char *name)
 			return buf;
 	}
 	return NULL;
-}
-
-/* remove_dir - delete dir and the files in it (servers write no subdirectories) */
-static void remove_dir(const char *dir)
-{
-	char path[REDIS_HELPER_PATH_MAX * 2];
-	struct dirent *de;
-	DIR *d;
-
-	if (dir[0] == '\0')
-		return;
-	d = opendir(dir);
-	if (d != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
 }
 
 /* gone - has pid exited (reaped, or a zombie of another process)? */
@@ -420,13 +398,11 @@ static int spawn(struct redis_helper_server *srv, const struct redis_helper_opti
 
 int redis_helper_start(struct redis_helper_server *srv, const struct redis_helper_options *opts)
 {
-	const char *tmp = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
 	int port, last;
 
 	memset(srv, 0, sizeof(*srv));
 	srv->sentinel = opts->sentinel_master != NULL;
-	snprintf(srv->dir, sizeof(srv->dir), "%s/chapps-redis-XXXXXX", tmp);
-	if (mkdtemp(srv->dir) == NULL) {
+	if (test_mkdtemp(srv->dir, sizeof(srv->dir), NULL, "chapps-redis-XXXXXX") == NULL) {
 		fprintf(stderr, "redis_helper: mkdtemp %s: %s\n", srv->dir, strerror(errno));
 		srv->dir[0] = '\0';
 		return -1;
@@ -486,7 +462,7 @@ void redis_helper_stop(struct redis_helper_server *srv)
 		if (!reap(srv, STOP_TIMEOUT_MS))
 			redis_helper_kill(srv);
 	}
-	remove_dir(srv->dir);
+	test_rmtree(srv->dir);
 	srv->dir[0] = '\0';
 	registry_remove(srv);
 }

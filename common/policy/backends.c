@@ -185,38 +185,6 @@ int backends_check(struct backends *b, unsigned fatal_uses, unsigned warn_uses, 
 
 /* ---- SPF checker ---------------------------------------------------------- */
 
-/*
- * spf_checker_from_zone_file - a checker answering DNS from a file of
- * "name TYPE data" lines (spf.test_zone): the end-to-end tests run SPF
- * without sending a single query off the machine.
- */
-static int spf_checker_from_zone_file(const char *receiver, const char *path,
-				      struct spf_checker **checker_r, const char **err)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024], **records = NULL;
-	size_t n = 0;
-	int ret;
-
-	if (f == NULL) {
-		*err = "spf.test_zone: cannot open the file";
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		line[strcspn(line, "\r\n")] = '\0';
-		if (line[0] == '\0' || line[0] == '#')
-			continue;
-		records = xreallocarray(records, n + 1, sizeof(*records));
-		records[n++] = xstrdup(line);
-	}
-	fclose(f);
-	ret = spf_checker_create_zone(receiver, (const char *const *)records, n, checker_r, err);
-	for (size_t i = 0; i < n; i++)
-		free(records[i]);
-	free(records);
-	return ret;
-}
-
 struct spf_checker *backends_spf(struct backends *b, const char **err)
 {
 	struct spf_checker *spf;
@@ -232,8 +200,8 @@ struct spf_checker *backends_spf(struct backends *b, const char **err)
 			receiver = host;
 		}
 		if (b->config->spf_test_zone[0] != '\0') {
-			if (spf_checker_from_zone_file(receiver, b->config->spf_test_zone, &b->spf,
-						       err) < 0)
+			if (spf_checker_create_zone_file(receiver, b->config->spf_test_zone,
+							 &b->spf, err) < 0)
 				b->spf = NULL;
 		} else if (spf_checker_create(receiver, &b->spf, err) < 0) {
 			b->spf = NULL;

@@ -1,11 +1,16 @@
 /*
- * policydb-private.h - what the SQL backends share with policydb.c
+ * policydb-private.h - what the SQL backends share with the front
  *
- * policydb.c owns the SQL of every look-up and admin function (one text per
- * statement, `?` placeholders), the connection pool and the retry rule; a
- * backend only connects, prepares, binds, steps and classifies errors.  A
- * backend's handle embeds struct policydb as its first member and its
- * connections embed struct policydb_conn as their first member.
+ * store.c's shape: the front (policydb.c, policydb_admin.c, policydb_sql.c)
+ * owns the SQL of every look-up and admin function, the connection pool
+ * and the retry rule, and dispatches through the backend's struct
+ * policydb_ops; a backend only connects, prepares, binds, steps and
+ * classifies errors, and never calls back into the front.  A backend's
+ * handle embeds struct policydb as its first member and its connections
+ * embed struct policydb_conn as their first member.  The backend's open
+ * fills ops, label (allocated, freed by the front) and timeout_ms; the
+ * front sets up the rest.  Backends report errors with error_format_class
+ * (base/error.h), choosing the class.
  */
 #ifndef CHAPPS_POLICYDB_PRIVATE_H
 #define CHAPPS_POLICYDB_PRIVATE_H
@@ -14,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/error.h"
 #include "policydb/policydb.h"
 
 /* Internal status: the connection is dead, drop it and retry on a new one. */
@@ -87,10 +93,12 @@ struct policydb_ops {
 };
 
 struct policydb {
+	/* set by the backend's open */
 	const struct policydb_ops *ops;
 	char *label;			/* "sqlite PATH" / "mariadb user@host:port/name" */
 	int timeout_ms;
 
+	/* the front's: the pool */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct policydb_conn *idle;
@@ -98,15 +106,10 @@ struct policydb {
 	int nopen;			/* idle + in use */
 };
 
-/* policydb_init - fill the common part (called by the backends' open). */
-void policydb_init(struct policydb *db, const struct policydb_ops *ops, const char *label,
-		   int timeout_ms);
+/* Appended to a backend's message when a table or column is missing. */
+#define POLICYDB_SETUP_HINT " (create or upgrade the schema with `chapps-cli admin db-setup`)"
 
-/* policydb_seterr - format into err (size errsize; NULL or 0 is fine). */
-void policydb_seterr(char *err, size_t errsize, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* The backends' constructors, called by policydb_open. */
+/* The backends' constructors, called by policydb_open (0 or -1, class recorded). */
 int policydb_sqlite_open(const struct config *config, bool create, struct policydb **db_r,
 			 char *err, size_t errsize);
 int policydb_mariadb_open(const struct config *config, struct policydb **db_r, char *err,

@@ -47,7 +47,6 @@
 #include "policydb/policydb-private.h"
 #include "base/xalloc.h"
 
-#define SETUP_HINT " (create or upgrade the schema with `chapps-cli admin db-setup`)"
 
 /* MySQL 8.0.24+: the server closed an idle connection (wait_timeout). */
 #define ER_CLIENT_INTERACTION_TIMEOUT_ 4031
@@ -144,6 +143,23 @@ static void library_init(void)
 	library_rc = mysql_library_init(0, NULL, NULL);
 }
 
+/*
+ * connect_class - the class of a failed connect: the server refused the
+ * configured account or database (ERROR_CONFIG), or could not be reached
+ * (ERROR_TEMPORARY)
+ */
+static enum error_class connect_class(unsigned int code)
+{
+	switch (code) {
+	case ER_ACCESS_DENIED_ERROR:
+	case ER_DBACCESS_DENIED_ERROR:
+	case ER_BAD_DB_ERROR:
+		return ERROR_CONFIG;
+	default:
+		return ERROR_TEMPORARY;
+	}
+}
+
 /* classify - turn a Connector/C error into a status and a message */
 static int classify(struct mariadb_conn *c, unsigned int code, const char *msg,
 		    const char *what, char *err, size_t errsize)
@@ -153,7 +169,7 @@ static int classify(struct mariadb_conn *c, unsigned int code, const char *msg,
 	switch (code) {
 	case ER_DUP_ENTRY:
 	case ER_DUP_ENTRY_WITH_KEY_NAME:
-		policydb_seterr(err, errsize, "%s: %s", c->db->base.label, msg);
+		error_format(err, errsize, "%s: %s", c->db->base.label, msg);
 		return POLICYDB_EXISTS;
 	case CR_SERVER_GONE_ERROR:
 	case CR_SERVER_LOST:
@@ -161,15 +177,16 @@ static int classify(struct mariadb_conn *c, unsigned int code, const char *msg,
 	case ER_CONNECTION_KILLED:
 	case ER_SERVER_SHUTDOWN:
 	case ER_CLIENT_INTERACTION_TIMEOUT_:
-		policydb_seterr(err, errsize, "%s: %s: connection lost: %s", c->db->base.label,
-				what, msg);
+		error_format_class(ERROR_TEMPORARY, err, errsize, "%s: %s: connection lost: %s",
+				   c->db->base.label, what, msg);
 		return POLICYDB_LOST;
 	case ER_NO_SUCH_TABLE:
 	case ER_BAD_FIELD_ERROR:
-		hint = SETUP_HINT;
+		hint = POLICYDB_SETUP_HINT;
 		break;
 	}
-	policydb_seterr(err, errsize, "%s: %s: %s%s", c->db->base.label, what, msg, hint);
+	error_format_class(hint[0] != '\0' ? ERROR_CONFIG : ERROR_TEMPORARY, err, errsize,
+			   "%s: %s: %s%s", c->db->base.label, what, msg, hint);
 	return POLICYDB_ERROR;
 }
 
@@ -215,7 +232,7 @@ static int mdb_connect(struct policydb *pdb, struct policydb_conn **conn_r, char
 	c->db = db;
 	c->my = mysql_init(NULL);
 	if (c->my == NULL) {
-		policydb_seterr(err, errsize, "%s: mysql_init failed", pdb->label);
+		error_format_class(ERROR_TEMPORARY, err, errsize, "%s: mysql_init failed", pdb->label);
 		free(c);
 		return POLICYDB_ERROR;
 	}
@@ -226,7 +243,7 @@ static int mdb_connect(struct policydb *pdb, struct policydb_conn **conn_r, char
 	mysql_options(c->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	if (mysql_real_connect(c->my, db->host, db->user, db->password, db->name, db->port,
 			       NULL, CLIENT_FOUND_ROWS) == NULL) {
-		policydb_seterr(err, errsize, "%s: cannot connect: %s", pdb->label,
+		error_format_class(connect_class(mysql_errno(c->my)), err, errsize, "%s: cannot connect: %s", pdb->label,
 				mysql_error(c->my));
 		mysql_close(c->my);
 		free(c);
@@ -281,7 +298,7 @@ static int mdb_exec(struct policydb_conn *conn, const struct policydb_stmt *stmt
 	if (rc != POLICYDB_OK)
 		return rc;
 	if (nparams > POLICYDB_COLS_MAX || mysql_stmt_param_count(st) != nparams) {
-		policydb_seterr(err, errsize, "%s: statement %d: %lu parameters, %zu given",
+		error_format_class(ERROR_CONFIG, err, errsize, "%s: statement %d: %lu parameters, %zu given",
 				c->db->base.label, stmt->id, mysql_stmt_param_count(st), nparams);
 		return POLICYDB_ERROR;
 	}
@@ -313,7 +330,7 @@ static int mdb_exec(struct policydb_conn *conn, const struct policydb_stmt *stmt
 	}
 	if (ncols > POLICYDB_COLS_MAX) {
 		mysql_stmt_free_result(st);
-		policydb_seterr(err, errsize, "%s: statement %d: too many columns",
+		error_format_class(ERROR_CONFIG, err, errsize, "%s: statement %d: too many columns",
 				c->db->base.label, stmt->id);
 		return POLICYDB_ERROR;
 	}
@@ -342,7 +359,7 @@ static int mdb_exec(struct policydb_conn *conn, const struct policydb_stmt *stmt
 			return rc;
 		}
 		if (f == MYSQL_DATA_TRUNCATED) {
-			policydb_seterr(err, errsize, "%s: a value is longer than %d bytes",
+			error_format_class(ERROR_CONFIG, err, errsize, "%s: a value is longer than %d bytes",
 					c->db->base.label, COL_BUF - 1);
 			rc = POLICYDB_ERROR;
 			stop = true;
@@ -418,7 +435,7 @@ int policydb_mariadb_open(const struct config *config, struct policydb **db_r, c
 	*db_r = NULL;
 	pthread_once(&library_once, library_init);
 	if (library_rc != 0) {
-		policydb_seterr(err, errsize, "mysql_library_init failed");
+		error_format_class(ERROR_TEMPORARY, err, errsize, "mysql_library_init failed");
 		return -1;
 	}
 	db = xcalloc(1, sizeof(*db));
@@ -432,8 +449,9 @@ int policydb_mariadb_open(const struct config *config, struct policydb **db_r, c
 	db->port = config->policydb_port > 0 ? (unsigned int)config->policydb_port : 3306;
 	db->timeout_s = ms > 0 ? (unsigned int)((ms + 999) / 1000) : 1;
 	label = xasprintf("mariadb %s@%s:%u/%s", db->user, db->host, db->port, db->name);
-	policydb_init(&db->base, &mariadb_ops, label, ms);
-	free(label);
+	db->base.ops = &mariadb_ops;
+	db->base.label = label;	/* freed by policydb_close */
+	db->base.timeout_ms = ms;
 	*db_r = &db->base;
 	return 0;
 }

@@ -37,7 +37,6 @@
 #include "policydb/policydb-private.h"
 #include "base/xalloc.h"
 
-#define SETUP_HINT " (create or upgrade the schema with `chapps-cli admin db-setup`)"
 
 struct sqlite_db {
 	struct policydb base;
@@ -115,14 +114,15 @@ static int sqlite_err(struct sqlite_conn *c, const char *what, char *err, size_t
 {
 	const char *msg = sqlite3_errmsg(c->h);
 	int code = sqlite3_extended_errcode(c->h);
+	bool schema;
 
 	if (code == SQLITE_CONSTRAINT_UNIQUE || code == SQLITE_CONSTRAINT_PRIMARYKEY) {
-		policydb_seterr(err, errsize, "%s: %s", c->db->base.label, msg);
+		error_format(err, errsize, "%s: %s", c->db->base.label, msg);
 		return POLICYDB_EXISTS;
 	}
-	policydb_seterr(err, errsize, "%s: %s: %s%s", c->db->base.label, what, msg,
-			(strncmp(msg, "no such table", 13) == 0 ||
-			 strncmp(msg, "no such column", 14) == 0) ? SETUP_HINT : "");
+	schema = strncmp(msg, "no such table", 13) == 0 || strncmp(msg, "no such column", 14) == 0;
+	error_format_class(schema ? ERROR_CONFIG : ERROR_TEMPORARY, err, errsize, "%s: %s: %s%s",
+			   c->db->base.label, what, msg, schema ? POLICYDB_SETUP_HINT : "");
 	return POLICYDB_ERROR;
 }
 
@@ -155,7 +155,7 @@ static int sqlite_connect(struct policydb *pdb, struct policydb_conn **conn_r, c
 	c->db = db;
 	rc = sqlite3_open_v2(db->path, &c->h, flags, NULL);
 	if (rc != SQLITE_OK) {
-		policydb_seterr(err, errsize, "%s: cannot open: %s", pdb->label,
+		error_format_class(ERROR_CONFIG, err, errsize, "%s: cannot open: %s", pdb->label,
 				c->h != NULL ? sqlite3_errmsg(c->h) : sqlite3_errstr(rc));
 		sqlite3_close(c->h);
 		free(c);
@@ -210,7 +210,7 @@ static int sqlite_exec(struct policydb_conn *conn, const struct policydb_stmt *s
 	ncols = sqlite3_column_count(st);
 	if (ncols > POLICYDB_COLS_MAX) {
 		sqlite3_clear_bindings(st);
-		policydb_seterr(err, errsize, "%s: statement %d: too many columns",
+		error_format_class(ERROR_CONFIG, err, errsize, "%s: statement %d: too many columns",
 				c->db->base.label, stmt->id);
 		return POLICYDB_ERROR;
 	}
@@ -297,7 +297,7 @@ static int make_parent(const char *path, char *err, size_t errsize)
 		c = *p;
 		*p = '\0';
 		if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-			policydb_seterr(err, errsize, "cannot create directory %s: %s", dir,
+			error_format_class(ERROR_CONFIG, err, errsize, "cannot create directory %s: %s", dir,
 					strerror(errno));
 			rc = -1;
 			break;
@@ -320,11 +320,11 @@ int policydb_sqlite_open(const struct config *config, bool create, struct policy
 
 	*db_r = NULL;
 	if (path == NULL || path[0] == '\0') {
-		policydb_seterr(err, errsize, "policy_db.path is empty");
+		error_format_class(ERROR_CONFIG, err, errsize, "policy_db.path is empty");
 		return -1;
 	}
 	if (!sqlite3_threadsafe()) {
-		policydb_seterr(err, errsize, "libsqlite3 is built without thread support");
+		error_format_class(ERROR_CONFIG, err, errsize, "libsqlite3 is built without thread support");
 		return -1;
 	}
 	if (create) {
@@ -332,12 +332,12 @@ int policydb_sqlite_open(const struct config *config, bool create, struct policy
 			return -1;
 	} else if (stat(path, &sb) != 0) {
 		if (errno == ENOENT)
-			policydb_seterr(err, errsize,
+			error_format_class(ERROR_CONFIG, err, errsize,
 					"policy database %s does not exist (create it with "
 					"`chapps-cli admin db-setup`)",
 					path);
 		else
-			policydb_seterr(err, errsize, "policy database %s: %s", path,
+			error_format_class(ERROR_CONFIG, err, errsize, "policy database %s: %s", path,
 					strerror(errno));
 		return -1;
 	}
@@ -345,8 +345,9 @@ int policydb_sqlite_open(const struct config *config, bool create, struct policy
 	db->path = xstrdup(path);
 	db->create = create;
 	label = xasprintf("sqlite %s", path);
-	policydb_init(&db->base, &sqlite_ops, label, config->policydb_timeout_ms);
-	free(label);
+	db->base.ops = &sqlite_ops;
+	db->base.label = label;	/* freed by policydb_close */
+	db->base.timeout_ms = config->policydb_timeout_ms;
 	*db_r = &db->base;
 	return 0;
 }

@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/error.h"
+
 struct spf_checker;
 
 enum spf_result {
@@ -81,6 +83,16 @@ int spf_checker_create_zone(const char *receiver, const char *const *records, si
 			    struct spf_checker **checker_r, const char **error_r);
 
 /*
+ * spf_checker_create_zone_file - spf_checker_create_zone with the records
+ * read from the file at path, one per line; empty lines and lines starting
+ * with '#' are skipped (spf.test_zone: the end-to-end tests run SPF
+ * without one query leaving the machine).  Returns 0, or -1 with *error_r
+ * (static text), e.g. "spf.test_zone: cannot open the file".
+ */
+int spf_checker_create_zone_file(const char *receiver, const char *path,
+				 struct spf_checker **checker_r, const char **error_r);
+
+/*
  * spf_checker_destroy - free *checker and set it to NULL; NULL is fine.  No
  * spf_check may be running on it.  Also frees the calling thread's resolver
  * state (other threads free theirs when they exit).
@@ -109,5 +121,15 @@ void spf_check(struct spf_checker *checker, const char *client_ip, const char *h
 
 /* spf_result_name - "pass", "fail", "softfail", "neutral", "none", ... */
 const char *spf_result_name(enum spf_result result);
+
+/*
+ * spf_result_class - the error class (base/error.h) of a result:
+ * temperror is ERROR_TEMPORARY, permerror ERROR_INPUT (the domain's
+ * published record is broken: retrying will not mend it), every verdict
+ * ERROR_NONE.  A failed spf_checker_create* records ERROR_CONFIG (bad
+ * receiver, name server or zone) or ERROR_TEMPORARY (libspf2 could not
+ * make its server) for error_class_last().
+ */
+enum error_class spf_result_class(enum spf_result result);
 
 #endif

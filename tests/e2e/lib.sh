@@ -34,6 +34,9 @@
 export LC_ALL=C
 PATH=$PATH:/usr/sbin:/sbin
 
+# the Postfix instance itself, shared with bench/postfix.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../postfix-setup.sh" || exit 99
+
 E2E_REALM=e2e.test
 E2E_HOSTNAME=mx.e2e.test
 E2E_USERS=${E2E_USERS:-"alice:alicepw bob:bobpw"}
@@ -103,52 +106,17 @@ e2e_finish()
 
 # ---- process helpers -----------------------------------------------------
 
-# e2e_alive PID - true if PID exists and is not a zombie
-e2e_alive()
-{
-	local st
-	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
-# e2e_is PID WORD - true if PID is alive and WORD occurs in its command line (guards
-# against PID reuse before a kill)
-e2e_is()
-{
-	e2e_alive "$1" || return 1
-	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
-}
-
-# e2e_wait_gone SECS PID... - poll until every PID is gone; false on timeout
-e2e_wait_gone()
-{
-	local secs=$1 i p busy; shift
-	for ((i = 0; i <= secs * 20; i++)); do
-		busy=0
-		for p in "$@"; do e2e_alive "$p" && { busy=1; break; }; done
-		[ $busy = 0 ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# e2e_listening PORT - true if something listens on 127.0.0.1:PORT (no connection made)
-e2e_listening() { [ -n "$(ss -Hltn "src 127.0.0.1:$1" 2>/dev/null)" ]; }
+# The process and port helpers are tests/postfix-setup.sh's, under the names the tests use:
+#	e2e_alive PID, e2e_is PID WORD, e2e_wait_gone SECS PID..., e2e_listening PORT,
+#	e2e_wait_listen SECS PORT [PID]
+e2e_alive() { pfs_alive "$@"; }
+e2e_is() { pfs_is "$@"; }
+e2e_wait_gone() { pfs_wait_gone "$@"; }
+e2e_listening() { pfs_listening "$@"; }
+e2e_wait_listen() { pfs_wait_listen "$@"; }
 
 # e2e_listening_unix PATH - true if a unix socket listens at PATH
 e2e_listening_unix() { ss -Hlx 2>/dev/null | awk '{ print $5 }' | grep -qxF -- "$1"; }
-
-# e2e_wait_listen SECS PORT [PID] - poll until PORT listens; false on timeout or if PID died
-e2e_wait_listen()
-{
-	local i
-	for ((i = 0; i <= $1 * 20; i++)); do
-		e2e_listening "$2" && return 0
-		[ -n "${3:-}" ] && ! e2e_alive "$3" && return 1
-		sleep 0.05
-	done
-	return 1
-}
 
 # ---- setup and teardown --------------------------------------------------
 
@@ -172,11 +140,10 @@ e2e_init()
 	trap e2e_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	chmod 755 "$E2E_DIR"
-	mkdir -p "$E2E_DIR"/{etc/sasl,queue,data,log,sink,milter,out}
-	chmod 755 "$E2E_DIR"/{etc,etc/sasl,queue,milter,out}
-	chown postfix:postfix "$E2E_DIR/data" "$E2E_DIR/sink"
-	chmod 700 "$E2E_DIR/data"
+	pfs_dirs "$E2E_DIR" || e2e_bail "cannot make the Postfix directories"
+	mkdir -p "$E2E_DIR"/{etc/sasl,sink,milter,out}
+	chmod 755 "$E2E_DIR"/{etc/sasl,milter,out}
+	chown postfix:postfix "$E2E_DIR/sink"
 }
 
 # e2e_need_milter - set CHAPPS_MILTER (default ./chapps-milter) or bail out
@@ -231,40 +198,9 @@ e2e_pc() { postconf -c "$E2E_DIR/etc" "$@"; }
 # e2e_postfix_config - write main.cf, master.cf, the SASL config and sasldb2
 e2e_postfix_config()
 {
-	local d=$E2E_DIR u user pass realm l
+	local d=$E2E_DIR u user pass realm
 
-	cat >"$d/etc/main.cf" <<EOF
-# chapps tests/e2e private instance: loopback only, nothing leaves 127.0.0.1
-compatibility_level = 3.6
-queue_directory = $d/queue
-data_directory = $d/data
-mail_owner = postfix
-setgid_group = postdrop
-syslog_name = postfix-e2e
-maillog_file = $d/log/maillog
-maillog_file_prefixes = $d
-myhostname = $E2E_HOSTNAME
-mydomain = $E2E_REALM
-myorigin = \$mydomain
-mydestination =
-local_recipient_maps =
-local_transport = error:5.1.1 local delivery disabled
-alias_maps =
-alias_database =
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-relayhost = [127.0.0.1]:$E2E_SINK_PORT
-default_transport = smtp
-relay_transport = smtp
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-smtp_tls_security_level = none
-notify_classes =
-biff = no
-smtpd_peername_lookup = no
-smtpd_banner = \$myhostname ESMTP chapps-e2e
-smtpd_tls_security_level = none
+	pfs_main_cf "$d" e2e "$E2E_HOSTNAME" "$E2E_REALM" "$E2E_SINK_PORT" <<EOF || return 1
 smtpd_sasl_auth_enable = yes
 smtpd_sasl_type = cyrus
 smtpd_sasl_path = smtpd
@@ -274,53 +210,11 @@ smtpd_sasl_security_options = noanonymous
 smtpd_sasl_authenticated_header = yes
 broken_sasl_auth_clients = no
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
-smtpd_recipient_restrictions =
-smtpd_authorized_xclient_hosts = 127.0.0.1
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-smtpd_client_message_rate_limit = 0
-smtpd_error_sleep_time = 0
-in_flow_delay = 0s
-# milters are set per listener in master.cf; the macro lists stay at Postfix's defaults
-smtpd_milters =
-non_smtpd_milters =
-milter_default_action = tempfail
-milter_protocol = 6
 milter_connect_timeout = $E2E_MILTER_TIMEOUT
 milter_command_timeout = $E2E_MILTER_TIMEOUT
 milter_content_timeout = $E2E_MILTER_TIMEOUT
-minimal_backoff_time = 10s
-maximal_backoff_time = 60s
-queue_run_delay = 10s
 EOF
-
-	{
-		echo "# chapps tests/e2e: no chroot anywhere"
-		for l in "${E2E_LISTENERS[@]}"; do echo "$l"; done
-		cat <<'EOF'
-pickup     unix  n - n 60   1 pickup
-cleanup    unix  n - n -    0 cleanup
-qmgr       unix  n - n 300  1 qmgr
-tlsmgr     unix  - - n 1000? 1 tlsmgr
-rewrite    unix  - - n -    - trivial-rewrite
-bounce     unix  - - n -    0 bounce
-defer      unix  - - n -    0 bounce
-trace      unix  - - n -    0 bounce
-verify     unix  - - n -    1 verify
-flush      unix  n - n 1000? 0 flush
-proxymap   unix  - - n -    - proxymap
-proxywrite unix  - - n -    1 proxymap
-smtp       unix  - - n -    - smtp
-relay      unix  - - n -    - smtp
-showq      unix  n - n -    - showq
-error      unix  - - n -    - error
-retry      unix  - - n -    - error
-discard    unix  - - n -    - discard
-anvil      unix  - - n -    1 anvil
-scache     unix  - - n -    1 scache
-postlog    unix-dgram n - n - 1 postlogd
-EOF
-	} >"$d/etc/master.cf"
+	pfs_master_cf "$d" tests/e2e "${E2E_LISTENERS[@]}" || return 1
 
 	cat >"$d/etc/sasl/smtpd.conf" <<EOF
 pwcheck_method: auxprop
@@ -335,32 +229,19 @@ EOF
 			return 1
 	done
 	chown root:postfix "$d/etc/sasl/sasldb2" && chmod 640 "$d/etc/sasl/sasldb2" || return 1
-	touch "$d/log/maillog"
 }
 
 # e2e_postfix_up - configure, start the sink and Postfix, wait for every listener
 e2e_postfix_up()
 {
-	local p i
+	local p
 	[ ${#E2E_LISTENERS[@]} -gt 0 ] || e2e_bail "e2e_postfix_up: no e2e_listener declared"
 	for p in "${E2E_LISTEN_PORTS[@]}" "$E2E_SINK_PORT"; do
 		e2e_listening "$p" && e2e_bail "port 127.0.0.1:$p is already in use"
 	done
 	e2e_postfix_config || e2e_bail "writing the Postfix configuration failed"
 	e2e_sink_start || e2e_bail "smtp-sink did not start"
-	if ! postfix -c "$E2E_DIR/etc" check >"$E2E_DIR/log/postfix-check.out" 2>&1; then
-		cat "$E2E_DIR/log/postfix-check.out"
-		e2e_bail "postfix check failed"
-	fi
-	postfix -c "$E2E_DIR/etc" start >"$E2E_DIR/log/postfix-start.out" 2>&1 ||
-		{ cat "$E2E_DIR/log/postfix-start.out"; e2e_bail "postfix start failed"; }
-	for ((i = 0; i < 200; i++)); do
-		E2E_MASTER_PID=$(tr -d ' \n' <"$E2E_DIR/queue/pid/master.pid" 2>/dev/null)
-		[ -n "$E2E_MASTER_PID" ] && e2e_alive "$E2E_MASTER_PID" && break
-		E2E_MASTER_PID=
-		sleep 0.05
-	done
-	[ -n "$E2E_MASTER_PID" ] || e2e_bail "Postfix master did not start"
+	E2E_MASTER_PID=$(pfs_start "$E2E_DIR") || e2e_bail "Postfix did not start"
 	for p in "${E2E_LISTEN_PORTS[@]}"; do
 		e2e_wait_listen 10 "$p" "$E2E_MASTER_PID" || e2e_bail "smtpd not listening on $p"
 	done
@@ -369,14 +250,7 @@ e2e_postfix_up()
 # e2e_postfix_down - stop the master and its children by PID and wait until they are gone
 e2e_postfix_down()
 {
-	local kids
-	[ -n "$E2E_MASTER_PID" ] || return 0
-	if e2e_is "$E2E_MASTER_PID" master; then
-		kids=$(ps -o pid= --ppid "$E2E_MASTER_PID" 2>/dev/null)
-		kill -TERM "$E2E_MASTER_PID" 2>/dev/null
-		# shellcheck disable=SC2086
-		e2e_wait_gone 10 "$E2E_MASTER_PID" $kids
-	fi
+	pfs_stop "$E2E_MASTER_PID"
 	E2E_MASTER_PID=
 }
 

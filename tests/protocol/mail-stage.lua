@@ -15,27 +15,9 @@
 -- Prints "ok - ..." or "FAIL - ..." per check; exits 1 (via error()) when a check failed.
 -- miltertest hides the message of a Lua error, so the body runs under pcall.
 
+local mtlib = dofile((debug.getinfo(1, "S").source:match("^@?(.*/)") or "./") .. "mtlib.lua")
+local check, rname = mtlib.check, mtlib.rname
 local sock = SOCK or "inet:16700@127.0.0.1"
-local failures = 0
-
-local function check(cond, what)
-	if cond then
-		mt.echo("ok - " .. what)
-	else
-		mt.echo("FAIL - " .. what)
-		failures = failures + 1
-	end
-end
-
-local names = {
-	[SMFIR_CONTINUE] = "CONTINUE", [SMFIR_ACCEPT] = "ACCEPT", [SMFIR_REJECT] = "REJECT",
-	[SMFIR_TEMPFAIL] = "TEMPFAIL", [SMFIR_DISCARD] = "DISCARD",
-	[SMFIR_REPLYCODE] = "REPLYCODE", [SMFIR_SKIP] = "SKIP",
-}
-
-local function rname(r)
-	return names[r] or tostring(r)
-end
 
 -- expand - "*N" -> N copies of fill, anything else unchanged
 local function expand(v, fill)
@@ -47,17 +29,7 @@ local function expand(v, fill)
 end
 
 local function open_conn()
-	local conn = mt.connect(sock, 50, 0.1)
-	if conn == nil then
-		error("mt.connect(" .. sock .. ") failed")
-	end
-	mt.macro(conn, SMFIC_CONNECT, "j", "mx.proto.test", "{daemon_name}", "mx.proto.test",
-		 "{client_addr}", "192.0.2.7")
-	local err = mt.conninfo(conn, "client.proto.test", "192.0.2.7")
-	if err ~= nil then
-		error("mt.conninfo: " .. tostring(err))
-	end
-	return conn
+	return mtlib.open_conn(sock, "mx.proto.test")
 end
 
 local function main()
@@ -70,10 +42,7 @@ local function main()
 		check(not helo, "HELO negotiated away (SMFIP_NOHELO)")
 	end
 	if helo then
-		local err = mt.helo(conn, expand(HELO or "client.proto.test", "h"))
-		if err ~= nil then
-			error("mt.helo: " .. tostring(err))
-		end
+		mtlib.must(mt.helo(conn, expand(HELO or "client.proto.test", "h")), "mt.helo")
 	end
 
 	local args = { conn, SMFIC_MAIL }
@@ -88,10 +57,7 @@ local function main()
 	if #args > 2 then
 		mt.macro(table.unpack(args)) -- one call: a second would replace the first
 	end
-	local err = mt.mailfrom(conn, FROM or "<alice@example.com>")
-	if err ~= nil then
-		error("mt.mailfrom: " .. tostring(err))
-	end
+	mtlib.must(mt.mailfrom(conn, FROM or "<alice@example.com>"), "mt.mailfrom")
 	local got = rname(mt.getreply(conn))
 	local want = EXPECT or "ACCEPT"
 	local matched = false
@@ -110,11 +76,4 @@ local function main()
 	end
 end
 
-local ok, err = pcall(main)
-if not ok then
-	mt.echo("FAIL - error: " .. tostring(err))
-	failures = failures + 1
-end
-if failures > 0 then
-	error("failed")
-end
+mtlib.run(main)

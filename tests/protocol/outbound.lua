@@ -17,42 +17,12 @@
 -- Prints "ok - ..." or "FAIL - ..." per step; exits 1 (via error()) when a step failed.
 -- The body runs under pcall: miltertest hides the message of a Lua error.
 
+local mtlib = dofile((debug.getinfo(1, "S").source:match("^@?(.*/)") or "./") .. "mtlib.lua")
+local check, rname, must = mtlib.check, mtlib.rname, mtlib.must
 local sock = SOCK or "inet:16710@127.0.0.1"
-local failures = 0
-
-local function check(cond, what)
-	if cond then
-		mt.echo("ok - " .. what)
-	else
-		mt.echo("FAIL - " .. what)
-		failures = failures + 1
-	end
-end
-
-local names = {
-	[SMFIR_CONTINUE] = "CONTINUE", [SMFIR_ACCEPT] = "ACCEPT", [SMFIR_REJECT] = "REJECT",
-	[SMFIR_TEMPFAIL] = "TEMPFAIL", [SMFIR_DISCARD] = "DISCARD",
-	[SMFIR_REPLYCODE] = "REPLYCODE", [SMFIR_SKIP] = "SKIP",
-}
-
-local function rname(r)
-	return names[r] or tostring(r)
-end
-
-local function must(err, what)
-	if err ~= nil then
-		error(what .. ": " .. tostring(err))
-	end
-end
 
 local function open_conn()
-	local conn = mt.connect(sock, 50, 0.1)
-	if conn == nil then
-		error("mt.connect(" .. sock .. ") failed")
-	end
-	mt.macro(conn, SMFIC_CONNECT, "j", "mx.proto.test", "{daemon_name}", "submission",
-		 "{client_addr}", "192.0.2.7")
-	must(mt.conninfo(conn, "client.proto.test", "192.0.2.7"), "mt.conninfo")
+	local conn = mtlib.open_conn(sock, "submission")
 	if not mt.test_option(conn, SMFIP_NOHELO) then
 		must(mt.helo(conn, "client.proto.test"), "mt.helo")
 	end
@@ -109,11 +79,4 @@ local function main()
 	check(n > 0, "PLAN has messages")
 end
 
-local ok, err = pcall(main)
-if not ok then
-	mt.echo("FAIL - error: " .. tostring(err))
-	failures = failures + 1
-end
-if failures > 0 then
-	error("failed")
-end
+mtlib.run(main)
