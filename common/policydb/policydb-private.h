@@ -32,7 +32,13 @@ struct policydb_stmt {
 };
 
 /* Number of statements (size of a connection's statement cache). */
-#define POLICYDB_STMT_MAX 48
+#define POLICYDB_STMT_MAX 112
+
+/*
+ * Statements defined outside policydb.c (policydb_ids.c, the id-based
+ * functions of chapps-api) number theirs from here, below POLICYDB_STMT_MAX.
+ */
+#define POLICYDB_STMT_IDS_BASE 64
 
 enum policydb_param_type { POLICYDB_PARAM_TEXT, POLICYDB_PARAM_INT };
 
@@ -105,6 +111,14 @@ void policydb_init(struct policydb *db, const struct policydb_ops *ops, const ch
 /* policydb_seterr - format into err (size errsize; NULL or 0 is fine). */
 void policydb_seterr(char *err, size_t errsize, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * policydb_exec - run a statement defined outside policydb.c on a pooled
+ * connection, with the same lost-connection retry as policydb.c's own.
+ */
+int policydb_exec(struct policydb *db, const struct policydb_stmt *stmt,
+		  const struct policydb_param *params, size_t nparams, policydb_row_fn *fn,
+		  void *ctx, long long *changes_r, char *err, size_t errsize);
 
 /* The backends' constructors, called by policydb_open. */
 int policydb_sqlite_open(const struct config *config, bool create, struct policydb **db_r,

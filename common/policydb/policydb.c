@@ -970,3 +970,32 @@ int policydb_domain_users(struct policydb *db, const char *domain, policydb_row_
 	return list_of(db, ST_DOMAIN_USERS, ST_DOMAIN_EXISTS, "domain", ldomain, fn, ctx, err,
 		       errsize);
 }
+
+/* ---- statements of other files (policydb_ids.c) ------------------------- */
+
+int policydb_exec(struct policydb *db, const struct policydb_stmt *stmt,
+		  const struct policydb_param *params, size_t nparams, policydb_row_fn *fn,
+		  void *ctx, long long *changes_r, char *err, size_t errsize)
+{
+	struct policydb_conn *conn;
+	int attempt, rc = POLICYDB_ERROR;
+	long long t0;
+
+	if (changes_r != NULL)
+		*changes_r = 0;
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (pool_get(db, &conn, err, errsize) != POLICYDB_OK)
+			return POLICYDB_ERROR;
+		t0 = now_ms();
+		rc = db->ops->exec(conn, stmt, params, nparams, fn, ctx, changes_r, err, errsize);
+		if (rc != POLICYDB_LOST) {
+			pool_put(db, &conn, false);
+			return rc;
+		}
+		pool_put(db, &conn, true);
+		pool_drop_idle(db);
+		if (now_ms() - t0 >= db->timeout_ms / 2)
+			break;
+	}
+	return POLICYDB_ERROR;
+}
