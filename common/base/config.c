@@ -217,6 +217,9 @@ static const struct setting settings[] = {
 	I("api.timeout", api_timeout, 30, 1, 3600),
 	I("api.threads", api_threads, 4, 1, 64),
 	I("api.auth_fail_max", api_auth_fail_max, 10, 1, 100000),
+
+	S("metrics.listen", metrics_listen, ""),
+	S("metrics.token", metrics_token, ""),
 };
 
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -192,6 +192,10 @@ struct config {
 	int api_threads;
 	int api_auth_fail_max;		/* failed attempts per client per minute */
 
+	/* metrics (chapps-milter's Prometheus endpoint) */
+	char *metrics_listen;		/* loopback "HOST:PORT"; "" = off */
+	char *metrics_token;		/* bearer token required; "" = none */
+
 	void (*helo_whitelist_free)(void *);
 	int refcount;			/* config_ref/config_unref */
 };
