@@ -127,6 +127,8 @@ req c POST /emails/ '{"name":"alice@example.com"}'
 check "POST /emails/ clash: 409" 409 .detail '"Unique key conflict creating email."'
 req c POST /emails/ '{"name":"no-at-sign"}'
 check "POST /emails/ not an address: 422" 422
+req c GET /emails/1
+check "GET /emails/1: + users" 200 '[.response.name, .users]' '["alice@example.com",[]]'
 req c GET /emails/9
 check "GET /emails/9: 404" 404 .detail '"Unable to find a matching Email"'
 req c GET /domains/9
