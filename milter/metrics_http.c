@@ -31,6 +31,7 @@
 #include "metrics_http.h"
 
 static char *token;		/* "" = none */
+static struct MHD_Daemon *daemon_;	/* lives as long as the process */
 
 /* same_secret - constant-time comparison of a presented token */
 static int same_secret(const char *a, const char *b)
@@ -141,7 +142,6 @@ static int parse_loopback(const char *text, struct sockaddr_storage *ss, socklen
 int metrics_http_start(const struct config *config, char *err, size_t errsize)
 {
 	struct sockaddr_storage ss;
-	struct MHD_Daemon *d;
 	socklen_t len;
 
 	if (config->metrics_listen[0] == '\0')
@@ -154,12 +154,12 @@ int metrics_http_start(const struct config *config, char *err, size_t errsize)
 		return -1;
 	}
 	token = xstrdup(config->metrics_token);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
 				     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 			     0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &ss,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)5,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_END);
-	if (d == NULL) {
+	if (daemon_ == NULL) {
 		snprintf(err, errsize, "metrics.listen: cannot listen on %s",
 			 config->metrics_listen);
 		return -1;

@@ -103,7 +103,7 @@ static bool parse_line(char *line, struct token_entry *e)
 	*hex++ = '\0';
 	if (!name_ok(line) || (e->role = token_role_from_name(role)) == TOKEN_ROLE_NONE)
 		return false;
-	snprintf(e->name, sizeof(e->name), "%s", line);
+	snprintf(e->name, sizeof(e->name), "%.*s", TOKEN_NAME_MAX, line);
 	if (strlen(hex) != HASH_LEN * 2 ||
 	    sodium_hex2bin(e->hash, HASH_LEN, hex, strlen(hex), NULL, &bin_len, NULL) != 0 ||
 	    bin_len != HASH_LEN)
