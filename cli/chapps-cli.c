@@ -42,6 +42,7 @@
 #include "policydb/policydb.h"
 #include "store/store.h"
 #include "base/xalloc.h"
+#include "cli/api_token.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -978,6 +979,7 @@ static int usage(FILE *out, int status)
 		"                                     record COUNT units USER sent (migration)\n"
 		"  email add|del ADDRESS | email list\n"
 		"  import-file FILE [--create]        lines allow:USER:RES deny:USER:RES quota:USER:Q\n"
+		"  api token add|list|revoke [NAME] [--role read|admin]  chapps-api bearer tokens\n"
 		"  version\n"
 		"default configuration: %s/chapps/chapps.conf\n",
 		SYSCONFDIR);
@@ -988,6 +990,7 @@ int main(int argc, char **argv)
 {
 	struct cli cli = { .config_path = SYSCONFDIR "/chapps/chapps.conf" };
 	char *args[argc + 1];
+	const char *api_role = NULL;	/* api token add --role */
 	int nargs = 0, status;
 	char *errors;
 
@@ -1019,6 +1022,10 @@ int main(int argc, char **argv)
 				cli.quota_opt = argv[++i];
 			else
 				cli.quota_flag = true;
+		} else if (strcmp(a, "--role") == 0) {
+			if (++i == argc)
+				return usage(stderr, 2);
+			api_role = argv[i];
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			return usage(stdout, 0);
 		} else if (a[0] == '-' && a[1] != '\0') {
@@ -1041,6 +1048,8 @@ int main(int argc, char **argv)
 	}
 	if (nargs == 2 && strcmp(args[0], "admin") == 0 && strcmp(args[1], "db-setup") == 0) {
 		status = cmd_db_setup(&cli);
+	} else if (nargs >= 2 && strcmp(args[0], "api") == 0 && strcmp(args[1], "token") == 0) {
+		status = cli_api_token(cli.cfg, cli.json, api_role, nargs - 2, args + 2);
 	} else if (open_db(&cli, false) != 0) {
 		status = 1;
 	} else if (strcmp(args[0], "quota") == 0) {

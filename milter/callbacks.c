@@ -32,6 +32,7 @@
 #include "callbacks.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "mta.h"
 #include "policy/policy.h"
 #include "request/request.h"
@@ -162,10 +163,13 @@ static void log_result(const struct conn *conn, const char *stage, const char *a
 static sfsistat finish(SMFICTX *ctx, struct conn *conn, const char *stage, const char *rcpt,
 		       const struct policy_result *r)
 {
+	metrics_decision(stage, (enum metrics_result)r->action, r->policy,
+			 r->action >= POLICY_REJECT && r->reply ? r->reply->code : NULL);
 	switch (r->incident_kind) {
 	case POLICY_INCIDENT_NONE:
 		break;
 	case POLICY_INCIDENT_FAILED:
+		metrics_incident();
 		log_error("%s", r->incident);
 		break;
 	case POLICY_INCIDENT_RECOVERED:
@@ -240,6 +244,7 @@ static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	struct request *req = conn->req;
 	char addr[INET6_ADDRSTRLEN], port[8];
 
+	metrics_connection();
 	(void)request_set(req, REQ_CLIENT_NAME, hostname);
 	if (hostaddr != NULL && hostaddr->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)(void *)hostaddr;

@@ -51,6 +51,7 @@
 #include "base/log.h"
 #include "policy/policy.h"
 #include "base/xalloc.h"
+#include "metrics_http.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -412,6 +413,8 @@ int main(int argc, char **argv)
 		log_fatal(EX_UNAVAILABLE, "%s", err);
 	if (warn)
 		log_warn("%s (on_error applies until it answers)", err);
+	if (metrics_http_start(cfg, err, sizeof(err)) < 0)
+		log_fatal(EX_UNAVAILABLE, "%s", err);
 	callbacks_set_backends(backends);
 	callbacks_set_config(cfg);	/* takes our reference */
 	if (ready_fd >= 0) {

@@ -705,9 +705,11 @@ static char *normalize_dirs(const char *d)
 	/* RUNSTATEDIR first: it usually begins with LOCALSTATEDIR */
 	char *a = replace(d, RUNSTATEDIR, "@runstatedir@");
 	char *b = replace(a, LOCALSTATEDIR, "@localstatedir@");
+	char *c = replace(b, SYSCONFDIR "/", "@sysconfdir@/");	/* api.tokens */
 
 	free(a);
-	return b;
+	free(b);
+	return c;
 }
 
 /* the defaults' dump equals tests/data/defaults.dump */

@@ -38,6 +38,9 @@
 #ifndef LOCALSTATEDIR
 #define LOCALSTATEDIR "/var"
 #endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
 #endif
@@ -179,6 +182,19 @@ const struct setting config_settings[] = {
 	   "451 4.4.3 SPF record(s) temporarily unavailable: {reason}"),
 	SA("spf.actions.permerror", SPF_SLOT_PERMERROR,
 	   "550 5.5.2 SPF record(s) are malformed: {reason}"),
+
+	S("api.listen", api_listen, "127.0.0.1:8080"),
+	S("api.tls_cert", api_tls_cert, ""),
+	S("api.tls_key", api_tls_key, ""),
+	B("api.allow_plain_remote", api_allow_plain_remote, false),
+	S("api.tokens", api_tokens, SYSCONFDIR "/chapps/api-tokens"),
+	I("api.body_max", api_body_max, 65536, 1024, 16777216),
+	I("api.timeout", api_timeout, 30, 1, 3600),
+	I("api.threads", api_threads, 4, 1, 64),
+	I("api.auth_fail_max", api_auth_fail_max, 10, 1, 100000),
+
+	S("metrics.listen", metrics_listen, ""),
+	S("metrics.token", metrics_token, ""),
 };
 
 #define N_SETTINGS (sizeof(config_settings) / sizeof(config_settings[0]))

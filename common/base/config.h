@@ -191,6 +191,21 @@ struct config {
 	char *spf_test_zone;		/* tests: DNS answers from this file, no resolver */
 	struct spf_action spf_actions[SPF_SLOT_COUNT];
 
+	/* api (chapps-api) */
+	char *api_listen;		/* "host:port", "[v6]:port" or "unix:/path" */
+	char *api_tls_cert;		/* PEM files; both set = HTTPS */
+	char *api_tls_key;
+	bool api_allow_plain_remote;	/* plain HTTP on a non-loopback address */
+	char *api_tokens;		/* token file (chapps-cli api token) */
+	int api_body_max;		/* bytes */
+	int api_timeout;		/* seconds a connection may idle */
+	int api_threads;
+	int api_auth_fail_max;		/* failed attempts per client per minute */
+
+	/* metrics (chapps-milter's Prometheus endpoint) */
+	char *metrics_listen;		/* loopback "HOST:PORT"; "" = off */
+	char *metrics_token;		/* bearer token required; "" = none */
+
 	void (*helo_whitelist_free)(void *);
 	int refcount;			/* config_ref/config_unref */
 };

@@ -38,7 +38,13 @@ struct policydb_stmt {
 };
 
 /* Number of statements (size of a connection's statement cache). */
-#define POLICYDB_STMT_MAX 48
+#define POLICYDB_STMT_MAX 112
+
+/*
+ * Statements defined outside policydb.c (policydb_ids.c, the id-based
+ * functions of chapps-api) number theirs from here, below POLICYDB_STMT_MAX.
+ */
+#define POLICYDB_STMT_IDS_BASE 64
 
 enum policydb_param_type { POLICYDB_PARAM_TEXT, POLICYDB_PARAM_INT };
 
@@ -108,6 +114,17 @@ struct policydb {
 
 /* Appended to a backend's message when a table or column is missing. */
 #define POLICYDB_SETUP_HINT " (create or upgrade the schema with `chapps-cli admin db-setup`)"
+
+/*
+ * policydb_exec - run a statement defined outside policydb_sql.c (the API's
+ * look-ups by id, policydb_ids.c) on a pooled connection, with the same
+ * lost-connection retry as the front's own statements.  Statement ids of
+ * such statements start at POLICYDB_STMT_IDS_BASE (the connection's statement
+ * cache is indexed by id).
+ */
+int policydb_exec(struct policydb *db, const struct policydb_stmt *stmt,
+		  const struct policydb_param *params, size_t nparams, policydb_row_fn *fn,
+		  void *ctx, long long *changes_r, char *err, size_t errsize);
 
 /* The backends' constructors, called by policydb_open (0 or -1, class recorded). */
 int policydb_sqlite_open(const struct config *config, bool create, struct policydb **db_r,

@@ -187,9 +187,9 @@ static long long now_ms(void)
  * loss after half the timeout is the read timeout (a hung or locked server),
  * and retrying it would double the time the caller waits.
  */
-int policydb_run(struct policydb *db, enum stmt_id id, const struct policydb_param *params,
-		 size_t nparams, policydb_row_fn *fn, void *ctx, long long *changes_r, char *err,
-		 size_t errsize)
+int policydb_exec(struct policydb *db, const struct policydb_stmt *stmt,
+		  const struct policydb_param *params, size_t nparams, policydb_row_fn *fn,
+		  void *ctx, long long *changes_r, char *err, size_t errsize)
 {
 	struct policydb_conn *conn;
 	int attempt, rc = POLICYDB_ERROR;
@@ -201,8 +201,7 @@ int policydb_run(struct policydb *db, enum stmt_id id, const struct policydb_par
 		if (pool_get(db, &conn, err, errsize) != POLICYDB_OK)
 			return POLICYDB_ERROR;
 		t0 = now_ms();
-		rc = db->ops->exec(conn, &policydb_stmts[id], params, nparams, fn, ctx, changes_r, err,
-				   errsize);
+		rc = db->ops->exec(conn, stmt, params, nparams, fn, ctx, changes_r, err, errsize);
 		if (rc != POLICYDB_LOST) {
 			pool_put(db, &conn, false);
 			return rc;
@@ -214,6 +213,14 @@ int policydb_run(struct policydb *db, enum stmt_id id, const struct policydb_par
 	}
 	error_class_set(ERROR_TEMPORARY);	/* the connection was lost */
 	return POLICYDB_ERROR;
+}
+
+int policydb_run(struct policydb *db, enum stmt_id id, const struct policydb_param *params,
+		 size_t nparams, policydb_row_fn *fn, void *ctx, long long *changes_r, char *err,
+		 size_t errsize)
+{
+	return policydb_exec(db, &policydb_stmts[id], params, nparams, fn, ctx, changes_r, err,
+			     errsize);
 }
 
 /* first_row_fn - row callback keeping the first row in a struct first_row */

@@ -110,4 +110,4 @@ const char *const policydb_upgrade_flags[] = {
 	NULL
 };
 
-_Static_assert(ST_COUNT <= POLICYDB_STMT_MAX, "raise POLICYDB_STMT_MAX");
+_Static_assert(ST_COUNT <= POLICYDB_STMT_IDS_BASE, "raise POLICYDB_STMT_IDS_BASE (and POLICYDB_STMT_MAX)");

@@ -1,0 +1,108 @@
+#!/bin/bash
+# tests/api/metrics.sh - chapps-milter's Prometheus endpoint (metrics.listen) during a protocol run
+#
+# One milter (outbound: sender_domain_auth, quota 2 for alice) with metrics on
+# 127.0.0.1:17394 and a bearer token; miltertest (tests/protocol/outbound.lua) sends two
+# messages that pass, a third refused at RCPT by quota and one refused at MAIL by
+# sender_domain_auth, scraping between them.  The scraped counters must equal the decisions
+# the milter logged (one line per accept and per refusal), and the expected values:
+# 2 accepts, 1 quota reject at RCPT, 1 SDA reject at MAIL, 2 refusals 5xx, 4 connections.
+# Also: 401 without the token; a non-loopback metrics.listen stops the start.
+# Ports: milter 127.0.0.1:17393, metrics 17394.  Exit 77 without miltertest.
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+LUA="$HERE/../protocol/outbound.lua"
+. "$HERE/lib.sh"
+api_init chapps-metrics cli curl milter miltertest
+MPORT=${API_METRICS_MILTER_PORT:-17393}
+XPORT=${API_METRICS_PORT:-17394}
+TOKEN=s3cret-scrape
+
+# conf LISTEN - the milter's configuration with metrics on LISTEN
+conf()
+{
+	cat >"$T/m.conf" <<-EOF
+		milter: { socket = "inet:$MPORT@127.0.0.1"; user = ""; group = "";
+		          pidfile = "$T/m.pid"; run_as_root = true; };
+		inbound: { policies = [ ]; };
+		outbound: { policies = [ "sender_domain_auth", "quota" ]; };
+		quota: { margin = 0; };
+		store: { path = "$T/state"; };
+		policy_db: { path = "$T/p.db"; };
+		metrics: { listen = "$1"; token = "$TOKEN"; };
+	EOF
+}
+
+conf "127.0.0.1:$XPORT"
+for c in "admin db-setup" "quota add q2 2" "user add alice --quota q2" \
+	"allow alice example.test --create"; do
+	# shellcheck disable=SC2086
+	"$CLI" -c "$T/m.conf" $c >>"$T/cli.out" 2>&1 || { cat "$T/cli.out"; exit 1; }
+done
+conf "192.0.2.1:9101"
+"$MILTER" -f -c "$T/m.conf" >"$T/bad.log" 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q 'must be a loopback' "$T/bad.log" &&
+	ok "a non-loopback metrics.listen stops the start (exit $rc)" ||
+	notok "a non-loopback metrics.listen stops the start" "exit $rc" "$(cat "$T/bad.log")"
+
+conf "127.0.0.1:$XPORT"
+"$MILTER" -f -c "$T/m.conf" 2>"$T/milter.log" &
+PID[milter]=$!
+for ((i = 0; i < 200; i++)); do
+	grep -q 'starting on' "$T/milter.log" && break
+	sleep 0.05
+done
+grep -q 'starting on' "$T/milter.log" || { cat "$T/milter.log"; echo "milter did not start"; exit 1; }
+
+# scrape - the metrics text (with the token)
+scrape() { curl -s -m 5 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$XPORT/metrics"; }
+# value TEXT SERIES - the value of one series, 0 when absent
+value() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }' <<<"$1"; }
+# total TEXT REGEX - the sum of the chapps_decisions_total series matching REGEX
+total() { awk -v r="$2" '/^chapps_decisions_total/ && $1 ~ r { n += $2 } END { print n + 0 }' <<<"$1"; }
+
+mt()
+{
+	local out rc
+	out=$("$MILTERTEST" -D SOCK="inet:$MPORT@127.0.0.1" -D USER=alice -D FROM="$2" \
+		-D PLAN="$3" -s "$LUA" 2>&1)
+	rc=$?
+	if [ $rc = 0 ]; then ok "$1"; else notok "$1" "miltertest exit $rc" "$out"; fi
+}
+MSG="M:CONTINUE R:CONTINUE D:ACCEPT E?:ACCEPT"
+
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$XPORT/metrics")
+eq "GET /metrics without the token: 401" "$code" 401
+m0=$(scrape)
+grep -q '^chapps_build_info{version="' <<<"$m0" && ok "with the token: the exposition, build info" ||
+	notok "with the token: the exposition, build info" "$m0"
+eq "before any mail: 0 connections" "$(value "$m0" chapps_connections_total)" 0
+
+mt "message 1 passes" "<alice@example.test>" "$MSG"
+m1=$(scrape)
+eq "scrape during the run: 1 accept so far" "$(total "$m1" 'result="accept"')" 1
+mt "message 2 passes" "<alice@example.test>" "$MSG"
+mt "message 3: refused at RCPT (quota 2)" "<alice@example.test>" "M:CONTINUE R:REPLYCODE"
+mt "message 4: refused at MAIL (other.test not alice's)" "<alice@other.test>" "M:REPLYCODE"
+m=$(scrape)
+
+eq "2 accepts at DATA" "$(value "$m" 'chapps_decisions_total{stage="DATA",policy="quota",result="accept"}')" 2
+eq "1 quota reject at RCPT" \
+	"$(value "$m" 'chapps_decisions_total{stage="RCPT",policy="quota",result="reject"}')" 1
+eq "1 sender_domain_auth reject at MAIL" \
+	"$(value "$m" 'chapps_decisions_total{stage="MAIL",policy="sender_domain_auth",result="reject"}')" 1
+eq "refusals 5xx: 2, 4xx: 0" "$(value "$m" 'chapps_refusals_total{class="5xx"}') $(value "$m" 'chapps_refusals_total{class="4xx"}')" "2 0"
+eq "4 connections" "$(value "$m" chapps_connections_total)" 4
+eq "no incidents" "$(value "$m" chapps_incidents_total)" 0
+# the counts match the decisions the milter logged
+for r in accept reject tempfail; do
+	logged=$(grep -c ": $r: " "$T/milter.log")
+	eq "decisions logged as $r ($logged) = the counters' $r" "$(total "$m" "result=\"$r\"")" "$logged"
+done
+kill -0 "${PID[milter]}" 2>/dev/null && ok "the milter still runs" || notok "the milter still runs"
+kill -TERM "${PID[milter]}"
+wait "${PID[milter]}"
+eq "the milter exits 0 on SIGTERM" "$?" 0
+unset "PID[milter]"
+api_finish
