@@ -206,7 +206,7 @@ EOF
 	msgs=$(kv msgs "$line")
 	rss0=$(rss) fds0=$(fds) fdsmax=$(fds)
 	ls -l "/proc/${PID[milter]}/fd" | awk 'NR > 1 { print $NF }' | sed 's/:\[[0-9]*\]//' |
-		sort | uniq -c | awk '{ printf "%s%s x%s", NR > 1 ? ", " : "  descriptors: ", $2, $1 }
+		sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : "  descriptors: "), $2, $1 }
 		END { print "" }' 
 	printf '%6s %9s %9s %5s %10s\n' "min" "messages" "RSS kB" "fds" "unexpected"
 	printf '%6s %9s %9s %5s %10s\n' "0.0" "$msgs" "$rss0" "$fds0" 0
@@ -259,7 +259,7 @@ EOF
 	[ "${fds1:-999}" -le "$fdsmax" ] ||
 		FAILURES+=("descriptors grew: $fds0 at the start, at most $fdsmax before the Redis restart, $fds1 at the end")
 	ls -l "/proc/${PID[milter]}/fd" | awk 'NR > 1 { print $NF }' | sed 's/:\[[0-9]*\]//' |
-		sort | uniq -c | awk '{ printf "%s%s x%s", NR > 1 ? ", " : "  descriptors: ", $2, $1 }
+		sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : "  descriptors: "), $2, $1 }
 		END { print "" }' 
 	[ "${rss1:-0}" -gt 0 ] && [ $((rss1 * 100)) -lt $((rss0 * 120)) ] ||
 		FAILURES+=("RSS grew by 20 % or more: $rss0 -> ${rss1:-?} kB")
