@@ -30,7 +30,9 @@
  *	docs/ROBUSTNESS.md).  Unless FUZZ_MILTER_KNOWN=1 is set, this target
  *	drops every 'D' packet whose data holds an odd number of NUL bytes
  *	before it sends the stream, so that the fuzzer looks for other bugs;
- *	tests/fuzz/known/milter-odd-macro replays the bug with it set.
+ *	tests/fuzz/known/milter-* replay the bug with it set (the first long
+ *	run found milter-negative-length-found: the screen then framed a
+ *	length of 0x80000001 and more as libmilter does not, see screen()).
  * DIAGNOSTICS
  *	A crash or sanitizer report in the libmilter session thread; abort()
  *	when libmilter does not close a session within 10 seconds.
@@ -264,8 +266,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /*
  * screen - copy the packets of in (n bytes) to out, dropping SMFIC_MACRO
  * packets whose data holds an odd number of NULs (the known libmilter bug)
- * unless known_bug; returns the bytes written.  A length running past the
- * end is copied as it is (libmilter then reads EOF).
+ * unless known_bug; returns the bytes written.
+ *
+ * The packets are framed as libmilter's mi_rd_cmd frames them: the data
+ * length is the 32-bit length minus one, taken as a signed 32-bit number;
+ * when that is zero or negative (length 0, 1, or 0x80000001 and above) the
+ * packet is its command byte alone and the next one starts 5 bytes on (so
+ * a huge length does not end the stream).  A data length running past the
+ * end of the input (or past libmilter's limit, which ends the session) is
+ * copied as it is: nothing after it is read as a packet.
  */
 static size_t screen(const uint8_t *in, size_t n, uint8_t *out)
 {
@@ -274,24 +283,32 @@ static size_t screen(const uint8_t *in, size_t n, uint8_t *out)
 	while (pos + 5 <= n) {
 		uint32_t len = (uint32_t)in[pos] << 24 | (uint32_t)in[pos + 1] << 16 |
 			       (uint32_t)in[pos + 2] << 8 | in[pos + 3];
+		int32_t dlen = (int32_t)(len - 1u);	/* libmilter's expl */
 		uint8_t cmd = in[pos + 4];
 		size_t nul = 0;
 
-		if (len == 0 || len > n - pos - 4)
-			break;
 		stage_seen[cmd]++;
-		if (cmd == SMFIC_MACRO && len >= 2) {
+		if (dlen <= 0) {			/* a command without data */
+			stage_seen[cmd ^ 0x40]++;
+			memcpy(out + w, in + pos, 5);
+			w += 5;
+			pos += 5;
+			continue;
+		}
+		if ((size_t)dlen > n - pos - 5)
+			break;
+		if (cmd == SMFIC_MACRO) {
 			stage_seen[in[pos + 5] ^ 0x80]++;
-			for (size_t i = pos + 6; i < pos + 4 + len; i++)
+			for (size_t i = pos + 6; i < pos + 5 + (size_t)dlen; i++)
 				nul += in[i] == '\0';
 			if (nul % 2 == 1 && !known_bug) {
-				pos += 4 + len;
+				pos += 5 + (size_t)dlen;
 				continue;
 			}
 		}
-		memcpy(out + w, in + pos, 4 + len);
-		w += 4 + len;
-		pos += 4 + len;
+		memcpy(out + w, in + pos, 5 + (size_t)dlen);
+		w += 5 + (size_t)dlen;
+		pos += 5 + (size_t)dlen;
 	}
 	memcpy(out + w, in + pos, n - pos);
 	return w + n - pos;
