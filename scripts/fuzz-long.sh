@@ -20,7 +20,8 @@
 # leaves its reproducer in FUZZ_LONG_DIR/artifacts.
 #
 # Output, one line per target, then a summary line:
-#	fuzz-NAME: EXECUTIONS executions in S s (10 M reached | cap of C s hit), cov: N, ft: M,
+#	fuzz-NAME: EXECUTIONS executions in S s (10 M reached | cap of C s hit | stopped by a
+#	  crash), cov: N, ft: M,
 #	  corpus: K inputs, crashes: X, leaks: Y
 #	fuzz-long: T targets, R reached 10 M executions, X crashes, Y leaks, total S s
 # Exit 0 when no target crashed or leaked.
@@ -41,6 +42,8 @@ case $cap in
 esac
 
 mkdir -p "$dir/artifacts" "$dir/tmp" || exit 1
+dir=$(cd "$dir" && pwd)
+build=$(cd "$build" && pwd) || exit 1
 export FUZZ_TMPDIR=$dir/tmp
 
 n=0 reached=0 crashes=0 leaks=0 total=0
@@ -56,9 +59,11 @@ for name in "${targets[@]}"; do
 	cp -n "$src/corpus-$name"/* "$corpus"/ 2>/dev/null
 	log=$dir/fuzz-$name.log
 	start=$(date +%s)
-	"$bin" -runs="$runs" -max_total_time="$cap" -jobs=1 -timeout=10 -rss_limit_mb=2048 \
+	# -jobs=1 runs the fuzzer in one child process that writes fuzz-0.log in the current
+	# directory (its output is copied into $log when it ends): keep that file in $dir
+	(cd "$dir" && exec "$bin" -runs="$runs" -max_total_time="$cap" -jobs=1 -timeout=10 -rss_limit_mb=2048 \
 		-detect_leaks=0 -dict="$src/fuzz-$name.dict" -artifact_prefix="$dir/artifacts/fuzz-$name-" \
-		-print_final_stats=1 "$corpus" >"$log" 2>&1
+		-print_final_stats=1 "$corpus") >"$log" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - start))
 	total=$((total + secs))
@@ -78,7 +83,9 @@ for name in "${targets[@]}"; do
 	[ "${execs:-0}" -ge "$runs" ] && reached=$((reached + 1))
 	crashes=$((crashes + crash))
 	leaks=$((leaks + leak))
-	if [ "${execs:-0}" -ge "$runs" ]; then end="10 M reached"; else end="cap of $cap s hit"; fi
+	if [ $crash = 1 ]; then end="stopped by a crash"
+	elif [ "${execs:-0}" -ge "$runs" ]; then end="10 M reached"
+	else end="cap of $cap s hit"; fi
 	echo "fuzz-$name: ${execs:-?} executions in $secs s ($end), ${cov:-cov: ?}," \
 		"corpus: $(ls "$corpus" | wc -l) inputs, crashes: $crash, leaks: $leak"
 	[ $crash = 1 ] && echo "  crash: ${why:-see $log}; reproducer: ${art:-none}"
