@@ -95,6 +95,7 @@ static struct request *priv(SMFICTX *ctx)
 	return req;
 }
 
+/* f_connect - connect: client name and the connection macros */
 static sfsistat f_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
 	struct request *req = priv(ctx);
@@ -111,6 +112,7 @@ static sfsistat f_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	return SMFIS_CONTINUE;
 }
 
+/* f_helo - HELO: the name */
 static sfsistat f_helo(SMFICTX *ctx, char *helo)
 {
 	request_set(priv(ctx), REQ_HELO, helo);
@@ -118,6 +120,7 @@ static sfsistat f_helo(SMFICTX *ctx, char *helo)
 	return SMFIS_CONTINUE;
 }
 
+/* f_envfrom - MAIL: a new message, its sender, ESMTP arguments and the MAIL macros */
 static sfsistat f_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct request *req = priv(ctx);
@@ -135,6 +138,7 @@ static sfsistat f_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/* f_envrcpt - RCPT: one recipient (refused with tempfail past the limit) */
 static sfsistat f_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct request *req = priv(ctx);
@@ -146,12 +150,14 @@ static sfsistat f_envrcpt(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/* f_data - DATA: the queue ID */
 static sfsistat f_data(SMFICTX *ctx)
 {
 	fetch(ctx, "i", REQ_QUEUE_ID);
 	return SMFIS_CONTINUE;
 }
 
+/* f_header - a header: the queue ID */
 static sfsistat f_header(SMFICTX *ctx, char *name, char *value)
 {
 	(void)name;
@@ -160,12 +166,14 @@ static sfsistat f_header(SMFICTX *ctx, char *name, char *value)
 	return SMFIS_CONTINUE;
 }
 
+/* f_eoh - end of headers: the queue ID */
 static sfsistat f_eoh(SMFICTX *ctx)
 {
 	fetch(ctx, "i", REQ_QUEUE_ID);
 	return SMFIS_CONTINUE;
 }
 
+/* f_body - a body chunk: nothing */
 static sfsistat f_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	(void)ctx;
@@ -174,6 +182,7 @@ static sfsistat f_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return SMFIS_CONTINUE;
 }
 
+/* f_eom - end of message: the queue ID, then accept */
 static sfsistat f_eom(SMFICTX *ctx)
 {
 	fetch(ctx, "i", REQ_QUEUE_ID);
@@ -181,12 +190,14 @@ static sfsistat f_eom(SMFICTX *ctx)
 	return SMFIS_ACCEPT;
 }
 
+/* f_abort - abort: forget the message */
 static sfsistat f_abort(SMFICTX *ctx)
 {
 	request_message_reset(priv(ctx));
 	return SMFIS_CONTINUE;
 }
 
+/* f_unknown - an unknown SMTP command: nothing */
 static sfsistat f_unknown(SMFICTX *ctx, const char *cmd)
 {
 	(void)ctx;
@@ -194,6 +205,7 @@ static sfsistat f_unknown(SMFICTX *ctx, const char *cmd)
 	return SMFIS_CONTINUE;
 }
 
+/* f_close - close: free the request */
 static sfsistat f_close(SMFICTX *ctx)
 {
 	struct request *req = smfi_getpriv(ctx);
