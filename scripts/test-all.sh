@@ -6,8 +6,11 @@
 #      tests against the built milter, and end-to-end tests through a private Postfix with
 #      Cyrus SASL on loopback;
 #   3. the same suite again with AddressSanitizer + UBSan (--enable-asan);
-#   4. a bounded libFuzzer run of every fuzz target (clang, --with-fuzzer=clang);
-#   5. make distcheck.
+#   4. the protocol tests once more with every milter under valgrind memcheck (no memory
+#      error, no definite leak; tests/valgrind.supp explains each suppression);
+#   5. a bounded libFuzzer run of every fuzz target (clang, --with-fuzzer=clang), 20 s each;
+#   6. make distcheck.
+# The long runs are not here: scripts/fuzz-long.sh and scripts/soak.sh (docs/ROBUSTNESS.md).
 # The last line printed is "N passed, M failed" over all steps; exit 0 only when all passed.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +46,10 @@ step check sh -c "cd '$work/plain' && make check"
 step asan-build build "$work/asan" --enable-asan CFLAGS="-O1 -g"
 step asan-check sh -c "cd '$work/asan' && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make check"
+step valgrind sh -c "cd '$work/plain' && CHAPPS_MILTER_WRAPPER='valgrind -q --error-exitcode=1 \
+	--leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+	--suppressions=$here/tests/valgrind.supp' \
+	make check TESTS='tests/protocol/run.sh tests/protocol/inbound.sh tests/protocol/outbound.sh'"
 step fuzz-build build "$work/fuzz" CC=clang --with-fuzzer=clang CFLAGS="-O1 -g"
 step fuzz sh -c "cd '$work/fuzz' && '$here/tests/fuzz/run-fuzzers.sh' 20"
 step distcheck sh -c "cd '$work/plain' && make distcheck"

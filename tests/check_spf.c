@@ -778,6 +778,32 @@ START_TEST(test_zone_file)
 }
 END_TEST
 
+/*
+ * test_zone_tempfail_twice - a TEMPFAIL line for a name and type that already
+ * has a record: libspf2 appends the data, which was NULL (fuzz-spf found the
+ * crash, strlen(NULL) in SPF_dns_zone_add_str)
+ */
+START_TEST(test_zone_tempfail_twice)
+{
+	static const char *const twice[] = {
+		"t.example TXT TEMPFAIL", "t.example TXT TEMPFAIL",
+		"u.example TXT v=spf1 -all", "u.example TXT TEMPFAIL",
+	};
+	struct spf_checker *c = NULL;
+	struct spf_outcome out;
+	const char *err = NULL;
+
+	ck_assert_int_eq(spf_checker_create_zone(RECEIVER, twice, 4, &c, &err), 0);
+	spf_check(c, "192.0.2.1", "", "a@t.example", 1000, &out);
+	ck_assert_msg(out.result == SPF_RESULT_TEMPERROR, "t.example: got %s, want temperror",
+		      spf_result_name(out.result));
+	spf_check(c, "192.0.2.1", "", "a@u.example", 1000, &out);
+	ck_assert_msg(out.result == SPF_RESULT_FAIL || out.result == SPF_RESULT_PERMERROR,
+		      "u.example: got %s, want fail or permerror", spf_result_name(out.result));
+	spf_checker_destroy(&c);
+}
+END_TEST
+
 /* ---- threads ------------------------------------------------------------- */
 
 #define THREADS 8
@@ -1158,6 +1184,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_create_errors);
 	tcase_add_test(tc, test_create_error_classes);
 	tcase_add_test(tc, test_zone_file);
+	tcase_add_test(tc, test_zone_tempfail_twice);
 	tcase_add_test(tc, test_threads_zone);
 	suite_add_tcase(s, tc);
 

@@ -104,8 +104,10 @@ static int spf_zone_add(struct spf_zone *z, const char *line, struct spf_eval *e
 		return -1;
 	}
 	spf_thread.guard = ev;
+	/* data, not NULL, even for TEMPFAIL: libspf2 appends it (strlen) when the
+	   name already has a record of that type (found by fuzz-spf) */
 	if (strcmp(data, "TEMPFAIL") == 0)
-		err = SPF_dns_zone_add_str(z->dns, owner, type, TRY_AGAIN, NULL);
+		err = SPF_dns_zone_add_str(z->dns, owner, type, TRY_AGAIN, data);
 	else
 		err = SPF_dns_zone_add_str(z->dns, owner, type, NETDB_SUCCESS, data);
 	spf_thread.guard = NULL;
