@@ -37,7 +37,11 @@ build() {	# build DIR CONFIGURE-ARGS...: configure and make in a fresh dir
 }
 
 rm -rf "$work" && mkdir -p "$work"
-"$here/scripts/deps-debian.sh" || { echo "0 passed, 1 failed"; exit 1; }
+# CHAPPS_SKIP_DEPS=1: the dependencies are known to be installed (a run inside a network
+# namespace of its own, which reaches no package archive)
+if [ "${CHAPPS_SKIP_DEPS:-0}" != 1 ]; then
+	"$here/scripts/deps-debian.sh" || { echo "0 passed, 1 failed"; exit 1; }
+fi
 (cd "$here" && autoreconf -fi) >"$work/autoreconf.log" 2>&1 ||
 	{ cat "$work/autoreconf.log"; echo "0 passed, 1 failed"; exit 1; }
 
