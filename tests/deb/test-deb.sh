@@ -26,7 +26,10 @@
 # through setpriv(1), and stops the milter itself before an upgrade restart or a removal,
 # as the maintainer scripts would through systemctl.  It says so in its output.  The rest
 # of the sandbox (ProtectSystem= and the other namespaces, the system call filter) is then
-# not applied: systemd-analyze security --offline rates it instead.
+# not applied: systemd-analyze security --offline rates it instead.  Under systemd (or
+# tests/deb/with-systemd.sh, which boots one in namespaces) the script also checks that the
+# postinst starts and restarts the unit (unless /usr/sbin/policy-rc.d forbids it), that a
+# system call filter is in force and /etc read-only to the milter, /var/lib/chapps not.
 #
 # It refuses to touch an existing chapps installation: it skips (exit 77) when the package
 # is installed or /etc/chapps or /var/lib/chapps exist; at the end (and on any failure) it
@@ -127,6 +130,14 @@ as_unit()
 
 # by_hand - true when systemd is not PID 1 here (nothing runs the unit)
 by_hand() { [ ! -d /run/systemd/system ]; }
+
+# policy_denies - does /usr/sbin/policy-rc.d forbid dpkg to start services (containers)?
+policy_denies()
+{
+	[ -x /usr/sbin/policy-rc.d ] || return 1
+	/usr/sbin/policy-rc.d chapps-milter.service start >/dev/null 2>&1
+	[ $? = 101 ]
+}
 
 # service_start - start the service; sets MAINPID; false on failure.  Its output must go to a
 # file: the milter's child keeps its standard error until it is ready
@@ -356,6 +367,14 @@ case $score in
 *) notok "systemd-analyze security rates the unit OK or better" "got: $score" \
 	"$(tail -5 "$W/analyze.log")" ;;
 esac
+if by_hand; then
+	:
+elif policy_denies; then
+	echo "# /usr/sbin/policy-rc.d forbids starting services: the postinst did not start the unit"
+else
+	eq "the postinst started chapps-milter.service" \
+		"$(systemctl is-active chapps-milter.service)" active
+fi
 where=$(command -v chapps-milter)
 [ "$where" = /usr/sbin/chapps-milter ] ||
 	echo "# note: chapps-milter in PATH is $where, not the package's; this test uses /usr/sbin"
@@ -372,6 +391,18 @@ if run "the service starts (ExecStartPre, then ExecStart: forks once it serves)"
 		"0000000000000000 0000000000000000 "
 	eq "... and no_new_privs" "$(awk '/^NoNewPrivs:/ {print $2}' "/proc/$MAINPID/status")" 1
 	eq "the pidfile belongs to chapps" "$(stat -c %U "$PIDFILE")" chapps
+	if ! by_hand; then
+		eq "systemd: a system call filter is in force (Seccomp: 2)" \
+			"$(awk '/^Seccomp:/ {print $2}' "/proc/$MAINPID/status")" 2
+		if nsenter -t "$MAINPID" -m touch /etc/chapps/.rw 2>/dev/null; then
+			rm -f /etc/chapps/.rw
+			notok "systemd: /etc is read-only to the milter (ProtectSystem=strict)"
+		else
+			ok "systemd: /etc is read-only to the milter (ProtectSystem=strict)"
+		fi
+		run "systemd: /var/lib/chapps is writable to it (ReadWritePaths=)" "$W/rw.log" \
+			nsenter -t "$MAINPID" -m sh -c 'touch /var/lib/chapps/.rw && rm /var/lib/chapps/.rw'
+	fi
 	eq "an unauthenticated MAIL FROM gets the identity gate's reply" "$(gate_reply)" \
 		"REPLYCODE $GATE_REPLY"
 	run "chapps-cli: quota debq = 10, alice linked to example.test" "$W/cli.log" sh -c \
@@ -457,7 +488,16 @@ if by_hand; then
 	run "the milter stops (SIGTERM)" "$W/stop.log" service_stop
 	run "... and starts again from the upgraded package" "$W/start.log" service_start
 else
+	old=$MAINPID
 	MAINPID=$(systemctl show -p MainPID --value chapps-milter.service)
+	if policy_denies; then
+		echo "# policy-rc.d forbade the postinst's restart: systemctl restart"
+		run "systemctl restart chapps-milter" "$W/start.log" service_start
+	elif [ -n "$MAINPID" ] && [ "$MAINPID" != 0 ] && [ "$MAINPID" != "$old" ]; then
+		ok "the postinst restarted the service (PID $old, now $MAINPID)"
+	else
+		notok "the postinst restarted the service" "PID $old before, $MAINPID after"
+	fi
 fi
 eq "after the upgrade the milter answers with the kept configuration" "$(gate_reply)" \
 	"REPLYCODE $NEW_REPLY"
