@@ -1,7 +1,9 @@
 #!/bin/sh
 # deps-debian.sh - install everything chapps needs to build, run and test on Debian 12.
 # Idempotent; needs root.  Services are NOT started here: the tests start private
-# instances of Postfix, Redis and MariaDB on loopback themselves.
+# instances of Postfix, Redis and MariaDB on loopback themselves.  The Debian package
+# (debian/, scripts/setup-debian.sh, tests/deb) needs debhelper, dh-autoreconf, lintian
+# and fakeroot, all from Debian 12's archive; its test, systemd-analyze (systemd).
 set -eu
 if [ "$(id -u)" != 0 ]; then
 	echo "deps-debian.sh: run as root (sudo)" >&2
@@ -21,4 +23,5 @@ apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
 	libmicrohttpd-dev libjansson-dev libsodium-dev curl jq \
 	redis-server redis-sentinel mariadb-server mariadb-client \
 	postfix sasl2-bin libsasl2-modules swaks miltertest valgrind \
-	python3 procps iproute2 groff-base man-db >/dev/null
+	python3 procps iproute2 groff-base man-db \
+	debhelper dh-autoreconf lintian fakeroot dpkg-dev adduser systemd >/dev/null

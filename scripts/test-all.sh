@@ -9,25 +9,35 @@
 #   4. the protocol tests once more with every milter under valgrind memcheck (no memory
 #      error, no definite leak; tests/valgrind.supp explains each suppression);
 #   5. a bounded libFuzzer run of every fuzz target (clang, --with-fuzzer=clang), 20 s each;
-#   6. make distcheck.
+#   6. make distcheck;
+#   7. the Debian package (tests/deb/test-deb.sh): build, lintian, install on this machine,
+#      the service on 127.0.0.1:17225, reload, upgrade, remove and purge.  It skips (and the
+#      step is counted as skipped) where chapps is already installed, e.g. by
+#      scripts/setup-debian.sh: it purges what it installs.
 # The long runs are not here: scripts/fuzz-long.sh and scripts/soak.sh (docs/ROBUSTNESS.md).
-# The last line printed is "N passed, M failed" over all steps; exit 0 only when all passed.
+# The last line printed is "N passed, M failed" over all steps (", K skipped" when a step
+# skipped); exit 0 only when none failed.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=${CHAPPS_TEST_DIR:-/tmp/chapps-test}
 passed=0
 failed=0
-step() {	# step NAME COMMAND...: run one step, count it, keep its log
+skipped=0
+step() {	# step NAME COMMAND...: run one step, count it, keep its log (exit 77: skipped)
 	name=$1; shift
 	printf '=== %s\n' "$name"
-	if "$@" >"$work/$name.log" 2>&1; then
+	"$@" >"$work/$name.log" 2>&1
+	rc=$?
+	if [ $rc = 0 ]; then
 		passed=$((passed + 1)); printf 'ok - %s\n' "$name"
+	elif [ $rc = 77 ]; then
+		skipped=$((skipped + 1)); printf 'skip - %s\n' "$name"	# its "# SKIP:" below
 	else
 		failed=$((failed + 1)); printf 'not ok - %s (log: %s/%s.log)\n' "$name" "$work" "$name"
 		tail -n 60 "$work/$name.log" | sed 's/^/    /'
 	fi
 	# test-suite logs name every test: show their summaries
-	grep -hE '^(PASS|FAIL|ERROR|XPASS|SKIP):|^# (TOTAL|PASS|SKIP|FAIL|ERROR):|[0-9]+ passed, [0-9]+ failed' \
+	grep -hE '^(PASS|FAIL|ERROR|XPASS|SKIP):|^# (TOTAL|PASS|SKIP|FAIL|ERROR):|[0-9]+ passed, [0-9]+ failed|^# (systemd|package build|second|lintian|test-deb)' \
 		"$work/$name.log" 2>/dev/null | sed 's/^/    /' | tail -n 40
 }
 build() {	# build DIR CONFIGURE-ARGS...: configure and make in a fresh dir
@@ -57,6 +67,11 @@ step valgrind sh -c "cd '$work/plain' && CHAPPS_MILTER_WRAPPER='valgrind -q --er
 step fuzz-build build "$work/fuzz" CC=clang --with-fuzzer=clang CFLAGS="-O1 -g"
 step fuzz sh -c "cd '$work/fuzz' && '$here/tests/fuzz/run-fuzzers.sh' 20"
 step distcheck sh -c "cd '$work/plain' && make distcheck"
+step deb env CHAPPS_DEB_DIR="$work/deb" "$here/tests/deb/test-deb.sh"
 
-echo "$passed passed, $failed failed"
+if [ "$skipped" = 0 ]; then
+	echo "$passed passed, $failed failed"
+else
+	echo "$passed passed, $failed failed, $skipped skipped"
+fi
 [ "$failed" = 0 ]
