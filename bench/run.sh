@@ -50,7 +50,7 @@ CLI=$B/chapps-cli
 BENCH=$B/bench/chapps-bench
 NOOP=$B/bench/noop-milter
 
-P_CHAPPS=16801 P_NOOP=16802 P_CHAPPS2=16803 P_NOOP2=16804 P_REDIS=16810
+P_CHAPPS=16801 P_NOOP=16802 P_CHAPPS2=16803 P_NOOP2=16804 P_CHAPPS3=16805 P_REDIS=16810
 P_SMTP_NONE=16820 P_SMTP_NOOP_DATA=16821 P_SMTP_CHAPPS_DATA=16822
 P_SMTP_NOOP_EOM=16823 P_SMTP_CHAPPS_EOM=16824 P_SINK=16830
 P_SMTP_AUTH_NONE=16825 P_SMTP_AUTH_NOOP=16826 P_SMTP_AUTH_CHAPPS=16827
@@ -262,9 +262,14 @@ ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
 
 # ---- set-up ---------------------------------------------------------------------
 
-# conf FILE PORT POLICIES BACKEND STATE_DIR [COMMIT] - a chapps-milter configuration
+# conf FILE PORT POLICIES BACKEND STATE_DIR [COMMIT] [LISTENERS] - a chapps-milter
+# configuration of a submission server: every connection outbound, no inbound policy
+# (chapps.conf(5), listeners), unless LISTENERS is "default" (an "smtpd" listener inbound,
+# SPF and greylisting: HELO is asked for)
 conf()
 {
+	local flows='listeners: { inbound = [ ]; }; inbound: { policies = [ ]; };'
+	[ "${7:-}" = default ] && flows=
 	cat >"$1" <<EOF
 milter:    { socket = "inet:$2@127.0.0.1"; user = ""; group = ""; pidfile = "";
              run_as_root = true; };
@@ -274,6 +279,7 @@ outbound:  { policies = [ $3 ]; };
 quota:     { commit = "${6:-data}"; };
 store:     { backend = "$4"; path = "$5"; redis: { server = "127.0.0.1"; port = $P_REDIS; }; };
 policy_db: { backend = "sqlite"; path = "$W/policy.db"; };
+$flows
 EOF
 }
 
@@ -388,6 +394,12 @@ phase_a()
 	for k in 10 1; do
 		PER_CONN=$k compare 16 "noop16k$k:$P_NOOP:noop" "lmdb16k$k:$P_CHAPPS:lmdb"
 	done
+	# the same with the default listeners (inbound possible: HELO is asked for)
+	if start lmdbdef "$P_CHAPPS3" "$MILTER" -f -c "$W/conf/lmdb-default.conf"; then
+		warm "$P_CHAPPS3"
+		PER_CONN=1 compare 16 "noop16k1d:$P_NOOP:noop" "lmdbdef16k1:$P_CHAPPS3:lmdbdef"
+		stop lmdbdef
+	fi
 	echo "A: latency at $PACE_RATE msg/s, 16 connections" >&2
 	for k in noop lmdb credis; do
 		[ -n "${PID[$k]:-}" ] || continue
@@ -637,6 +649,11 @@ table()
 			"$(fmt_rate "$n" "${BEST_CPU[noop16k$k]}")" "$r" ">= 0.95" \
 			"$(verdict ge "$r" 0.95)"
 	done
+	l=${BEST[lmdbdef16k1]:-} n=${BEST[noop16k1d]:-}
+	[ -n "$l" ] && row "  ... default listeners (HELO asked for)" \
+		"$(fmt_rate "$l" "${BEST_CPU[lmdbdef16k1]}")" \
+		"$(fmt_rate "$n" "${BEST_CPU[noop16k1d]}")" \
+		"$(ratio "$(kv rate "$l")" "$(kv rate "$n")")" "-" "-"
 	for c in 16 256; do
 		for s in lmdb redis; do
 			[ "$s" = redis ] && [ "$redis" != 1 ] && continue
@@ -811,6 +828,8 @@ main()
 
 	conf "$W/conf/gate.conf" "$P_CHAPPS" "" lmdb "$W/state-gate"
 	conf "$W/conf/lmdb.conf" "$P_CHAPPS" '"sender_domain_auth", "quota"' lmdb "$W/state-lmdb"
+	conf "$W/conf/lmdb-default.conf" "$P_CHAPPS3" '"sender_domain_auth", "quota"' lmdb \
+		"$W/state-lmdbdef" data default
 	conf "$W/conf/redis.conf" "$P_CHAPPS2" '"sender_domain_auth", "quota"' redis "$W/unused"
 	echo "bench: policy database with $MEM_USERS users ($W)" >&2
 	make_policy_db || { echo "bench: could not build the policy database" >&2; exit 1; }
