@@ -626,6 +626,46 @@ static int count(const char *haystack, const char *needle)
 	return n;
 }
 
+/*
+ * quota's RCPT detail is handed as numbers and formatted only for a line that
+ * is written: the debug line of a passing RCPT and the accept line at DATA
+ * read as they did when the detail was printed at once; at info level no
+ * RCPT line is written
+ */
+START_TEST(test_quota_detail_lines)
+{
+	start("outbound: { policies = [ \"quota\" ]; };\nquota: { margin = 0; };");
+	set_macro("{auth_authen}", "alice");
+	set_macro("i", "4QX2");
+	log_capture_start(LOG_LEVEL_DEBUG);
+	connect4("192.0.2.7");
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(rcpt("<r1@dest.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QX2: continue: RCPT from client.test[192.0.2.7]: user=<alice> "
+			       "from=<a@example.com> to=<r1@dest.test> policy=quota "
+			       "key=sasl_username used=0 reserved=1 limit=3 margin=0\n"),
+			 1);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QX2: accept: DATA from client.test[192.0.2.7]: user=<alice> "
+			       "from=<a@example.com> policy=quota key=sasl_username counted=1\n"),
+			 1);
+	/* at info level: the accept line only */
+	log_capture_start(LOG_LEVEL_INFO);
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(rcpt("<r2@dest.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(count(log_capture_text(), "continue:"), 0);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QX2: accept: DATA from client.test[192.0.2.7]: user=<alice> "
+			       "from=<a@example.com> policy=quota key=sasl_username counted=1\n"),
+			 1);
+	close_conn();
+	stop();
+}
+END_TEST
+
 START_TEST(test_incident_levels)
 {
 	start("outbound: { policies = [ \"quota\" ]; };");
@@ -664,6 +704,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_negotiate_without_symlist);
 	tcase_add_test(tc, test_negotiate_no_reply);
 	tcase_add_test(tc, test_outbound_only_flow);
+	tcase_add_test(tc, test_quota_detail_lines);
 	tcase_add_test(tc, test_connect_address);
 	tcase_add_test(tc, test_helo);
 	tcase_add_test(tc, test_envfrom_macros_and_flow);
