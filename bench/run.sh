@@ -810,7 +810,7 @@ print_table()
 main()
 {
 	local f redis=0 t0=$SECONDS
-	for f in "$MILTER" "$CLI" "$BENCH" "$NOOP" "$FILL"; do
+	for f in "$MILTER" "$CLI" "$BENCH" "$NOOP"; do
 		[ -x "$f" ] || { echo "bench: $f is missing (run make bench)" >&2; exit 1; }
 	done
 	if ldd "$MILTER" 2>/dev/null | grep -q 'libasan\|libubsan'; then
