@@ -591,7 +591,7 @@ e2e_median()
 # DATA, E2E_ROUNDS interleaved rounds, the median round of each kept in E2E[auth-*]
 phase_e()
 {
-	local list=("auth-none:$P_SMTP_AUTH_NONE:" "auth-noop:$P_SMTP_AUTH_NOOP:noop-data"
+	local list=("auth-none:$P_SMTP_AUTH_NONE:none" "auth-noop:$P_SMTP_AUTH_NOOP:noop-data"
 		    "auth-chapps:$P_SMTP_AUTH_CHAPPS:chapps-data") rev=() e k port name r i
 	echo "E: end to end with SMTP AUTH, 1 message per session ($AUTH_COUNT sessions)" >&2
 	for e in "${list[@]}"; do	# warm up every path (smtpd processes, SASL, caches)
