@@ -22,12 +22,13 @@
  *	figures measure the milter and not Nagle's algorithm.
  *
  *	SMTP mode (--smtp) drives an SMTP server on loopback instead: EHLO,
- *	XCLIENT LOGIN=u<n> (--xclient) and EHLO again, then PER_CONN pipelined
- *	MAIL/RCPT/DATA transactions with a small message.
+ *	XCLIENT LOGIN=u<n> (--xclient) and EHLO again, or real SMTP AUTH
+ *	(--auth PASSWORD: AUTH PLAIN as u<n>, every user with that password),
+ *	then PER_CONN pipelined MAIL/RCPT/DATA transactions with a small message.
  *
  *	Users: message number i of the run belongs to user
  *	PREFIX(BASE + i mod USERS); in SMTP mode a connection's number picks
- *	the user (XCLIENT names one user per session).  The sender is
+ *	the user (XCLIENT or AUTH names one user per session).  The sender is
  *	PREFIX<n>@DOMAIN.
  *
  *	The run ends after MESSAGES messages or SECONDS seconds, whichever
@@ -133,6 +134,7 @@ struct options {
 	enum verdict expect;
 	bool smtp;
 	bool xclient;
+	const char *auth_password;	/* --auth: AUTH PLAIN with this password */
 	bool quiet;
 	const char *label;
 	size_t body_size;
@@ -906,7 +908,29 @@ static int code_verdict(int code)
 	return V_ERROR;
 }
 
-/* smtp_session - the greeting, EHLO and XCLIENT; false on failure */
+/* base64 - src (n bytes) in base64 into dst (4 * ((n + 2) / 3) + 1 bytes) */
+static void base64(const unsigned char *src, size_t n, char *dst)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)src[i] << 16;
+
+		if (i + 1 < n)
+			v |= (unsigned)src[i + 1] << 8;
+		if (i + 2 < n)
+			v |= src[i + 2];
+		dst[o++] = tab[(v >> 18) & 63];
+		dst[o++] = tab[(v >> 12) & 63];
+		dst[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		dst[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	dst[o] = '\0';
+}
+
+/* smtp_session - the greeting, EHLO and XCLIENT or AUTH; false on failure */
 static bool smtp_session(struct conn *c, struct worker *w, const char *user)
 {
 	char line[512], text[512];
@@ -927,6 +951,27 @@ static bool smtp_session(struct conn *c, struct worker *w, const char *user)
 		}
 		if (smtp_cmd(c, "EHLO client.bench.test\r\n", text, sizeof(text)) != 250) {
 			problem(w, "EHLO after XCLIENT: %s", text);
+			return false;
+		}
+	}
+	if (opt.auth_password != NULL) {
+		unsigned char plain[300];
+		char tok[404];
+		size_t ul = strlen(user), pl = strlen(opt.auth_password);
+
+		if (ul + pl + 2 > sizeof(plain)) {
+			problem(w, "AUTH: user or password too long");
+			return false;
+		}
+		/* authorization id empty, authentication id, password (RFC 4616) */
+		plain[0] = '\0';
+		memcpy(plain + 1, user, ul);
+		plain[1 + ul] = '\0';
+		memcpy(plain + 2 + ul, opt.auth_password, pl);
+		base64(plain, ul + pl + 2, tok);
+		snprintf(line, sizeof(line), "AUTH PLAIN %s\r\n", tok);
+		if (smtp_cmd(c, line, text, sizeof(text)) != 235) {
+			problem(w, "AUTH of user %s: %s", user, text);
 			return false;
 		}
 	}
@@ -1115,6 +1160,7 @@ static void usage(FILE *out)
 		"  -R, --rate N           pace the run at N messages/s in all [0 = unpaced]\n"
 		"      --smtp             speak SMTP (pipelined) instead of the milter protocol\n"
 		"      --xclient          SMTP: XCLIENT LOGIN=<user> after EHLO\n"
+		"      --auth PASSWORD    SMTP: AUTH PLAIN as <user> with PASSWORD after EHLO\n"
 		"      --body-size N      SMTP: message size in bytes [1024]\n"
 		"  -l, --label L          name of the run in the output [run]\n"
 		"  -q, --quiet            print one key=value line\n");
@@ -1151,6 +1197,7 @@ static void parse_args(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'R' },
 		{ "smtp", no_argument, NULL, 'S' },
 		{ "xclient", no_argument, NULL, 'X' },
+		{ "auth", required_argument, NULL, 'A' },
 		{ "body-size", required_argument, NULL, 'b' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1192,6 +1239,7 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'S': opt.smtp = true; break;
 		case 'X': opt.xclient = true; break;
+		case 'A': opt.auth_password = optarg; break;
 		case 'b': opt.body_size = (size_t)parse_long("--body-size", optarg, 64, 10000000); break;
 		case 'l': opt.label = optarg; break;
 		case 'q': opt.quiet = true; break;
@@ -1203,8 +1251,10 @@ static void parse_args(int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
-	if (opt.xclient && !opt.smtp)
-		die("--xclient needs --smtp");
+	if ((opt.xclient || opt.auth_password) && !opt.smtp)
+		die("--xclient and --auth need --smtp");
+	if (opt.xclient && opt.auth_password)
+		die("--xclient or --auth, not both");
 	parse_socket(opt.socket);
 }
 

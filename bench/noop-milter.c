@@ -14,7 +14,8 @@
  *	main.c does.  It accepts the message at the stage chapps leaves it
  *	(-l): MAIL for the identity gate alone, DATA for the quota with
  *	quota.commit = "data", EOM for quota.commit = "eom".  Every other
- *	callback returns continue.  It keeps no state, allocates nothing and
+ *	callback returns continue (CONNECT, negotiated without a reply, returns
+ *	SMFIS_NOREPLY, as chapps does).  It keeps no state, allocates nothing and
  *	logs nothing, so that chapps' figures divided by its figures are the
  *	cost of chapps' own work.
  * DIAGNOSTICS
@@ -55,6 +56,8 @@ static sfsistat noop_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf1 = f1 & want;
 	*pf2 = 0;
 	*pf3 = 0;
+	/* no state: a non-NULL private pointer says "CONNECT without a reply" */
+	smfi_setpriv(ctx, (*pf1 & SMFIP_NR_CONN) ? (void *)&want_rcpt : NULL);
 	if (*pf0 & SMFIF_SETSYMLIST) {
 		smfi_setsymlist(ctx, SMFIM_CONNECT, (char *)"{daemon_name} {daemon_addr} {daemon_port}");
 		smfi_setsymlist(ctx, SMFIM_ENVFROM, (char *)"i {auth_authen} {auth_type} "
@@ -66,13 +69,15 @@ static sfsistat noop_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	return SMFIS_CONTINUE;
 }
 
-/* noop_connect - nothing to do (negotiated without a reply) */
+/*
+ * noop_connect - nothing to do; negotiated without a reply, it must say
+ * SMFIS_NOREPLY (anything else makes libmilter log an error per connection)
+ */
 static sfsistat noop_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *addr)
 {
-	(void)ctx;
 	(void)host;
 	(void)addr;
-	return SMFIS_CONTINUE;
+	return smfi_getpriv(ctx) != NULL ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* noop_envfrom - accept here when chapps would (the identity gate alone) */
@@ -115,7 +120,7 @@ static sfsistat noop_abort(SMFICTX *ctx)
 /* noop_close - nothing to free */
 static sfsistat noop_close(SMFICTX *ctx)
 {
-	(void)ctx;
+	smfi_setpriv(ctx, NULL);
 	return SMFIS_CONTINUE;
 }
 

@@ -8,7 +8,8 @@
 #   A  milter protocol straight to the milter (bench/chapps-bench, loopback TCP), each
 #      figure next to bench/noop-milter measured in the same run, best of BENCH_ROUNDS
 #      rounds in alternating order: the identity gate alone; gate + SDA + quota on LMDB
-#      and on Redis, at 1, 16 and 256 connections; then latency at a fixed load.
+#      and on Redis, at 1, 16 and 256 connections of 50 messages; on LMDB at 16
+#      connections of 10 and of 1 message; then latency at a fixed load.
 #   B  quota cost against the window's contents: users whose window already holds 10,
 #      1,000 and 100,000 messages (spread over every bucket of the window by
 #      `chapps-cli usage import`, the worst case), and 100,000 sent through the milter itself.
@@ -17,6 +18,9 @@
 #   D  end to end through a private Postfix relaying to smtp-sink (bench/postfix.sh),
 #      XCLIENT LOGIN= sessions: no milter, no-op milter, chapps (gate + SDA + quota) with
 #      quota.commit = "data" and = "eom".
+#   E  end to end as mail clients submit: real SMTP AUTH (Cyrus SASL, AUTH PLAIN), one
+#      message per session: no milter, no-op milter, chapps (quota.commit = "data"),
+#      interleaved (needs saslpasswd2 as well).
 #
 # Everything listens on 127.0.0.1 ports 16801-16830 only, every run is bounded in count and
 # time, every process is started in the background, recorded by PID and stopped by that
@@ -46,9 +50,10 @@ CLI=$B/chapps-cli
 BENCH=$B/bench/chapps-bench
 NOOP=$B/bench/noop-milter
 
-P_CHAPPS=16801 P_NOOP=16802 P_CHAPPS2=16803 P_NOOP2=16804 P_REDIS=16810
+P_CHAPPS=16801 P_NOOP=16802 P_CHAPPS2=16803 P_NOOP2=16804 P_CHAPPS3=16805 P_REDIS=16810
 P_SMTP_NONE=16820 P_SMTP_NOOP_DATA=16821 P_SMTP_CHAPPS_DATA=16822
 P_SMTP_NOOP_EOM=16823 P_SMTP_CHAPPS_EOM=16824 P_SINK=16830
+P_SMTP_AUTH_NONE=16825 P_SMTP_AUTH_NOOP=16826 P_SMTP_AUTH_CHAPPS=16827
 
 ROUNDS=${BENCH_ROUNDS:-2}
 SECS=2.5		# one saturating run
@@ -58,8 +63,10 @@ WIN_SECS=0.8		# one window-cost run
 WIN_ROUNDS=6		# window-cost rounds (interleaved; the cheapest of each is kept)
 MEM_USERS=100000
 E2E_COUNT=1500 E2E_CONNS=8 E2E_PER_CONN=20 E2E_ROUNDS=3
+AUTH_COUNT=800 AUTH_USERS=200 AUTH_PASS=benchpw	# E: messages (= sessions) per run, users
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	ROUNDS=1 SECS=0.5 WARM=300 WIN_SECS=0.3 WIN_ROUNDS=2 MEM_USERS=5000 E2E_COUNT=200 E2E_ROUNDS=1
+	AUTH_COUNT=100 AUTH_USERS=20
 fi
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -176,7 +183,8 @@ run_bench()
 	rc=$?
 	echo "$out" >>"$W/results.txt"
 	if [ $rc != 0 ]; then
-		FAILURES+=("$key: unexpected=$(kv unexpected "$out") conn_errors=$(kv conn_errors "$out"): $(tail -n 1 "$W/log/bench.err")")
+		# to a file: run_bench mostly runs in a $(...) subshell (print_table reads it)
+		echo "$key: unexpected=$(kv unexpected "$out") conn_errors=$(kv conn_errors "$out"): $(tail -n 1 "$W/log/bench.err")" >>"$W/failures.txt"
 	fi
 	echo "$out"
 }
@@ -255,9 +263,14 @@ ms() { awk -v u="$1" 'BEGIN { printf "%.2f ms", u / 1000 }'; }
 
 # ---- set-up ---------------------------------------------------------------------
 
-# conf FILE PORT POLICIES BACKEND STATE_DIR [COMMIT] - a chapps-milter configuration
+# conf FILE PORT POLICIES BACKEND STATE_DIR [COMMIT] [LISTENERS] - a chapps-milter
+# configuration of a submission server: every connection outbound, no inbound policy
+# (chapps.conf(5), listeners), unless LISTENERS is "default" (an "smtpd" listener inbound,
+# SPF and greylisting: HELO is asked for)
 conf()
 {
+	local flows='listeners: { inbound = [ ]; }; inbound: { policies = [ ]; };'
+	[ "${7:-}" = default ] && flows=
 	cat >"$1" <<EOF
 milter:    { socket = "inet:$2@127.0.0.1"; user = ""; group = ""; pidfile = "";
              run_as_root = true; };
@@ -267,6 +280,7 @@ outbound:  { policies = [ $3 ]; };
 quota:     { commit = "${6:-data}"; };
 store:     { backend = "$4"; path = "$5"; redis: { server = "127.0.0.1"; port = $P_REDIS; }; };
 policy_db: { backend = "sqlite"; path = "$W/policy.db"; };
+$flows
 EOF
 }
 
@@ -289,6 +303,9 @@ make_policy_db()
 BEGIN;
 WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < $MEM_USERS - 1)
 	INSERT INTO users (name) SELECT 'u' || x FROM c;
+-- section E: Cyrus SASL names its users with the realm ({auth_authen} = u0@bench.test)
+WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < $AUTH_USERS - 1)
+	INSERT INTO users (name) SELECT 'u' || x || '@bench.test' FROM c;
 INSERT INTO quota_user (user_id, quota_id) SELECT u.id, q.id FROM users u, quotas q
 	WHERE q.name = 'bench' AND u.name GLOB 'u[0-9]*';
 INSERT INTO domain_user (user_id, domain_id) SELECT u.id, d.id FROM users u, domains d
@@ -299,6 +316,8 @@ EOF
 		for ((i = 0; i < MEM_USERS; i++)); do
 			echo "allow:u$i:bench.test"
 			echo "quota:u$i:bench"
+			[ "$i" -lt "$AUTH_USERS" ] &&
+				printf 'allow:u%d@bench.test:bench.test\nquota:u%d@bench.test:bench\n' "$i" "$i"
 		done >"$W/users.txt"
 		"$CLI" -c "$c" import-file "$W/users.txt" --create >/dev/null 2>&1 || return 1
 	fi
@@ -327,8 +346,8 @@ redis_used_memory() { redis-cli -p "$P_REDIS" info memory | tr -d '\r' |
 
 # ---- A: throughput and latency over the milter protocol --------------------------
 
-# compare KEY_SUFFIX CONNS ENTRIES... - ROUNDS rounds over ENTRIES ("key:port:name"), the
-# order reversed every other round
+# compare CONNS ENTRIES... - ROUNDS rounds over ENTRIES ("key:port:name"), the order
+# reversed every other round; PER_CONN messages per connection (default 50)
 compare()
 {
 	local conns=$1 r e key port name list; shift
@@ -341,8 +360,8 @@ compare()
 		fi
 		for e in "${list[@]}"; do
 			IFS=: read -r key port name <<<"$e"
-			measure "$key" "$port" "$name" -c "$conns" -k 50 -u 1000 -m 10000000 \
-				-t "$SECS"
+			measure "$key" "$port" "$name" -c "$conns" -k "${PER_CONN:-50}" -u 1000 \
+				-m 10000000 -t "$SECS"
 		done
 	done
 }
@@ -377,6 +396,16 @@ phase_a()
 			compare "$c" "noop$c:$P_NOOP:noop" "lmdb$c:$P_CHAPPS:lmdb"
 		fi
 	done
+	# how mail clients submit: few messages per SMTP session, so per milter connection
+	for k in 10 1; do
+		PER_CONN=$k compare 16 "noop16k$k:$P_NOOP:noop" "lmdb16k$k:$P_CHAPPS:lmdb"
+	done
+	# the same with the default listeners (inbound possible: HELO is asked for)
+	if start lmdbdef "$P_CHAPPS3" "$MILTER" -f -c "$W/conf/lmdb-default.conf"; then
+		warm "$P_CHAPPS3"
+		PER_CONN=1 compare 16 "noop16k1d:$P_NOOP:noop" "lmdbdef16k1:$P_CHAPPS3:lmdbdef"
+		stop lmdbdef
+	fi
 	echo "A: latency at $PACE_RATE msg/s, 16 connections" >&2
 	for k in noop lmdb credis; do
 		[ -n "${PID[$k]:-}" ] || continue
@@ -488,7 +517,20 @@ phase_d()
 	pf_listener "$P_SMTP_CHAPPS_DATA" "inet:127.0.0.1:$P_CHAPPS"
 	pf_listener "$P_SMTP_NOOP_EOM" "inet:127.0.0.1:$P_NOOP2"
 	pf_listener "$P_SMTP_CHAPPS_EOM" "inet:127.0.0.1:$P_CHAPPS2"
-	pf_up "$W/pf" "$P_SINK" || { FAILURES+=("Postfix did not start"); return 1; }
+	local sasl=0 users=() i
+	if pf_sasl_available; then
+		sasl=1
+		for ((i = 0; i < AUTH_USERS; i++)); do users+=("u$i:$AUTH_PASS"); done
+		pf_listener "$P_SMTP_AUTH_NONE" "" "-o smtpd_sasl_auth_enable=yes"
+		pf_listener "$P_SMTP_AUTH_NOOP" "inet:127.0.0.1:$P_NOOP" "-o smtpd_sasl_auth_enable=yes"
+		pf_listener "$P_SMTP_AUTH_CHAPPS" "inet:127.0.0.1:$P_CHAPPS" \
+			"-o smtpd_sasl_auth_enable=yes"
+		pf_up "$W/pf" "$P_SINK" bench.test "${users[@]}" ||
+			{ FAILURES+=("Postfix did not start"); return 1; }
+	else
+		echo "bench: saslpasswd2 not installed: no SMTP AUTH rows (E)" >&2
+		pf_up "$W/pf" "$P_SINK" || { FAILURES+=("Postfix did not start"); return 1; }
+	fi
 	local list=("none:$P_SMTP_NONE" "noop-data:$P_SMTP_NOOP_DATA"
 		    "chapps-data:$P_SMTP_CHAPPS_DATA" "noop-eom:$P_SMTP_NOOP_EOM"
 		    "chapps-eom:$P_SMTP_CHAPPS_EOM")
@@ -505,35 +547,76 @@ phase_d()
 		for k in "${order[@]}"; do
 			port=${k#*:}
 			k=${k%%:*}
-			local c0=0 c1=0 cpu=0 n
-			[ -n "${PID[$k]:-}" ] && c0=$(cpu_ticks "${PID[$k]}")
-			line=$(run_bench "e2e-$k" "$port" --smtp --xclient -c "$E2E_CONNS" \
-				-k "$E2E_PER_CONN" -u 1000 -m "$E2E_COUNT" -t 120)
-			[ -n "${PID[$k]:-}" ] && c1=$(cpu_ticks "${PID[$k]}")
-			n=$(kv msgs "$line")
-			[ "$n" -gt 0 ] && cpu=$(( (c1 - c0) * 1000000 / CLK_TCK / n ))
-			printf '  %-26s %7.1f msg/s  msg p50 %6.1f ms  p99 %6.1f ms  milter cpu %d us/msg\n' \
-				"e2e-$k" "$(kv rate "$line")" "$(awk -v u="$(kv msg_p50 "$line")" \
-				'BEGIN { print u / 1000 }')" "$(awk -v u="$(kv msg_p99 "$line")" \
-				'BEGIN { print u / 1000 }')" "$cpu" >&2
-			E2E_ALL[$k]+="$(kv rate "$line") $cpu|"
-			E2E_LINES[$k]+="$line|"
-			pf_drain 60 || FAILURES+=("Postfix queue did not drain after e2e-$k")
+			e2e_run "$k" "$port" "$k" --smtp --xclient -c "$E2E_CONNS" \
+				-k "$E2E_PER_CONN" -u 1000 -m "$E2E_COUNT" -t 120
 		done
 	done
+	[ "$sasl" = 1 ] && phase_e
 	pf_down
 	stop noop-data noop-eom chapps-data chapps-eom
-	# the median round of each (the machine is shared: the best round is the luckiest)
-	for k in "${list[@]}"; do
-		k=${k%%:*}
-		local med
-		med=$(printf '%s' "${E2E_ALL[$k]:-}" | tr '|' '\n' | sed '/^$/d' | nl -ba |
-			sort -k2,2g | awk '{ l[NR] = $0 } END { if (NR) print l[int((NR + 1) / 2)] }')
-		[ -n "$med" ] || continue
-		E2E[$k]=$(printf '%s' "${E2E_LINES[$k]}" | tr '|' '\n' | sed -n "$(echo "$med" |
-			awk '{ print $1 }')p")
-		E2E_CPU[$k]=$(echo "$med" | awk '{ print $3 }')
+	for k in "${list[@]}"; do e2e_median "${k%%:*}"; done
+}
+
+# e2e_run KEY PORT NAME ARGS... - one chapps-bench run (ARGS) against the smtpd on PORT,
+# charging milter NAME's CPU time to it (NAME without a PID: no milter); the rate and CPU
+# go to E2E_ALL[KEY], the line to E2E_LINES[KEY]; then the queue is drained
+e2e_run()
+{
+	local k=$1 port=$2 name=$3 c0=0 c1=0 cpu=0 n line; shift 3
+	[ -n "${PID[$name]:-}" ] && c0=$(cpu_ticks "${PID[$name]}")
+	line=$(run_bench "e2e-$k" "$port" "$@")
+	[ -n "${PID[$name]:-}" ] && c1=$(cpu_ticks "${PID[$name]}")
+	n=$(kv msgs "$line")
+	[ "$n" -gt 0 ] && cpu=$(( (c1 - c0) * 1000000 / CLK_TCK / n ))
+	printf '  %-26s %7.1f msg/s  msg p50 %6.1f ms  p99 %6.1f ms  milter cpu %d us/msg\n' \
+		"e2e-$k" "$(kv rate "$line")" "$(awk -v u="$(kv msg_p50 "$line")" \
+		'BEGIN { print u / 1000 }')" "$(awk -v u="$(kv msg_p99 "$line")" \
+		'BEGIN { print u / 1000 }')" "$cpu" >&2
+	E2E_ALL[$k]+="$(kv rate "$line") $cpu|"
+	E2E_LINES[$k]+="$line|"
+	pf_drain 60 || FAILURES+=("Postfix queue did not drain after e2e-$k")
+}
+
+# e2e_median KEY - the median round of KEY (by rate) into E2E[KEY] and E2E_CPU[KEY] (the
+# machine is shared: the best round is the luckiest)
+e2e_median()
+{
+	local k=$1 med
+	med=$(printf '%s' "${E2E_ALL[$k]:-}" | tr '|' '\n' | sed '/^$/d' | nl -ba |
+		sort -k2,2g | awk '{ l[NR] = $0 } END { if (NR) print l[int((NR + 1) / 2)] }')
+	[ -n "$med" ] || return 0
+	E2E[$k]=$(printf '%s' "${E2E_LINES[$k]}" | tr '|' '\n' | sed -n "$(echo "$med" |
+		awk '{ print $1 }')p")
+	E2E_CPU[$k]=$(echo "$med" | awk '{ print $3 }')
+}
+
+# ---- E: end to end with SMTP AUTH, one message per session ------------------------------
+
+# phase_e - called by phase_d with its Postfix and milters up: AUTH_COUNT sessions of one
+# message each (AUTH PLAIN as u<n>), no milter / no-op at DATA / chapps with commit at
+# DATA, E2E_ROUNDS interleaved rounds, the median round of each kept in E2E[auth-*]
+phase_e()
+{
+	local list=("auth-none:$P_SMTP_AUTH_NONE:none" "auth-noop:$P_SMTP_AUTH_NOOP:noop-data"
+		    "auth-chapps:$P_SMTP_AUTH_CHAPPS:chapps-data") rev=() e k port name r i
+	echo "E: end to end with SMTP AUTH, 1 message per session ($AUTH_COUNT sessions)" >&2
+	for e in "${list[@]}"; do	# warm up every path (smtpd processes, SASL, caches)
+		IFS=: read -r k port name <<<"$e"
+		run_bench "warm-$k" "$port" --smtp --auth "$AUTH_PASS" -c "$E2E_CONNS" -k 1 \
+			-u "$AUTH_USERS" -m 100 -t 60 >/dev/null
 	done
+	pf_drain 60
+	for ((i = ${#list[@]} - 1; i >= 0; i--)); do rev+=("${list[i]}"); done
+	for ((r = 0; r < E2E_ROUNDS; r++)); do
+		local order=("${list[@]}")
+		((r % 2 == 1)) && order=("${rev[@]}")
+		for e in "${order[@]}"; do
+			IFS=: read -r k port name <<<"$e"
+			e2e_run "$k" "$port" "$name" --smtp --auth "$AUTH_PASS" -c "$E2E_CONNS" -k 1 \
+				-u "$AUTH_USERS" -m "$AUTH_COUNT" -t 120
+		done
+	done
+	for e in "${list[@]}"; do e2e_median "${e%%:*}"; done
 }
 
 # ---- the table ------------------------------------------------------------------------
@@ -556,13 +639,27 @@ table()
 			r=$(ratio "$(kv rate "$l")" "$(kv rate "$n")")
 			tgt="-" res="-"
 			if [ "$c" = 16 ]; then
-				if [ "$s" = lmdb ]; then tgt=">= 0.80"; res=$(verdict ge "$r" 0.80)
+				if [ "$s" = lmdb ]; then tgt=">= 0.95"; res=$(verdict ge "$r" 0.95)
 				else tgt=">= 0.50"; res=$(verdict ge "$r" 0.50); fi
 			fi
 			row "gate+SDA+quota $s, $c conns" "$(fmt_rate "$l" "${BEST_CPU[$s$c]}")" \
 				"$(fmt_rate "$n" "${BEST_CPU[noop$c]}")" "$r" "$tgt" "$res"
 		done
 	done
+	for k in 10 1; do	# fewer messages per connection (mail clients: one per session)
+		l=${BEST[lmdb16k$k]:-} n=${BEST[noop16k$k]:-}
+		[ -n "$l" ] || continue
+		r=$(ratio "$(kv rate "$l")" "$(kv rate "$n")")
+		row "gate+SDA+quota lmdb, 16 conns, $k msg/conn" \
+			"$(fmt_rate "$l" "${BEST_CPU[lmdb16k$k]}")" \
+			"$(fmt_rate "$n" "${BEST_CPU[noop16k$k]}")" "$r" ">= 0.95" \
+			"$(verdict ge "$r" 0.95)"
+	done
+	l=${BEST[lmdbdef16k1]:-} n=${BEST[noop16k1d]:-}
+	[ -n "$l" ] && row "  ... default listeners (HELO asked for)" \
+		"$(fmt_rate "$l" "${BEST_CPU[lmdbdef16k1]}")" \
+		"$(fmt_rate "$n" "${BEST_CPU[noop16k1d]}")" \
+		"$(ratio "$(kv rate "$l")" "$(kv rate "$n")")" "-" "-"
 	for c in 16 256; do
 		for s in lmdb redis; do
 			[ "$s" = redis ] && [ "$redis" != 1 ] && continue
@@ -667,11 +764,40 @@ table()
 		row "$k vs no milter" "" "" "$(ratio "$(kv rate "${E2E[$k]}")" "$(kv rate "$none")")" \
 			"" ""
 	done
+
+	[ -n "${E2E[auth-none]:-}" ] || return 0
+	section "E. end to end as clients submit: SMTP AUTH PLAIN (Cyrus SASL), 1 msg per session, $AUTH_COUNT sessions, $E2E_CONNS at a time, median of $E2E_ROUNDS interleaved rounds"
+	none=${E2E[auth-none]:-}
+	for k in auth-none auth-noop auth-chapps; do
+		l=${E2E[$k]:-}
+		[ -n "$l" ] || continue
+		base="" rb="-" tg="-" rs="-"
+		case $k in
+		auth-none) what="no milter" ;;
+		auth-noop) what="no-op milter, accepts at DATA"; base=$none ;;
+		auth-chapps) what="chapps, quota.commit = data"; base=${E2E[auth-noop]:-}
+			tg=">= 0.95" ;;
+		esac
+		if [ -n "$base" ]; then
+			rb=$(ratio "$(kv rate "$l")" "$(kv rate "$base")")
+			[ "$tg" != "-" ] && rs=$(verdict ge "$rb" 0.95)
+		fi
+		row "$what" "$(awk -v r="$(kv rate "$l")" -v u="$(kv msg_p50 "$l")" \
+			-v c="${E2E_CPU[$k]:-0}" -v m="$k" 'BEGIN { printf "%.0f/s p50 %.1f ms", r, u / 1000;
+			if (m != "auth-none") printf " %dus", c }')" \
+			"$( [ -n "$base" ] && awk -v r="$(kv rate "$base")" -v k="${base%% *}" \
+			'BEGIN { sub(/^label=e2e-/, "", k); printf "%s %.0f/s", k, r }')" \
+			"$rb" "$tg" "$rs"
+	done
+	[ -n "${E2E[auth-chapps]:-}" ] && row "auth-chapps vs no milter" "" "" \
+		"$(ratio "$(kv rate "${E2E[auth-chapps]}")" "$(kv rate "$none")")" "" ""
+	return 0
 }
 
 print_table()
 {
 	local l
+	[ -s "$W/failures.txt" ] && mapfile -t -O "${#FAILURES[@]}" FAILURES <"$W/failures.txt"
 	echo
 	echo "chapps benchmark, $(date -u +%Y-%m-%dT%H:%MZ): $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)), $(awk '$1 == "MemTotal:" { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo), load at start $LOAD0"
 	printf '%-46s %-25s %-22s %6s  %-15s %s\n' "scenario" "chapps" "baseline" "ratio" "target" "result"
@@ -691,7 +817,7 @@ print_table()
 main()
 {
 	local f redis=0 t0=$SECONDS
-	for f in "$MILTER" "$CLI" "$BENCH" "$NOOP" "$FILL"; do
+	for f in "$MILTER" "$CLI" "$BENCH" "$NOOP"; do
 		[ -x "$f" ] || { echo "bench: $f is missing (run make bench)" >&2; exit 1; }
 	done
 	if ldd "$MILTER" 2>/dev/null | grep -q 'libasan\|libubsan'; then
@@ -709,6 +835,8 @@ main()
 
 	conf "$W/conf/gate.conf" "$P_CHAPPS" "" lmdb "$W/state-gate"
 	conf "$W/conf/lmdb.conf" "$P_CHAPPS" '"sender_domain_auth", "quota"' lmdb "$W/state-lmdb"
+	conf "$W/conf/lmdb-default.conf" "$P_CHAPPS3" '"sender_domain_auth", "quota"' lmdb \
+		"$W/state-lmdbdef" data default
 	conf "$W/conf/redis.conf" "$P_CHAPPS2" '"sender_domain_auth", "quota"' redis "$W/unused"
 	echo "bench: policy database with $MEM_USERS users ($W)" >&2
 	make_policy_db || { echo "bench: could not build the policy database" >&2; exit 1; }

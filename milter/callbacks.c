@@ -4,14 +4,21 @@
  * DESCRIPTION
  *	Contexts (STYLE rule 8): struct conn is created by the first callback
  *	of a connection (negotiate, or lazily by any later one) and destroyed
- *	by close, which may be the only callback.  It owns the request, the
- *	per-message policy state and a reference to the config snapshot.
- *	A new MAIL FROM first releases what the previous message left.
+ *	by close, which may be the only callback.  It owns the request, a
+ *	reference to the configuration snapshot and, from the first MAIL FROM
+ *	on, the per-message policy state.  A new MAIL FROM first releases
+ *	what the previous message left.
  *
  *	Negotiation asks the MTA for exactly the stages and macros the
  *	policies in force declare (policy_needs): no HELO or RCPT unless one
  *	needs it, no headers/EOH/body/unknown, and no reply at CONNECT/HELO;
- *	the queue id {i} at every stage from MAIL on, for the log line.
+ *	the listener macros at CONNECT only when a connection can be inbound
+ *	(or the user key reads one); the queue id {i} at every stage from
+ *	MAIL on, for the log line.  What to ask for is worked out once per
+ *	configuration snapshot (struct snapshot), not per connection.
+ *	CONNECT and HELO answer SMFIS_NOREPLY when the MTA agreed not to wait
+ *	for a reply: any other answer makes libmilter log an error (to
+ *	syslog) for every connection.
  *	xxfi_data is always registered: without it libmilter negotiates away
  *	DATA and Postfix's next small packet waits for a delayed ACK (about
  *	40 ms).
@@ -50,26 +57,93 @@ const struct mta_ops mta_libmilter = {
 
 const struct mta_ops *mta = &mta_libmilter;
 
+/*
+ * A configuration snapshot with what negotiation asks of the MTA under it,
+ * computed once when the snapshot is installed.  Shared by the connections
+ * that started under it; freed with the last reference.
+ */
+struct snapshot {
+	struct config *config;		/* one reference */
+	unsigned refs;			/* current + one per connection (atomic) */
+	unsigned long actions;		/* SMFIF_* asked for besides SETSYMLIST */
+	unsigned long protocol;		/* SMFIP_* asked for */
+	bool connect_macros_used;	/* the CONNECT list is not empty */
+	char connect_macros[sizeof(((struct policy_needs *)0)->connect_macros)];
+	char mail_macros[sizeof(((struct policy_needs *)0)->mail_macros) + 2];
+};
+
 struct conn {
-	struct config *config;		/* snapshot, one reference */
+	struct snapshot *snap;		/* one reference */
+	struct config *config;		/* snap's, borrowed */
 	struct request *req;
-	struct policy_msg *msg;
+	struct policy_msg *msg;		/* created at the first MAIL FROM */
+	unsigned long no_reply;		/* SMFIP_NR_CONN / _HELO as negotiated */
 	unsigned n_messages;
 };
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct config *current;
+static struct snapshot *current;
 static struct backends *backends;
+
+/* snapshot_create - config (its reference taken over) and its negotiation */
+static struct snapshot *snapshot_create(struct config *config)
+{
+	struct snapshot *s = xcalloc(1, sizeof(*s));
+	struct policy_needs needs;
+
+	s->config = config;
+	s->refs = 1;
+	policy_needs(config, &needs);
+	s->actions = needs.headers ? SMFIF_ADDHDRS : 0;
+	s->protocol = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
+		      SMFIP_NR_CONN | (needs.helo ? SMFIP_NR_HELO : SMFIP_NOHELO) |
+		      (needs.rcpt ? 0 : SMFIP_NORCPT);
+	memcpy(s->connect_macros, needs.connect_macros, sizeof(s->connect_macros));
+	s->connect_macros_used = s->connect_macros[0] != '\0';
+	/* the queue id for the log line at every stage from MAIL on */
+	s->mail_macros[0] = 'i';
+	s->mail_macros[1] = '\0';
+	if (needs.mail_macros[0] != '\0') {
+		s->mail_macros[1] = ' ';
+		memcpy(s->mail_macros + 2, needs.mail_macros, sizeof(needs.mail_macros));
+	}
+	return s;
+}
+
+/* snapshot_unref - drop one reference; the last frees it */
+static void snapshot_unref(struct snapshot **sp)
+{
+	struct snapshot *s = *sp;
+
+	*sp = NULL;
+	if (s != NULL && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		config_unref(&s->config);
+		free(s);
+	}
+}
+
+/* snapshot_get - a reference to the current snapshot, or NULL */
+static struct snapshot *snapshot_get(void)
+{
+	struct snapshot *s;
+
+	pthread_mutex_lock(&current_lock);
+	s = current;
+	if (s != NULL)
+		__atomic_add_fetch(&s->refs, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_unlock(&current_lock);
+	return s;
+}
 
 void callbacks_set_config(struct config *config)
 {
-	struct config *old;
+	struct snapshot *old, *fresh = config ? snapshot_create(config) : NULL;
 
 	pthread_mutex_lock(&current_lock);
 	old = current;
-	current = config;
+	current = fresh;
 	pthread_mutex_unlock(&current_lock);
-	config_unref(&old);
+	snapshot_unref(&old);
 }
 
 struct config *callbacks_get_config(void)
@@ -77,7 +151,7 @@ struct config *callbacks_get_config(void)
 	struct config *c;
 
 	pthread_mutex_lock(&current_lock);
-	c = current ? config_ref(current) : NULL;
+	c = current ? config_ref(current->config) : NULL;
 	pthread_mutex_unlock(&current_lock);
 	return c;
 }
@@ -99,13 +173,21 @@ static struct conn *conn_get(SMFICTX *ctx)
 
 	if (conn == NULL) {
 		conn = xcalloc(1, sizeof(*conn));
-		conn->config = callbacks_get_config();
+		conn->snap = snapshot_get();
+		conn->config = conn->snap->config;
 		conn->req = request_create(&conn->config->limits,
 					   resolver_macro_count(conn->config->resolver));
-		conn->msg = policy_msg_create();
 		mta->setpriv(ctx, conn);
 	}
 	return conn;
+}
+
+/* conn_msg - the per-message policy state, created at the first message */
+static struct policy_msg *conn_msg(struct conn *conn)
+{
+	if (conn->msg == NULL)
+		conn->msg = policy_msg_create();
+	return conn->msg;
 }
 
 /* env_of - the policy environment of a connection */
@@ -125,9 +207,12 @@ static const char *getmacro(SMFICTX *ctx, const char *name)
 /* capture_queue_id - remember {i} once the MTA has assigned it */
 static void capture_queue_id(SMFICTX *ctx, struct conn *conn)
 {
-	const char *qid = getmacro(ctx, "i");
+	const char *qid = getmacro(ctx, "i"), *had;
 
-	if (qid != NULL && *qid != '\0')
+	if (qid == NULL || *qid == '\0')
+		return;
+	had = request_get(conn->req, REQ_QUEUE_ID);
+	if (had == NULL || strcmp(had, qid) != 0)
 		(void)request_set(conn->req, REQ_QUEUE_ID, qid);
 }
 
@@ -136,7 +221,7 @@ static void log_result(const struct conn *conn, const char *stage, const char *a
 		       const char *rcpt, const struct policy_result *r)
 {
 	const struct request *req = conn->req;
-	char reply[1024];
+	char reply[1024], detail[sizeof(r->detail)];
 	struct log_decision d = {
 		.queue_id = request_get(req, REQ_QUEUE_ID),
 		.action = action,
@@ -144,12 +229,12 @@ static void log_result(const struct conn *conn, const char *stage, const char *a
 		.client_name = request_get(req, REQ_CLIENT_NAME),
 		.client_addr = request_get(req, REQ_CLIENT_ADDR),
 		.reply = r->reply ? reply_format(r->reply, reply, sizeof(reply)) : NULL,
-		.user = policy_msg_user(conn->msg),
-		.key = policy_msg_key(conn->msg),
+		.user = conn->msg ? policy_msg_user(conn->msg) : NULL,
+		.key = conn->msg ? policy_msg_key(conn->msg) : NULL,
 		.sender = request_get(req, REQ_SENDER),
 		.rcpt = rcpt,
 		.policy = r->policy,
-		.extra = r->detail[0] ? r->detail : NULL,
+		.extra = policy_result_detail(r, detail, sizeof(detail)),
 	};
 
 	if (d.client_name == NULL)
@@ -209,32 +294,45 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			       unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	struct conn *conn = conn_get(ctx);
-	unsigned long want = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-			     SMFIP_NR_CONN;
-	struct policy_needs needs;
-	char mail_macros[sizeof(needs.mail_macros) + 8];
+	const struct snapshot *s = conn->snap;
 
 	(void)f2;
 	(void)f3;
-	policy_needs(conn->config, &needs);
-	want |= needs.helo ? SMFIP_NR_HELO : SMFIP_NOHELO;
-	if (!needs.rcpt)
-		want |= SMFIP_NORCPT;
-	*pf0 = f0 & (SMFIF_SETSYMLIST | (needs.headers ? SMFIF_ADDHDRS : 0));
-	*pf1 = f1 & want;
+	*pf0 = f0 & (SMFIF_SETSYMLIST | s->actions);
+	*pf1 = f1 & s->protocol;
 	*pf2 = 0;
 	*pf3 = 0;
+	conn->no_reply = *pf1 & (SMFIP_NR_CONN | SMFIP_NR_HELO);
 	if (*pf0 & SMFIF_SETSYMLIST) {
-		/* the queue id for the log line at every stage from MAIL on */
-		snprintf(mail_macros, sizeof(mail_macros), "i%s%s", needs.mail_macros[0] ? " " : "",
-			 needs.mail_macros);
-		mta->setsymlist(ctx, SMFIM_CONNECT, needs.connect_macros);
-		mta->setsymlist(ctx, SMFIM_ENVFROM, mail_macros);
+		/* an empty CONNECT list replaces the MTA's default one: no macros */
+		mta->setsymlist(ctx, SMFIM_CONNECT, (char *)s->connect_macros);
+		mta->setsymlist(ctx, SMFIM_ENVFROM, (char *)s->mail_macros);
 		mta->setsymlist(ctx, SMFIM_ENVRCPT, (char *)"i");
 		mta->setsymlist(ctx, SMFIM_DATA, (char *)"i");
 		mta->setsymlist(ctx, SMFIM_EOM, (char *)"i");
 	}
 	return SMFIS_CONTINUE;
+}
+
+/* no_reply - what a stage without a reply returns: NOREPLY only if negotiated */
+static sfsistat no_reply(const struct conn *conn, unsigned long bit)
+{
+	return (conn->no_reply & bit) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* port_text - a port number in decimal into buf (8 bytes); returns buf */
+static char *port_text(unsigned port, char *buf)
+{
+	char digits[8];
+	size_t n = 0, o = 0;
+
+	do
+		digits[n++] = (char)('0' + port % 10);
+	while ((port /= 10) != 0 && n < 5);
+	while (n > 0)
+		buf[o++] = digits[--n];
+	buf[o] = '\0';
+	return buf;
 }
 
 /* mlfi_connect - the client's address and the listener */
@@ -251,27 +349,29 @@ static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 
 		if (inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr)) != NULL)
 			(void)request_set(req, REQ_CLIENT_ADDR, addr);
-		snprintf(port, sizeof(port), "%u", ntohs(sin->sin_port));
-		(void)request_set(req, REQ_CLIENT_PORT, port);
+		(void)request_set(req, REQ_CLIENT_PORT, port_text(ntohs(sin->sin_port), port));
 	} else if (hostaddr != NULL && hostaddr->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(void *)hostaddr;
 
 		if (inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr)) != NULL)
 			(void)request_set(req, REQ_CLIENT_ADDR, addr);
-		snprintf(port, sizeof(port), "%u", ntohs(sin6->sin6_port));
-		(void)request_set(req, REQ_CLIENT_PORT, port);
+		(void)request_set(req, REQ_CLIENT_PORT, port_text(ntohs(sin6->sin6_port), port));
 	}
-	(void)request_set(req, REQ_DAEMON_NAME, getmacro(ctx, "{daemon_name}"));
-	(void)request_set(req, REQ_DAEMON_ADDR, getmacro(ctx, "{daemon_addr}"));
-	(void)request_set(req, REQ_DAEMON_PORT, getmacro(ctx, "{daemon_port}"));
-	return SMFIS_CONTINUE;
+	if (conn->snap->connect_macros_used) {
+		(void)request_set(req, REQ_DAEMON_NAME, getmacro(ctx, "{daemon_name}"));
+		(void)request_set(req, REQ_DAEMON_ADDR, getmacro(ctx, "{daemon_addr}"));
+		(void)request_set(req, REQ_DAEMON_PORT, getmacro(ctx, "{daemon_port}"));
+	}
+	return no_reply(conn, SMFIP_NR_CONN);
 }
 
 /* mlfi_helo - the HELO/EHLO name (only negotiated when a key needs it) */
 static sfsistat mlfi_helo(SMFICTX *ctx, char *helohost)
 {
-	(void)request_set(conn_get(ctx)->req, REQ_HELO, helohost);
-	return SMFIS_CONTINUE;
+	struct conn *conn = conn_get(ctx);
+
+	(void)request_set(conn->req, REQ_HELO, helohost);
+	return no_reply(conn, SMFIP_NR_HELO);
 }
 
 /* mlfi_envfrom - capture the message's identity and run the MAIL policies */
@@ -301,7 +401,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		(void)request_set_macro(req, i,
 					getmacro(ctx, resolver_macro_name(conn->config->resolver, i)));
 	capture_queue_id(ctx, conn);
-	policy_mail(&env, req, conn->msg, &r);
+	policy_mail(&env, req, conn_msg(conn), &r);
 	return finish(ctx, conn, "MAIL", NULL, &r);
 }
 
@@ -314,7 +414,7 @@ static sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	struct policy_result r;
 
 	capture_queue_id(ctx, conn);
-	policy_rcpt(&env, conn->req, conn->msg, rcpt, &r);
+	policy_rcpt(&env, conn->req, conn_msg(conn), rcpt, &r);
 	return finish(ctx, conn, "RCPT", rcpt, &r);
 }
 
@@ -326,7 +426,7 @@ static sfsistat mlfi_data(SMFICTX *ctx)
 	struct policy_result r;
 
 	capture_queue_id(ctx, conn);
-	policy_data(&env, conn->req, conn->msg, &r);
+	policy_data(&env, conn->req, conn_msg(conn), &r);
 	return finish(ctx, conn, "DATA", NULL, &r);
 }
 
@@ -338,7 +438,7 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	struct policy_result r;
 
 	capture_queue_id(ctx, conn);
-	policy_eom(&env, conn->req, conn->msg, &r);
+	policy_eom(&env, conn->req, conn_msg(conn), &r);
 	return finish(ctx, conn, "EOM", NULL, &r);
 }
 
@@ -368,7 +468,7 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 	policy_abort(&env, conn->msg);
 	policy_msg_destroy(&conn->msg);
 	request_destroy(&conn->req);
-	config_unref(&conn->config);
+	snapshot_unref(&conn->snap);
 	free(conn);
 	mta->setpriv(ctx, NULL);
 	return SMFIS_CONTINUE;

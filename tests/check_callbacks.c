@@ -272,33 +272,57 @@ static void assert_reply(const struct reply *want)
 #define NO_INBOUND "inbound: { policies = [ ]; };\n"
 #define NO_OUTBOUND "outbound: { policies = [ ]; };\n"
 
+#define LISTENER_MACROS "{daemon_name} {daemon_addr} {daemon_port}"
+#define ALL_OUTBOUND "listeners: { inbound = [ ]; };\n"
+
 static const struct {
 	const char *name, *extra;
 	bool helo, rcpt, headers;
 	const char *mail_macros;
+	const char *connect_macros;	/* "": an empty list, no macro at CONNECT */
 } neg_rows[] = {
-	{ "defaults (sda, quota; spf, greylisting on smtpd)", "", true, true, true, MAIL_MACROS },
-	{ "gate only", NO_OUTBOUND NO_INBOUND, false, false, false, MAIL_MACROS },
-	{ "sda and quota", NO_INBOUND, false, true, false, MAIL_MACROS },
+	{ "defaults (sda, quota; spf, greylisting on smtpd)", "", true, true, true, MAIL_MACROS,
+	  LISTENER_MACROS },
+	{ "gate only", NO_OUTBOUND NO_INBOUND, false, false, false, MAIL_MACROS, LISTENER_MACROS },
+	{ "sda and quota", NO_INBOUND, false, true, false, MAIL_MACROS, LISTENER_MACROS },
 	{ "sender_domain_auth only",
 	  NO_INBOUND "outbound: { policies = [ \"sender_domain_auth\" ]; };", false, false, false,
-	  MAIL_MACROS },
+	  MAIL_MACROS, LISTENER_MACROS },
 	{ "quota only", NO_INBOUND "outbound: { policies = [ \"quota\" ]; };", false, true, false,
-	  MAIL_MACROS },
+	  MAIL_MACROS, LISTENER_MACROS },
 	{ "helo_name key", NO_OUTBOUND NO_INBOUND "identity: { user_key = \"helo_name\"; };", true,
-	  false, false, MAIL_MACROS },
+	  false, false, MAIL_MACROS, LISTENER_MACROS },
 	{ "macro key", NO_OUTBOUND NO_INBOUND "identity: { user_key = \"{my_login}\"; };", false,
-	  false, false, MAIL_MACROS " {my_login}" },
-	{ "inbound spf and greylisting", INBOUND_MX NO_OUTBOUND, true, true, true, MAIL_MACROS },
+	  false, false, MAIL_MACROS " {my_login}", LISTENER_MACROS },
+	{ "inbound spf and greylisting", INBOUND_MX NO_OUTBOUND, true, true, true, MAIL_MACROS,
+	  LISTENER_MACROS },
 	{ "inbound greylisting only",
 	  INBOUND_MX NO_OUTBOUND "inbound: { policies = [ \"greylisting\" ]; };", true, true, false,
-	  MAIL_MACROS },
+	  MAIL_MACROS, LISTENER_MACROS },
 	{ "inbound spf only, default listener inbound",
 	  "listeners: { inbound = [ ]; default = \"inbound\"; };\n" NO_OUTBOUND
 	  "inbound: { policies = [ \"spf\" ]; };",
-	  true, true, true, MAIL_MACROS },
-	{ "inbound policies, no inbound listener", "listeners: { inbound = [ ]; };\n" NO_OUTBOUND,
-	  false, false, false, MAIL_MACROS },
+	  true, true, true, MAIL_MACROS, LISTENER_MACROS },
+	/* every connection outbound: nothing that only inbound needs, no listener macro */
+	{ "inbound policies, no inbound listener", ALL_OUTBOUND NO_OUTBOUND, false, false, false,
+	  MAIL_MACROS, "" },
+	{ "outbound only: sda and quota, no inbound listener", ALL_OUTBOUND, false, true, false,
+	  MAIL_MACROS, "" },
+	{ "outbound only, no inbound policy either", ALL_OUTBOUND NO_INBOUND, false, true, false,
+	  MAIL_MACROS, "" },
+	{ "outbound only, default listener outbound named",
+	  "listeners: { inbound = [ ]; outbound = [ ]; default = \"outbound\"; };\n" NO_INBOUND,
+	  false, true, false, MAIL_MACROS, "" },
+	{ "outbound only, {daemon_port} key", ALL_OUTBOUND NO_OUTBOUND
+	  "identity: { user_key = \"{daemon_port}\"; };", false, false, false, MAIL_MACROS,
+	  "{daemon_port}" },
+	{ "outbound only, {daemon_name} and {daemon_addr} keys", ALL_OUTBOUND NO_OUTBOUND
+	  "identity: { user_key = \"{daemon_addr}\"; require_user_key = false;\n"
+	  "search_order = [ \"{daemon_name}\" ]; };",
+	  false, false, false, MAIL_MACROS, "{daemon_name} {daemon_addr}" },
+	/* no inbound policy, but an inbound listener: its mail is accepted at MAIL */
+	{ "no inbound policy, inbound listener", INBOUND_MX NO_INBOUND, false, true, false,
+	  MAIL_MACROS, LISTENER_MACROS },
 };
 
 START_TEST(test_negotiate)
@@ -329,7 +353,9 @@ START_TEST(test_negotiate)
 	ck_assert_uint_eq(pf2, 0);
 	ck_assert_uint_eq(pf3, 0);
 	ck_assert_int_eq(fk.symlist_calls, 5);
-	ck_assert_str_eq(fk.symlist[SMFIM_CONNECT], "{daemon_name} {daemon_addr} {daemon_port}");
+	ck_assert_msg(strcmp(fk.symlist[SMFIM_CONNECT], neg_rows[_i].connect_macros) == 0,
+		      "%s: got CONNECT macros \"%s\", want \"%s\"", name, fk.symlist[SMFIM_CONNECT],
+		      neg_rows[_i].connect_macros);
 	ck_assert_msg(strcmp(fk.symlist[SMFIM_ENVFROM], neg_rows[_i].mail_macros) == 0,
 		      "%s: got MAIL macros \"%s\", want \"%s\"", name, fk.symlist[SMFIM_ENVFROM],
 		      neg_rows[_i].mail_macros);
@@ -352,6 +378,54 @@ START_TEST(test_negotiate_without_symlist)
 	ck_assert_uint_eq(pf0, 0);
 	ck_assert_uint_eq(pf1, SMFIP_NOHDRS);
 	ck_assert_int_eq(fk.symlist_calls, 0);
+	close_conn();
+	stop();
+}
+END_TEST
+
+/*
+ * CONNECT and HELO negotiated without a reply answer SMFIS_NOREPLY (anything
+ * else makes libmilter log an error for every connection); when the MTA
+ * does not offer the NR_ steps they answer SMFIS_CONTINUE
+ */
+START_TEST(test_negotiate_no_reply)
+{
+	unsigned long f0 = SMFIF_ADDHDRS | SMFIF_SETSYMLIST, pf0, pf1, pf2, pf3;
+
+	start("");	/* the defaults: inbound possible, so HELO is asked for */
+	callbacks_desc()->xxfi_negotiate(CTX, f0, 0x1fffff, 0, 0, &pf0, &pf1, &pf2, &pf3);
+	ck_assert_uint_eq(pf1 & (SMFIP_NR_CONN | SMFIP_NR_HELO), SMFIP_NR_CONN | SMFIP_NR_HELO);
+	ck_assert_int_eq(connect4("192.0.2.7"), SMFIS_NOREPLY);
+	ck_assert_int_eq(callbacks_desc()->xxfi_helo(CTX, (char *)"client.test"), SMFIS_NOREPLY);
+	close_conn();
+	/* an MTA without the NR_ steps waits for a reply */
+	callbacks_desc()->xxfi_negotiate(CTX, f0, SMFIP_NOHDRS | SMFIP_NOBODY, 0, 0, &pf0, &pf1,
+					 &pf2, &pf3);
+	ck_assert_uint_eq(pf1 & (SMFIP_NR_CONN | SMFIP_NR_HELO), 0);
+	ck_assert_int_eq(connect4("192.0.2.7"), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_helo(CTX, (char *)"client.test"), SMFIS_CONTINUE);
+	close_conn();
+	/* no negotiation at all (the context made lazily): a reply */
+	ck_assert_int_eq(connect4("192.0.2.7"), SMFIS_CONTINUE);
+	close_conn();
+	stop();
+}
+END_TEST
+
+/*
+ * Every connection outbound: no listener macro is asked for, and one the MTA
+ * sends anyway changes nothing (the flow cannot be inbound)
+ */
+START_TEST(test_outbound_only_flow)
+{
+	start(ALL_OUTBOUND NO_INBOUND "outbound: { policies = [ ]; };");
+	set_macro("{daemon_name}", "smtpd");
+	set_macro("{daemon_port}", "25");
+	connect4("192.0.2.7");
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_REJECT);	/* the gate: no user */
+	assert_reply(&cfg->no_user_key_reply);
+	set_macro("{auth_authen}", "alice");
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_ACCEPT);
 	close_conn();
 	stop();
 }
@@ -552,6 +626,46 @@ static int count(const char *haystack, const char *needle)
 	return n;
 }
 
+/*
+ * quota's RCPT detail is handed as numbers and formatted only for a line that
+ * is written: the debug line of a passing RCPT and the accept line at DATA
+ * read as they did when the detail was printed at once; at info level no
+ * RCPT line is written
+ */
+START_TEST(test_quota_detail_lines)
+{
+	start("outbound: { policies = [ \"quota\" ]; };\nquota: { margin = 0; };");
+	set_macro("{auth_authen}", "alice");
+	set_macro("i", "4QX2");
+	log_capture_start(LOG_LEVEL_DEBUG);
+	connect4("192.0.2.7");
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(rcpt("<r1@dest.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QX2: continue: RCPT from client.test[192.0.2.7]: user=<alice> "
+			       "from=<a@example.com> to=<r1@dest.test> policy=quota "
+			       "key=sasl_username used=0 reserved=1 limit=3 margin=0\n"),
+			 1);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QX2: accept: DATA from client.test[192.0.2.7]: user=<alice> "
+			       "from=<a@example.com> policy=quota key=sasl_username counted=1\n"),
+			 1);
+	/* at info level: the accept line only */
+	log_capture_start(LOG_LEVEL_INFO);
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(rcpt("<r2@dest.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(count(log_capture_text(), "continue:"), 0);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QX2: accept: DATA from client.test[192.0.2.7]: user=<alice> "
+			       "from=<a@example.com> policy=quota key=sasl_username counted=1\n"),
+			 1);
+	close_conn();
+	stop();
+}
+END_TEST
+
 START_TEST(test_incident_levels)
 {
 	start("outbound: { policies = [ \"quota\" ]; };");
@@ -588,6 +702,9 @@ static Suite *make_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_negotiate, 0, sizeof(neg_rows) / sizeof(neg_rows[0]));
 	tcase_add_test(tc, test_negotiate_without_symlist);
+	tcase_add_test(tc, test_negotiate_no_reply);
+	tcase_add_test(tc, test_outbound_only_flow);
+	tcase_add_test(tc, test_quota_detail_lines);
 	tcase_add_test(tc, test_connect_address);
 	tcase_add_test(tc, test_helo);
 	tcase_add_test(tc, test_envfrom_macros_and_flow);

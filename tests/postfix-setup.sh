@@ -17,6 +17,8 @@
 #	pfs_dirs DIR			make the instance's directories
 #	pfs_main_cf DIR NAME HOST DOMAIN SINK_PORT	write main.cf; stdin: more settings
 #	pfs_master_cf DIR NAME LISTENER...	write master.cf: the listeners, then the services
+#	pfs_sasl_main_cf DIR REALM	the main.cf lines that turn Cyrus SASL on (stdout)
+#	pfs_sasl DIR REALM USER:PASS...	Cyrus SASL's smtpd.conf and sasldb2 with these users
 #	pfs_start DIR			postfix check and start; print the master's PID
 #	pfs_stop PID			stop the master and its children, wait until gone
 #
@@ -171,6 +173,44 @@ scache     unix  - - n -    1 scache
 postlog    unix-dgram n - n - 1 postlogd
 EOF
 	} >"$d/etc/master.cf"
+}
+
+# pfs_sasl_main_cf DIR REALM - the main.cf lines for Cyrus SASL (AUTH PLAIN and LOGIN
+# against DIR/etc/sasl/sasldb2, local realm REALM), on stdout for pfs_main_cf's stdin
+pfs_sasl_main_cf()
+{
+	cat <<EOF
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $1/etc/sasl
+smtpd_sasl_local_domain = $2
+smtpd_sasl_security_options = noanonymous
+smtpd_sasl_authenticated_header = yes
+broken_sasl_auth_clients = no
+EOF
+}
+
+# pfs_sasl DIR REALM USER:PASS... - write DIR/etc/sasl/smtpd.conf and DIR/etc/sasl/sasldb2
+# with these users (USER in REALM, or USER@OTHER_REALM), readable by Postfix only
+pfs_sasl()
+{
+	local d=$1 realm0=$2 u user pass realm
+	shift 2
+	mkdir -p "$d/etc/sasl" && chmod 755 "$d/etc/sasl" || return 1
+	cat >"$d/etc/sasl/smtpd.conf" <<EOF || return 1
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+mech_list: PLAIN LOGIN
+sasldb_path: $d/etc/sasl/sasldb2
+EOF
+	for u in "$@"; do
+		user=${u%%:*}; pass=${u#*:}; realm=$realm0
+		case $user in *@*) realm=${user#*@}; user=${user%@*} ;; esac
+		printf '%s' "$pass" | saslpasswd2 -p -c -f "$d/etc/sasl/sasldb2" -u "$realm" "$user" ||
+			return 1
+	done
+	chown root:postfix "$d/etc/sasl/sasldb2" && chmod 640 "$d/etc/sasl/sasldb2"
 }
 
 # pfs_start DIR - postfix check, postfix start, wait for the master; its PID on stdout.

@@ -179,6 +179,73 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap)
 	}
 }
 
+/* log_emit_fmt - log_emit with its arguments */
+static void log_emit_fmt(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void log_emit_fmt(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_emit(level, fmt, ap);
+	va_end(ap);
+}
+
+/* put_text - append text at *o in line (size bytes), cut to fit */
+static void put_text(char *line, size_t size, size_t *o, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (*o + n >= size)
+		n = *o < size ? size - 1 - *o : 0;
+	memcpy(line + *o, text, n);
+	*o += n;
+}
+
+/*
+ * log_emit_text - log_emit(level, "%s", text) without the printf machinery:
+ * the decision line is written for every message
+ */
+static void log_emit_text(enum log_level level, const char *text)
+{
+	char line[LOG_LINE_MAX], digits[24];
+	size_t o = 0, nd = 0;
+	unsigned long pid;
+
+	if (__atomic_load_n(&capture_on, __ATOMIC_RELAXED)) {
+		if ((int)level > capture_level)
+			return;
+		put_text(line, sizeof(line), &o, level_names[level]);
+		put_text(line, sizeof(line), &o, ": ");
+		put_text(line, sizeof(line), &o, text);
+		line[o] = '\0';
+		capture_append(line);
+		return;
+	}
+	if ((int)level > __atomic_load_n(&log_level_cur, __ATOMIC_RELAXED))
+		return;
+	if (!log_stderr || (log_dup_errors && level <= LOG_LEVEL_WARNING)) {
+		log_emit_fmt(level, "%s", text);
+		return;
+	}
+	pid = (unsigned long)(log_pid ? log_pid : (long)getpid());
+	do
+		digits[nd++] = (char)('0' + pid % 10);
+	while ((pid /= 10) != 0);
+	put_text(line, sizeof(line), &o, log_ident);
+	line[o++] = '[';
+	while (nd > 0)
+		line[o++] = digits[--nd];
+	put_text(line, sizeof(line), &o, "]: ");
+	put_text(line, sizeof(line), &o, level_names[level]);
+	put_text(line, sizeof(line), &o, ": ");
+	put_text(line, sizeof(line) - 1, &o, text);
+	line[o++] = '\n';
+	if (write(STDERR_FILENO, line, o) < 0) {
+		/* nowhere left to report it */
+	}
+}
+
 #define LOG_FN(name, level)                          \
 	void name(const char *fmt, ...)              \
 	{                                            \
@@ -337,7 +404,7 @@ void log_decision(const struct log_decision *d)
 		line_put(line, sizeof(line), &len, " ");
 		line_put(line, sizeof(line), &len, d->extra);
 	}
-	log_info("%s", line);
+	log_emit_text(LOG_LEVEL_INFO, line);
 }
 
 void log_capture_start(enum log_level level)

@@ -24,7 +24,10 @@
  *	failure applies inbound.on_error, named "inbound".
  *
  *	Per-message state: the user and key (identity), the flow, the set
- *	of following policies and one zeroed block per registered policy.
+ *	of following policies and one zeroed block per registered policy,
+ *	allocated when the policy is first called (a connection that sends
+ *	no message, or only outbound ones, never pays for SPF's state) and
+ *	reset only when it was used.
  *
  *	Reserve / commit / release: a policy that holds something for the
  *	message (quota's reservation) keeps it in its state and releases it
@@ -46,6 +49,7 @@
 #include "policy/policy.h"
 #include "policy/policy_ops.h"
 #include "request/request.h"
+#include "request/resolver.h"
 
 #define CHAIN_MAX 32	/* policies in one chain (the registry is smaller) */
 
@@ -56,6 +60,7 @@ struct policy_msg {
 	bool whitelisted;		/* inbound: HELO whitelist matched */
 	uint32_t following;		/* registry slots still following the message */
 	unsigned rcpt_seq;		/* RCPT commands seen */
+	uint32_t touched;		/* registry slots whose state was handed out */
 	struct reply reply;		/* a reply formatted for this message */
 	size_t n_states;
 	void *state[];			/* one per registry slot (NULL: no state) */
@@ -79,21 +84,33 @@ struct policy_msg *policy_msg_create(void)
 	struct policy_msg *msg = xcalloc(1, sizeof(*msg) + n * sizeof(msg->state[0]));
 
 	msg->n_states = n;
-	for (size_t i = 0; i < n; i++) {
-		size_t size = policy_registry_ops(i)->state_size;
-
-		msg->state[i] = size ? xcalloc(1, size) : NULL;
-	}
 	return msg;
 }
 
-/* reset_states - every policy's abort hook (env may be NULL), then zero its state */
+/* msg_state - slot i's state, allocated (zeroed) on first use; marks it used */
+static void *msg_state(struct policy_msg *msg, size_t i)
+{
+	size_t size = policy_registry_ops(i)->state_size;
+
+	if (msg->state[i] == NULL && size > 0)
+		msg->state[i] = xcalloc(1, size);
+	msg->touched |= 1u << i;
+	return msg->state[i];
+}
+
+/*
+ * reset_states - the abort hook of every policy used (env may be NULL),
+ * then zero its state; an unused state is zero already ("nothing done")
+ */
 static void reset_states(const struct policy_env *env, struct policy_msg *msg)
 {
-	for (size_t i = 0; i < msg->n_states; i++) {
+	for (size_t i = 0; i < msg->n_states && msg->touched != 0; i++) {
 		const struct policy_ops *ops = policy_registry_ops(i);
 		struct policy_call call = { .env = env, .msg = msg, .state = msg->state[i] };
 
+		if (!(msg->touched & (1u << i)))
+			continue;
+		msg->touched &= ~(1u << i);
 		if (ops->abort != NULL)
 			ops->abort(&call);
 		if (msg->state[i] != NULL)
@@ -136,7 +153,7 @@ void *policy_msg_state(struct policy_msg *msg, const struct policy_ops *ops)
 {
 	for (size_t i = 0; i < msg->n_states; i++)
 		if (policy_registry_ops(i) == ops)
-			return msg->state[i];
+			return msg_state(msg, i);
 	return NULL;
 }
 
@@ -148,6 +165,47 @@ void policy_result_set(struct policy_result *r, enum policy_action action,
 	r->action = action;
 	r->reply = reply;
 	r->policy = policy;
+}
+
+void policy_result_detail_nums(struct policy_result *r, const char *const *names,
+			       const unsigned *nums, unsigned n)
+{
+	size_t max = sizeof(r->detail_nums) / sizeof(r->detail_nums[0]);
+
+	r->detail[0] = '\0';
+	r->detail_names = names;
+	r->n_detail_nums = n < max ? n : (unsigned)max;
+	memcpy(r->detail_nums, nums, r->n_detail_nums * sizeof(nums[0]));
+}
+
+const char *policy_result_detail(const struct policy_result *r, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	if (r->detail[0] != '\0')
+		return r->detail;
+	if (r->n_detail_nums == 0 || size == 0)
+		return NULL;
+	for (unsigned i = 0; i < r->n_detail_nums; i++) {
+		char digits[12];
+		size_t nd = 0, len = strlen(r->detail_names[i]);
+		unsigned v = r->detail_nums[i];
+
+		do
+			digits[nd++] = (char)('0' + v % 10);
+		while ((v /= 10) != 0);
+		if (o + (i > 0) + len + 1 + nd >= size)
+			break;
+		if (i > 0)
+			buf[o++] = ' ';
+		memcpy(buf + o, r->detail_names[i], len);
+		o += len;
+		buf[o++] = '=';
+		while (nd > 0)
+			buf[o++] = digits[--nd];
+	}
+	buf[o] = '\0';
+	return buf;
 }
 
 enum policy_action policy_reply_action(const struct reply *reply)
@@ -255,7 +313,7 @@ static void call_init(struct policy_call *call, const struct policy_env *env,
 	call->env = env;
 	call->req = req;
 	call->msg = msg;
-	call->state = msg->state[i];
+	call->state = msg_state(msg, i);
 }
 
 /* add_macros - append the "{name}" words of list to buf that it lacks */
@@ -288,14 +346,34 @@ void policy_needs_add_macros(struct policy_needs *needs, const char *list)
 	add_macros(needs->mail_macros, sizeof(needs->mail_macros), list);
 }
 
+/* the listener macros, and the request fields they fill at CONNECT */
+static const struct {
+	const char *name;
+	enum request_field field;
+} daemon_macros[] = {
+	{ "{daemon_name}", REQ_DAEMON_NAME },
+	{ "{daemon_addr}", REQ_DAEMON_ADDR },
+	{ "{daemon_port}", REQ_DAEMON_PORT },
+};
+
 void policy_needs(const struct config *c, struct policy_needs *needs)
 {
 	bool inbound = config_inbound_possible(c);
 
 	memset(needs, 0, sizeof(*needs));
-	/* the flow is chosen by the listener */
-	add_macros(needs->connect_macros, sizeof(needs->connect_macros),
-		   "{daemon_name} {daemon_addr} {daemon_port}");
+	/*
+	 * The flow is chosen by the listener, when a connection can be
+	 * inbound at all (even with no inbound policy: inbound is then
+	 * accepted at MAIL); otherwise only a user key reads these macros.
+	 */
+	if (c->n_listeners_inbound > 0 || c->listeners_default == FLOW_INBOUND)
+		add_macros(needs->connect_macros, sizeof(needs->connect_macros),
+			   "{daemon_name} {daemon_addr} {daemon_port}");
+	else
+		for (size_t i = 0; i < sizeof(daemon_macros) / sizeof(daemon_macros[0]); i++)
+			if (resolver_uses_field(c->resolver, daemon_macros[i].field))
+				add_macros(needs->connect_macros, sizeof(needs->connect_macros),
+					   daemon_macros[i].name);
 	/* the HELO whitelist lets inbound clients through */
 	needs->helo = inbound;
 	for (size_t i = 0; i < policy_registry_count(); i++) {

@@ -67,6 +67,14 @@ struct policy_result {
 	const struct reply *reply;	/* reply to set; NULL = the MTA's default */
 	const char *policy;		/* who decided: "identity", "quota", ... */
 	char detail[192];		/* for the log line ("used=3/10") */
+	/*
+	 * Or, when detail is empty, "name=N ..." pairs formatted only when
+	 * the line is written (policy_result_detail): a detail that only a
+	 * debug line would show costs nothing at the info level.
+	 */
+	const char *const *detail_names;	/* static strings */
+	unsigned detail_nums[4];
+	unsigned n_detail_nums;
 	enum policy_incident incident_kind;
 	char incident[256];		/* with incident_kind != NONE: the line to log once */
 	const char *header_name;	/* EOM: insert this header first, or NULL */
@@ -99,6 +107,13 @@ void policy_needs(const struct config *config, struct policy_needs *needs);
  * "off" when no connection can be inbound.  Returns buf.
  */
 char *policy_names(const struct config *config, enum flow flow, char *buf, size_t size);
+
+/*
+ * policy_result_detail - the detail of r for the log line: its text, or its
+ * numbers formatted into buf ("used=3 reserved=0 ..."), or NULL when r has
+ * none.  Returns r's text or buf.
+ */
+const char *policy_result_detail(const struct policy_result *r, char *buf, size_t size);
 
 /* policy_msg_create / policy_msg_destroy - per-message state. */
 struct policy_msg *policy_msg_create(void);

@@ -137,6 +137,14 @@ void policy_needs_add_macros(struct policy_needs *needs, const char *list);
 void policy_result_set(struct policy_result *r, enum policy_action action,
 		       const struct reply *reply, const char *policy);
 
+/*
+ * policy_result_detail_nums - r's detail becomes the n (at most 4) pairs
+ * names[i]=nums[i], formatted only if the result is logged; names must be
+ * static.  Replaces any detail text.
+ */
+void policy_result_detail_nums(struct policy_result *r, const char *const *names,
+			       const unsigned *nums, unsigned n);
+
 /* policy_reply_action - REJECT or TEMPFAIL, by the reply's class. */
 enum policy_action policy_reply_action(const struct reply *reply);
 

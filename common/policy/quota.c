@@ -183,14 +183,21 @@ static enum policy_step quota_rcpt(struct policy_call *call, struct policy_resul
 		return POLICY_STEP_NEXT;
 	}
 	backends_ok(b, BACKENDS_STORE, r);
-	snprintf(r->detail, sizeof(r->detail), "used=%u reserved=%u limit=%u margin=%u",
-		 state.committed, state.reserved, params.limit, params.margin);
+	{
+		/* formatted only if logged: RCPT passes are logged at debug level */
+		static const char *const names[] = { "used", "reserved", "limit", "margin" };
+		unsigned nums[] = { state.committed, state.reserved, params.limit, params.margin };
+
+		policy_result_detail_nums(r, names, nums, 4);
+	}
 	if (st == STORE_REFUSED)
 		return policy_refuse(r, &c->quota_reply, "quota");
 	s->reserved += n;
 	r->policy = "quota";
 	return POLICY_STEP_NEXT;
 }
+
+static const char *const counted_name[] = { "counted" };
 
 /* commit - turn the reservation into usage; false when on_error refuses */
 static bool commit(struct policy_call *call, struct policy_result *r)
@@ -215,7 +222,7 @@ static bool commit(struct policy_call *call, struct policy_result *r)
 	}
 	backends_ok(b, BACKENDS_STORE, r);
 	s->committed = true;
-	snprintf(r->detail, sizeof(r->detail), "counted=%u", s->reserved);
+	policy_result_detail_nums(r, counted_name, &s->reserved, 1);
 	return true;
 }
 

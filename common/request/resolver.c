@@ -223,3 +223,11 @@ bool resolver_uses_helo(const struct resolver *r)
 {
 	return r->uses_helo;
 }
+
+bool resolver_uses_field(const struct resolver *r, enum request_field field)
+{
+	for (size_t i = 0; r != NULL && i < r->n_keys; i++)
+		if (r->key[i].kind == KEY_FIELD && r->key[i].index == (int)field)
+			return true;
+	return false;
+}

@@ -66,6 +66,9 @@ const char *resolver_macro_name(const struct resolver *resolver, size_t i);
 /* resolver_uses_helo - true when a key needs the HELO stage. */
 bool resolver_uses_helo(const struct resolver *resolver);
 
+/* resolver_uses_field - true when a key reads field (a named key, say "{daemon_port}"). */
+bool resolver_uses_field(const struct resolver *resolver, enum request_field field);
+
 /* resolver_key_valid - is name a key resolver_create accepts? */
 bool resolver_key_valid(const char *name);
 

@@ -198,37 +198,20 @@ e2e_pc() { postconf -c "$E2E_DIR/etc" "$@"; }
 # e2e_postfix_config - write main.cf, master.cf, the SASL config and sasldb2
 e2e_postfix_config()
 {
-	local d=$E2E_DIR u user pass realm
+	local d=$E2E_DIR
 
-	pfs_main_cf "$d" e2e "$E2E_HOSTNAME" "$E2E_REALM" "$E2E_SINK_PORT" <<EOF || return 1
-smtpd_sasl_auth_enable = yes
-smtpd_sasl_type = cyrus
-smtpd_sasl_path = smtpd
-cyrus_sasl_config_path = $d/etc/sasl
-smtpd_sasl_local_domain = $E2E_REALM
-smtpd_sasl_security_options = noanonymous
-smtpd_sasl_authenticated_header = yes
-broken_sasl_auth_clients = no
+	{
+		pfs_sasl_main_cf "$d" "$E2E_REALM"
+		cat <<EOF
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 milter_connect_timeout = $E2E_MILTER_TIMEOUT
 milter_command_timeout = $E2E_MILTER_TIMEOUT
 milter_content_timeout = $E2E_MILTER_TIMEOUT
 EOF
+	} | pfs_main_cf "$d" e2e "$E2E_HOSTNAME" "$E2E_REALM" "$E2E_SINK_PORT" || return 1
 	pfs_master_cf "$d" tests/e2e "${E2E_LISTENERS[@]}" || return 1
-
-	cat >"$d/etc/sasl/smtpd.conf" <<EOF
-pwcheck_method: auxprop
-auxprop_plugin: sasldb
-mech_list: PLAIN LOGIN
-sasldb_path: $d/etc/sasl/sasldb2
-EOF
-	for u in $E2E_USERS; do
-		user=${u%%:*}; pass=${u#*:}; realm=$E2E_REALM
-		case $user in *@*) realm=${user#*@}; user=${user%@*} ;; esac
-		printf '%s' "$pass" | saslpasswd2 -p -c -f "$d/etc/sasl/sasldb2" -u "$realm" "$user" ||
-			return 1
-	done
-	chown root:postfix "$d/etc/sasl/sasldb2" && chmod 640 "$d/etc/sasl/sasldb2" || return 1
+	# shellcheck disable=SC2086 # one word per user
+	pfs_sasl "$d" "$E2E_REALM" $E2E_USERS
 }
 
 # e2e_postfix_up - configure, start the sink and Postfix, wait for every listener

@@ -20,7 +20,7 @@
 #			(default: next to CHAPPS_MILTER); without it the quota case is skipped
 #	PROTO_VALGRIND=1  run every milter under valgrind --error-exitcode=1 --leak-check=full
 #	PROTO_KEEP=1	keep the temporary directory
-#	PROTO_PORT	first TCP port (default 16700); eight consecutive ports are used
+#	PROTO_PORT	first TCP port (default 16700); nine consecutive ports are used
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 LUA="$HERE/mail-stage.lua"
@@ -82,6 +82,8 @@ config limits "outbound: { policies = [ ]; };
 limits: { value_max = 64; address_max = 64; };"
 config quota "outbound: { policies = [ \"quota\" ]; };"
 config fragile "outbound: { policies = [ ]; };"
+config outonly "outbound: { policies = [ ]; };
+listeners: { inbound = [ ]; };"
 
 CONNECT='optneg
 macro C j=mx.proto.test {daemon_name}=mx.proto.test
@@ -398,6 +400,38 @@ if up gate; then
 	)
 	has_line "9 an MTA without SMFIP_NR_CONN gets a CONTINUE at connect" "$out" "connect CONTINUE"
 	has_line "9 ... and the MAIL decision" "$out" "mail ACCEPT"
+fi
+
+# every connection outbound (issue 15): nothing negotiated that only inbound needs, and no
+# listener macro at CONNECT -- an empty list replaces the MTA's default one
+if up outonly; then
+	out=$(raw outonly <<-EOF
+		optneg
+		connect client.proto.test 192.0.2.9
+		macro M {auth_authen}=alice9
+		mail <alice@example.com>
+	EOF
+	)
+	p=$(sed -n 's/^optneg .*protocol=//p' <<<"$out")
+	a=$(sed -n 's/^optneg .*actions=\(0x[0-9a-f]*\).*/\1/p' <<<"$out")
+	if [ -z "$p" ]; then
+		notok "9 outbound only: OPTNEG answered" "$out"
+	else
+		for f in NOHELO:0x2:1 NORCPT:0x8:1 NR_CONN:0x1000:1 NR_HELO:0x2000:0; do
+			IFS=: read -r fname bit want <<<"$f"
+			eq "9 outbound only: SMFIP_$fname $([ "$want" = 1 ] && echo requested ||
+				echo not requested)" "$(( (p & bit) != 0 ))" "$want"
+		done
+		eq "9 outbound only: actions = SMFIF_SETSYMLIST only (no header to add)" "$a" 0x100
+	fi
+	if grep -qE '^symlist connect *$' <<<"$out"; then
+		ok "9 outbound only: the CONNECT symbol list is empty"
+	else
+		notok "9 outbound only: the CONNECT symbol list is empty" "$out"
+	fi
+	has_line "9 outbound only: connect is not answered (NR_CONN, SMFIS_NOREPLY)" "$out" \
+		"connect NOREPLY"
+	has_line "9 outbound only: the gate decides at MAIL" "$out" "mail ACCEPT"
 fi
 
 # ---- 7 (known): an odd number of strings in a macro packet ------------------------------------
