@@ -384,9 +384,8 @@ int backends_domain_optins(struct backends *b, const char *domain, int64_t t, ui
 	return 0;
 }
 
-/* read_limits - user's limits from the database (policydb status) */
-static int read_limits(struct policydb *db, const char *user, struct backends_limits *l,
-		       char *err, size_t errsize)
+int backends_read_limits(struct policydb *db, const char *user, struct backends_limits *l,
+			 char *err, size_t errsize)
 {
 	const char *at = strrchr(user, '@');
 	int st;
@@ -434,7 +433,7 @@ int backends_user_limits(struct backends *b, const char *user, int64_t t, uint32
 	if (hit >= 0)
 		return hit;
 	db = backends_db(b, t, err, sizeof(err));
-	st = db ? read_limits(db, user, out, err, sizeof(err)) : POLICYDB_ERROR;
+	st = db ? backends_read_limits(db, user, out, err, sizeof(err)) : POLICYDB_ERROR;
 	if (db_noted(b, st, err, r) < 0)
 		return -1;
 	limits_cache_put(b->limits_cache, user, ulen, st == POLICYDB_OK, out, t, ttl);

@@ -128,4 +128,11 @@ struct backends_limits {
 int backends_user_limits(struct backends *backends, const char *user, int64_t now, uint32_t ttl,
 			 struct backends_limits *out, struct policy_result *r);
 
+/*
+ * backends_read_limits - the same from db, uncached (chapps-cli): a
+ * policydb status, POLICYDB_NOTFOUND when the user has no quota.
+ */
+int backends_read_limits(struct policydb *db, const char *user, struct backends_limits *out,
+			 char *err, size_t errsize);
+
 #endif
