@@ -240,8 +240,15 @@ void limits_describe(const struct config *c, const struct limits_entry *e, const
 uint64_t limits_rcpt_hash(const char *addr)
 {
 	uint64_t h = 14695981039346656037ULL;
+	size_t len = strlen(addr);
 
-	for (const unsigned char *p = (const unsigned char *)addr; *p != '\0'; p++) {
+	/* "<a@b>" and "a@b" are one address */
+	if (len >= 2 && addr[0] == '<' && addr[len - 1] == '>') {
+		addr++;
+		len -= 2;
+	}
+	for (const unsigned char *p = (const unsigned char *)addr;
+	     p < (const unsigned char *)addr + len; p++) {
 		unsigned char ch = (*p >= 'A' && *p <= 'Z') ? (unsigned char)(*p - 'A' + 'a') : *p;
 
 		h = (h ^ ch) * 1099511628211ULL;

@@ -66,7 +66,7 @@ long long limits_cap(const struct backends_limits *l, int kind);
 void limits_describe(const struct config *config, const struct limits_entry *e,
 		     const char *domain, char *buf, size_t size);
 
-/* limits_rcpt_hash - FNV-1a 64 of the lower-cased address (distinct_recipients). */
+/* limits_rcpt_hash - FNV-1a 64 of the lower-cased address without <> (distinct_recipients). */
 uint64_t limits_rcpt_hash(const char *addr);
 
 /*
