@@ -631,6 +631,23 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* reset_limits - forget the usage of user's own extra limits (id 0 is store_quota_reset's) */
+static int reset_limits(struct cli *cli, struct store *s, const char *user, const char **err)
+{
+	struct backends_limits l;
+	struct store_limit limits[STORE_LIMITS_MAX];
+	size_t n = 0, k = 0;
+
+	if (backends_read_limits(cli->db, user, &l, cli->err, sizeof(cli->err)) != POLICYDB_OK)
+		return STORE_OK;
+	l.pool = false;		/* the pool is the domain's, not the user's */
+	n = limits_build(cli->cfg, &l, user, NULL, (int64_t)time(NULL), limits, NULL);
+	for (size_t i = 0; i < n; i++)
+		if (limits[i].id != 0)
+			limits[k++] = limits[i];
+	return k > 0 ? store_limits_reset(s, limits, k, err) : STORE_OK;
+}
+
 static int cmd_reset(struct cli *cli, int argc, char **argv)
 {
 	struct store *s;
@@ -641,6 +658,8 @@ static int cmd_reset(struct cli *cli, int argc, char **argv)
 		return fail("usage: reset USER") + 1;
 	s = get_store(cli, false);
 	if (s != NULL && store_quota_reset(s, argv[0], strlen(argv[0]), &dropped, &err) != STORE_OK)
+		return fail("state store: %s", err);
+	if (s != NULL && reset_limits(cli, s, argv[0], &err) != STORE_OK)
 		return fail("state store: %s", err);
 	signal_milter(cli);
 	if (dropped == 0)
