@@ -41,10 +41,11 @@
 -- >= E); distinct lookups are ZSCORE, expiry ZREMRANGEBYSCORE, the count
 -- ZCARD.  So a decision costs the same for 10 or 100,000 units.
 --
--- Id 0 is quota.lua's hash, read by a scan of the hash (HGETALL: at most
--- interval/resolution + 2 buckets plus the reservations) that rewrites
--- quota.lua's aggregates "b" exactly as quota.lua's scan does, so both
--- scripts keep working on the same state.
+-- Id 0 is quota.lua's hash, handled as quota.lua does: its fast path
+-- (aggregates "b", the reservation and the current bucket in one HMGET)
+-- when nothing can have died, else a scan (HGETALL) that prunes and
+-- rewrites "b" exactly as quota.lua's scan does, so both scripts keep
+-- working on the same state.
 local op, now, rf = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local slack, maxres, bcap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local NA = 13
@@ -333,7 +334,61 @@ end
 
 -- ---- id 0: quota.lua's hash ----------------------------------------------
 
+-- q_awrite - quota.lua's aggregates field "b" (its awrite)
+local function q_awrite(l, a)
+  if a[2] > 0 or a[6] > 0 then
+    local v = string.format('%d %d %d %d %d %d %d %d',
+                            a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+    if a[2] + a[6] > 32 then v = v .. string.rep(' ', 256 - #v) end
+    redis.call('HSET', l.key, 'b', v)
+  else
+    redis.call('HDEL', l.key, 'b')
+  end
+end
+
+-- q_fast - quota.lua's fast path: its aggregates, when they show that
+-- nothing can have died (same conditions as quota.lua); nil otherwise
+local function q_fast(l)
+  local cur = math.floor(now / l.res)
+  local bf = 'b' .. string.format('%d', cur)
+  local g = redis.call('HMGET', l.key, 'b', rf, bf)
+  local a = numbers(g[1], 8)
+  if not a then return nil end
+  for i = 1, 8 do
+    if a[i] < 0 and i ~= 3 and i ~= 4 and i < 7 then return nil end
+  end
+  local rc, re
+  if g[2] then
+    rc, re = string.match(g[2], '^(%d+) (%-?%d+)$')
+    rc, re = tonumber(rc), tonumber(re)
+  end
+  local maxb = math.min(math.floor(l.interval / l.res) + 2, bcap)
+  if (a[2] > 0 and (a[3] + 1) * l.res + l.interval <= now) or (a[6] > 0 and a[7] <= now) or
+     (g[2] and (not rc or not re or re <= now or a[6] == 0)) or
+     (g[3] and (not tonumber(g[3]) or a[2] == 0)) or
+     (op == 'commit' and not g[3] and a[2] >= maxb) then
+    return nil
+  end
+  local st = {q = true, fast = true, a = a, cur = cur, bf = bf, bexists = g[3] and true}
+  st.committed, st.reserved, st.own, st.nres = a[1], a[5], 0, a[6]
+  if g[2] and rf ~= 'r' then st.own, st.rlive, st.rexp = rc, true, re end
+  st.life = 0
+  if a[2] > 0 then st.life = (a[4] + 1) * l.res + l.interval - now end
+  if a[6] > 0 and a[8] - now > st.life then st.life = a[8] - now end
+  st.next_free = 0
+  if a[2] > 0 then st.next_free = (a[3] + 1) * l.res + l.interval end
+  return st
+end
+
+local function q_expire(l, st)
+  if st.life > 0 and redis.call('EXISTS', l.key) == 1 then
+    redis.call('EXPIRE', l.key, st.life + slack)
+  end
+end
+
 local function q_load(l)
+  local fast = q_fast(l)
+  if fast then return fast end
   local st = {q = true}
   local h = redis.call('HGETALL', l.key)
   local dead = {}
@@ -408,21 +463,28 @@ local function q_finish(l, st)
   local nres, reserved = st.nres, st.reserved
   if nres == 0 then reserved, emin, emax = 0, 0, 0 end
   local lo, hi = st.live[1], st.live[#st.live]
-  local a = {st.committed, #st.live, lo or 0, hi or 0, reserved, nres, emin or 0, emax or 0}
-  if a[2] > 0 or a[6] > 0 then
-    local v = string.format('%d %d %d %d %d %d %d %d',
-                            a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
-    if a[2] + a[6] > 32 then v = v .. string.rep(' ', 256 - #v) end
-    redis.call('HSET', l.key, 'b', v)
-  else
-    redis.call('HDEL', l.key, 'b')
-  end
-  if st.life > 0 and redis.call('EXISTS', l.key) == 1 then
-    redis.call('EXPIRE', l.key, st.life + slack)
-  end
+  q_awrite(l, {st.committed, #st.live, lo or 0, hi or 0, reserved, nres, emin or 0, emax or 0})
+  q_expire(l, st)
 end
 
 local function q_reserve(l, st)
+  if st.fast then
+    local a, e = st.a, now + l.ttl
+    st.own = math.min(st.own + st.cost, 4294967295)
+    st.reserved = st.reserved + st.cost
+    if not st.rlive then a[6] = a[6] + 1 end
+    if a[6] == 1 then
+      a[7], a[8] = e, e
+    else
+      a[7], a[8] = math.min(a[7], e), math.max(a[8], e)
+    end
+    a[5] = st.reserved
+    redis.call('HSET', l.key, rf, string.format('%d %d', st.own, e))
+    q_awrite(l, a)
+    if l.ttl > st.life then st.life = l.ttl end
+    q_expire(l, st)
+    return
+  end
   if not st.rlive then st.nres = st.nres + 1 end
   st.own = math.min(st.own + st.cost, 4294967295)
   st.reserved = st.reserved + st.cost
@@ -435,6 +497,34 @@ end
 local function q_commit(l, st)
   if not st.rlive then
     if st.dirty then q_finish(l, st) end
+    return
+  end
+  if st.fast then
+    local a = st.a
+    local own = st.own
+    if l.final >= 0 then own = math.min(l.final, 4294967295) end
+    redis.call('HDEL', l.key, rf)
+    st.reserved = st.reserved - st.own
+    a[5], a[6] = st.reserved, a[6] - 1
+    if a[6] == 0 then a[5], a[7], a[8] = 0, 0, 0 end
+    st.own, st.rlive = 0, false
+    if own > 0 then
+      redis.call('HINCRBY', l.key, st.bf, own)
+      if not st.bexists then
+        a[2] = a[2] + 1
+        if a[2] == 1 then
+          a[3], a[4] = st.cur, st.cur
+        else
+          a[3], a[4] = math.min(a[3], st.cur), math.max(a[4], st.cur)
+        end
+      end
+      st.committed = st.committed + own
+      a[1] = st.committed
+      local left = (st.cur + 1) * l.res + l.interval - now
+      if left > st.life then st.life = left end
+    end
+    q_awrite(l, a)
+    q_expire(l, st)
     return
   end
   local own = st.own
@@ -465,6 +555,17 @@ local function q_commit(l, st)
 end
 
 local function q_release(l, st)
+  if st.fast then
+    if st.rlive then
+      local a = st.a
+      redis.call('HDEL', l.key, rf)
+      a[5], a[6] = a[5] - st.own, a[6] - 1
+      if a[6] == 0 then a[5], a[7], a[8] = 0, 0, 0 end
+      st.reserved, st.own, st.rlive = a[5], 0, false
+      q_awrite(l, a)
+    end
+    return
+  end
   if st.rlive then
     redis.call('HDEL', l.key, rf)
     st.reserved, st.nres, st.rlive, st.own = st.reserved - st.own, st.nres - 1, false, 0
@@ -512,8 +613,12 @@ local n = #KEYS / 2
 local L, S = {}, {}
 for i = 1, n do L[i] = limit_args(i) end
 if op == 'reset' then
-  for i = 1, n do redis.call('DEL', L[i].key, L[i].zkey) end
-  return {0, 0}
+  local r = {0, 0}
+  for i = 1, n do
+    redis.call('DEL', L[i].key, L[i].zkey)
+    for j = 1, 4 do r[#r + 1] = 0 end
+  end
+  return r
 end
 for i = 1, n do
   if L[i].id == 0 then S[i] = q_load(L[i]) else S[i] = load(L[i]) end
