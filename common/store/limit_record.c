@@ -536,14 +536,12 @@ int limit_record_reserve(struct limit_record *rec, const struct store_limit *lim
 			 const char *resid, const struct store_limit_ask *ask, int64_t now,
 			 struct store_limit_state *state, const char **error_r)
 {
-	struct store_limit_state st, dummy;
+	struct store_limit_state st;
 	struct limit_resv *r = NULL;
 	bool distinct = limit->count == STORE_COUNT_DISTINCT, found, add_hash = false;
 	uint64_t cost = ask->amount, others;
 	int i;
 
-	if (state == NULL)
-		state = &dummy;
 	adopt(rec, limit);
 	prune(rec, now);
 	i = resv_find(rec, resid);
@@ -561,17 +559,16 @@ int limit_record_reserve(struct limit_record *rec, const struct store_limit *lim
 	others = st.committed + st.reserved - st.own;
 	if (cost > 0 && (others >= limit->max ||
 			 others + st.own + cost > limit->max + limit->margin)) {
-		*state = st;
+		if (state != NULL)
+			*state = st;
 		return STORE_REFUSED;
 	}
 	if (add_hash && cost > 0 && rec->n_hashes + rec->n_resv >= LIMIT_RECORD_HASHES_MAX) {
-		*state = st;
 		*error_r = "too many distinct addresses kept";
 		return STORE_ERROR;
 	}
 	if (r == NULL) {
 		if (rec->n_resv >= LIMIT_RECORD_RESV_MAX) {
-			*state = st;
 			*error_r = "too many open reservations";
 			return STORE_ERROR;
 		}
@@ -585,7 +582,6 @@ int limit_record_reserve(struct limit_record *rec, const struct store_limit *lim
 		uint32_t alloc = r->hashes_alloc;
 
 		if (r->n_hashes >= STORE_LIMITS_RCPT_MAX) {
-			*state = st;
 			*error_r = "too many recipients in one reservation";
 			return STORE_ERROR;
 		}
@@ -598,7 +594,8 @@ int limit_record_reserve(struct limit_record *rec, const struct store_limit *lim
 	r->amount = sat_add(r->amount, cost);
 	r->expiry = add_span(now, limit->reservation_ttl);
 	rec->dirty = true;
-	limit_record_state(rec, limit, resid, now, state);
+	if (state != NULL)
+		limit_record_state(rec, limit, resid, now, state);
 	return STORE_OK;
 }
 

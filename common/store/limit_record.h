@@ -120,7 +120,8 @@ bool limit_record_is_empty(const struct limit_record *rec);
  * (and, distinct, the hash) and expiry now + reservation_ttl.  Returns
  * STORE_OK, STORE_REFUSED (the record may be pruned: the caller drops it
  * anyway) or STORE_ERROR with a static *error_r (too many reservations or
- * hashes).  *state (may be NULL) gets the state after the call.
+ * hashes).  *state (may be NULL) gets the state after the call (not set
+ * on STORE_ERROR).
  */
 int limit_record_reserve(struct limit_record *rec, const struct store_limit *limit,
 			 const char *resid, const struct store_limit_ask *ask, int64_t now,

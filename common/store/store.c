@@ -31,9 +31,11 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/config.h"
+#include "base/xalloc.h"
 #include "store/store-private.h"
 
 /* check_user - is the user argument usable? */
@@ -417,7 +419,6 @@ int store_limits_reserve(struct store *store, const char *resid,
 			 size_t n, int64_t now, size_t *refused_r,
 			 struct store_limit_state *states, const char **error_r)
 {
-	struct store_limit_state local[STORE_LIMITS_MAX];
 	const char *dummy;
 	size_t refused, i;
 
@@ -426,11 +427,10 @@ int store_limits_reserve(struct store *store, const char *resid,
 	if (refused_r == NULL)
 		refused_r = &refused;
 	*refused_r = 0;
-	if (states == NULL)
-		states = local;
 	if (check_limits(store, limits, n, error_r) < 0)
 		return STORE_ERROR;
-	memset(states, 0, n * sizeof(*states));
+	if (states != NULL)	/* NULL is passed on: the engines skip the states */
+		memset(states, 0, n * sizeof(*states));
 	if (check_resid(resid, error_r) < 0 || check_now(now, error_r) < 0)
 		return STORE_ERROR;
 	if (asks == NULL) {
@@ -513,12 +513,47 @@ int store_limits_reset(struct store *store, const struct store_limit *limits, si
 	return store->ops->limits_reset(store, limits, n, error_r);
 }
 
+struct top_entry {
+	char *owner;
+	size_t owner_len;
+	uint64_t committed;
+};
+
+struct top_list {
+	struct top_entry *e;
+	size_t n, max;
+};
+
+/* top_add - keep (owner, committed) if it is among the max heaviest so far */
+static void top_add(void *ctx, const char *owner, size_t owner_len, uint64_t committed)
+{
+	struct top_list *t = ctx;
+	size_t i;
+
+	if (committed == 0 || (t->n == t->max && t->e[t->n - 1].committed >= committed))
+		return;
+	if (t->n == t->max) {
+		free(t->e[t->n - 1].owner);
+		t->n--;
+	}
+	for (i = t->n; i > 0 && t->e[i - 1].committed < committed; i--)
+		t->e[i] = t->e[i - 1];
+	t->e[i].owner = xmalloc(owner_len > 0 ? owner_len : 1);
+	memcpy(t->e[i].owner, owner, owner_len);
+	t->e[i].owner_len = owner_len;
+	t->e[i].committed = committed;
+	t->n++;
+}
+
 int store_limits_top(struct store *store, uint32_t id, size_t max,
 		     void (*emit)(void *ctx, const char *owner, size_t owner_len,
 				  uint64_t committed),
 		     void *ctx, int64_t now, const char **error_r)
 {
+	struct top_list t = { NULL, 0, 0 };
 	const char *dummy;
+	int status;
+	size_t i;
 
 	if (error_r == NULL)
 		error_r = &dummy;
@@ -537,7 +572,18 @@ int store_limits_top(struct store *store, uint32_t id, size_t max,
 	}
 	if (max == 0)
 		return STORE_OK;
-	return store->ops->limits_top(store, id, max, emit, ctx, now, error_r);
+	if (max > STORE_LIMITS_TOP_MAX)
+		max = STORE_LIMITS_TOP_MAX;
+	t.max = max;
+	t.e = xreallocarray(NULL, max, sizeof(*t.e));
+	status = store->ops->limits_top(store, id, top_add, &t, now, error_r);
+	for (i = 0; i < t.n; i++) {
+		if (status == STORE_OK)
+			emit(ctx, t.e[i].owner, t.e[i].owner_len, t.e[i].committed);
+		free(t.e[i].owner);
+	}
+	free(t.e);
+	return status;
 }
 
 size_t store_key(void *buf, size_t bufsize, const char *tag, ...)

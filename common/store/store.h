@@ -228,6 +228,7 @@ enum store_window {
 #define STORE_LIMITS_MAX 16		/* limits per call */
 #define STORE_LIMITS_RCPT_MAX 1024	/* distinct hashes per reservation */
 #define STORE_LIMIT_MAX ((uint64_t)1 << 50)	/* largest max, margin, amount (exact in Lua) */
+#define STORE_LIMITS_TOP_MAX 10000	/* store_limits_top's max is capped there */
 
 /*
  * One counter.  The key is (owner, id): owner is the user name, or for a

@@ -110,7 +110,7 @@ int store_lmdb_limits_usage(struct store *store, const struct store_limit *limit
 			    int64_t now, struct store_limit_state *states, const char **error_r);
 int store_lmdb_limits_reset(struct store *store, const struct store_limit *limits, size_t n,
 			    const char **error_r);
-int store_lmdb_limits_top(struct store *store, uint32_t id, size_t max,
+int store_lmdb_limits_top(struct store *store, uint32_t id,
 			  void (*emit)(void *ctx, const char *owner, size_t owner_len,
 				       uint64_t committed),
 			  void *ctx, int64_t now, const char **error_r);

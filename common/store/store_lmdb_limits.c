@@ -26,12 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/xalloc.h"
 #include "store/limit_record.h"
 #include "store/quota_record.h"
 #include "store/store_lmdb-private.h"
-
-#define LMDB_LIMITS_TOP_MAX 10000	/* entries store_limits_top keeps at most */
 
 enum lmdb_limits_op { LIM_RESERVE, LIM_COMMIT, LIM_RELEASE, LIM_USAGE, LIM_RESET };
 
@@ -143,9 +140,9 @@ static int limit_step(struct limit_record *rec, const struct lmdb_limits_args *a
 
 	switch (a->op) {
 	case LIM_RESERVE:
-		status = limit_record_reserve(rec, l, a->resid, &a->asks[i], a->now, NULL,
-					      error_r);
-		break;
+		/* the state comes with the decision */
+		return limit_record_reserve(rec, l, a->resid, &a->asks[i], a->now,
+					    a->states != NULL ? &a->states[i] : NULL, error_r);
 	case LIM_COMMIT:
 		if (limit_record_commit(rec, l, a->resid,
 					a->final != NULL ? a->final[i] : UINT64_MAX, a->now,
@@ -299,7 +296,7 @@ int store_lmdb_limits_reserve(struct store *store, const char *resid,
 				      refused_r, states };
 	int status = lmdb_limits_run((struct store_lmdb *)store, &a, error_r);
 
-	if (status == STORE_REFUSED) {
+	if (status == STORE_REFUSED && states != NULL) {
 		/* nothing changed: report the states as they are */
 		struct lmdb_limits_args u = { LIM_USAGE, resid, limits, NULL, NULL, n, now,
 					      NULL, states };
@@ -351,40 +348,11 @@ int store_lmdb_limits_reset(struct store *store, const struct store_limit *limit
 	return lmdb_limits_run((struct store_lmdb *)store, &a, error_r);
 }
 
-struct top_entry {
-	char *owner;
-	size_t owner_len;
-	uint64_t committed;
-};
-
-struct top_list {
-	struct top_entry *e;
-	size_t n, max;
-};
-
-/* top_add - keep (owner, committed) if it is among the max heaviest */
-static void top_add(struct top_list *t, const void *owner, size_t owner_len, uint64_t committed)
-{
-	size_t i;
-
-	if (committed == 0 || (t->n == t->max && t->e[t->n - 1].committed >= committed))
-		return;
-	if (t->n == t->max) {
-		free(t->e[t->n - 1].owner);
-		t->n--;
-	}
-	for (i = t->n; i > 0 && t->e[i - 1].committed < committed; i--)
-		t->e[i] = t->e[i - 1];
-	t->e[i].owner = xmalloc(owner_len > 0 ? owner_len : 1);
-	memcpy(t->e[i].owner, owner, owner_len);
-	t->e[i].owner_len = owner_len;
-	t->e[i].committed = committed;
-	t->n++;
-}
-
-/* top_scan - walk one id's records in a read transaction */
-static int top_scan(struct store_lmdb *s, MDB_txn *txn, uint32_t id, struct top_list *t,
-		    int64_t now, const char **error_r)
+/* top_scan - walk one id's records in a read transaction, emitting each */
+static int top_scan(struct store_lmdb *s, MDB_txn *txn, uint32_t id,
+		    void (*emit)(void *ctx, const char *owner, size_t owner_len,
+				 uint64_t committed),
+		    void *ctx, int64_t now, const char **error_r)
 {
 	unsigned char prefix[4] = { (unsigned char)(id >> 24), (unsigned char)(id >> 16),
 				    (unsigned char)(id >> 8), (unsigned char)id };
@@ -409,7 +377,7 @@ static int top_scan(struct store_lmdb *s, MDB_txn *txn, uint32_t id, struct top_
 
 			quota_record_init(&q);
 			if (quota_record_decode(&q, val.mv_data, val.mv_size, &why) == 0)
-				top_add(t, key.mv_data, key.mv_size, quota_record_total(&q));
+				emit(ctx, key.mv_data, key.mv_size, quota_record_total(&q));
 			quota_record_reset(&q);
 			continue;
 		}
@@ -417,8 +385,8 @@ static int top_scan(struct store_lmdb *s, MDB_txn *txn, uint32_t id, struct top_
 			break;
 		limit_record_init(&r);
 		if (limit_record_decode(&r, val.mv_data, val.mv_size, &why) == 0)
-			top_add(t, (const char *)key.mv_data + 4, key.mv_size - 4,
-				limit_record_committed(&r, now));
+			emit(ctx, (const char *)key.mv_data + 4, key.mv_size - 4,
+			     limit_record_committed(&r, now));
 		limit_record_reset(&r);
 	}
 	mdb_cursor_close(cur);
@@ -429,16 +397,14 @@ static int top_scan(struct store_lmdb *s, MDB_txn *txn, uint32_t id, struct top_
 	return 0;
 }
 
-/* store_lmdb_limits_top - store_limits_top for LMDB */
-int store_lmdb_limits_top(struct store *store, uint32_t id, size_t max,
+/* store_lmdb_limits_top - store_limits_top for LMDB (every owner of id) */
+int store_lmdb_limits_top(struct store *store, uint32_t id,
 			  void (*emit)(void *ctx, const char *owner, size_t owner_len,
 				       uint64_t committed),
 			  void *ctx, int64_t now, const char **error_r)
 {
 	struct store_lmdb *s = (struct store_lmdb *)store;
-	struct top_list t = { NULL, 0, max > LMDB_LIMITS_TOP_MAX ? LMDB_LIMITS_TOP_MAX : max };
 	MDB_txn *txn;
-	size_t i;
 	int rc, status = STORE_OK;
 
 	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
@@ -446,15 +412,8 @@ int store_lmdb_limits_top(struct store *store, uint32_t id, size_t max,
 		*error_r = store_lmdb_error(s, "limits: begin read transaction", rc);
 		return STORE_ERROR;
 	}
-	t.e = xreallocarray(NULL, t.max, sizeof(*t.e));
-	if (top_scan(s, txn, id, &t, now, error_r) < 0)
+	if (top_scan(s, txn, id, emit, ctx, now, error_r) < 0)
 		status = STORE_ERROR;
 	mdb_txn_abort(txn);
-	for (i = 0; i < t.n; i++) {
-		if (status == STORE_OK)
-			emit(ctx, t.e[i].owner, t.e[i].owner_len, t.e[i].committed);
-		free(t.e[i].owner);
-	}
-	free(t.e);
 	return status;
 }
