@@ -22,7 +22,9 @@
  */
 #include "autoconf.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,25 +341,12 @@ static int db_noted(struct backends *b, int st, const char *err, struct policy_r
 int backends_user_limit(struct backends *b, const char *user, int64_t t, uint32_t ttl,
 			long *limit, struct policy_result *r)
 {
-	size_t ulen = strlen(user);
-	int hit = cached(b->quota_cache, user, ulen, t, limit);
-	char err[256];
-	struct policydb *db;
-	int st;
+	struct backends_limits l;
+	int st = backends_user_limits(b, user, t, ttl, &l, r);
 
-	if (hit >= 0)
-		return hit;
-	db = backends_db(b, t, err, sizeof(err));
-	st = db ? policydb_user_quota(db, user, limit, err, sizeof(err)) : POLICYDB_ERROR;
-	if (db_noted(b, st, err, r) < 0)
-		return -1;
-	/* a quota of 0 is a limit (nothing may be sent), not "no quota" */
-	if (st == POLICYDB_NOTFOUND || *limit < 0) {
-		cache_put(b->quota_cache, user, ulen, true, 0, t, ttl);
-		return 0;
-	}
-	cache_put(b->quota_cache, user, ulen, false, *limit, t, ttl);
-	return 1;
+	if (st == 1)
+		*limit = l.base;
+	return st;
 }
 
 int backends_domain_optins(struct backends *b, const char *domain, int64_t t, uint32_t ttl,
@@ -421,21 +410,44 @@ int backends_read_limits(struct policydb *db, const char *user, struct backends_
 	return POLICYDB_OK;
 }
 
+/*
+ * A user whose set is the CHAPPS single limit (the common case) is cached
+ * in quota_cache as its number, as before issue 10; a user with more
+ * (extra limits, a domain default or pool) as LIMITS_COMPLEX there, the
+ * set itself in the smaller limits cache.
+ */
+#define LIMITS_COMPLEX LONG_MIN
+
 int backends_user_limits(struct backends *b, const char *user, int64_t t, uint32_t ttl,
 			 struct backends_limits *out, struct policy_result *r)
 {
 	size_t ulen = strlen(user);
-	int hit = limits_cache_get(b->limits_cache, user, ulen, t, out);
+	long v = 0;
+	int hit = cached(b->quota_cache, user, ulen, t, &v);
 	char err[256];
 	struct policydb *db;
+	bool simple;
 	int st;
 
-	if (hit >= 0)
+	if (hit >= 0 && v != LIMITS_COMPLEX) {
+		memset(out, 0, offsetof(struct backends_limits, l));
+		out->base = hit ? v : -1;
+		out->pool = false;
 		return hit;
+	}
+	if (hit == 1 && limits_cache_get(b->limits_cache, user, ulen, t, out) == 1)
+		return 1;
 	db = backends_db(b, t, err, sizeof(err));
 	st = db ? backends_read_limits(db, user, out, err, sizeof(err)) : POLICYDB_ERROR;
 	if (db_noted(b, st, err, r) < 0)
 		return -1;
-	limits_cache_put(b->limits_cache, user, ulen, st == POLICYDB_OK, out, t, ttl);
-	return st == POLICYDB_OK;
+	if (st != POLICYDB_OK) {
+		cache_put(b->quota_cache, user, ulen, true, 0, t, ttl);
+		return 0;
+	}
+	simple = out->n == 0 && !out->pool && !out->from_domain;
+	cache_put(b->quota_cache, user, ulen, false, simple ? out->base : LIMITS_COMPLEX, t, ttl);
+	if (!simple)
+		limits_cache_put(b->limits_cache, user, ulen, 1, out, t, ttl);
+	return 1;
 }

@@ -110,10 +110,10 @@ run_pass()
 	room=0
 	for ((i = 0; i < 200; i++)); do
 		room=$(limit_field "$cfg" burst@e2e.test 1 room)
-		[ "${room:-0}" -ge 2 ] && break
+		[ "${room:-0}" -ge 3 ] && break
 		sleep 0.1
 	done
-	e2e_eq "$B-l2: the 8 s limit has room for two again" "$([ "${room:-0}" -ge 2 ] && echo yes)" yes
+	e2e_eq "$B-l2: the 8 s limit is empty again" "$([ "${room:-0}" -ge 3 ] && echo yes)" yes
 	passes "$B-l2-1" "$P" burst "burst-$B-l2-1@e2e.test"
 	passes "$B-l2-2" "$P" burst "burst-$B-l2-2@e2e.test"
 	refused "$B-l2-3" "$P" burst "burst-$B-l2-3@e2e.test" "$QUOTA_REPLY (5 messages per minute)"
