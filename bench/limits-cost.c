@@ -11,7 +11,10 @@
  *	buckets (10 units: 10 buckets; 1440 and 100,000: every minute of the
  *	day), then times DECISIONS (default 2000) decisions of one
  *	reservation and one commit each, and prints microseconds per
- *	decision and the ratio 100,000 / 1440.  Scenarios:
+ *	decision and the ratio 100,000 / 1440; on Redis also the server's own
+ *	time in EVALSHA per decision (INFO commandstats on a side
+ *	connection), which round trips and a loaded host do not blur.
+ *	Scenarios:
  *	  quota       store_quota_reserve/commit, today's single limit
  *	  limits-id0  store_limits_* with that single limit (id 0)
  *	  limits-1    store_limits_* with one limit (id 1, sliding 24 h)
@@ -32,6 +35,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <hiredis/hiredis.h>
+
 #include "base/config.h"
 #include "store/store.h"
 
@@ -39,6 +44,26 @@
 #define DAY 86400
 
 static struct store *st;
+static redisContext *stats;	/* Redis: a side connection for INFO commandstats */
+static double server_us;	/* Redis: server time per decision of the last run */
+
+/* server_usec - Redis: the server's total microseconds in EVALSHA so far */
+static double server_usec(void)
+{
+	redisReply *r;
+	const char *p;
+	double v = 0;
+
+	if (stats == NULL)
+		return 0;
+	r = redisCommand(stats, "INFO commandstats");
+	if (r != NULL && r->type == REDIS_REPLY_STRING &&
+	    (p = strstr(r->str, "cmdstat_evalsha:")) != NULL && (p = strstr(p, "usec=")) != NULL)
+		v = strtod(p + 5, NULL);
+	if (r != NULL)
+		freeReplyObject(r);
+	return v;
+}
 
 /* die - print and exit */
 static void die(const char *what, const char *error)
@@ -130,12 +155,15 @@ static double run(long units, int decisions, int distinct)
 		snprintf(resid, sizeof(resid), "fill%ld", i);
 		decide(resid, u, ++h * 0x9e3779b97f4a7c15ull, t);
 	}
+	server_us = server_usec();
 	t0 = usec();
 	for (i = 0; i < decisions; i++) {
 		snprintf(resid, sizeof(resid), "d%ld", i);
 		decide(resid, 1, ++h * 0x9e3779b97f4a7c15ull, NOW + i / 100);
 	}
-	return (usec() - t0) / decisions;
+	t0 = (usec() - t0) / decisions;
+	server_us = (server_usec() - server_us) / decisions;
+	return t0;
 }
 
 int main(int argc, char **argv)
@@ -158,13 +186,16 @@ int main(int argc, char **argv)
 	} else {
 		config.store_backend = STORE_BACKEND_REDIS;
 		config.redis_socket = argv[2];
+		stats = redisConnectUnix(argv[2]);
+		if (stats == NULL || stats->err)
+			die("connect", stats != NULL ? stats->errstr : "no memory");
 	}
 	if (store_open(&config, &st, &error) < 0)
 		die("open", error);
 	printf("%-11s %10s %10s %10s %7s  (us per decision, %s, %d decisions)\n", "scenario",
 	       "10 units", "1440", "100000", "ratio", argv[1], decisions);
 	for (s = 0; s < 5; s++) {
-		double a, m, b;
+		double a, m, b, sa, sm;
 
 		use_quota = s == 0;
 		nlims = 1;
@@ -184,11 +215,18 @@ int main(int argc, char **argv)
 		if (s == 4)
 			lims[0] = mk("bench", 4, STORE_COUNT_DISTINCT, DAY, 4000000000u);
 		a = run(10, decisions, s == 4);
+		sa = server_us;
 		m = run(1440, decisions, s == 4);
+		sm = server_us;
 		b = run(s == 4 ? 10000 : 100000, decisions, s == 4);
 		printf("%-11s %10.1f %10.1f %10.1f %7.2f\n", names[s], a, m, b, b / m);
+		if (stats != NULL)
+			printf("%-11s %10.1f %10.1f %10.1f %7.2f  (Redis server us in EVALSHA)\n",
+			       "  server", sa, sm, server_us, server_us / sm);
 		fflush(stdout);
 	}
 	store_close(&st);
+	if (stats != NULL)
+		redisFree(stats);
 	return 0;
 }

@@ -1414,6 +1414,31 @@ START_TEST(test_limits_messages)
 }
 END_TEST
 
+START_TEST(test_limits_sliding_buckets)
+{
+	/* one message a minute for two hours: the window holds 61 buckets;
+	 * then ten idle hours empty it */
+	struct store_limit l = lim("bob", 1, STORE_COUNT_MESSAGES, 1000);
+	struct store_limit_state s[1];
+	char resid[16];
+	int i;
+
+	for (i = 0; i < 120; i++) {
+		snprintf(resid, sizeof(resid), "m%d", i);
+		lsend(resid, &l, 1, BASE + (int64_t)i * RES);
+		s[0] = lusage(&l, BASE + (int64_t)i * RES);
+		ck_assert_msg(s[0].committed == (uint64_t)(i < 61 ? i + 1 : 61),
+			      "minute %d: committed %llu", i, (unsigned long long)s[0].committed);
+	}
+	ck_assert_int_eq(s[0].next_free, BASE + (int64_t)(119 - 60) * RES + RES + INTERVAL);
+	s[0] = lusage(&l, BASE + 10 * INTERVAL);
+	CHECK_LSTATE(s[0], 0, 0, 0, "ten hours later");
+	lsend("late", &l, 2, BASE + 10 * INTERVAL);
+	s[0] = lusage(&l, BASE + 10 * INTERVAL);
+	CHECK_LSTATE(s[0], 2, 0, 0, "after the idle hours");
+}
+END_TEST
+
 START_TEST(test_limits_recipients)
 {
 	struct store_limit l = lim("bob", 2, STORE_COUNT_RECIPIENTS, 5);
@@ -1957,6 +1982,7 @@ Suite *store_contract_suite(const struct store_contract_backend *b)
 	tc = tcase_create("limits");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_limits_messages);
+	tcase_add_test(tc, test_limits_sliding_buckets);
 	tcase_add_test(tc, test_limits_recipients);
 	tcase_add_loop_test(tc, test_limits_refusal_leaves_no_trace, 0, 2);
 	tcase_add_test(tc, test_limits_distinct);

@@ -23,6 +23,7 @@
  */
 #include "autoconf.h"
 
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +45,13 @@ static uint32_t get_u32(const unsigned char *p)
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* get_u64 - big-endian 64-bit value at p */
+/* get_u64 - big-endian 64-bit value at p (one load: the decode loops' cost) */
 static uint64_t get_u64(const unsigned char *p)
 {
-	return ((uint64_t)get_u32(p) << 32) | get_u32(p + 4);
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return be64toh(v);
 }
 
 /* get_i64 - big-endian two's complement 64-bit value at p */
@@ -79,8 +83,9 @@ static unsigned char *put_u32(unsigned char *p, uint32_t v)
 /* put_u64 - store v big-endian at p */
 static unsigned char *put_u64(unsigned char *p, uint64_t v)
 {
-	p = put_u32(p, (uint32_t)(v >> 32));
-	return put_u32(p, (uint32_t)v);
+	v = htobe64(v);
+	memcpy(p, &v, sizeof(v));
+	return p + 8;
 }
 
 /* sat_add - a + b saturated at STORE_LIMIT_MAX */
@@ -473,15 +478,16 @@ static uint64_t usage_at(const struct limit_record *rec, int64_t now, int64_t *n
 	} else if (rec->window == STORE_WINDOW_CALENDAR) {
 		sum = rec->period_amount;
 	} else {
-		for (i = 0; i < rec->n_buckets; i++) {
-			int64_t e = bucket_end(rec, &rec->buckets[i]);
-
-			if (now >= e)
-				continue;
-			sum = sat_add(sum, rec->buckets[i].amount);
-			if (next == 0)
-				next = e;
-		}
+		/* oldest first: the dead buckets are a prefix; the live ones sum
+		 * without overflow (at most 4096 amounts of at most 2^50) */
+		for (i = 0; i < rec->n_buckets; i++)
+			if (now < bucket_end(rec, &rec->buckets[i]))
+				break;
+		if (i < rec->n_buckets)
+			next = bucket_end(rec, &rec->buckets[i]);
+		for (; i < rec->n_buckets; i++)
+			sum += rec->buckets[i].amount;
+		sum = sat_add(sum, 0);
 	}
 	if (rec->window == STORE_WINDOW_CALENDAR) {
 		if (now >= rec->period_end)

@@ -219,6 +219,7 @@ static int one_limit(struct store_lmdb *s, MDB_txn *txn, const struct lmdb_limit
 	if (l->id == 0) {
 		quota_record_init(&qrec);
 		if (rc == 0 && quota_record_decode(&qrec, val.mv_data, val.mv_size, &why) < 0) {
+			quota_record_reset(&qrec);
 			*error_r = store_lmdb_errorf("%s (store_limits_reset clears it)", why);
 			return STORE_ERROR;
 		}

@@ -8,8 +8,9 @@
  * DESCRIPTION
  *	This file builds the commands and reads the replies; the connections
  *	(pool, Sentinel discovery, deadlines, EVALSHA with SCRIPT LOAD again
- *	after NOSCRIPT) are redis_conn.c's, and the two server-side scripts
- *	are redis/quota.lua and redis/greylist.lua, embedded at build time
+ *	after NOSCRIPT) are redis_conn.c's, and the server-side scripts
+ *	are redis/quota.lua, redis/greylist.lua and redis/limits.lua,
+ *	embedded at build time
  *	(store.am generates redis_scripts.c from them in the build directory).
  *	Every key is one prefix + the caller's raw bytes (redis_key).
  *
@@ -41,6 +42,19 @@
  *	seconds (clock skew between milter hosts), so an idle user vanishes.
  *	The cost of a call is bounded by the live state, whatever the number
  *	of messages ever sent, and is constant while nothing expires.
+ *
+ *	Limits (store_limits_*).  Each call is one call of redis/limits.lua
+ *	with two keys per limit: the limit's hash "chapps:l:<id>:" + owner
+ *	and its address set "chapps:lh:<id>:" + owner (distinct recipients:
+ *	a sorted set hash -> time of last use); id 0 is the quota hash above,
+ *	kept in quota.lua's format (its fast path included), so the single
+ *	quota and id 0 are one state.  The script checks every limit before
+ *	it writes any, keeps running aggregates (sum, oldest and newest
+ *	bucket, reservations) so that a decision reads a few fields whatever
+ *	the window holds, and gives every key a TTL longer than what it
+ *	holds.  store_limits_top SCANs "chapps:l:<id>:*" (or "chapps:q:*")
+ *	and asks the script for each key's usage.  Redis Cluster: a domain
+ *	pool's keys hash to another slot than its user's (see limits.lua).
  *
  *	Cache.  "chapps:c:" + the caller's binary key holds an 8-byte
  *	big-endian expiry (caller's clock) followed by the value; the key

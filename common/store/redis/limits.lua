@@ -170,7 +170,7 @@ local function load(l)
     if a[2] < kmin then
       local names = {}
       local k = a[2]
-      while k <= a[3] do
+      while k <= a[3] and a[4] > 0 do
         local f = 'b' .. string.format('%d', k)
         if k < kmin then
           local v = tonumber(redis.call('HGET', l.key, f))
