@@ -18,6 +18,19 @@
  *
  *	Backend failures apply quota.on_error.  A reserve that failed may
  *	still have run late on the server, so it is released at the end too.
+ *
+ *	Several limits (issue 10, limits.c): a user whose set is more than
+ *	the quota's own number (extra limits, a domain default, a domain
+ *	pool) takes store_limits_* instead: at MAIL the exemptions and
+ *	max_message_bytes (SIZE=), at RCPT max_recipients_per_message and
+ *	one store_limits_reserve over every limit (all or nothing: messages
+ *	1 for the first counted recipient, recipients 1, distinct 1 with the
+ *	address's hash, bytes the declared SIZE once); the refusal names the
+ *	limit (quota.limit_reply) unless it is the quota's own number
+ *	(quota.reply, CHAPPS's text).  Commit and release as above.  A
+ *	CHAPPS single limit keeps the store_quota_* path unchanged.
+ *	Exempt mail (null sender, exempt users and senders) drops out at
+ *	MAIL uncounted; recipients in quota.uncounted_domains pass uncounted.
  * DIAGNOSTICS
  *	None: results only.
  */
