@@ -12,6 +12,7 @@
 #   3. a domain pool of 2 shared by two users of a domain's default quota: the third message
 #      of the domain is refused with "... (2 messages per day, pool of pool.e2e.test)"
 #   4. the null sender is not counted (quota.count_null_sender = false)
+#   5. chapps-cli top: the heaviest sender first, the pool as pool:DOMAIN
 #
 # Everything runs twice: on LMDB and on Redis (E2E_PASSES="lmdb" or "redis" for one; the
 # Redis pass is skipped without redis-server).  Needs root, postfix, saslpasswd2, smtp-sink
@@ -131,6 +132,15 @@ run_pass()
 	e2e_note "$B 4. the null sender is not counted"
 	send "$B-l4" "$P" p2@pool.e2e.test "<>"
 	e2e_eq "$B-l4: <> passes although the pool is full" "$(e2e_reply "$O/$B-l4" . | cut -c1-3)" 250
+
+	# ---- 5. the heaviest senders
+	e2e_note "$B 5. chapps-cli top"
+	e2e_eq "$B-l5: top --limit 1: burst with its 5 messages" \
+		"$(e2e_cli "$cfg" top --limit 1 | awk 'NR > 1 { print $1 "=" $2 }' | tr '\n' ' ')" \
+		"burst@e2e.test=5 "
+	e2e_eq "$B-l5: top --json lists the pool as pool:DOMAIN with 2" \
+		"$(e2e_cli "$cfg" --json top | grep -o '{"owner":"pool:pool.e2e.test","committed":[0-9]*}')" \
+		'{"owner":"pool:pool.e2e.test","committed":2}'
 
 	for f in "${REFUSED[@]}"; do
 		e2e_eq "$B: nothing from <$f> reached the sink" "$(e2e_sink_count "$f")" 0
