@@ -37,6 +37,7 @@
 #include "base/config.h"
 #include "policy/greylist.h"
 #include "policy/greylisting.h"
+#include "policy/limits.h"
 #include "policy/quota.h"
 #include "policy/sender_domain_auth.h"
 #include "policydb/policydb.h"
@@ -61,6 +62,8 @@ struct cli {
 	const char *quota_opt;	/* user add --quota Q */
 	const char *enforce;	/* domain greylist/check-spf --enforce Y/N */
 	const char *spread;	/* usage import --spread SECONDS */
+	bool pool;		/* domain quota --pool */
+	const char *top_limit;	/* top --limit N */
 	char err[512];
 };
 
@@ -516,6 +519,8 @@ static int cmd_set_quota(struct cli *cli, int argc, char **argv)
 	return done(cli, "user %s now has quota %s", argv[0], argv[1]);
 }
 
+static void show_limits(struct cli *cli, const char *user);
+
 /* print_list - a JSON array of strings */
 static void print_list(const struct name_list *l)
 {
@@ -591,7 +596,9 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 		if (cli->quota_flag && have_usage)
 			printf(",\"used\":%u,\"reserved\":%u,\"remaining\":%ld,\"last_send\":%lld",
 			       qs.committed, qs.reserved, remaining, (long long)qs.last_send);
-		printf("}\n");
+		/* show_limits adds ",\"limits\":[...]" and the closing brace */
+		if (!cli->quota_flag)
+			printf("}\n");
 	} else {
 		printf("user:     %s\n", argv[0]);
 		if (limit >= 0)
@@ -617,10 +624,29 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 			printf("last send: %s\n", last);
 		}
 	}
+	if (cli->quota_flag)
+		show_limits(cli, argv[0]);
 	table_free(&t);
 	list_free(&domains);
 	list_free(&emails);
 	return 0;
+}
+
+/* reset_limits - forget the usage of user's own extra limits (id 0 is store_quota_reset's) */
+static int reset_limits(struct cli *cli, struct store *s, const char *user, const char **err)
+{
+	struct backends_limits l;
+	struct store_limit limits[STORE_LIMITS_MAX];
+	size_t n = 0, k = 0;
+
+	if (backends_read_limits(cli->db, user, &l, cli->err, sizeof(cli->err)) != POLICYDB_OK)
+		return STORE_OK;
+	l.pool = false;		/* the pool is the domain's, not the user's */
+	n = limits_build(cli->cfg, &l, user, NULL, (int64_t)time(NULL), limits, NULL);
+	for (size_t i = 0; i < n; i++)
+		if (limits[i].id != 0)
+			limits[k++] = limits[i];
+	return k > 0 ? store_limits_reset(s, limits, k, err) : STORE_OK;
 }
 
 static int cmd_reset(struct cli *cli, int argc, char **argv)
@@ -633,6 +659,8 @@ static int cmd_reset(struct cli *cli, int argc, char **argv)
 		return fail("usage: reset USER") + 1;
 	s = get_store(cli, false);
 	if (s != NULL && store_quota_reset(s, argv[0], strlen(argv[0]), &dropped, &err) != STORE_OK)
+		return fail("state store: %s", err);
+	if (s != NULL && reset_limits(cli, s, argv[0], &err) != STORE_OK)
 		return fail("state store: %s", err);
 	signal_milter(cli);
 	if (dropped == 0)
@@ -695,6 +723,7 @@ static int cmd_allow(struct cli *cli, int argc, char **argv, bool link)
 }
 
 static int cmd_domain_inbound(struct cli *cli, const char *verb, const char *arg);
+static int cmd_domain_quota(struct cli *cli, int argc, char **argv);
 
 /* cmd_names - domain/email add|del|list */
 static int cmd_names(struct cli *cli, int argc, char **argv, bool email)
@@ -738,6 +767,8 @@ static int cmd_names(struct cli *cli, int argc, char **argv, bool email)
 			return 1;
 		return done(cli, "%s %s %s", what, argv[1], add ? "added" : "deleted");
 	}
+	if (!email && argc >= 1 && strcmp(argv[0], "quota") == 0)
+		return cmd_domain_quota(cli, argc - 1, argv + 1);
 	if (!email && argc == 2 &&
 	    (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "greylist") == 0 ||
 	     strcmp(argv[0], "check-spf") == 0 || strcmp(argv[0], "flush") == 0))
@@ -958,6 +989,254 @@ static int cmd_import(struct cli *cli, int argc, char **argv)
 	return done(cli, "%u line(s) applied", ok);
 }
 
+/* ---- limits (issue 10) ------------------------------------------------------ */
+
+/* time_text - a UTC time, or "-" for 0 */
+static void time_text(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0)
+		snprintf(buf, size, "-");
+	else
+		strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
+}
+
+/*
+ * show_limits - show --quota: every limit of a user whose quota is more
+ * than the CHAPPS single limit, with use, room and next_free (JSON: the
+ * "limits" member and the object's closing brace)
+ */
+static void show_limits(struct cli *cli, const char *user)
+{
+	struct backends_limits l;
+	struct store_limit limits[STORE_LIMITS_MAX];
+	struct limits_entry entries[STORE_LIMITS_MAX];
+	struct store_limit_state states[STORE_LIMITS_MAX];
+	char pool_owner[LIMITS_OWNER_MAX], why[160], tz_err[160], nf[64];
+	const char *at = strrchr(user, '@'), *err = "";
+	int64_t now = (int64_t)time(NULL);
+	bool usage = false;
+	size_t n = 0;
+
+	memset(states, 0, sizeof(states));
+	(void)limits_set_timezone(cli->cfg, tz_err, sizeof(tz_err));
+	if (backends_read_limits(cli->db, user, &l, cli->err, sizeof(cli->err)) == POLICYDB_OK &&
+	    (l.n > 0 || l.pool || l.from_domain))
+		n = limits_build(cli->cfg, &l, user, pool_owner, now, limits, entries);
+	if (n > 0) {
+		struct store *s = get_store(cli, true);
+
+		if (s == NULL)
+			usage = true;	/* no state yet: nothing used */
+		else if (store_limits_usage(s, limits, n, now, states, &err) == STORE_OK)
+			usage = true;
+		else
+			fprintf(stderr, "chapps-cli: warning: state store: %s\n", err);
+	}
+	if (cli->json)
+		printf(",\"limits\":[");
+	else if (n > 0)
+		printf("limits:%s\n", l.from_domain ? "   (the default quota of the domain)" : "");
+	for (size_t i = 0; i < n; i++) {
+		const struct limits_entry *e = &entries[i];
+		long long room = (long long)limits[i].max - (long long)states[i].committed -
+				 (long long)states[i].reserved;
+		char span[32];
+
+		limits_describe(cli->cfg, e, at ? at + 1 : NULL, why, sizeof(why));
+		time_text(states[i].next_free, nf, sizeof(nf));
+		policydb_limit_span_text(e->row.span, span, sizeof(span));
+		if (cli->json) {
+			printf("%s{\"id\":%ld,\"pool\":%s,\"kind\":", i ? "," : "",
+			       e->base ? 0L : e->row.id, e->pool ? "true" : "false");
+			json_string(stdout, policydb_limit_kind_name(e->row.kind));
+			printf(",\"window\":");
+			json_string(stdout, span);
+			printf(",\"max\":%lld,\"text\":", e->row.max);
+			json_string(stdout, why);
+			if (usage)
+				printf(",\"use\":%llu,\"reserved\":%llu,\"room\":%lld,"
+				       "\"next_free\":%lld",
+				       (unsigned long long)states[i].committed,
+				       (unsigned long long)states[i].reserved, room,
+				       (long long)states[i].next_free);
+			printf("}");
+		} else if (usage) {
+			printf("  %-40s used %llu (+%llu reserved), room %lld, next free %s\n", why,
+			       (unsigned long long)states[i].committed,
+			       (unsigned long long)states[i].reserved, room, nf);
+		} else {
+			printf("  %s\n", why);
+		}
+	}
+	for (size_t i = 0; n > 0 && i < l.n; i++) {
+		struct limits_entry e = { .row = l.l[i] };
+
+		if (l.l[i].kind < POLICYDB_LIMIT_MAX_RCPT)
+			continue;
+		limits_describe(cli->cfg, &e, NULL, why, sizeof(why));
+		if (cli->json) {
+			printf(",{\"id\":%ld,\"pool\":false,\"kind\":", l.l[i].id);
+			json_string(stdout, policydb_limit_kind_name(l.l[i].kind));
+			printf(",\"window\":\"message\",\"max\":%lld,\"text\":", l.l[i].max);
+			json_string(stdout, why);
+			printf("}");
+		} else {
+			printf("  %s (a cap)\n", why);
+		}
+	}
+	if (cli->json)
+		printf("]}\n");
+}
+
+/* cmd_limit - limit add QUOTA KIND WINDOW MAX | limit del QUOTA ID | limit list QUOTA */
+static int cmd_limit(struct cli *cli, int argc, char **argv)
+{
+	static const char *const names[] = { "id", "kind", "window", "max" };
+	struct policydb_limit rows[POLICYDB_LIMITS_MAX], l;
+	struct table t = { 4, names, NULL, 0 };
+	size_t n = 0;
+	long number, id;
+	char buf[64];
+	int st;
+
+	if (argc == 5 && strcmp(argv[0], "add") == 0) {
+		if (policydb_limit_parse(argv[2], argv[3], argv[4], &l, cli->err,
+					 sizeof(cli->err)) < 0)
+			return fail("%s", cli->err) + 1;
+		st = policydb_limit_add(cli->db, argv[1], &l, cli->err, sizeof(cli->err));
+		if (db_status(cli, st))
+			return 1;
+		signal_milter(cli);
+		return done(cli, "quota %s: limit %s %s %s added", argv[1], argv[2], argv[3],
+			    argv[4]);
+	}
+	if (argc == 3 && strcmp(argv[0], "del") == 0) {
+		if (parse_long(argv[2], &id) < 0 || id <= 0)
+			return fail("limit id must be a whole number above 0, not \"%s\"", argv[2]);
+		st = policydb_limit_del(cli->db, argv[1], id, cli->err, sizeof(cli->err));
+		if (db_status(cli, st))
+			return 1;
+		signal_milter(cli);
+		return done(cli, "quota %s: limit %ld deleted", argv[1], id);
+	}
+	if (argc == 2 && strcmp(argv[0], "list") == 0) {
+		st = policydb_quota_limits(cli->db, argv[1], &number, rows, POLICYDB_LIMITS_MAX, &n,
+					   cli->err, sizeof(cli->err));
+		if (db_status(cli, st))
+			return 1;
+		char **row = xcalloc(4, sizeof(*row));
+
+		/* the quota's own number: the CHAPPS limit, id 0 */
+		row[0] = xstrdup("0");
+		row[1] = xstrdup(cli->cfg->quota_counting_recipients ? "recipients" : "messages");
+		snprintf(buf, sizeof(buf), "%d", cli->cfg->quota_interval);
+		row[2] = xstrdup(buf);
+		snprintf(buf, sizeof(buf), "%ld", number);
+		row[3] = xstrdup(buf);
+		t.rows = xreallocarray(t.rows, 1, sizeof(*t.rows));
+		t.rows[t.nrows++] = row;
+		for (size_t i = 0; i < n; i++) {
+			row = xcalloc(4, sizeof(*row));
+			snprintf(buf, sizeof(buf), "%ld", rows[i].id);
+			row[0] = xstrdup(buf);
+			row[1] = xstrdup(policydb_limit_kind_name(rows[i].kind));
+			policydb_limit_span_text(rows[i].span, buf, sizeof(buf));
+			row[2] = xstrdup(buf);
+			snprintf(buf, sizeof(buf), "%lld", rows[i].max);
+			row[3] = xstrdup(buf);
+			t.rows = xreallocarray(t.rows, t.nrows + 1, sizeof(*t.rows));
+			t.rows[t.nrows++] = row;
+		}
+		table_print(cli, &t);
+		table_free(&t);
+		return 0;
+	}
+	return fail("usage: limit add QUOTA KIND WINDOW MAX | limit del QUOTA ID | "
+		    "limit list QUOTA") + 1;
+}
+
+/* cmd_domain_quota - domain quota DOMAIN QUOTA|none [--pool] */
+static int cmd_domain_quota(struct cli *cli, int argc, char **argv)
+{
+	const char *quota = argc == 2 && strcmp(argv[1], "none") != 0 ? argv[1] : NULL;
+	const char *what = cli->pool ? "pool" : "default quota";
+	char *name;
+	int st;
+
+	if (argc != 2)
+		return fail("usage: domain quota DOMAIN QUOTA|none [--pool]") + 1;
+	name = lower(argv[0]);
+	st = policydb_domain_set_quota(cli->db, name, quota, cli->pool, cli->err,
+				       sizeof(cli->err));
+	free(name);
+	if (db_status(cli, st))
+		return 1;
+	signal_milter(cli);
+	if (quota == NULL)
+		return done(cli, "domain %s has no %s now", argv[0], what);
+	return done(cli, "domain %s: %s %s", argv[0], what, quota);
+}
+
+struct top_out {
+	const struct cli *cli;
+	size_t n;
+};
+
+/* top_row - one owner of store_limits_top */
+static void top_row(void *ctx, const char *owner, size_t len, uint64_t committed)
+{
+	struct top_out *o = ctx;
+	char name[LIMITS_OWNER_MAX + 8];
+
+	if (len >= LIMITS_POOL_PREFIX_LEN && memcmp(owner, LIMITS_POOL_PREFIX,
+						    LIMITS_POOL_PREFIX_LEN) == 0)
+		snprintf(name, sizeof(name), "pool:%.*s", (int)(len - LIMITS_POOL_PREFIX_LEN),
+			 owner + LIMITS_POOL_PREFIX_LEN);
+	else
+		snprintf(name, sizeof(name), "%.*s", (int)len, owner);
+	if (o->cli->json) {
+		fputs(o->n ? ",{\"owner\":" : "{\"owner\":", stdout);
+		json_string(stdout, name);
+		printf(",\"committed\":%llu}", (unsigned long long)committed);
+	} else {
+		printf("%-40s %llu\n", name, (unsigned long long)committed);
+	}
+	o->n++;
+}
+
+/* cmd_top - top [--limit N]: the heaviest senders of the window (the quota's own limit) */
+static int cmd_top(struct cli *cli, int argc, char **argv)
+{
+	struct top_out o = { cli, 0 };
+	struct store *s;
+	const char *err = "";
+	long max = 10;
+
+	(void)argv;
+	if (argc != 0)
+		return fail("usage: top [--limit N]") + 1;
+	if (cli->top_limit != NULL && (parse_long(cli->top_limit, &max) < 0 || max < 1 ||
+				       max > 100000))
+		return fail("--limit must be a whole number 1..100000, not \"%s\"", cli->top_limit);
+	s = get_store(cli, true);
+	if (cli->json)
+		fputc('[', stdout);
+	else
+		printf("%-40s %s\n", "owner", "used");
+	if (s != NULL && store_limits_top(s, 0, (size_t)max, top_row, &o, (int64_t)time(NULL),
+					  &err) != STORE_OK) {
+		if (cli->json)
+			fputs("]\n", stdout);
+		return fail("state store: %s", err);
+	}
+	if (cli->json)
+		fputs("]\n", stdout);
+	return 0;
+}
+
 /* usage - the command summary */
 static int usage(FILE *out, int status)
 {
@@ -974,6 +1253,10 @@ static int usage(FILE *out, int status)
 		"  deny USER DOMAIN_OR_EMAIL\n"
 		"  domain add|del|show|flush NAME | domain list\n"
 		"  domain greylist|check-spf NAME [--enforce yes|no]\n"
+		"  domain quota DOMAIN QUOTA|none [--pool]\n"
+		"                                     the domain's default quota (or its pool)\n"
+		"  limit add QUOTA KIND WINDOW MAX | limit del QUOTA ID | limit list QUOTA\n"
+		"  top [--limit N]                    the heaviest senders of the window\n"
 		"  tally IP [--clear]                 greylisting passes of a client (24 h)\n"
 		"  usage import USER COUNT [--spread SECONDS]\n"
 		"                                     record COUNT units USER sent (migration)\n"
@@ -1015,6 +1298,12 @@ int main(int argc, char **argv)
 			if (++i == argc)
 				return usage(stderr, 2);
 			cli.spread = argv[i];
+		} else if (strcmp(a, "--pool") == 0) {
+			cli.pool = true;
+		} else if (strcmp(a, "--limit") == 0) {
+			if (++i == argc)
+				return usage(stderr, 2);
+			cli.top_limit = argv[i];
 		} else if (strcmp(a, "--quota") == 0) {
 			/* show USER --quota is a flag; user add NAME --quota Q takes a value */
 			if (i + 1 < argc && argv[i + 1][0] != '-' && nargs >= 1 &&
@@ -1072,6 +1361,10 @@ int main(int argc, char **argv)
 		status = cmd_names(&cli, nargs - 1, args + 1, false);
 	} else if (strcmp(args[0], "email") == 0) {
 		status = cmd_names(&cli, nargs - 1, args + 1, true);
+	} else if (strcmp(args[0], "limit") == 0) {
+		status = cmd_limit(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "top") == 0) {
+		status = cmd_top(&cli, nargs - 1, args + 1);
 	} else if (strcmp(args[0], "tally") == 0) {
 		status = cmd_tally(&cli, nargs - 1, args + 1);
 	} else if (strcmp(args[0], "usage") == 0) {

@@ -1187,6 +1187,126 @@ START_TEST(test_mariadb_read_timeout)
 }
 END_TEST
 
+/* ---- limits (issue 10): their tables, the migration, the look-ups ---------- */
+
+/* limits_text - "id:kind:span:max,..." of n limits (ids as given) */
+static const char *limits_text(const struct policydb_limit *l, size_t n)
+{
+	static char buf[512];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		char span[32];
+
+		policydb_limit_span_text(l[i].span, span, sizeof(span));
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s:%s:%lld", i ? "," : "",
+					policydb_limit_kind_name(l[i].kind), span, l[i].max);
+	}
+	return buf;
+}
+
+START_TEST(test_limits_migration)
+{
+	/* a CHAPPS database (or today's SQLite file): CHAPPS's tables only */
+	struct policydb *db = fresh();
+	struct policydb_limit l[POLICYDB_LIMITS_MAX], one;
+	char name[64], err[ERRSZ] = "";
+	size_t n = 99;
+	long number = 0;
+
+	EXPECT(policydb_quota_add(db, "cust", 500, E), POLICYDB_OK);
+	EXPECT(policydb_user_add(db, "alice@c.example", E), POLICYDB_OK);
+	EXPECT(policydb_user_set_quota(db, "alice@c.example", "cust", E), POLICYDB_OK);
+	EXPECT(policydb_domain_add(db, "c.example", E), POLICYDB_OK);
+	policydb_close(&db);
+	raw_sql("DROP TABLE quota_limits");
+	raw_sql("DROP TABLE domain_quotas");
+	ck_assert_int_eq(policydb_open(&cfg, false, &db, err, sizeof(err)), 0);
+	/* before the migration: CHAPPS's single limit, no extra limits, no error */
+	ck_assert_int_eq(quota_of(db, "alice@c.example"), 500);
+	EXPECT(policydb_user_limits(db, "alice@c.example", l, POLICYDB_LIMITS_MAX, &n, E),
+	       POLICYDB_OK);
+	ck_assert_uint_eq(n, 0);
+	EXPECT(policydb_domain_quota(db, "c.example", true, name, sizeof(name), &number, l,
+				     POLICYDB_LIMITS_MAX, &n, E), POLICYDB_NOTFOUND);
+	/* db-setup adds the tables, leaves the rows alone, and may run again */
+	EXPECT(policydb_setup(db, E), POLICYDB_OK);
+	EXPECT(policydb_setup(db, E), POLICYDB_OK);
+	ck_assert_int_eq(quota_of(db, "alice@c.example"), 500);
+	ck_assert_rows(LIST(policydb_user_list(db, ROWS)), "alice@c.example|cust|500");
+	ck_assert_int_eq(raw_count("SELECT COUNT(*) FROM quota_limits"), 0);
+
+	/* limits: add, list, delete */
+	ck_assert_int_eq(policydb_limit_parse("messages", "1h", "100", &one, err, sizeof(err)), 0);
+	EXPECT(policydb_limit_add(db, "cust", &one, E), POLICYDB_OK);
+	ck_assert_int_eq(policydb_limit_parse("distinct_recipients", "calendar:day", "40", &one,
+					      err, sizeof(err)), 0);
+	EXPECT(policydb_limit_add(db, "cust", &one, E), POLICYDB_OK);
+	ck_assert_int_eq(policydb_limit_parse("max_message_bytes", NULL, "10000000", &one, err,
+					      sizeof(err)), 0);
+	EXPECT(policydb_limit_add(db, "cust", &one, E), POLICYDB_OK);
+	EXPECT(policydb_limit_add(db, "nosuch", &one, E), POLICYDB_NOTFOUND);
+	EXPECT(policydb_user_limits(db, "alice@c.example", l, POLICYDB_LIMITS_MAX, &n, E),
+	       POLICYDB_OK);
+	ck_assert_str_eq(limits_text(l, n), "messages:3600:100,distinct_recipients:calendar:day:40,"
+					    "max_message_bytes:message:10000000");
+	EXPECT(policydb_limit_del(db, "cust", l[1].id, E), POLICYDB_OK);
+	EXPECT(policydb_limit_del(db, "cust", l[1].id, E), POLICYDB_NOTFOUND);
+	EXPECT(policydb_quota_limits(db, "cust", &number, l, POLICYDB_LIMITS_MAX, &n, E),
+	       POLICYDB_OK);
+	ck_assert_int_eq(number, 500);
+	ck_assert_str_eq(limits_text(l, n), "messages:3600:100,max_message_bytes:message:10000000");
+
+	/* domain default and pool */
+	EXPECT(policydb_quota_add(db, "pool10k", 10000, E), POLICYDB_OK);
+	EXPECT(policydb_domain_set_quota(db, "C.Example", "pool10k", true, E), POLICYDB_OK);
+	EXPECT(policydb_domain_set_quota(db, "c.example", "cust", false, E), POLICYDB_OK);
+	EXPECT(policydb_domain_set_quota(db, "nosuch.example", "cust", false, E),
+	       POLICYDB_NOTFOUND);
+	EXPECT(policydb_domain_quota(db, "c.example", true, name, sizeof(name), &number, l,
+				     POLICYDB_LIMITS_MAX, &n, E), POLICYDB_OK);
+	ck_assert_str_eq(name, "pool10k");
+	ck_assert_int_eq(number, 10000);
+	ck_assert_uint_eq(n, 0);
+	EXPECT(policydb_domain_quota(db, "c.example", false, name, sizeof(name), &number, l,
+				     POLICYDB_LIMITS_MAX, &n, E), POLICYDB_OK);
+	ck_assert_str_eq(name, "cust");
+	ck_assert_uint_eq(n, 2);
+	ck_assert_rows(LIST(policydb_domain_quotas(db, ROWS)),
+		       "c.example|0|cust;c.example|1|pool10k");
+	EXPECT(policydb_domain_set_quota(db, "c.example", NULL, true, E), POLICYDB_OK);
+	ck_assert_rows(LIST(policydb_domain_quotas(db, ROWS)), "c.example|0|cust");
+
+	/* deleting the quota cascades to its limits and to the domain's default */
+	EXPECT(policydb_quota_del(db, "cust", E), POLICYDB_OK);
+	ck_assert_int_eq(raw_count("SELECT COUNT(*) FROM quota_limits"), 0);
+	ck_assert_int_eq(raw_count("SELECT COUNT(*) FROM domain_quotas"), 0);
+	policydb_close(&db);
+}
+END_TEST
+
+START_TEST(test_limit_parse)
+{
+	struct policydb_limit l;
+	char err[ERRSZ];
+
+	ck_assert_int_eq(policydb_limit_parse("bytes", "30m", "5", &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(l.span, 1800);
+	ck_assert_int_eq(policydb_limit_parse("recipients", "2d", "5", &l, err, sizeof(err)), 0);
+	ck_assert_int_eq(l.span, 172800);
+	ck_assert_int_eq(policydb_limit_parse("messages", "calendar:month", "5", &l, err,
+					      sizeof(err)), 0);
+	ck_assert_int_eq(l.span, POLICYDB_SPAN_MONTH);
+	ck_assert_int_eq(policydb_limit_parse("parcels", "1h", "5", &l, err, sizeof(err)), -1);
+	ck_assert_int_eq(policydb_limit_parse("messages", "0", "5", &l, err, sizeof(err)), -1);
+	ck_assert_int_eq(policydb_limit_parse("messages", "1w", "5", &l, err, sizeof(err)), -1);
+	ck_assert_int_eq(policydb_limit_parse("messages", "1h", "-5", &l, err, sizeof(err)), -1);
+	ck_assert_int_eq(policydb_limit_parse("max_recipients_per_message", "1h", "5", &l, err,
+					      sizeof(err)), -1);
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------------ */
 
 /* tcase - a test case with a timeout fit for valgrind */
@@ -1220,6 +1340,8 @@ static Suite *make_suite(void)
 			    (int)(sizeof(evil_names) / sizeof(evil_names[0])));
 	tcase_add_test(tcase(s, "concurrency"), test_concurrency);
 	tcase_add_test(tcase(s, "pool"), test_pool_limit);
+	tcase_add_test(tcase(s, "limits_migration"), test_limits_migration);
+	tcase_add_test(tcase(s, "limit_parse"), test_limit_parse);
 	if (mariadb) {
 		tcase_add_loop_test(tcase(s, "unreachable"), test_mariadb_unreachable, 0, 2);
 		tcase_add_test(tcase(s, "reconnect"), test_mariadb_reconnect);

@@ -1,8 +1,8 @@
 /*
  * check_store_lmdb - the LMDB store engine: the contract suite plus what
  * only an embedded, file-backed engine has (persistence across a reopen,
- * several processes on one environment, the map filling up, directory
- * creation, corrupt records).
+ * several processes on one environment (quota and limits), the map
+ * filling up, directory creation, corrupt records).
  *
  * Each case gets a new directory inside one mktemp -d directory for the
  * run, which main removes at the end whatever the results.
@@ -209,6 +209,116 @@ START_TEST(test_multi_process)
 }
 END_TEST
 
+#define LIMITS_POOL 300	/* the binding limit of the two-process limits case */
+
+/* mp_limits - the three limits of the two-process case for child index */
+static void mp_limits(struct store_limit *l, int index)
+{
+	static const char *users[] = { "a", "b" };
+
+	memset(l, 0, 3 * sizeof(*l));
+	l[0].owner = users[index];
+	l[0].owner_len = 1;
+	l[0].id = 1;
+	l[0].count = STORE_COUNT_RECIPIENTS;
+	l[0].window = STORE_WINDOW_CALENDAR;
+	l[0].period_start = BASE;
+	l[0].period_end = BASE + 86400;
+	l[0].max = 1000;
+	l[0].reservation_ttl = 300;
+	l[1] = l[0];
+	l[1].id = 0;
+	l[1].window = STORE_WINDOW_SLIDING;
+	l[1].interval = 3600;
+	l[1].resolution = 60;
+	l[2] = l[1];
+	l[2].owner = "\0pool";
+	l[2].owner_len = 5;
+	l[2].id = 2;
+	l[2].count = STORE_COUNT_MESSAGES;
+	l[2].max = LIMITS_POOL;
+}
+
+/* child_limits - in a forked child: three limits per message, reserve+commit */
+static void child_limits(int fd, int index)
+{
+	struct store_limit_ask asks[3] = { { 1, 0 }, { 1, 0 }, { 1, 0 } };
+	const char *error = NULL;
+	struct store *store = open_at(envdir, 64, &error);
+	struct store_limit l[3];
+	char resid[32];
+	int i, granted = 0, ret;
+
+	if (store == NULL)
+		_exit(2);
+	mp_limits(l, index);
+	for (i = 0; i < PER_CHILD; i++) {
+		snprintf(resid, sizeof(resid), "p%d-%d", index, i);
+		ret = store_limits_reserve(store, resid, l, asks, 3, BASE, NULL, NULL, &error);
+		if (ret == STORE_ERROR)
+			_exit(3);
+		if (ret == STORE_OK) {
+			granted++;
+			if (store_limits_commit(store, resid, l, NULL, 3, BASE, &error) != STORE_OK)
+				_exit(4);
+		}
+	}
+	store_close(&store);
+	if (write(fd, &granted, sizeof(granted)) != sizeof(granted))
+		_exit(5);
+	_exit(0);
+}
+
+START_TEST(test_limits_multi_process)
+{
+	struct store_limit_state s[3];
+	struct store_limit l[3];
+	const char *error = NULL;
+	int fds[2], i, j, status, total = 0, got[2];
+	pid_t pid[2];
+
+	st = reopen();
+	store_close(&st);
+	ck_assert_int_eq(pipe(fds), 0);
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		ck_assert_int_ge(pid[i], 0);
+		if (pid[i] == 0) {
+			close(fds[0]);
+			child_limits(fds[1], i);
+		}
+	}
+	close(fds[1]);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "child %d: status %d, want exit 0", i, status);
+	}
+	/* the pipe holds one int per child, in the order they finished: the
+	 * per-user counts are checked as a set */
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(read(fds[0], &got[i], sizeof(got[i])), (ssize_t)sizeof(got[i]));
+		total += got[i];
+	}
+	close(fds[0]);
+	ck_assert_msg(total == LIMITS_POOL, "granted in total: got %d, want %d", total,
+		      LIMITS_POOL);
+	st = reopen();
+	for (i = 0; i < 2; i++) {
+		mp_limits(l, i);
+		ck_assert_int_eq(store_limits_usage(st, l, 3, BASE, s, &error), STORE_OK);
+		ck_assert_uint_eq(s[2].committed, LIMITS_POOL);
+		ck_assert_uint_eq(s[0].committed, s[1].committed);
+		ck_assert_msg(s[0].committed == (uint64_t)got[0] ||
+			      s[0].committed == (uint64_t)got[1],
+			      "user %d: committed %llu, children granted %d and %d", i,
+			      (unsigned long long)s[0].committed, got[0], got[1]);
+		for (j = 0; j < 3; j++)
+			ck_assert_uint_eq(s[j].reserved, 0);
+	}
+}
+END_TEST
+
 START_TEST(test_reservation_cap)
 {
 	struct store_quota_params p = { 100000, 0, 3600, 60, 300 };
@@ -360,6 +470,7 @@ static Suite *lmdb_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_persistence);
 	tcase_add_test(tc, test_multi_process);
+	tcase_add_test(tc, test_limits_multi_process);
 	tcase_add_test(tc, test_reservation_cap);
 	tcase_add_test(tc, test_map_full);
 	tcase_add_test(tc, test_directory);

@@ -239,6 +239,72 @@ START_TEST(test_key_layout)
 }
 END_TEST
 
+START_TEST(test_limits_key_layout)
+{
+	static const char owner[] = "\0pool:x";	/* a pool name: NUL, colon */
+	const size_t olen = sizeof(owner) - 1;
+	const int64_t now = 100000;
+	struct store_limit l[2];
+	struct store_limit_ask asks[2] = { { 1, 0 }, { 1, 0xabcdef } };
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	redisReply *r;
+	char key[64], set[64];
+	size_t klen, slen;
+	long long ttl;
+
+	memset(l, 0, sizeof(l));
+	l[0].owner = owner;
+	l[0].owner_len = olen;
+	l[0].id = 7;
+	l[0].count = STORE_COUNT_MESSAGES;
+	l[0].window = STORE_WINDOW_SLIDING;
+	l[0].interval = 3600;
+	l[0].resolution = 60;
+	l[0].max = 10;
+	l[0].reservation_ttl = 300;
+	l[1] = l[0];
+	l[1].id = 8;
+	l[1].count = STORE_COUNT_DISTINCT;
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	ck_assert_int_eq(store_limits_reserve(store, "R1", l, asks, 2, now, NULL, NULL, &error),
+			 STORE_OK);
+	ck_assert_int_eq(store_limits_commit(store, "R1", l, NULL, 2, now, &error), STORE_OK);
+	memcpy(key, "chapps:l:7:", 11);
+	memcpy(key + 11, owner, olen);
+	klen = 11 + olen;
+	memcpy(set, "chapps:lh:8:", 12);
+	memcpy(set + 12, owner, olen);
+	slen = 12 + olen;
+
+	c = connect_ok(&main_srv);
+	ck_assert_int_eq(redis_helper_integer(c, "HEXISTS %b b%lld", key, klen,
+					      (long long)(now / 60)), 1);
+	ck_assert_int_eq(redis_helper_integer(c, "HEXISTS %b rR1", key, klen), 0);
+	ck_assert_int_eq(redis_helper_integer(c, "ZCARD %b", set, slen), 1);
+	r = redis_helper_command(c, "ZSCORE %b 0000000000abcdef", set, slen);
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING && atoll(r->str) == now,
+		      "address: got %s, want %lld", r != NULL && r->str ? r->str : "nothing",
+		      (long long)now);
+	freeReplyObject(r);
+	/* every key expires: a bucket lives for at most interval + resolution */
+	ttl = redis_helper_integer(c, "TTL %b", key, klen);
+	ck_assert_msg(ttl > 3600 && ttl <= 3660 + 60, "limit TTL: got %lld", ttl);
+	ttl = redis_helper_integer(c, "TTL %b", set, slen);
+	ck_assert_msg(ttl > 3600 && ttl <= 3660 + 60, "address set TTL: got %lld", ttl);
+	/* the single quota's key is untouched by other ids */
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS %b", "chapps:q:\0pool:x", (size_t)16), 0);
+	ck_assert_int_eq(store_limits_reset(store, l, 2, &error), STORE_OK);
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS %b", key, klen), 0);
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS %b", set, slen), 0);
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
 /* ---- script and server errors ----------------------------------------- */
 
 START_TEST(test_noscript_recovery)
@@ -880,6 +946,7 @@ static Suite *redis_suite(void)
 	tc = tcase_create("layout");
 	tcase_add_checked_fixture(tc, setup_flush, NULL);
 	tcase_add_test(tc, test_key_layout);
+	tcase_add_test(tc, test_limits_key_layout);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

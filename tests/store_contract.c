@@ -1282,6 +1282,644 @@ START_TEST(test_grey_concurrency)
 }
 END_TEST
 
+/* ---- limits (store_limits_*) ------------------------------------------- */
+
+#define DAY 86400
+#define DBASE 1700006400	/* a multiple of 86400: a (UTC) day start */
+
+/* lim - a limit of owner (NUL-terminated) with the usual sliding window */
+static struct store_limit lim(const char *owner, uint32_t id, enum store_count count,
+			      uint64_t max)
+{
+	struct store_limit l;
+
+	memset(&l, 0, sizeof(l));
+	l.owner = owner;
+	l.owner_len = strlen(owner);
+	l.id = id;
+	l.count = count;
+	l.window = STORE_WINDOW_SLIDING;
+	l.interval = INTERVAL;
+	l.resolution = RES;
+	l.max = max;
+	l.reservation_ttl = TTL;
+	return l;
+}
+
+/* cal - a calendar limit over [start, end) */
+static struct store_limit cal(const char *owner, uint32_t id, enum store_count count,
+			      uint64_t max, int64_t start, int64_t end)
+{
+	struct store_limit l = lim(owner, id, count, max);
+
+	l.window = STORE_WINDOW_CALENDAR;
+	l.period_start = start;
+	l.period_end = end;
+	return l;
+}
+
+/* lreserve - store_limits_reserve with one amount per limit and, for
+ * distinct asks, one hash per limit (hashes may be NULL); errors fail,
+ * *refused_r gets the refusing index */
+static int lreserve(const char *resid, const struct store_limit *l, size_t n,
+		    const uint64_t *amounts, const uint64_t *hashes, int64_t now,
+		    size_t *refused_r, struct store_limit_state *states)
+{
+	struct store_limit_ask asks[STORE_LIMITS_MAX];
+	const char *error = NULL;
+	size_t refused = 99, i;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		asks[i].amount = amounts[i];
+		asks[i].rcpt_hash = hashes != NULL ? hashes[i] : 0;
+	}
+	ret = store_limits_reserve(st, resid, l, asks, n, now, &refused, states, &error);
+	ck_assert_msg(ret != STORE_ERROR, "limits reserve %s: %s", resid, error);
+	if (refused_r != NULL)
+		*refused_r = refused;
+	return ret;
+}
+
+/* lcommit - store_limits_commit, which must succeed */
+static void lcommit(const char *resid, const struct store_limit *l, size_t n,
+		    const uint64_t *final, int64_t now)
+{
+	const char *error = NULL;
+	int ret = store_limits_commit(st, resid, l, final, n, now, &error);
+
+	ck_assert_msg(ret == STORE_OK, "limits commit %s: got %s (%s)", resid, status_name(ret),
+		      error);
+}
+
+/* lusage - store_limits_usage of one limit, which must succeed */
+static struct store_limit_state lusage(const struct store_limit *l, int64_t now)
+{
+	struct store_limit_state s;
+	const char *error = NULL;
+	int ret;
+
+	memset(&s, 0xff, sizeof(s));
+	ret = store_limits_usage(st, l, 1, now, &s, &error);
+	ck_assert_msg(ret == STORE_OK, "limits usage: got %s (%s)", status_name(ret), error);
+	ck_assert_msg(s.own == 0, "limits usage: own=%llu, want 0", (unsigned long long)s.own);
+	return s;
+}
+
+#define CHECK_LSTATE(s, c, r, o, what)                                                     \
+	ck_assert_msg((s).committed == (c) && (s).reserved == (r) && (s).own == (o),      \
+		      "%s: got committed=%llu reserved=%llu own=%llu, want %llu/%llu/%llu",  \
+		      (what), (unsigned long long)(s).committed,                          \
+		      (unsigned long long)(s).reserved, (unsigned long long)(s).own,      \
+		      (unsigned long long)(c), (unsigned long long)(r),                   \
+		      (unsigned long long)(o))
+
+/* lsend - reserve amount on one limit and commit it at now; must be granted */
+static void lsend(const char *resid, const struct store_limit *l, uint64_t amount, int64_t now)
+{
+	CHECK_STATUS(lreserve(resid, l, 1, &amount, NULL, now, NULL, NULL), STORE_OK, resid);
+	lcommit(resid, l, 1, NULL, now);
+}
+
+START_TEST(test_limits_messages)
+{
+	struct store_limit l = lim("bob", 1, STORE_COUNT_MESSAGES, 3);
+	struct store_limit_state s[1];
+	uint64_t one = 1, zero = 0;
+	size_t refused;
+
+	CHECK_STATUS(lreserve("m1", &l, 1, &one, NULL, BASE, NULL, s), STORE_OK, "m1");
+	CHECK_LSTATE(s[0], 0, 1, 1, "m1 reserved");
+	/* the message's next recipients ask 0: granted, still one unit */
+	CHECK_STATUS(lreserve("m1", &l, 1, &zero, NULL, BASE, NULL, s), STORE_OK, "m1 rcpt 2");
+	CHECK_LSTATE(s[0], 0, 1, 1, "m1 rcpt 2");
+	lcommit("m1", &l, 1, NULL, BASE);
+	lsend("m2", &l, 1, BASE + 10);
+	CHECK_STATUS(lreserve("m3", &l, 1, &one, NULL, BASE + 20, NULL, s), STORE_OK, "m3");
+	CHECK_LSTATE(s[0], 2, 1, 1, "m3 reserved");
+	CHECK_STATUS(lreserve("m4", &l, 1, &one, NULL, BASE + 30, &refused, s), STORE_REFUSED,
+		     "m4 past the limit");
+	ck_assert_uint_eq(refused, 0);
+	CHECK_LSTATE(s[0], 2, 1, 0, "m4 refused");
+	lcommit("m3", &l, 1, NULL, BASE + 30);
+	s[0] = lusage(&l, BASE + 40);
+	CHECK_LSTATE(s[0], 3, 0, 0, "three committed");
+	ck_assert_int_eq(s[0].next_free, BASE + RES + INTERVAL);
+	/* the oldest bucket leaves at start + resolution + interval */
+	s[0] = lusage(&l, BASE + RES + INTERVAL - 1);
+	ck_assert_uint_eq(s[0].committed, 3);
+	s[0] = lusage(&l, BASE + RES + INTERVAL);
+	ck_assert_uint_eq(s[0].committed, 0);
+	ck_assert_int_eq(s[0].next_free, 0);
+}
+END_TEST
+
+START_TEST(test_limits_sliding_buckets)
+{
+	/* one message a minute for two hours: the window holds 61 buckets;
+	 * then ten idle hours empty it */
+	struct store_limit l = lim("bob", 1, STORE_COUNT_MESSAGES, 1000);
+	struct store_limit_state s[1];
+	char resid[16];
+	int i;
+
+	for (i = 0; i < 120; i++) {
+		snprintf(resid, sizeof(resid), "m%d", i);
+		lsend(resid, &l, 1, BASE + (int64_t)i * RES);
+		s[0] = lusage(&l, BASE + (int64_t)i * RES);
+		ck_assert_msg(s[0].committed == (uint64_t)(i < 61 ? i + 1 : 61),
+			      "minute %d: committed %llu", i, (unsigned long long)s[0].committed);
+	}
+	ck_assert_int_eq(s[0].next_free, BASE + (int64_t)(119 - 60) * RES + RES + INTERVAL);
+	s[0] = lusage(&l, BASE + 10 * INTERVAL);
+	CHECK_LSTATE(s[0], 0, 0, 0, "ten hours later");
+	lsend("late", &l, 2, BASE + 10 * INTERVAL);
+	s[0] = lusage(&l, BASE + 10 * INTERVAL);
+	CHECK_LSTATE(s[0], 2, 0, 0, "after the idle hours");
+}
+END_TEST
+
+START_TEST(test_limits_recipients)
+{
+	struct store_limit l = lim("bob", 2, STORE_COUNT_RECIPIENTS, 5);
+	struct store_limit_state s[1];
+	uint64_t one = 1;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		CHECK_STATUS(lreserve("m1", &l, 1, &one, NULL, BASE, NULL, s), STORE_OK, "m1");
+	CHECK_LSTATE(s[0], 0, 3, 3, "m1 three recipients");
+	lcommit("m1", &l, 1, NULL, BASE);
+	CHECK_STATUS(lreserve("m2", &l, 1, &one, NULL, BASE, NULL, s), STORE_OK, "m2 r1");
+	CHECK_STATUS(lreserve("m2", &l, 1, &one, NULL, BASE, NULL, s), STORE_OK, "m2 r2");
+	CHECK_STATUS(lreserve("m2", &l, 1, &one, NULL, BASE, NULL, s), STORE_REFUSED, "m2 r3");
+	CHECK_LSTATE(s[0], 3, 2, 2, "m2 refused third");
+}
+END_TEST
+
+START_TEST(test_limits_refusal_leaves_no_trace)
+{
+	/* _i == 0: hourly first, _i == 1: daily first: the refusing limit's
+	 * index moves, the other limit stays untouched either way */
+	struct store_limit hourly = lim("bob", 1, STORE_COUNT_MESSAGES, 2);
+	struct store_limit daily = cal("bob", 2, STORE_COUNT_MESSAGES, 10, DBASE, DBASE + DAY);
+	struct store_limit l[2];
+	struct store_limit_state s[2];
+	uint64_t one[2] = { 1, 1 };
+	size_t refused, h = _i == 0 ? 0 : 1, d = 1 - h;
+
+	l[h] = hourly;
+	l[d] = daily;
+	CHECK_STATUS(lreserve("m1", l, 2, one, NULL, DBASE, NULL, s), STORE_OK, "m1");
+	lcommit("m1", l, 2, NULL, DBASE);
+	CHECK_STATUS(lreserve("m2", l, 2, one, NULL, DBASE + 1, NULL, s), STORE_OK, "m2");
+	CHECK_LSTATE(s[h], 1, 1, 1, "m2 hourly");
+	CHECK_LSTATE(s[d], 1, 1, 1, "m2 daily");
+	CHECK_STATUS(lreserve("m3", l, 2, one, NULL, DBASE + 2, &refused, s), STORE_REFUSED,
+		     "m3 refused by the hourly limit");
+	ck_assert_uint_eq(refused, h);
+	CHECK_LSTATE(s[d], 1, 1, 0, "daily after m3");
+	s[0] = lusage(&daily, DBASE + 2);
+	CHECK_LSTATE(s[0], 1, 1, 0, "daily not charged by the refused m3");
+	lcommit("m2", l, 2, NULL, DBASE + 3);
+	s[0] = lusage(&daily, DBASE + 3);
+	CHECK_LSTATE(s[0], 2, 0, 0, "daily holds m1 and m2 only");
+	/* an hour and a bucket later the hourly limit has room again */
+	CHECK_STATUS(lreserve("m4", l, 2, one, NULL, DBASE + INTERVAL + RES, NULL, s), STORE_OK,
+		     "m4 after the hour");
+	CHECK_LSTATE(s[d], 2, 1, 1, "daily m4");
+}
+END_TEST
+
+START_TEST(test_limits_distinct)
+{
+	struct store_limit l = lim("bob", 3, STORE_COUNT_DISTINCT, 3);
+	struct store_limit_state s[1];
+	uint64_t one = 1, a = 0xa, b = 0xb, c = 0xc, d = 0xd, e = 0xe;
+	size_t refused;
+
+	CHECK_STATUS(lreserve("m1", &l, 1, &one, &a, BASE, NULL, s), STORE_OK, "m1 a");
+	CHECK_STATUS(lreserve("m1", &l, 1, &one, &b, BASE, NULL, s), STORE_OK, "m1 b");
+	CHECK_STATUS(lreserve("m1", &l, 1, &one, &a, BASE, NULL, s), STORE_OK, "m1 a again");
+	CHECK_LSTATE(s[0], 0, 2, 2, "m1: a twice costs one");
+	lcommit("m1", &l, 1, NULL, BASE);
+	s[0] = lusage(&l, BASE);
+	CHECK_LSTATE(s[0], 2, 0, 0, "a and b counted");
+	CHECK_STATUS(lreserve("m2", &l, 1, &one, &a, BASE + 10, NULL, s), STORE_OK, "m2 a");
+	CHECK_LSTATE(s[0], 2, 0, 0, "a repeated costs 0");
+	CHECK_STATUS(lreserve("m2", &l, 1, &one, &c, BASE + 10, NULL, s), STORE_OK, "m2 c");
+	CHECK_LSTATE(s[0], 2, 1, 1, "c new");
+	CHECK_STATUS(lreserve("m2", &l, 1, &one, &d, BASE + 10, &refused, s), STORE_REFUSED,
+		     "m2 d past max");
+	ck_assert_uint_eq(refused, 0);
+	lcommit("m2", &l, 1, NULL, BASE + 10);
+	s[0] = lusage(&l, BASE + 10);
+	CHECK_LSTATE(s[0], 3, 0, 0, "a, b, c");
+	/* at max: known addresses still pass, a new one does not */
+	CHECK_STATUS(lreserve("m3", &l, 1, &one, &b, BASE + 20, NULL, s), STORE_OK, "m3 b");
+	CHECK_STATUS(lreserve("m3", &l, 1, &one, &e, BASE + 20, NULL, s), STORE_REFUSED, "m3 e");
+	lcommit("m3", &l, 1, NULL, BASE + 20);
+	/* a was used again at BASE + 10, b at BASE + 20: each counts for a
+	 * window after its last use */
+	s[0] = lusage(&l, BASE + INTERVAL + 5);
+	CHECK_LSTATE(s[0], 3, 0, 0, "a and b renewed, c in");
+	ck_assert_int_eq(s[0].next_free, BASE + 10 + INTERVAL);
+	s[0] = lusage(&l, BASE + INTERVAL + 10);
+	CHECK_LSTATE(s[0], 1, 0, 0, "a and c gone, b in");
+	ck_assert_int_eq(s[0].next_free, BASE + 20 + INTERVAL);
+	s[0] = lusage(&l, BASE + INTERVAL + 20);
+	CHECK_LSTATE(s[0], 0, 0, 0, "window empty");
+	CHECK_STATUS(lreserve("m4", &l, 1, &one, &e, BASE + INTERVAL + 20, NULL, s), STORE_OK,
+		     "m4 e in the next window");
+}
+END_TEST
+
+START_TEST(test_limits_distinct_calendar)
+{
+	struct store_limit l = cal("bob", 3, STORE_COUNT_DISTINCT, 2, DBASE, DBASE + DAY);
+	struct store_limit_state s[1];
+	uint64_t one = 1, h[3] = { 1, 2, 3 };
+
+	CHECK_STATUS(lreserve("m1", &l, 1, &one, &h[0], DBASE, NULL, s), STORE_OK, "m1 1");
+	CHECK_STATUS(lreserve("m1", &l, 1, &one, &h[1], DBASE, NULL, s), STORE_OK, "m1 2");
+	lcommit("m1", &l, 1, NULL, DBASE);
+	CHECK_STATUS(lreserve("m2", &l, 1, &one, &h[2], DBASE + DAY - 1, NULL, s), STORE_REFUSED,
+		     "m2 3 the same day");
+	CHECK_STATUS(lreserve("m2", &l, 1, &one, &h[0], DBASE + DAY - 1, NULL, s), STORE_OK,
+		     "m2 1 again the same day");
+	lcommit("m2", &l, 1, NULL, DBASE + DAY - 1);
+	l.period_start = DBASE + DAY;
+	l.period_end = DBASE + 2 * DAY;
+	s[0] = lusage(&l, DBASE + DAY);
+	CHECK_LSTATE(s[0], 0, 0, 0, "next day: empty");
+	CHECK_STATUS(lreserve("m3", &l, 1, &one, &h[2], DBASE + DAY, NULL, s), STORE_OK,
+		     "m3 3 the next day");
+	CHECK_STATUS(lreserve("m3", &l, 1, &one, &h[0], DBASE + DAY, NULL, s), STORE_OK,
+		     "m3 1 the next day");
+	CHECK_LSTATE(s[0], 0, 2, 2, "m3 two new addresses");
+}
+END_TEST
+
+START_TEST(test_limits_bytes)
+{
+	struct store_limit l = lim("bob", 4, STORE_COUNT_BYTES, 1000);
+	struct store_limit_state s[1];
+	uint64_t a600 = 600, zero = 0, one = 1, final;
+
+	/* with SIZE=: the declared size reserves, the real size commits */
+	CHECK_STATUS(lreserve("m1", &l, 1, &a600, NULL, BASE, NULL, s), STORE_OK, "m1 600");
+	CHECK_STATUS(lreserve("m2", &l, 1, &a600, NULL, BASE, NULL, s), STORE_REFUSED,
+		     "m2 600 does not fit");
+	final = 700;
+	lcommit("m1", &l, 1, &final, BASE);
+	s[0] = lusage(&l, BASE);
+	CHECK_LSTATE(s[0], 700, 0, 0, "m1 committed its real size");
+	/* without SIZE=: 0 reserved, the real size at commit */
+	CHECK_STATUS(lreserve("m3", &l, 1, &zero, NULL, BASE + 1, NULL, s), STORE_OK, "m3 no SIZE");
+	CHECK_LSTATE(s[0], 700, 0, 0, "m3 holds 0 bytes");
+	final = 250;
+	lcommit("m3", &l, 1, &final, BASE + 1);
+	s[0] = lusage(&l, BASE + 1);
+	CHECK_LSTATE(s[0], 950, 0, 0, "m3 committed 250");
+	/* under the limit a message without SIZE= passes and may go over */
+	CHECK_STATUS(lreserve("m4", &l, 1, &zero, NULL, BASE + 2, NULL, s), STORE_OK, "m4");
+	final = 300;
+	lcommit("m4", &l, 1, &final, BASE + 2);
+	s[0] = lusage(&l, BASE + 2);
+	CHECK_LSTATE(s[0], 1250, 0, 0, "m4 over by one message");
+	CHECK_STATUS(lreserve("m5", &l, 1, &one, NULL, BASE + 3, NULL, s), STORE_REFUSED,
+		     "m5 over the limit");
+	/* a commit without a live reservation adds nothing */
+	lcommit("m5", &l, 1, &final, BASE + 3);
+	s[0] = lusage(&l, BASE + 3);
+	ck_assert_uint_eq(s[0].committed, 1250);
+}
+END_TEST
+
+START_TEST(test_limits_calendar_day)
+{
+	/* _i: 0 a 24-hour day, 1 a 23-hour one (spring DST), 2 a 25-hour one */
+	static const int64_t lengths[] = { DAY, DAY - 3600, DAY + 3600 };
+	int64_t len = lengths[_i], end = DBASE + len;
+	struct store_limit l = cal("bob", 5, STORE_COUNT_MESSAGES, 2, DBASE, end);
+	struct store_limit_state s[1];
+	uint64_t one = 1;
+
+	lsend("m1", &l, 1, DBASE);
+	lsend("m2", &l, 1, DBASE + 100);
+	s[0] = lusage(&l, end - 1);
+	CHECK_LSTATE(s[0], 2, 0, 0, "last second of the day");
+	ck_assert_int_eq(s[0].next_free, end);
+	CHECK_STATUS(lreserve("m3", &l, 1, &one, NULL, end - 1, NULL, s), STORE_REFUSED,
+		     "m3 in the last second of the day");
+	if (len > DAY) {
+		/* 24 hours after its start a 25-hour day is not over */
+		CHECK_STATUS(lreserve("m3", &l, 1, &one, NULL, DBASE + DAY, NULL, s),
+			     STORE_REFUSED, "m3 in the 25th hour");
+	}
+	/* the caller moves to the next period at the boundary */
+	l.period_start = end;
+	l.period_end = end + DAY;
+	s[0] = lusage(&l, end);
+	CHECK_LSTATE(s[0], 0, 0, 0, "next day");
+	CHECK_STATUS(lreserve("m3", &l, 1, &one, NULL, end, NULL, s), STORE_OK, "m3 next day");
+	CHECK_LSTATE(s[0], 0, 1, 1, "m3 next day");
+}
+END_TEST
+
+START_TEST(test_limits_calendar_month)
+{
+	/* a 31-day month, then a 28-day one */
+	int64_t m1 = DBASE, m2 = DBASE + 31 * DAY, m3 = m2 + 28 * DAY;
+	struct store_limit l = cal("bob", 6, STORE_COUNT_RECIPIENTS, 10, m1, m2);
+	struct store_limit_state s[1];
+	uint64_t one = 1;
+
+	lsend("m1", &l, 6, m1 + 5);
+	lsend("m2", &l, 4, m1 + 20 * DAY);
+	CHECK_STATUS(lreserve("m3", &l, 1, &one, NULL, m2 - 1, NULL, s), STORE_REFUSED,
+		     "last second of the month");
+	l.period_start = m2;
+	l.period_end = m3;
+	CHECK_STATUS(lreserve("m3", &l, 1, &one, NULL, m2, NULL, s), STORE_OK,
+		     "first second of the next month");
+	CHECK_LSTATE(s[0], 0, 1, 1, "next month");
+	lcommit("m3", &l, 1, NULL, m2);
+	s[0] = lusage(&l, m3 - 1);
+	CHECK_LSTATE(s[0], 1, 0, 0, "end of the next month");
+	ck_assert_int_eq(s[0].next_free, m3);
+}
+END_TEST
+
+START_TEST(test_limits_release_expiry)
+{
+	struct store_limit l[2] = { lim("bob", 1, STORE_COUNT_MESSAGES, 5),
+				    lim("bob", 2, STORE_COUNT_RECIPIENTS, 5) };
+	struct store_limit_state s[2];
+	uint64_t one[2] = { 1, 1 };
+	const char *error = NULL;
+
+	CHECK_STATUS(lreserve("m1", l, 2, one, NULL, BASE, NULL, s), STORE_OK, "m1");
+	CHECK_STATUS(store_limits_release(st, "m1", l, 2, BASE, &error), STORE_OK, "release");
+	CHECK_STATUS(store_limits_release(st, "nope", l, 2, BASE, &error), STORE_OK,
+		     "release unknown");
+	lcommit("m1", l, 2, NULL, BASE);
+	s[0] = lusage(&l[0], BASE);
+	s[1] = lusage(&l[1], BASE);
+	CHECK_LSTATE(s[0], 0, 0, 0, "released: nothing committed");
+	CHECK_LSTATE(s[1], 0, 0, 0, "released: nothing committed");
+	/* a reservation lives reservation_ttl seconds */
+	CHECK_STATUS(lreserve("m2", l, 2, one, NULL, BASE, NULL, s), STORE_OK, "m2");
+	s[0] = lusage(&l[0], BASE + TTL - 1);
+	CHECK_LSTATE(s[0], 0, 1, 0, "m2 alive");
+	s[0] = lusage(&l[0], BASE + TTL);
+	CHECK_LSTATE(s[0], 0, 0, 0, "m2 expired");
+	lcommit("m2", l, 2, NULL, BASE + TTL);
+	s[1] = lusage(&l[1], BASE + TTL);
+	CHECK_LSTATE(s[1], 0, 0, 0, "an expired reservation commits nothing");
+}
+END_TEST
+
+START_TEST(test_limits_reset)
+{
+	struct store_limit l[3] = { lim("bob", 1, STORE_COUNT_MESSAGES, 5),
+				    lim("bob", 0, STORE_COUNT_MESSAGES, 5),
+				    lim("ann", 1, STORE_COUNT_MESSAGES, 5) };
+	struct store_limit_state s[1];
+	uint64_t one[3] = { 1, 1, 1 };
+	const char *error = NULL;
+
+	CHECK_STATUS(lreserve("m1", l, 3, one, NULL, BASE, NULL, NULL), STORE_OK, "m1");
+	lcommit("m1", l, 3, NULL, BASE);
+	CHECK_STATUS(store_limits_reset(st, l, 2, &error), STORE_OK, "reset bob");
+	s[0] = lusage(&l[0], BASE);
+	CHECK_LSTATE(s[0], 0, 0, 0, "bob id 1 reset");
+	s[0] = lusage(&l[1], BASE);
+	CHECK_LSTATE(s[0], 0, 0, 0, "bob id 0 reset");
+	s[0] = lusage(&l[2], BASE);
+	CHECK_LSTATE(s[0], 1, 0, 0, "ann untouched");
+}
+END_TEST
+
+struct top_seen {
+	int n;
+	char owner[8][16];
+	uint64_t committed[8];
+};
+
+/* top_emit - collect store_limits_top's entries */
+static void top_emit(void *ctx, const char *owner, size_t owner_len, uint64_t committed)
+{
+	struct top_seen *t = ctx;
+
+	if (t->n < 8) {
+		snprintf(t->owner[t->n], sizeof(t->owner[0]), "%.*s", (int)owner_len, owner);
+		t->committed[t->n] = committed;
+	}
+	t->n++;
+}
+
+START_TEST(test_limits_top)
+{
+	static const char *owners[] = { "u1", "u2", "u3" };
+	static const uint64_t amounts[] = { 3, 5, 1 };
+	struct top_seen t;
+	const char *error = NULL;
+	char resid[16];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		struct store_limit l = lim(owners[i], 7, STORE_COUNT_RECIPIENTS, 100);
+		struct store_limit o = lim(owners[i], 8, STORE_COUNT_RECIPIENTS, 100);
+		struct store_limit q = lim(owners[i], 0, STORE_COUNT_RECIPIENTS, 100);
+
+		snprintf(resid, sizeof(resid), "r%d", i);
+		lsend(resid, &l, amounts[i], BASE);
+		lsend(resid, &o, 50, BASE);
+		lsend(resid, &q, amounts[i] + 10, BASE);
+	}
+	memset(&t, 0, sizeof(t));
+	CHECK_STATUS(store_limits_top(st, 7, 2, top_emit, &t, BASE + 1, &error), STORE_OK, "top");
+	ck_assert_int_eq(t.n, 2);
+	ck_assert_str_eq(t.owner[0], "u2");
+	ck_assert_uint_eq(t.committed[0], 5);
+	ck_assert_str_eq(t.owner[1], "u1");
+	ck_assert_uint_eq(t.committed[1], 3);
+	memset(&t, 0, sizeof(t));
+	CHECK_STATUS(store_limits_top(st, 0, 10, top_emit, &t, BASE + 1, &error), STORE_OK,
+		     "top of the single quota");
+	ck_assert_int_eq(t.n, 3);
+	ck_assert_str_eq(t.owner[0], "u2");
+	ck_assert_uint_eq(t.committed[0], 15);
+	ck_assert_str_eq(t.owner[2], "u3");
+	memset(&t, 0, sizeof(t));
+	CHECK_STATUS(store_limits_top(st, 9, 10, top_emit, &t, BASE + 1, &error), STORE_OK,
+		     "top of an unused id");
+	ck_assert_int_eq(t.n, 0);
+	/* out of the window: nobody */
+	memset(&t, 0, sizeof(t));
+	CHECK_STATUS(store_limits_top(st, 7, 10, top_emit, &t, BASE + INTERVAL + RES, &error),
+		     STORE_OK, "top later");
+	ck_assert_int_eq(t.n, 0);
+}
+END_TEST
+
+START_TEST(test_limits_id0_is_the_quota)
+{
+	struct store_quota_params p = params(5, 0);
+	struct store_limit l[2] = { lim("bob", 0, STORE_COUNT_MESSAGES, 5),
+				    lim("bob", 1, STORE_COUNT_MESSAGES, 100) };
+	struct store_limit_state s[2];
+	struct store_quota_state q;
+	uint64_t one[2] = { 1, 1 };
+	size_t refused;
+
+	/* usage counted before the upgrade... */
+	use("bob", 3, BASE);
+	s[0] = lusage(&l[0], BASE);
+	CHECK_LSTATE(s[0], 3, 0, 0, "id 0 sees store_quota's usage");
+	ck_assert_int_eq(s[0].next_free, BASE + RES + INTERVAL);
+	/* ...and the other way round */
+	CHECK_STATUS(lreserve("m1", l, 2, one, NULL, BASE + 1, NULL, s), STORE_OK, "m1");
+	q = usage("bob", &p, BASE + 1);
+	CHECK_STATE(q, 3, 1, 0, "store_quota sees id 0's reservation");
+	lcommit("m1", l, 2, NULL, BASE + 1);
+	CHECK_STATUS(reserve("bob", "q1", 1, &p, BASE + 2, NULL), STORE_OK, "quota q1");
+	CHECK_STATUS(lreserve("m2", l, 2, one, NULL, BASE + 2, &refused, s), STORE_REFUSED,
+		     "m2: id 0 full");
+	ck_assert_uint_eq(refused, 0);
+	s[1] = lusage(&l[1], BASE + 2);
+	CHECK_LSTATE(s[1], 1, 0, 0, "id 1 not charged");
+	commit("bob", "q1", &p, BASE + 2);
+	q = usage("bob", &p, BASE + 2);
+	CHECK_STATE(q, 5, 0, 0, "five in the single quota");
+}
+END_TEST
+
+START_TEST(test_limits_arguments)
+{
+	struct store_limit l[2] = { lim("bob", 1, STORE_COUNT_MESSAGES, 5),
+				    lim("bob", 1, STORE_COUNT_RECIPIENTS, 5) };
+	struct store_limit bad = cal("bob", 0, STORE_COUNT_MESSAGES, 5, DBASE, DBASE + DAY);
+	struct store_limit_ask asks[2] = { { 1, 0 }, { 1, 0 } };
+	struct store_limit_state s[2];
+	const char *error = NULL;
+
+	CHECK_STATUS(store_limits_reserve(st, "m", l, asks, 2, BASE, NULL, s, &error),
+		     STORE_ERROR, "the same limit twice");
+	CHECK_STATUS(store_limits_reserve(st, "m", &bad, asks, 1, BASE, NULL, s, &error),
+		     STORE_ERROR, "id 0 calendar");
+	CHECK_STATUS(store_limits_reserve(st, "m", l, asks, 0, BASE, NULL, s, &error),
+		     STORE_ERROR, "no limits");
+	bad = cal("bob", 1, STORE_COUNT_MESSAGES, 5, DBASE, DBASE);
+	CHECK_STATUS(store_limits_reserve(st, "m", &bad, asks, 1, BASE, NULL, s, &error),
+		     STORE_ERROR, "empty period");
+	CHECK_STATUS(store_limits_reserve(st, "", l, asks, 1, BASE, NULL, s, &error),
+		     STORE_ERROR, "empty resid");
+	CHECK_STATUS(store_limits_usage(st, l, 1, -1, s, &error), STORE_ERROR, "bad clock");
+	/* a binary owner ("\0pool" + domain) is its own key */
+	l[0].owner = "\0poolx";
+	l[0].owner_len = 6;
+	l[1] = lim("", 1, STORE_COUNT_MESSAGES, 5);
+	l[1].owner = "\0poolY";
+	l[1].owner_len = 6;
+	CHECK_STATUS(store_limits_reserve(st, "m", l, asks, 2, BASE, NULL, s, &error), STORE_OK,
+		     "two pools");
+	CHECK_LSTATE(s[0], 0, 1, 1, "pool x");
+	CHECK_LSTATE(s[1], 0, 1, 1, "pool Y");
+}
+END_TEST
+
+#define LTHREADS 16
+#define LPER_THREAD 40
+#define LPOOL 150	/* the binding limit: the domain pool */
+
+struct lworker {
+	pthread_t thread;
+	int index;
+	int granted[2], refused, errors;
+	char error[256];
+};
+
+/* lworker_main - LPER_THREAD messages for user a or b, three limits each */
+static void *lworker_main(void *arg)
+{
+	struct lworker *w = arg;
+	const char *user = w->index % 2 == 0 ? "a" : "b";
+	struct store_limit l[3] = { lim(user, 1, STORE_COUNT_MESSAGES, 1000),
+				    lim(user, 0, STORE_COUNT_RECIPIENTS, 1000),
+				    lim("pool", 2, STORE_COUNT_MESSAGES, LPOOL) };
+	struct store_limit_ask asks[3] = { { 1, 0 }, { 1, 0 }, { 1, 0 } };
+	const char *error;
+	char resid[32];
+	int i, ret;
+
+	l[0].window = STORE_WINDOW_CALENDAR;
+	l[0].period_start = BASE;
+	l[0].period_end = BASE + DAY;
+	for (i = 0; i < LPER_THREAD; i++) {
+		snprintf(resid, sizeof(resid), "t%d-%d", w->index, i);
+		error = NULL;
+		ret = store_limits_reserve(st, resid, l, asks, 3, BASE, NULL, NULL, &error);
+		if (ret == STORE_OK && i % 2 == 0)
+			ret = store_limits_commit(st, resid, l, NULL, 3, BASE, &error);
+		if (ret == STORE_OK) {
+			w->granted[w->index % 2]++;
+		} else if (ret == STORE_REFUSED) {
+			w->refused++;
+		} else {
+			w->errors++;
+			snprintf(w->error, sizeof(w->error), "%s", error ? error : "?");
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_limits_concurrency)
+{
+	struct lworker w[LTHREADS];
+	struct store_limit_state s;
+	struct store_limit pool = lim("pool", 2, STORE_COUNT_MESSAGES, LPOOL);
+	int i, started, granted[2] = { 0, 0 }, refused = 0;
+
+	memset(w, 0, sizeof(w));
+	for (started = 0; started < LTHREADS; started++) {
+		w[started].index = started;
+		if (pthread_create(&w[started].thread, NULL, lworker_main, &w[started]) != 0)
+			break;
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(w[i].thread, NULL);
+	ck_assert_msg(started == LTHREADS, "pthread_create: started %d threads, want %d",
+		      started, LTHREADS);
+	for (i = 0; i < LTHREADS; i++) {
+		ck_assert_msg(w[i].errors == 0, "thread %d: %d errors, last: %s", i, w[i].errors,
+			      w[i].error);
+		granted[0] += w[i].granted[0];
+		granted[1] += w[i].granted[1];
+		refused += w[i].refused;
+	}
+	ck_assert_msg(granted[0] + granted[1] == LPOOL, "granted: got %d, want %d",
+		      granted[0] + granted[1], LPOOL);
+	ck_assert_int_eq(refused, LTHREADS * LPER_THREAD - LPOOL);
+	s = lusage(&pool, BASE);
+	ck_assert_uint_eq(s.committed + s.reserved, LPOOL);
+	for (i = 0; i < 2; i++) {
+		struct store_limit day = cal(i == 0 ? "a" : "b", 1, STORE_COUNT_MESSAGES, 1000,
+					     BASE, BASE + DAY);
+		struct store_limit one = lim(i == 0 ? "a" : "b", 0, STORE_COUNT_RECIPIENTS, 1000);
+		struct store_limit_state d = lusage(&day, BASE), o = lusage(&one, BASE);
+
+		ck_assert_msg(d.committed + d.reserved == (uint64_t)granted[i],
+			      "user %d daily: %llu, want %d", i,
+			      (unsigned long long)(d.committed + d.reserved), granted[i]);
+		ck_assert_msg(o.committed + o.reserved == (uint64_t)granted[i],
+			      "user %d id 0: %llu, want %d", i,
+			      (unsigned long long)(o.committed + o.reserved), granted[i]);
+	}
+}
+END_TEST
+
 Suite *store_contract_suite(const struct store_contract_backend *b)
 {
 	static char name[64];	/* Check keeps the pointer */
@@ -1341,11 +1979,30 @@ Suite *store_contract_suite(const struct store_contract_backend *b)
 	tcase_add_test(tc, test_grey_arguments);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_limits_messages);
+	tcase_add_test(tc, test_limits_sliding_buckets);
+	tcase_add_test(tc, test_limits_recipients);
+	tcase_add_loop_test(tc, test_limits_refusal_leaves_no_trace, 0, 2);
+	tcase_add_test(tc, test_limits_distinct);
+	tcase_add_test(tc, test_limits_distinct_calendar);
+	tcase_add_test(tc, test_limits_bytes);
+	tcase_add_loop_test(tc, test_limits_calendar_day, 0, 3);
+	tcase_add_test(tc, test_limits_calendar_month);
+	tcase_add_test(tc, test_limits_release_expiry);
+	tcase_add_test(tc, test_limits_reset);
+	tcase_add_test(tc, test_limits_top);
+	tcase_add_test(tc, test_limits_id0_is_the_quota);
+	tcase_add_test(tc, test_limits_arguments);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("concurrency");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_concurrency, 0, 2);
 	tcase_add_test(tc, test_grey_concurrency);
+	tcase_add_test(tc, test_limits_concurrency);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -113,6 +113,13 @@ const struct setting config_settings[] = {
 	R("quota.error_reply", quota_error_reply, "554 5.3.0 Policy service unavailable"),
 	E("quota.commit", quota_commit, "data", commit_names),
 	I("quota.reservation_ttl", quota_reservation_ttl, 3600, 30, 86400),
+	R("quota.limit_reply", quota_limit_reply,
+	  "554 5.7.1 Rejected - outbound quota fulfilled ({reason})"),
+	S("quota.timezone", quota_timezone, ""),
+	B("quota.count_null_sender", quota_count_null_sender, false),
+	SL("quota.exempt_users", quota_exempt_users, ""),
+	SL("quota.exempt_senders", quota_exempt_senders, ""),
+	SL("quota.uncounted_domains", quota_uncounted_domains, ""),
 
 	E("store.backend", store_backend, "lmdb", store_backends),
 	S("store.path", store_path, LOCALSTATEDIR "/lib/chapps/state"),

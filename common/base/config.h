@@ -121,6 +121,16 @@ struct config {
 	struct reply quota_error_reply;		/* on_error = reject */
 	int quota_commit;		/* enum quota_commit */
 	int quota_reservation_ttl;	/* seconds a reservation lives */
+	/* quota: several limits (issue 10) */
+	struct reply quota_limit_reply;	/* a limit other than the CHAPPS one refused; {reason} */
+	char *quota_timezone;		/* calendar windows; "" = the system's */
+	bool quota_count_null_sender;	/* count mail from <> */
+	char *quota_exempt_users[CONFIG_LIST_MAX];
+	int n_quota_exempt_users;
+	char *quota_exempt_senders[CONFIG_LIST_MAX];
+	int n_quota_exempt_senders;
+	char *quota_uncounted_domains[CONFIG_LIST_MAX];	/* recipient domains */
+	int n_quota_uncounted_domains;
 
 	/* store */
 	int store_backend;		/* enum store_backend */

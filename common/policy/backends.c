@@ -22,7 +22,9 @@
  */
 #include "autoconf.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +57,103 @@ struct backends {
 	struct cache *quota_cache;	/* user -> limit, negative = no quota */
 	struct cache *domain_cache;	/* domain -> BACKENDS_DOMAIN_* bits, negative = unknown */
 	struct spf_checker *spf;	/* made at first use */
+	struct limits_cache *limits_cache;	/* user -> struct backends_limits */
 };
 
 static const char *const slot_names[] = { "state store", "policy database" };
+
+/* ---- the limits cache: direct-mapped, entries copied in and out ------------- */
+
+#define LIMITS_CACHE_SLOTS 4096
+#define LIMITS_KEY_MAX 256		/* longer user names are looked up every time */
+
+struct limits_entry {
+	size_t key_len;			/* 0: empty */
+	char key[LIMITS_KEY_MAX];
+	int64_t expires;
+	int found;
+	struct backends_limits limits;
+};
+
+struct limits_cache {
+	pthread_mutex_t lock;
+	struct limits_entry *slots;	/* LIMITS_CACHE_SLOTS */
+};
+
+/* limits_slot - the slot of key (FNV-1a) */
+static size_t limits_slot(const char *key, size_t len)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+	return (size_t)(h % LIMITS_CACHE_SLOTS);
+}
+
+/* limits_cache_create - an empty cache */
+static struct limits_cache *limits_cache_create(void)
+{
+	struct limits_cache *lc = xcalloc(1, sizeof(*lc));
+
+	pthread_mutex_init(&lc->lock, NULL);
+	lc->slots = xcalloc(LIMITS_CACHE_SLOTS, sizeof(*lc->slots));
+	return lc;
+}
+
+/* limits_cache_destroy - free *lc */
+static void limits_cache_destroy(struct limits_cache **lc)
+{
+	if (*lc == NULL)
+		return;
+	pthread_mutex_destroy(&(*lc)->lock);
+	free((*lc)->slots);
+	free(*lc);
+	*lc = NULL;
+}
+
+/* limits_cache_flush - forget every entry */
+static void limits_cache_flush(struct limits_cache *lc)
+{
+	pthread_mutex_lock(&lc->lock);
+	for (size_t i = 0; i < LIMITS_CACHE_SLOTS; i++)
+		lc->slots[i].key_len = 0;
+	pthread_mutex_unlock(&lc->lock);
+}
+
+/* limits_cache_get - copy a live entry out: its found value, or -1 for a miss */
+static int limits_cache_get(struct limits_cache *lc, const char *key, size_t len, int64_t t,
+			    struct backends_limits *out)
+{
+	struct limits_entry *e = &lc->slots[limits_slot(key, len)];
+	int found = -1;
+
+	if (len == 0 || len >= LIMITS_KEY_MAX)
+		return -1;
+	pthread_mutex_lock(&lc->lock);
+	if (e->key_len == len && memcmp(e->key, key, len) == 0 && t < e->expires) {
+		*out = e->limits;
+		found = e->found;
+	}
+	pthread_mutex_unlock(&lc->lock);
+	return found;
+}
+
+/* limits_cache_put - copy an entry in until t + ttl */
+static void limits_cache_put(struct limits_cache *lc, const char *key, size_t len, int found,
+			     const struct backends_limits *l, int64_t t, uint32_t ttl)
+{
+	struct limits_entry *e = &lc->slots[limits_slot(key, len)];
+
+	if (len == 0 || len >= LIMITS_KEY_MAX || ttl == 0)
+		return;
+	pthread_mutex_lock(&lc->lock);
+	memcpy(e->key, key, len);
+	e->key_len = len;
+	e->expires = t + ttl;
+	e->found = found;
+	e->limits = *l;
+	pthread_mutex_unlock(&lc->lock);
+}
 
 struct backends *backends_create(const struct config *config)
 {
@@ -67,6 +163,7 @@ struct backends *backends_create(const struct config *config)
 	pthread_mutex_init(&b->lock, NULL);
 	b->quota_cache = cache_create(QUOTA_CACHE_MAX);
 	b->domain_cache = cache_create(DOMAIN_CACHE_MAX);
+	b->limits_cache = limits_cache_create();
 	return b;
 }
 
@@ -80,6 +177,7 @@ void backends_destroy(struct backends **bp)
 	policydb_close(&b->db);
 	cache_destroy(&b->quota_cache);
 	cache_destroy(&b->domain_cache);
+	limits_cache_destroy(&b->limits_cache);
 	spf_checker_destroy(&b->spf);
 	pthread_mutex_destroy(&b->lock);
 	config_unref(&b->config);
@@ -92,6 +190,7 @@ void backends_flush_caches(struct backends *b)
 	if (b != NULL) {
 		cache_flush(b->quota_cache);
 		cache_flush(b->domain_cache);
+		limits_cache_flush(b->limits_cache);
 	}
 }
 
@@ -242,25 +341,12 @@ static int db_noted(struct backends *b, int st, const char *err, struct policy_r
 int backends_user_limit(struct backends *b, const char *user, int64_t t, uint32_t ttl,
 			long *limit, struct policy_result *r)
 {
-	size_t ulen = strlen(user);
-	int hit = cached(b->quota_cache, user, ulen, t, limit);
-	char err[256];
-	struct policydb *db;
-	int st;
+	struct backends_limits l;
+	int st = backends_user_limits(b, user, t, ttl, &l, r);
 
-	if (hit >= 0)
-		return hit;
-	db = backends_db(b, t, err, sizeof(err));
-	st = db ? policydb_user_quota(db, user, limit, err, sizeof(err)) : POLICYDB_ERROR;
-	if (db_noted(b, st, err, r) < 0)
-		return -1;
-	/* a quota of 0 is a limit (nothing may be sent), not "no quota" */
-	if (st == POLICYDB_NOTFOUND || *limit < 0) {
-		cache_put(b->quota_cache, user, ulen, true, 0, t, ttl);
-		return 0;
-	}
-	cache_put(b->quota_cache, user, ulen, false, *limit, t, ttl);
-	return 1;
+	if (st == 1)
+		*limit = l.base;
+	return st;
 }
 
 int backends_domain_optins(struct backends *b, const char *domain, int64_t t, uint32_t ttl,
@@ -285,4 +371,83 @@ int backends_domain_optins(struct backends *b, const char *domain, int64_t t, ui
 	*bits = (grey ? BACKENDS_DOMAIN_GREYLIST : 0) | (spf ? BACKENDS_DOMAIN_CHECK_SPF : 0);
 	cache_put(b->domain_cache, domain, len, st == POLICYDB_NOTFOUND, *bits, t, ttl);
 	return 0;
+}
+
+int backends_read_limits(struct policydb *db, const char *user, struct backends_limits *l,
+			 char *err, size_t errsize)
+{
+	const char *at = strrchr(user, '@');
+	int st;
+
+	memset(l, 0, sizeof(*l));
+	l->base = -1;
+	st = policydb_user_quota(db, user, &l->base, err, errsize);
+	if (st == POLICYDB_OK && l->base >= 0)
+		st = policydb_user_limits(db, user, l->l, POLICYDB_LIMITS_MAX, &l->n, err, errsize);
+	else if (st == POLICYDB_NOTFOUND || st == POLICYDB_OK) {
+		l->base = -1;
+		st = POLICYDB_NOTFOUND;
+		if (at != NULL && at[1] != '\0') {
+			st = policydb_domain_quota(db, at + 1, false, NULL, 0, &l->base, l->l,
+						   POLICYDB_LIMITS_MAX, &l->n, err, errsize);
+			if (st == POLICYDB_OK)
+				l->from_domain = true;
+			else
+				l->base = -1;
+		}
+	}
+	if (st == POLICYDB_ERROR)
+		return st;
+	if (l->base < 0)
+		return POLICYDB_NOTFOUND;
+	if (at != NULL && at[1] != '\0') {
+		st = policydb_domain_quota(db, at + 1, true, NULL, 0, &l->pool_base, l->pool_l,
+					   POLICYDB_LIMITS_MAX, &l->n_pool, err, errsize);
+		if (st == POLICYDB_ERROR)
+			return st;
+		l->pool = st == POLICYDB_OK;
+	}
+	return POLICYDB_OK;
+}
+
+/*
+ * A user whose set is the CHAPPS single limit (the common case) is cached
+ * in quota_cache as its number, as before issue 10; a user with more
+ * (extra limits, a domain default or pool) as LIMITS_COMPLEX there, the
+ * set itself in the smaller limits cache.
+ */
+#define LIMITS_COMPLEX LONG_MIN
+
+int backends_user_limits(struct backends *b, const char *user, int64_t t, uint32_t ttl,
+			 struct backends_limits *out, struct policy_result *r)
+{
+	size_t ulen = strlen(user);
+	long v = 0;
+	int hit = cached(b->quota_cache, user, ulen, t, &v);
+	char err[256];
+	struct policydb *db;
+	bool simple;
+	int st;
+
+	if (hit >= 0 && v != LIMITS_COMPLEX) {
+		memset(out, 0, offsetof(struct backends_limits, l));
+		out->base = hit ? v : -1;
+		out->pool = false;
+		return hit;
+	}
+	if (hit == 1 && limits_cache_get(b->limits_cache, user, ulen, t, out) == 1)
+		return 1;
+	db = backends_db(b, t, err, sizeof(err));
+	st = db ? backends_read_limits(db, user, out, err, sizeof(err)) : POLICYDB_ERROR;
+	if (db_noted(b, st, err, r) < 0)
+		return -1;
+	if (st != POLICYDB_OK) {
+		cache_put(b->quota_cache, user, ulen, true, 0, t, ttl);
+		return 0;
+	}
+	simple = out->n == 0 && !out->pool && !out->from_domain;
+	cache_put(b->quota_cache, user, ulen, false, simple ? out->base : LIMITS_COMPLEX, t, ttl);
+	if (!simple)
+		limits_cache_put(b->limits_cache, user, ulen, 1, out, t, ttl);
+	return 1;
 }

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policydb/policydb.h"
+
 struct config;
 struct backends;
 struct store;
@@ -98,5 +100,39 @@ int backends_user_limit(struct backends *backends, const char *user, int64_t now
  */
 int backends_domain_optins(struct backends *backends, const char *domain, int64_t now,
 			   uint32_t ttl, long *bits_r, struct policy_result *r);
+
+/*
+ * The limits of one user (issue 10): the quota's own number (base, the
+ * CHAPPS limit; -1 when the user has none of their own and the domain has
+ * no default) and its extra limits, and the domain pool's, if any.
+ */
+struct backends_limits {
+	long base;
+	bool from_domain;		/* the domain's default quota, not the user's own */
+	size_t n;
+	struct policydb_limit l[POLICYDB_LIMITS_MAX];
+	bool pool;			/* the domain has a pool */
+	long pool_base;
+	size_t n_pool;
+	struct policydb_limit pool_l[POLICYDB_LIMITS_MAX];
+};
+
+/*
+ * backends_user_limits - user's limits (*out), from the cache or the policy
+ * database (then cached for ttl seconds, unknown users too): the user's
+ * quota, else the default quota of the domain part of user (after the
+ * last '@'), plus the domain's pool.  Returns 1 when the user has a quota
+ * (own or default), 0 when not (out->base -1; no pool applies), -1 when
+ * the database failed (incident noted in r).
+ */
+int backends_user_limits(struct backends *backends, const char *user, int64_t now, uint32_t ttl,
+			 struct backends_limits *out, struct policy_result *r);
+
+/*
+ * backends_read_limits - the same from db, uncached (chapps-cli): a
+ * policydb status, POLICYDB_NOTFOUND when the user has no quota.
+ */
+int backends_read_limits(struct policydb *db, const char *user, struct backends_limits *out,
+			 char *err, size_t errsize);
 
 #endif

@@ -18,6 +18,19 @@
  *
  *	Backend failures apply quota.on_error.  A reserve that failed may
  *	still have run late on the server, so it is released at the end too.
+ *
+ *	Several limits (issue 10, limits.c): a user whose set is more than
+ *	the quota's own number (extra limits, a domain default, a domain
+ *	pool) takes store_limits_* instead: at MAIL the exemptions and
+ *	max_message_bytes (SIZE=), at RCPT max_recipients_per_message and
+ *	one store_limits_reserve over every limit (all or nothing: messages
+ *	1 for the first counted recipient, recipients 1, distinct 1 with the
+ *	address's hash, bytes the declared SIZE once); the refusal names the
+ *	limit (quota.limit_reply) unless it is the quota's own number
+ *	(quota.reply, CHAPPS's text).  Commit and release as above.  A
+ *	CHAPPS single limit keeps the store_quota_* path unchanged.
+ *	Exempt mail (null sender, exempt users and senders) drops out at
+ *	MAIL uncounted; recipients in quota.uncounted_domains pass uncounted.
  * DIAGNOSTICS
  *	None: results only.
  */
@@ -30,8 +43,10 @@
 #include <unistd.h>
 
 #include "base/config.h"
+#include "policy/limits.h"
 #include "policy/policy_ops.h"
 #include "policy/quota.h"
+#include "request/request.h"
 #include "store/store.h"
 
 struct quota_state {
@@ -41,6 +56,15 @@ struct quota_state {
 	bool release_anyway;		/* a reserve failed: it may still have run late */
 	bool uncounted;			/* on_error = accept let the message through */
 	char resid[STORE_RESID_MAX + 1];
+	/* several limits (issue 10): multi is set at MAIL when the set is more than id 0 */
+	bool multi;
+	uint32_t counted_rcpts;		/* recipients reserved on the limits */
+	uint64_t size;			/* SIZE= of MAIL FROM */
+	struct backends_limits set;
+	size_t n;			/* store limits built at the first RCPT */
+	struct store_limit limits[STORE_LIMITS_MAX];
+	struct limits_entry entries[STORE_LIMITS_MAX];
+	char pool_owner[LIMITS_OWNER_MAX];
 };
 
 void quota_store_params(const struct config *c, long limit, struct store_quota_params *p)
@@ -124,15 +148,37 @@ static void new_resid(struct quota_state *s)
 		 (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec);
 }
 
-/* quota_mail - find the user's limit; the policy follows a user who has one */
+/* refuse_cap - a per-message cap refused: limit_reply naming it */
+static enum policy_step refuse_cap(struct policy_call *call, struct policy_result *r, int kind,
+				   long long cap)
+{
+	struct limits_entry e = { .row = { .kind = kind, .span = POLICYDB_SPAN_MESSAGE,
+					   .max = cap } };
+	char why[128];
+
+	limits_describe(call->env->config, &e, NULL, why, sizeof(why));
+	policy_refuse(r, policy_msg_reply_format(call->msg, &call->env->config->quota_limit_reply,
+						 why, NULL), "quota");
+	snprintf(r->detail, sizeof(r->detail), "cap: %s", why);
+	return POLICY_STEP_STOP;
+}
+
+/* quota_mail - find the user's limits; the policy follows a user who has some */
 static enum policy_step quota_mail(struct policy_call *call, struct policy_result *r)
 {
 	const struct config *c = call->env->config;
 	struct quota_state *s = call->state;
-	int st = backends_user_limit(call->env->backends, policy_msg_user(call->msg),
-				     policy_now(call->env), (uint32_t)c->policydb_cache_ttl,
-				     &s->limit, r);
+	const char *user = policy_msg_user(call->msg);
+	const char *why = NULL;
+	long long cap;
+	int st;
 
+	if (limits_exempt(c, user, request_get(call->req, REQ_SENDER), &why)) {
+		s->limit = -1;
+		return POLICY_STEP_DONE;	/* uncounted: why */
+	}
+	st = backends_user_limits(call->env->backends, user, policy_now(call->env),
+				  (uint32_t)c->policydb_cache_ttl, &s->set, r);
 	if (st < 0) {
 		s->limit = -1;
 		s->uncounted = policy_on_error(call->env, c->quota_on_error, false, "quota", r);
@@ -146,6 +192,93 @@ static enum policy_step quota_mail(struct policy_call *call, struct policy_resul
 		snprintf(r->detail, sizeof(r->detail), "no quota");
 		return POLICY_STEP_STOP;
 	}
+	s->limit = s->set.base;
+	s->multi = s->set.n > 0 || s->set.pool;
+	if (s->multi) {
+		s->size = limits_declared_size(request_get(call->req, REQ_ESMTP_ARGS));
+		cap = limits_cap(&s->set, POLICYDB_LIMIT_MAX_BYTES);
+		if (cap >= 0 && s->size > (uint64_t)cap)
+			return refuse_cap(call, r, POLICYDB_LIMIT_MAX_BYTES, cap);
+	}
+	return POLICY_STEP_NEXT;
+}
+
+/* rcpt_limits - reserve this recipient on every limit of the message, all or nothing */
+static enum policy_step rcpt_limits(struct policy_call *call, struct policy_result *r)
+{
+	const struct config *c = call->env->config;
+	struct backends *b = call->env->backends;
+	struct quota_state *s = call->state;
+	const char *user = policy_msg_user(call->msg);
+	struct store_limit_ask asks[STORE_LIMITS_MAX];
+	struct store_limit_state states[STORE_LIMITS_MAX];
+	const char *err = NULL;
+	int64_t t = policy_now(call->env);
+	long long cap = limits_cap(&s->set, POLICYDB_LIMIT_MAX_RCPT);
+	bool first = s->counted_rcpts == 0;
+	struct store *store;
+	size_t refused = 0;
+	int st;
+
+	if (cap >= 0 && s->counted_rcpts >= (uint64_t)cap)
+		return refuse_cap(call, r, POLICYDB_LIMIT_MAX_RCPT, cap);
+	if (s->resid[0] == '\0')
+		new_resid(s);
+	if (s->n == 0)
+		s->n = limits_build(c, &s->set, user, s->pool_owner, t, s->limits, s->entries);
+	for (size_t i = 0; i < s->n; i++) {
+		asks[i].rcpt_hash = 0;
+		switch (s->limits[i].count) {
+		case STORE_COUNT_MESSAGES:
+			asks[i].amount = first ? 1 : 0;
+			break;
+		case STORE_COUNT_RECIPIENTS:
+			asks[i].amount = 1;
+			break;
+		case STORE_COUNT_DISTINCT:
+			asks[i].amount = 1;
+			asks[i].rcpt_hash = limits_rcpt_hash(call->rcpt ? call->rcpt : "");
+			break;
+		case STORE_COUNT_BYTES:
+			asks[i].amount = first ? s->size : 0;
+			break;
+		}
+	}
+	store = backends_store(b, t, &err);
+	st = store ? store_limits_reserve(store, s->resid, s->limits, asks, s->n, t, &refused,
+					  states, &err)
+		   : STORE_ERROR;
+	if (st == STORE_ERROR) {
+		backends_failed(b, BACKENDS_STORE, err, r);
+		s->release_anyway = true;
+		if (!policy_on_error(call->env, c->quota_on_error, false, "quota", r))
+			return POLICY_STEP_STOP;
+		s->uncounted = true;
+		return POLICY_STEP_NEXT;
+	}
+	backends_ok(b, BACKENDS_STORE, r);
+	if (st == STORE_REFUSED && refused < s->n) {
+		const struct limits_entry *e = &s->entries[refused];
+		const char *at = strrchr(user, '@');
+		char why[128];
+
+		limits_describe(c, e, at ? at + 1 : NULL, why, sizeof(why));
+		snprintf(r->detail, sizeof(r->detail), "refused by %s: used=%llu reserved=%llu",
+			 why, (unsigned long long)states[refused].committed,
+			 (unsigned long long)states[refused].reserved);
+		if (e->base && !e->pool)
+			return policy_refuse(r, &c->quota_reply, "quota");
+		return policy_refuse(r, policy_msg_reply_format(call->msg, &c->quota_limit_reply,
+								why, NULL), "quota");
+	}
+	if (st == STORE_REFUSED)
+		return policy_refuse(r, &c->quota_reply, "quota");
+	s->counted_rcpts++;
+	s->reserved++;
+	snprintf(r->detail, sizeof(r->detail), "limits=%zu used=%llu reserved=%llu limit=%llu",
+		 s->n, (unsigned long long)states[0].committed,
+		 (unsigned long long)states[0].reserved, (unsigned long long)s->limits[0].max);
+	r->policy = "quota";
 	return POLICY_STEP_NEXT;
 }
 
@@ -164,6 +297,14 @@ static enum policy_step quota_rcpt(struct policy_call *call, struct policy_resul
 	uint32_t n = c->quota_counting_recipients || s->reserved == 0 ? 1 : 0;
 	int st;
 
+	if (limits_uncounted_rcpt(c, call->rcpt)) {
+		call->noted = true;
+		call->note_policy = "quota";
+		snprintf(call->note, sizeof(call->note), "uncounted recipient domain");
+		return POLICY_STEP_NEXT;
+	}
+	if (s->multi)
+		return rcpt_limits(call, r);
 	if (n == 0)
 		return POLICY_STEP_NEXT;
 	if (s->resid[0] == '\0')
@@ -216,7 +357,9 @@ static bool commit(struct policy_call *call, struct policy_result *r)
 	quota_store_params(c, s->limit, &params);
 	store = backends_store(b, t, &err);
 	if (store == NULL ||
-	    store_quota_commit(store, user, strlen(user), s->resid, &params, t, &err) != STORE_OK) {
+	    (s->multi ? store_limits_commit(store, s->resid, s->limits, NULL, s->n, t, &err)
+		      : store_quota_commit(store, user, strlen(user), s->resid, &params, t,
+					   &err)) != STORE_OK) {
 		backends_failed(b, BACKENDS_STORE, err, r);
 		return policy_on_error(call->env, c->quota_on_error, false, "quota", r);
 	}
@@ -266,9 +409,17 @@ static void quota_abort(struct policy_call *call)
 		struct store *store = backends_store(call->env->backends, t, &err);
 
 		/* a failed release is harmless: the reservation expires by itself */
-		if (store != NULL)
+		if (store != NULL && s->multi && s->n > 0)
+			(void)store_limits_release(store, s->resid, s->limits, s->n, t, &err);
+		else if (store != NULL && !s->multi)
 			(void)store_quota_release(store, user, strlen(user), s->resid, t, &err);
 	}
+}
+
+/* quota_check - set quota.timezone once, at start-up */
+static int quota_check(const struct config *c, char *err, size_t errsize)
+{
+	return limits_set_timezone(c, err, errsize);
 }
 
 const struct policy_ops policy_quota = {
@@ -277,6 +428,7 @@ const struct policy_ops policy_quota = {
 	.stages = POLICY_STAGE_MAIL | POLICY_STAGE_RCPT | POLICY_STAGE_DATA | POLICY_STAGE_EOM,
 	.uses = BACKENDS_USES_STORE | BACKENDS_USES_DB,
 	.state_size = sizeof(struct quota_state),
+	.check = quota_check,
 	.mail = quota_mail,
 	.rcpt = quota_rcpt,
 	.data = quota_data,

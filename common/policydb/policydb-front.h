@@ -61,6 +61,16 @@ enum stmt_id {
 	ST_CHECK,
 	ST_ALEMBIC_GET,
 	ST_ALEMBIC_STAMP,
+	/* limits (policydb_limits.c) */
+	ST_USER_LIMITS,
+	ST_QUOTA_LIMITS,
+	ST_QUOTA_NUMBER,
+	ST_DOMAIN_QUOTA,
+	ST_LIMIT_ADD,
+	ST_LIMIT_DEL,
+	ST_DOMAIN_SET_QUOTA,
+	ST_DOMAIN_UNSET_QUOTA,
+	ST_DOMAIN_QUOTAS,
 	ST_COUNT
 };
 
@@ -69,6 +79,13 @@ extern const struct policydb_stmt policydb_stmts[ST_COUNT];
 
 /* Migration 0b5ef72836bd: the two domain flags, NULL-terminated. */
 extern const char *const policydb_upgrade_flags[];
+
+/*
+ * policydb_limits_ddl - the limits tables (quota_limits, domain_quotas) in
+ * db's backend's SQL, CREATE ... IF NOT EXISTS, NULL-terminated: the
+ * migration db-setup runs on every database (policydb_limits.c).
+ */
+const char *const *policydb_limits_ddl(const struct policydb *db);
 
 /* The first row of a result, for look-ups (short values only). */
 struct first_row {

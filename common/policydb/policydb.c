@@ -348,6 +348,8 @@ int policydb_setup(struct policydb *db, char *err, size_t errsize)
 	if (pool_get(db, &conn, err, errsize) != POLICYDB_OK)
 		return POLICYDB_ERROR;
 	rc = db->ops->script(conn, db->ops->ddl, err, errsize);
+	if (rc == POLICYDB_OK)
+		rc = db->ops->script(conn, policydb_limits_ddl(db), err, errsize);
 	if (rc == POLICYDB_OK) {
 		rc = db->ops->exec(conn, &policydb_stmts[ST_ALEMBIC_GET], NULL, 0, first_row_fn, &row,
 				   NULL, err, errsize);

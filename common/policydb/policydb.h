@@ -185,4 +185,94 @@ int policydb_user_emails(struct policydb *db, const char *user, policydb_row_fn 
 int policydb_domain_users(struct policydb *db, const char *domain, policydb_row_fn *fn,
 			  void *ctx, char *err, size_t errsize);
 
+/* ---- limits (issue 10): quota_limits and domain_quotas ------------------- */
+
+/*
+ * A quota's extra limits live in quota_limits (id, quota_id, kind, span,
+ * max_count), a domain's default quota and pool in domain_quotas
+ * (domain_id, pool 0/1, quota_id); both are added to any database, CHAPPS's
+ * included, by policydb_setup, and deleting a quota or a domain cascades
+ * to them.  The look-ups treat missing tables (a database not yet set up
+ * again) as "no limits": CHAPPS's single limit goes on working.
+ *
+ * kind: "messages", "recipients", "distinct_recipients", "bytes" (counted
+ * over span), or the per-message caps "max_recipients_per_message",
+ * "max_message_bytes" (span "message").  span: seconds of a sliding
+ * window as a decimal number, "calendar:day" or "calendar:month".
+ */
+enum policydb_limit_kind {
+	POLICYDB_LIMIT_MESSAGES = 0,
+	POLICYDB_LIMIT_RECIPIENTS,
+	POLICYDB_LIMIT_DISTINCT,
+	POLICYDB_LIMIT_BYTES,
+	POLICYDB_LIMIT_MAX_RCPT,	/* max_recipients_per_message */
+	POLICYDB_LIMIT_MAX_BYTES,	/* max_message_bytes */
+};
+
+#define POLICYDB_SPAN_MESSAGE 0		/* the per-message caps */
+#define POLICYDB_SPAN_DAY (-1)		/* calendar:day */
+#define POLICYDB_SPAN_MONTH (-2)	/* calendar:month */
+
+struct policydb_limit {
+	long id;			/* quota_limits.id */
+	int kind;			/* enum policydb_limit_kind */
+	long long span;			/* seconds > 0, or POLICYDB_SPAN_* */
+	long long max;
+};
+
+/* The most extra limits a quota may have (more rows are ignored). */
+#define POLICYDB_LIMITS_MAX 12
+
+/*
+ * policydb_limit_parse - kind and span texts (span: seconds, or with a
+ * unit s/m/h/d such as "1h", or "calendar:day", "calendar:month", or
+ * "message" for the caps; a cap's span may be omitted as NULL) and max
+ * into *limit (id 0).  Returns 0, or -1 with a message in err.
+ */
+int policydb_limit_parse(const char *kind, const char *span, const char *max,
+			 struct policydb_limit *limit, char *err, size_t errsize);
+
+/* policydb_limit_kind_name / policydb_limit_span_text - the stored texts. */
+const char *policydb_limit_kind_name(int kind);
+void policydb_limit_span_text(long long span, char *buf, size_t size);
+
+/*
+ * policydb_user_limits - the extra limits of user's quota (up to max into
+ * out, *n_r of them; 0 when the user, the quota or the limits are
+ * missing).  POLICYDB_OK or POLICYDB_ERROR.
+ */
+int policydb_user_limits(struct policydb *db, const char *user, struct policydb_limit *out,
+			 size_t max, size_t *n_r, char *err, size_t errsize);
+
+/* policydb_quota_limits - the same for the quota named quota (NOTFOUND: no such quota). */
+int policydb_quota_limits(struct policydb *db, const char *quota, long *number_r,
+			  struct policydb_limit *out, size_t max, size_t *n_r, char *err,
+			  size_t errsize);
+
+/*
+ * policydb_domain_quota - domain's default quota (pool false) or pool
+ * (true): its name (into name, namesize bytes), number and extra limits.
+ * POLICYDB_NOTFOUND when none is set.
+ */
+int policydb_domain_quota(struct policydb *db, const char *domain, bool pool, char *name,
+			  size_t namesize, long *number_r, struct policydb_limit *out, size_t max,
+			  size_t *n_r, char *err, size_t errsize);
+
+/* policydb_limit_add - add *limit to quota (NOTFOUND: no such quota). */
+int policydb_limit_add(struct policydb *db, const char *quota, const struct policydb_limit *limit,
+		       char *err, size_t errsize);
+/* policydb_limit_del - delete quota's limit id (NOTFOUND when quota has no such limit). */
+int policydb_limit_del(struct policydb *db, const char *quota, long id, char *err,
+		       size_t errsize);
+
+/*
+ * policydb_domain_set_quota - make quota (NULL: none) domain's default or
+ * pool.  NOTFOUND when the domain or the quota is missing.
+ */
+int policydb_domain_set_quota(struct policydb *db, const char *domain, const char *quota,
+			      bool pool, char *err, size_t errsize);
+/* rows: domain, pool (0/1), quota name */
+int policydb_domain_quotas(struct policydb *db, policydb_row_fn *fn, void *ctx, char *err,
+			   size_t errsize);
+
 #endif

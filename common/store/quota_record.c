@@ -3,8 +3,8 @@
  *	quota_record - one user's quota state as a bounded, packed record
  * SUMMARY
  *	quota_record_decode(), quota_record_encode(), quota_record_prune(),
- *	quota_record_reserve(), quota_record_commit(), quota_record_release(),
- *	quota_record_state()
+ *	quota_record_reserve(), quota_record_hold(), quota_record_set_own(),
+ *	quota_record_commit(), quota_record_release(), quota_record_state()
  * DESCRIPTION
  *	The record is decoded into two arrays (buckets oldest first, and
  *	reservations in no order), changed in memory and encoded again; all
@@ -423,6 +423,48 @@ int quota_record_reserve(struct quota_record *rec, const char *resid, uint32_t n
 	rec->dirty = true;
 	quota_record_state(rec, resid, params, now, state);
 	return STORE_OK;
+}
+
+int quota_record_hold(struct quota_record *rec, const char *resid,
+		      const struct store_quota_params *params, int64_t now, const char **error_r)
+{
+	size_t len = strlen(resid);
+	struct quota_resv *r;
+	int i;
+
+	quota_record_prune(rec, params, now);
+	i = resv_find(rec, resid, len);
+	if (i < 0) {
+		if (len == 0 || len > STORE_RESID_MAX) {
+			*error_r = "bad reservation id";
+			return STORE_ERROR;
+		}
+		if (rec->n_resv >= QUOTA_RECORD_RESV_MAX) {
+			*error_r = "too many open reservations";
+			return STORE_ERROR;
+		}
+		resv_grow(rec, rec->n_resv + 1);
+		r = &rec->resv[rec->n_resv++];
+		memset(r, 0, sizeof(*r));
+		r->id_len = (uint8_t)len;
+		memcpy(r->id, resid, len);
+	} else {
+		r = &rec->resv[i];
+	}
+	r->expiry = add_ttl(now, params->reservation_ttl);
+	rec->dirty = true;
+	return STORE_OK;
+}
+
+void quota_record_set_own(struct quota_record *rec, const char *resid, uint32_t count,
+			  int64_t now)
+{
+	int i = resv_find(rec, resid, strlen(resid));
+
+	if (i >= 0 && now < rec->resv[i].expiry && rec->resv[i].count != count) {
+		rec->resv[i].count = count;
+		rec->dirty = true;
+	}
 }
 
 /* bucket_add - add count to the bucket holding now, keeping the cap */

@@ -141,6 +141,22 @@ void quota_record_state(const struct quota_record *rec, const char *resid,
 			const struct store_quota_params *params, int64_t now,
 			struct store_quota_state *state);
 
+/*
+ * quota_record_hold - store_limits_reserve's cost-0 ask on the record
+ * (limit id 0): prune at now, then create resid's reservation with count 0
+ * or renew its expiry (now + reservation_ttl); never refused.  Returns
+ * STORE_OK or STORE_ERROR "too many open reservations".
+ */
+int quota_record_hold(struct quota_record *rec, const char *resid,
+		      const struct store_quota_params *params, int64_t now, const char **error_r);
+
+/*
+ * quota_record_set_own - set live reservation resid's count (a final
+ * amount at commit); unknown resid: no change.
+ */
+void quota_record_set_own(struct quota_record *rec, const char *resid, uint32_t count,
+			  int64_t now);
+
 /* quota_record_total - every stored bucket's count, live or not (saturated). */
 uint32_t quota_record_total(const struct quota_record *rec);
 

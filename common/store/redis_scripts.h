@@ -16,5 +16,7 @@ extern const char redis_lua_quota[];
 extern const size_t redis_lua_quota_len;
 extern const char redis_lua_greylist[];
 extern const size_t redis_lua_greylist_len;
+extern const char redis_lua_limits[];
+extern const size_t redis_lua_limits_len;
 
 #endif

@@ -47,6 +47,28 @@ struct store_ops {
 			      int64_t now, uint32_t *count_r, const char **error_r);
 	int (*greylist_tally_clear)(struct store *store, const void *client, size_t client_len,
 				    const char **error_r);
+	/* limits; NULL in an engine that does not implement them (yet);
+	 * limits_reserve may get states NULL (not wanted) */
+	int (*limits_reserve)(struct store *store, const char *resid,
+			      const struct store_limit *limits, const struct store_limit_ask *asks,
+			      size_t n, int64_t now, size_t *refused_r,
+			      struct store_limit_state *states, const char **error_r);
+	int (*limits_commit)(struct store *store, const char *resid,
+			     const struct store_limit *limits, const uint64_t *final, size_t n,
+			     int64_t now, const char **error_r);
+	int (*limits_release)(struct store *store, const char *resid,
+			      const struct store_limit *limits, size_t n, int64_t now,
+			      const char **error_r);
+	int (*limits_usage)(struct store *store, const struct store_limit *limits, size_t n,
+			    int64_t now, struct store_limit_state *states, const char **error_r);
+	int (*limits_reset)(struct store *store, const struct store_limit *limits, size_t n,
+			    const char **error_r);
+	/* limits_top emits every owner of id with its committed usage at now
+	 * (store.c keeps the heaviest) */
+	int (*limits_top)(struct store *store, uint32_t id,
+			  void (*emit)(void *ctx, const char *owner, size_t owner_len,
+				       uint64_t committed),
+			  void *ctx, int64_t now, const char **error_r);
 	void (*close)(struct store *store);
 };
 

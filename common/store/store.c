@@ -5,7 +5,9 @@
  *	store_open(), store_close(), store_backend_name(),
  *	store_quota_reserve(), store_quota_commit(), store_quota_release(),
  *	store_quota_usage(), store_quota_reset(), store_cache_get(),
- *	store_cache_set(), store_cache_del(), store_key()
+ *	store_cache_set(), store_cache_del(), store_limits_reserve(),
+ *	store_limits_commit(), store_limits_release(), store_limits_usage(),
+ *	store_limits_reset(), store_limits_top(), store_key()
  * DESCRIPTION
  *	The public functions check their arguments once, here, so that the
  *	engines (store_lmdb.c, store_redis.c) may assume: a non-NULL store,
@@ -29,9 +31,11 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/config.h"
+#include "base/xalloc.h"
 #include "store/store-private.h"
 
 /* check_user - is the user argument usable? */
@@ -348,6 +352,238 @@ int store_greylist_tally_clear(struct store *store, const void *client, size_t c
 	if (greylist_args(store, client, client_len, 0, error_r) < 0)
 		return STORE_ERROR;
 	return store->ops->greylist_tally_clear(store, client, client_len, error_r);
+}
+
+/* check_limits - are the n limits usable, each (owner, id) once? */
+static int check_limits(struct store *store, const struct store_limit *limits, size_t n,
+			const char **error_r)
+{
+	size_t i, j;
+
+	if (store == NULL) {
+		*error_r = "no store";
+		return -1;
+	}
+	if (store->ops->limits_reserve == NULL) {
+		*error_r = "this store engine does not implement limits";
+		return -1;
+	}
+	if (limits == NULL || n == 0 || n > STORE_LIMITS_MAX) {
+		*error_r = "bad number of limits (1 to 16)";
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const struct store_limit *l = &limits[i];
+
+		if (check_user(l->owner, l->owner_len, error_r) < 0)
+			return -1;
+		if ((unsigned)l->count > STORE_COUNT_BYTES ||
+		    (unsigned)l->window > STORE_WINDOW_CALENDAR || l->reservation_ttl == 0) {
+			*error_r = "bad limit (count, window or reservation_ttl)";
+			return -1;
+		}
+		if (l->window == STORE_WINDOW_SLIDING && (l->interval == 0 || l->resolution == 0)) {
+			*error_r = "bad sliding limit (interval and resolution must be at least 1)";
+			return -1;
+		}
+		if (l->window == STORE_WINDOW_CALENDAR &&
+		    (l->period_start < 0 || l->period_end <= l->period_start ||
+		     l->period_end > STORE_NOW_MAX)) {
+			*error_r = "bad calendar limit (period_start < period_end)";
+			return -1;
+		}
+		if (l->id == 0 && (l->window != STORE_WINDOW_SLIDING ||
+				   (l->count != STORE_COUNT_MESSAGES &&
+				    l->count != STORE_COUNT_RECIPIENTS) ||
+				   l->max > UINT32_MAX || l->margin > UINT32_MAX)) {
+			*error_r = "limit id 0 is the single quota: a sliding messages or "
+				"recipients limit of at most 2^32-1";
+			return -1;
+		}
+		if (l->max > STORE_LIMIT_MAX || l->margin > STORE_LIMIT_MAX) {
+			*error_r = "limit too large (at most 2^50)";
+			return -1;
+		}
+		for (j = 0; j < i; j++)
+			if (limits[j].id == l->id && limits[j].owner_len == l->owner_len &&
+			    memcmp(limits[j].owner, l->owner, l->owner_len) == 0) {
+				*error_r = "the same limit twice in one call";
+				return -1;
+			}
+	}
+	return 0;
+}
+
+int store_limits_reserve(struct store *store, const char *resid,
+			 const struct store_limit *limits, const struct store_limit_ask *asks,
+			 size_t n, int64_t now, size_t *refused_r,
+			 struct store_limit_state *states, const char **error_r)
+{
+	const char *dummy;
+	size_t refused, i;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (refused_r == NULL)
+		refused_r = &refused;
+	*refused_r = 0;
+	if (check_limits(store, limits, n, error_r) < 0)
+		return STORE_ERROR;
+	if (states != NULL)	/* NULL is passed on: the engines skip the states */
+		memset(states, 0, n * sizeof(*states));
+	if (check_resid(resid, error_r) < 0 || check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	if (asks == NULL) {
+		*error_r = "no asks";
+		return STORE_ERROR;
+	}
+	for (i = 0; i < n; i++)
+		if (asks[i].amount > STORE_LIMIT_MAX ||
+		    (limits[i].id == 0 && asks[i].amount > UINT32_MAX)) {
+			*error_r = "amount too large";
+			return STORE_ERROR;
+		}
+	return store->ops->limits_reserve(store, resid, limits, asks, n, now, refused_r, states,
+					  error_r);
+}
+
+int store_limits_commit(struct store *store, const char *resid,
+			const struct store_limit *limits, const uint64_t *final, size_t n,
+			int64_t now, const char **error_r)
+{
+	const char *dummy;
+	size_t i;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (check_limits(store, limits, n, error_r) < 0 || check_resid(resid, error_r) < 0 ||
+	    check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	for (i = 0; final != NULL && i < n; i++)
+		if (final[i] != UINT64_MAX && (final[i] > STORE_LIMIT_MAX ||
+					       (limits[i].id == 0 && final[i] > UINT32_MAX))) {
+			*error_r = "final amount too large";
+			return STORE_ERROR;
+		}
+	return store->ops->limits_commit(store, resid, limits, final, n, now, error_r);
+}
+
+int store_limits_release(struct store *store, const char *resid,
+			 const struct store_limit *limits, size_t n, int64_t now,
+			 const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (check_limits(store, limits, n, error_r) < 0 || check_resid(resid, error_r) < 0 ||
+	    check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->limits_release(store, resid, limits, n, now, error_r);
+}
+
+int store_limits_usage(struct store *store, const struct store_limit *limits, size_t n,
+		       int64_t now, struct store_limit_state *states, const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (check_limits(store, limits, n, error_r) < 0)
+		return STORE_ERROR;
+	if (states == NULL) {
+		*error_r = "no states";
+		return STORE_ERROR;
+	}
+	memset(states, 0, n * sizeof(*states));
+	if (check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->limits_usage(store, limits, n, now, states, error_r);
+}
+
+int store_limits_reset(struct store *store, const struct store_limit *limits, size_t n,
+		       const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (check_limits(store, limits, n, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->limits_reset(store, limits, n, error_r);
+}
+
+struct top_entry {
+	char *owner;
+	size_t owner_len;
+	uint64_t committed;
+};
+
+struct top_list {
+	struct top_entry *e;
+	size_t n, max;
+};
+
+/* top_add - keep (owner, committed) if it is among the max heaviest so far */
+static void top_add(void *ctx, const char *owner, size_t owner_len, uint64_t committed)
+{
+	struct top_list *t = ctx;
+	size_t i;
+
+	if (committed == 0 || (t->n == t->max && t->e[t->n - 1].committed >= committed))
+		return;
+	if (t->n == t->max) {
+		free(t->e[t->n - 1].owner);
+		t->n--;
+	}
+	for (i = t->n; i > 0 && t->e[i - 1].committed < committed; i--)
+		t->e[i] = t->e[i - 1];
+	t->e[i].owner = xmalloc(owner_len > 0 ? owner_len : 1);
+	memcpy(t->e[i].owner, owner, owner_len);
+	t->e[i].owner_len = owner_len;
+	t->e[i].committed = committed;
+	t->n++;
+}
+
+int store_limits_top(struct store *store, uint32_t id, size_t max,
+		     void (*emit)(void *ctx, const char *owner, size_t owner_len,
+				  uint64_t committed),
+		     void *ctx, int64_t now, const char **error_r)
+{
+	struct top_list t = { NULL, 0, 0 };
+	const char *dummy;
+	int status;
+	size_t i;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (store == NULL) {
+		*error_r = "no store";
+		return STORE_ERROR;
+	}
+	if (store->ops->limits_top == NULL) {
+		*error_r = "this store engine does not implement limits";
+		return STORE_ERROR;
+	}
+	if (emit == NULL || check_now(now, error_r) < 0) {
+		if (emit == NULL)
+			*error_r = "no callback";
+		return STORE_ERROR;
+	}
+	if (max == 0)
+		return STORE_OK;
+	if (max > STORE_LIMITS_TOP_MAX)
+		max = STORE_LIMITS_TOP_MAX;
+	t.max = max;
+	t.e = xreallocarray(NULL, max, sizeof(*t.e));
+	status = store->ops->limits_top(store, id, top_add, &t, now, error_r);
+	for (i = 0; i < t.n; i++) {
+		if (status == STORE_OK)
+			emit(ctx, t.e[i].owner, t.e[i].owner_len, t.e[i].committed);
+		free(t.e[i].owner);
+	}
+	free(t.e);
+	return status;
 }
 
 size_t store_key(void *buf, size_t bufsize, const char *tag, ...)

@@ -165,6 +165,164 @@ int store_greylist_tally(struct store *store, const void *client, size_t client_
 int store_greylist_tally_clear(struct store *store, const void *client, size_t client_len,
 			       const char **error_r);
 
+/* ---- limits: several counters per message, reserved all or nothing ------- */
+
+/*
+ * The contract of /work/wt/LIMITS-API.md (issue 10), with these
+ * refinements by the store (also in LIMITS-NOTES.md):
+ *
+ * - id 0 is the CHAPPS-style single limit and IS the store_quota_* state
+ *   of owner (same LMDB record, same Redis hash "chapps:q:" + owner): usage
+ *   counted by store_quota_* before an upgrade is seen by store_limits_*
+ *   with id 0 and the other way round.  Hence id 0 must be a sliding
+ *   messages or recipients limit with max, margin and amounts of at most
+ *   UINT32_MAX (anything else is STORE_ERROR), and store_limits_reset of id
+ *   0 is store_quota_reset.
+ * - A limit's rule is store.h's reserve rule with max as limit, applied
+ *   only when the ask costs something: others = committed + reserved -
+ *   own; refused when others >= max or others + own + cost > max + margin.
+ *   An ask that costs 0 (amount 0; a distinct address already counted) is
+ *   always granted: the message already holds its place.  A granted ask
+ *   creates or refreshes resid's reservation on that limit (expiry now +
+ *   reservation_ttl) even at cost 0, so that commit with a final amount
+ *   (bytes without SIZE=) knows the message.
+ * - Distinct: cost 1 when the hash is neither committed in the window nor
+ *   already reserved under this resid (an address reserved only by another
+ *   live message is counted again: over-counting for a while, never
+ *   under-counting).  Commit adds resid's hashes to the set at now (a
+ *   repeat address's time is renewed: it counts for a window after its
+ *   last use); committed = the number of hashes in the window.  At most
+ *   STORE_LIMITS_RCPT_MAX hashes per reservation.
+ * - Sliding windows are buckets as for store_quota_*: a unit committed at
+ *   t counts while now < floor(t / resolution) * resolution + resolution +
+ *   interval (distinct: while now < t + interval).  Calendar: the counter
+ *   (or set) is tagged with period_start; a stored period_start different
+ *   from the limit's means 0 (the old period is dropped on the next write).
+ * - The stored record remembers the count type and window kind of (owner,
+ *   id); a limit redefined with another count or window starts from 0.
+ * - The same (owner, id) twice in one call is STORE_ERROR; max, margin,
+ *   amounts and final amounts are at most STORE_LIMIT_MAX (exact as Lua
+ *   numbers); sums saturate there.
+ * - next_free: sliding, when the oldest counted unit leaves the window;
+ *   calendar, period_end; 0 when nothing is committed.
+ * - Cost: one LMDB write transaction / one Redis script call per call,
+ *   whatever n.  Messages, recipients and bytes cost the same for 10 or
+ *   100,000 units in the window (buckets and running aggregates).  Distinct
+ *   on LMDB decodes the owner's set (at most max + margin hashes): its cost
+ *   grows with the number of addresses kept; on Redis it is a sorted set
+ *   (logarithmic).
+ */
+
+enum store_count {
+	STORE_COUNT_MESSAGES = 0,	/* one unit per message */
+	STORE_COUNT_RECIPIENTS,		/* one unit per accepted recipient */
+	STORE_COUNT_DISTINCT,		/* one unit per recipient address not yet seen in the window */
+	STORE_COUNT_BYTES,		/* message size: SIZE= reserved, the real size committed */
+};
+
+enum store_window {
+	STORE_WINDOW_SLIDING = 0,	/* interval seconds, buckets of resolution seconds */
+	STORE_WINDOW_CALENDAR,		/* [period_start, period_end): reset at the boundary */
+};
+
+#define STORE_LIMITS_MAX 16		/* limits per call */
+#define STORE_LIMITS_RCPT_MAX 1024	/* distinct hashes per reservation */
+#define STORE_LIMIT_MAX ((uint64_t)1 << 50)	/* largest max, margin, amount (exact in Lua) */
+#define STORE_LIMITS_TOP_MAX 10000	/* store_limits_top's max is capped there */
+
+/*
+ * One counter.  The key is (owner, id): owner is the user name, or for a
+ * domain pool the pool's name made by the caller (e.g. "\0pool" + domain,
+ * binary-safe, never colliding with a user name); id tells a user's limits
+ * apart (the limit's row id; 0 for the CHAPPS-style single limit, see
+ * above).
+ */
+struct store_limit {
+	const char *owner;
+	size_t owner_len;		/* >= 1 */
+	uint32_t id;
+	enum store_count count;
+	enum store_window window;
+	uint32_t interval;		/* sliding: window length, s (>= 1) */
+	uint32_t resolution;		/* sliding: bucket width, s (>= 1) */
+	int64_t period_start;		/* calendar: the current period at now, computed by the caller */
+	int64_t period_end;		/*   (time zone, DST: the caller's business); start < end */
+	uint64_t max;			/* the limit */
+	uint64_t margin;		/* absolute, as store_quota_params.margin */
+	uint32_t reservation_ttl;	/* s (>= 1) */
+};
+
+/*
+ * What one reserve call asks of each limit: amount units (messages: 1 for
+ * the first recipient, then 0; recipients: 1; bytes: the declared SIZE or
+ * 0; distinct: 1, and rcpt_hash names the address: the engine counts it
+ * only when the hash is not already committed or reserved in the window).
+ */
+struct store_limit_ask {
+	uint64_t amount;
+	uint64_t rcpt_hash;		/* distinct only: a 64-bit hash of the normalised address */
+};
+
+struct store_limit_state {
+	uint64_t committed;		/* in the window / period */
+	uint64_t reserved;		/* every live reservation, this one included */
+	uint64_t own;			/* this reservation's amount after the call */
+	int64_t next_free;		/* when the oldest counted unit leaves the window (0: n/a) */
+};
+
+/*
+ * store_limits_reserve - for reservation resid, atomically across all n
+ * limits: apply the reserve rule to each limit with its ask; if every
+ * limit grants, add every ask (all); if any refuses, change nothing (none)
+ * and set *refused_r to the index of the first limit that refused.  A
+ * refused message leaves no trace in any limit.  Returns STORE_OK,
+ * STORE_REFUSED or STORE_ERROR.  states (may be NULL) gets n states after
+ * the call.  n is 1..STORE_LIMITS_MAX.
+ */
+int store_limits_reserve(struct store *store, const char *resid,
+			 const struct store_limit *limits, const struct store_limit_ask *asks,
+			 size_t n, int64_t now, size_t *refused_r,
+			 struct store_limit_state *states, const char **error_r);
+
+/*
+ * store_limits_commit - turn resid's reservations on the n limits into
+ * usage at now.  final (may be NULL) replaces the reserved amount of a
+ * limit when final[i] != UINT64_MAX (bytes: the real size at end of
+ * message; it may be larger than what was reserved: usage can exceed the
+ * limit by at most one message, like margin; ignored for distinct).  A
+ * limit where resid holds no live reservation gets nothing.  Unknown
+ * resid: STORE_OK.
+ */
+int store_limits_commit(struct store *store, const char *resid,
+			const struct store_limit *limits, const uint64_t *final, size_t n,
+			int64_t now, const char **error_r);
+
+/* store_limits_release - drop resid's reservations on the n limits. */
+int store_limits_release(struct store *store, const char *resid,
+			 const struct store_limit *limits, size_t n, int64_t now,
+			 const char **error_r);
+
+/* store_limits_usage - the states (own = 0) of n limits at now, nothing changed. */
+int store_limits_usage(struct store *store, const struct store_limit *limits, size_t n,
+		       int64_t now, struct store_limit_state *states, const char **error_r);
+
+/* store_limits_reset - forget the usage and reservations of the n limits. */
+int store_limits_reset(struct store *store, const struct store_limit *limits, size_t n,
+		       const char **error_r);
+
+/*
+ * store_limits_top - the heaviest owners: up to max entries of (owner,
+ * committed) for limit id `id`, heaviest first, for chapps-cli top.
+ * committed is counted at now with the window the record was last written
+ * with (records remember interval, resolution and period; id 0: every
+ * stored bucket of the quota record).  Scans (LMDB: the limits database; Redis: SCAN): an
+ * operator command, never on the decision path.
+ */
+int store_limits_top(struct store *store, uint32_t id, size_t max,
+		     void (*emit)(void *ctx, const char *owner, size_t owner_len,
+				  uint64_t committed),
+		     void *ctx, int64_t now, const char **error_r);
+
 /*
  * store_key - build a binary-safe composite key "tag" 0x00 len(part1)
  * part1 len(part2) part2 ... into buf (size bufsize); parts are

@@ -35,6 +35,7 @@ struct store_lmdb {
 	MDB_dbi quota_dbi;
 	MDB_dbi cache_dbi;
 	MDB_dbi grey_dbi;
+	MDB_dbi limits_dbi;
 	size_t max_key;
 	int map_size_mb;
 	/* sweep positions: only touched inside write transactions, which
@@ -92,6 +93,27 @@ int store_lmdb_quota_usage(struct store *store, const char *user, size_t user_le
 			   struct store_quota_state *state, const char **error_r);
 int store_lmdb_quota_reset(struct store *store, const char *user, size_t user_len,
 			   uint32_t *dropped_r, const char **error_r);
+
+/* store_lmdb_limits.c: the limits ops */
+int store_lmdb_limits_reserve(struct store *store, const char *resid,
+			      const struct store_limit *limits,
+			      const struct store_limit_ask *asks, size_t n, int64_t now,
+			      size_t *refused_r, struct store_limit_state *states,
+			      const char **error_r);
+int store_lmdb_limits_commit(struct store *store, const char *resid,
+			     const struct store_limit *limits, const uint64_t *final, size_t n,
+			     int64_t now, const char **error_r);
+int store_lmdb_limits_release(struct store *store, const char *resid,
+			      const struct store_limit *limits, size_t n, int64_t now,
+			      const char **error_r);
+int store_lmdb_limits_usage(struct store *store, const struct store_limit *limits, size_t n,
+			    int64_t now, struct store_limit_state *states, const char **error_r);
+int store_lmdb_limits_reset(struct store *store, const struct store_limit *limits, size_t n,
+			    const char **error_r);
+int store_lmdb_limits_top(struct store *store, uint32_t id,
+			  void (*emit)(void *ctx, const char *owner, size_t owner_len,
+				       uint64_t committed),
+			  void *ctx, int64_t now, const char **error_r);
 
 /* store_lmdb_cache.c: the cache ops */
 int store_lmdb_cache_get(struct store *store, const void *key, size_t key_len, void *val,

@@ -6,11 +6,12 @@
  * DESCRIPTION
  *	This file holds the environment (open, close, durability, threads)
  *	and the helpers of store_lmdb-private.h; the operations are in
- *	store_lmdb_quota.c, store_lmdb_cache.c and store_lmdb_greylist.c,
- *	and the greylisting rule itself in greylist_record.c.
+ *	store_lmdb_quota.c, store_lmdb_cache.c, store_lmdb_greylist.c and
+ *	store_lmdb_limits.c, and the greylisting rule itself in
+ *	greylist_record.c.
  *
  *	One LMDB environment in the directory store.path (created 0750 when
- *	missing) with three named databases:
+ *	missing) with four named databases:
  *	  quota  key = the user name's bytes (binary-safe, at most the LMDB key
  *	         size, 511 bytes), value = the packed quota_record of
  *	         quota_record.h: at most interval/resolution + 2 buckets and
@@ -26,6 +27,9 @@
  *	         records, and a tuple key longer than LMDB's key size is
  *	         folded into prefix + digest without touching the cache's
  *	         key rules.
+ *	  limits store_limits_* with id != 0: key = id (4 bytes big-endian)
+ *	         then the owner's bytes, value = the packed limit_record of
+ *	         limit_record.h (id 0 is the quota record above).
  *
  *	Every quota change is one write transaction: read the record, prune,
  *	decide, write it back (or delete it when empty), commit.  LMDB has a
@@ -255,6 +259,12 @@ static const struct store_ops lmdb_ops = {
 	.greylist_check = store_lmdb_greylist_check,
 	.greylist_tally = store_lmdb_greylist_tally,
 	.greylist_tally_clear = store_lmdb_greylist_tally_clear,
+	.limits_reserve = store_lmdb_limits_reserve,
+	.limits_commit = store_lmdb_limits_commit,
+	.limits_release = store_lmdb_limits_release,
+	.limits_usage = store_lmdb_limits_usage,
+	.limits_reset = store_lmdb_limits_reset,
+	.limits_top = store_lmdb_limits_top,
 	.close = lmdb_close,
 };
 
@@ -318,7 +328,7 @@ int store_lmdb_open(const struct config *config, struct store **store_r, const c
 		*error_r = store_lmdb_error(s, "mdb_env_create", rc);
 		goto fail;
 	}
-	if ((rc = mdb_env_set_maxdbs(s->env, 3)) != 0 ||
+	if ((rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, LMDB_MAX_READERS)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, (size_t)config->store_map_size_mb << 20)) != 0) {
 		*error_r = store_lmdb_error(s, "LMDB settings", rc);
@@ -343,7 +353,8 @@ int store_lmdb_open(const struct config *config, struct store **store_r, const c
 	}
 	if ((rc = mdb_dbi_open(txn, "quota", MDB_CREATE, &s->quota_dbi)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "cache", MDB_CREATE, &s->cache_dbi)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "grey", MDB_CREATE, &s->grey_dbi)) != 0) {
+	    (rc = mdb_dbi_open(txn, "grey", MDB_CREATE, &s->grey_dbi)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "limits", MDB_CREATE, &s->limits_dbi)) != 0) {
 		mdb_txn_abort(txn);
 		*error_r = store_lmdb_error(s, "open: named databases", rc);
 		goto fail;

@@ -8,8 +8,9 @@
  * DESCRIPTION
  *	This file builds the commands and reads the replies; the connections
  *	(pool, Sentinel discovery, deadlines, EVALSHA with SCRIPT LOAD again
- *	after NOSCRIPT) are redis_conn.c's, and the two server-side scripts
- *	are redis/quota.lua and redis/greylist.lua, embedded at build time
+ *	after NOSCRIPT) are redis_conn.c's, and the server-side scripts
+ *	are redis/quota.lua, redis/greylist.lua and redis/limits.lua,
+ *	embedded at build time
  *	(store.am generates redis_scripts.c from them in the build directory).
  *	Every key is one prefix + the caller's raw bytes (redis_key).
  *
@@ -42,6 +43,19 @@
  *	The cost of a call is bounded by the live state, whatever the number
  *	of messages ever sent, and is constant while nothing expires.
  *
+ *	Limits (store_limits_*).  Each call is one call of redis/limits.lua
+ *	with two keys per limit: the limit's hash "chapps:l:<id>:" + owner
+ *	and its address set "chapps:lh:<id>:" + owner (distinct recipients:
+ *	a sorted set hash -> time of last use); id 0 is the quota hash above,
+ *	kept in quota.lua's format (its fast path included), so the single
+ *	quota and id 0 are one state.  The script checks every limit before
+ *	it writes any, keeps running aggregates (sum, oldest and newest
+ *	bucket, reservations) so that a decision reads a few fields whatever
+ *	the window holds, and gives every key a TTL longer than what it
+ *	holds.  store_limits_top SCANs "chapps:l:<id>:*" (or "chapps:q:*")
+ *	and asks the script for each key's usage.  Redis Cluster: a domain
+ *	pool's keys hash to another slot than its user's (see limits.lua).
+ *
  *	Cache.  "chapps:c:" + the caller's binary key holds an 8-byte
  *	big-endian expiry (caller's clock) followed by the value; the key
  *	also gets a real TTL of ttl + REDIS_EXPIRE_SLACK seconds.
@@ -67,6 +81,7 @@
  */
 #include "autoconf.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,6 +92,7 @@
 
 #include "base/xalloc.h"
 #include "store/greylist_record.h"
+#include "store/limit_record.h"
 #include "store/quota_record.h"
 #include "store/redis_conn.h"
 #include "store/redis_scripts.h"
@@ -89,9 +105,12 @@
 #define REDIS_CACHE_PREFIX "chapps:c:"
 #define REDIS_GREY_TUPLE_PREFIX "chapps:g:"
 #define REDIS_GREY_TALLY_PREFIX "chapps:gt:"
+#define REDIS_LIMITS_PREFIX "chapps:l:"
+#define REDIS_LIMITS_SET_PREFIX "chapps:lh:"
 
-/* The server-side scripts (redis/quota.lua, redis/greylist.lua), in the pool's order. */
-enum redis_script_id { REDIS_SCRIPT_QUOTA, REDIS_SCRIPT_GREYLIST, REDIS_SCRIPTS };
+/* The server-side scripts (redis/quota.lua, greylist.lua, limits.lua), in the pool's order. */
+enum redis_script_id { REDIS_SCRIPT_QUOTA, REDIS_SCRIPT_GREYLIST, REDIS_SCRIPT_LIMITS,
+		       REDIS_SCRIPTS };
 
 struct store_redis {
 	struct store store;		/* first: store.c sees only this */
@@ -520,6 +539,293 @@ static int redis_greylist_tally_clear(struct store *store, const void *client,
 			error_r);
 }
 
+/* ---- limits -------------------------------------------------------------- */
+
+#define LIMITS_NA 13		/* script arguments per limit */
+#define LIMITS_ARGC (3 + 2 * STORE_LIMITS_MAX + 6 + LIMITS_NA * STORE_LIMITS_MAX)
+#define LIMITS_TOO_MANY 2	/* script status: a new reservation over the cap */
+#define LIMITS_TOO_MANY_RCPT 3	/* script status: too many hashes in a reservation */
+#define LIMITS_SCAN_COUNT "1000"
+
+enum limits_op { LIM_RESERVE, LIM_COMMIT, LIM_RELEASE, LIM_USAGE, LIM_RESET };
+
+static const char *const limits_op_names[] = { "reserve", "commit", "release", "usage",
+					       "reset" };
+
+/*
+ * limit_key - the limit's hash ("chapps:l:<id>:" + owner, or for id 0 the
+ * quota hash "chapps:q:" + owner) or, with set, its address set
+ * ("chapps:lh:<id>:" + owner); built by redis_key like every key
+ */
+static char *limit_key(const struct store_limit *l, bool set, size_t *len_r)
+{
+	char prefix[40];
+
+	if (l->id == 0 && !set)
+		return redis_key(REDIS_QUOTA_PREFIX, l->owner, l->owner_len, len_r);
+	snprintf(prefix, sizeof(prefix), "%s%" PRIu32 ":",
+		 set ? REDIS_LIMITS_SET_PREFIX : REDIS_LIMITS_PREFIX, l->id);
+	return redis_key(prefix, l->owner, l->owner_len, len_r);
+}
+
+/* limits_parse - the script's reply: status, refusing index and n states */
+static int limits_parse(const redisReply *reply, size_t n, size_t *refused_r,
+			struct store_limit_state *states)
+{
+	long long v[2 + 4 * STORE_LIMITS_MAX];
+	size_t i;
+
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 + 4 * n)
+		return STORE_ERROR;
+	for (i = 0; i < 2 + 4 * n; i++) {
+		if (reply->element[i]->type != REDIS_REPLY_INTEGER ||
+		    reply->element[i]->integer < 0)
+			return STORE_ERROR;
+		v[i] = reply->element[i]->integer;
+	}
+	if (v[0] > LIMITS_TOO_MANY_RCPT || (v[0] != 0 && (v[1] < 1 || (size_t)v[1] > n)))
+		return STORE_ERROR;
+	for (i = 0; states != NULL && i < n; i++) {
+		states[i].committed = (uint64_t)v[2 + 4 * i];
+		states[i].reserved = (uint64_t)v[3 + 4 * i];
+		states[i].own = (uint64_t)v[4 + 4 * i];
+		states[i].next_free = v[5 + 4 * i];
+	}
+	if (refused_r != NULL && v[0] != 0)
+		*refused_r = (size_t)v[1] - 1;
+	return v[0] == 0 ? STORE_OK : v[0] == 1 ? STORE_REFUSED : (int)v[0];
+}
+
+/* limits_run - one call of the limits script over the n limits */
+static int limits_run(struct store *store, enum limits_op op, const char *resid,
+		      const struct store_limit *limits, const struct store_limit_ask *asks,
+		      const uint64_t *final, size_t n, int64_t now, size_t *refused_r,
+		      struct store_limit_state *states, const char **error_r)
+{
+	struct redis_pool *pool = ((struct store_redis *)store)->pool;
+	char field[STORE_RESID_MAX + 2], head[4][24];
+	char (*nb)[LIMITS_NA][24];
+	const char *argv[LIMITS_ARGC];
+	size_t lens[LIMITS_ARGC];
+	char *keys[2 * STORE_LIMITS_MAX];
+	redisReply *reply;
+	size_t i, argc = 0;
+	int ret, j;
+
+	nb = xreallocarray(NULL, n, sizeof(*nb));
+	argv[argc++] = "EVALSHA";
+	argv[argc++] = "";	/* the SHA1, filled in by redis_pool_exec */
+	snprintf(head[0], sizeof(head[0]), "%zu", 2 * n);
+	argv[argc++] = head[0];
+	for (i = 0; i < n; i++) {
+		keys[2 * i] = limit_key(&limits[i], false, &lens[argc]);
+		argv[argc++] = keys[2 * i];
+		keys[2 * i + 1] = limit_key(&limits[i], true, &lens[argc]);
+		argv[argc++] = keys[2 * i + 1];
+	}
+	argv[argc++] = limits_op_names[op];
+	snprintf(head[1], sizeof(head[1]), "%lld", (long long)now);
+	argv[argc++] = head[1];
+	lens[argc] = resid_field(field, resid);
+	argv[argc++] = field;
+	argv[argc++] = REDIS_STR(REDIS_EXPIRE_SLACK);
+	snprintf(head[2], sizeof(head[2]), "%d", LIMIT_RECORD_RESV_MAX);
+	argv[argc++] = head[2];
+	snprintf(head[3], sizeof(head[3]), "%d", LIMIT_RECORD_BUCKETS_MAX);
+	argv[argc++] = head[3];
+	for (i = 0; i < n; i++) {
+		const struct store_limit *l = &limits[i];
+
+		snprintf(nb[i][0], 24, "%" PRIu32, l->id);
+		snprintf(nb[i][1], 24, "%d", (int)l->count);
+		snprintf(nb[i][2], 24, "%d", (int)l->window);
+		snprintf(nb[i][3], 24, "%" PRIu32, l->interval);
+		snprintf(nb[i][4], 24, "%" PRIu32, l->resolution > 0 ? l->resolution : 1);
+		snprintf(nb[i][5], 24, "%lld", (long long)l->period_start);
+		snprintf(nb[i][6], 24, "%lld", (long long)l->period_end);
+		snprintf(nb[i][7], 24, "%" PRIu64, l->max);
+		snprintf(nb[i][8], 24, "%" PRIu64, l->margin);
+		snprintf(nb[i][9], 24, "%" PRIu32, l->reservation_ttl);
+		snprintf(nb[i][10], 24, "%" PRIu64, asks != NULL ? asks[i].amount : 0);
+		snprintf(nb[i][11], 24, "%016" PRIx64, asks != NULL ? asks[i].rcpt_hash : 0);
+		if (final != NULL && final[i] != UINT64_MAX)
+			snprintf(nb[i][12], 24, "%" PRIu64, final[i]);
+		else
+			snprintf(nb[i][12], 24, "-1");
+		for (j = 0; j < LIMITS_NA; j++)
+			argv[argc++] = nb[i][j];
+	}
+	for (i = 0; i < argc; i++)	/* the keys and the field have their lengths */
+		if ((i < 3 || i >= 3 + 2 * n) && argv[i] != field)
+			lens[i] = strlen(argv[i]);
+
+	reply = redis_pool_exec(pool, REDIS_SCRIPT_LIMITS, (int)argc, argv, lens, error_r);
+	for (i = 0; i < 2 * n; i++)
+		XFREE(keys[i]);
+	XFREE(nb);
+	if (reply == NULL)
+		return STORE_ERROR;
+	ret = limits_parse(reply, n, refused_r, states);
+	freeReplyObject(reply);
+	if (ret == STORE_ERROR)
+		*error_r = redis_error("redis: limits %s: malformed script reply",
+				       limits_op_names[op]);
+	else if (ret == LIMITS_TOO_MANY)
+		*error_r = "too many open reservations";
+	else if (ret == LIMITS_TOO_MANY_RCPT)
+		*error_r = "too many recipients in one reservation";
+	if (ret == LIMITS_TOO_MANY || ret == LIMITS_TOO_MANY_RCPT)
+		ret = STORE_ERROR;
+	return ret;
+}
+
+/* redis_limits_reserve - store_limits_reserve */
+static int redis_limits_reserve(struct store *store, const char *resid,
+				const struct store_limit *limits,
+				const struct store_limit_ask *asks, size_t n, int64_t now,
+				size_t *refused_r, struct store_limit_state *states,
+				const char **error_r)
+{
+	return limits_run(store, LIM_RESERVE, resid, limits, asks, NULL, n, now, refused_r,
+			  states, error_r);
+}
+
+/* redis_limits_commit - store_limits_commit */
+static int redis_limits_commit(struct store *store, const char *resid,
+			       const struct store_limit *limits, const uint64_t *final, size_t n,
+			       int64_t now, const char **error_r)
+{
+	return limits_run(store, LIM_COMMIT, resid, limits, NULL, final, n, now, NULL, NULL,
+			  error_r);
+}
+
+/* redis_limits_release - store_limits_release */
+static int redis_limits_release(struct store *store, const char *resid,
+				const struct store_limit *limits, size_t n, int64_t now,
+				const char **error_r)
+{
+	return limits_run(store, LIM_RELEASE, resid, limits, NULL, NULL, n, now, NULL, NULL,
+			  error_r);
+}
+
+/* redis_limits_usage - store_limits_usage */
+static int redis_limits_usage(struct store *store, const struct store_limit *limits, size_t n,
+			      int64_t now, struct store_limit_state *states, const char **error_r)
+{
+	return limits_run(store, LIM_USAGE, NULL, limits, NULL, NULL, n, now, NULL, states,
+			  error_r);
+}
+
+/* redis_limits_reset - store_limits_reset */
+static int redis_limits_reset(struct store *store, const struct store_limit *limits, size_t n,
+			      const char **error_r)
+{
+	return limits_run(store, LIM_RESET, NULL, limits, NULL, NULL, n, 0, NULL, NULL, error_r);
+}
+
+/* limits_top_one - the committed usage of the limit whose hash is key */
+static int limits_top_one(struct redis_pool *pool, uint32_t id, const char *key, size_t key_len,
+			  size_t prefix_len, int64_t now, uint64_t *committed_r,
+			  const char **error_r)
+{
+	const char *argv[11];
+	size_t lens[11];
+	char nowbuf[24], *set = NULL;
+	redisReply *reply;
+	int i, ret = STORE_OK;
+
+	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)now);
+	argv[0] = "EVALSHA";
+	argv[1] = "";
+	argv[2] = "2";
+	argv[3] = key;
+	lens[3] = key_len;
+	if (id == 0) {
+		argv[4] = key;
+		lens[4] = key_len;
+	} else {
+		/* the address set: the same owner under the set prefix */
+		char prefix[40];
+
+		snprintf(prefix, sizeof(prefix), "%s%" PRIu32 ":", REDIS_LIMITS_SET_PREFIX, id);
+		set = redis_key(prefix, key + prefix_len, key_len - prefix_len, &lens[4]);
+		argv[4] = set;
+	}
+	argv[5] = id == 0 ? "qtop" : "top";
+	argv[6] = nowbuf;
+	argv[7] = "r";
+	argv[8] = "0";
+	argv[9] = "0";
+	argv[10] = "0";
+	for (i = 0; i < 11; i++)
+		if (i != 3 && i != 4)
+			lens[i] = strlen(argv[i]);
+	reply = redis_pool_exec(pool, REDIS_SCRIPT_LIMITS, 11, argv, lens, error_r);
+	XFREE(set);
+	if (reply == NULL)
+		return STORE_ERROR;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER || reply->element[0]->integer < 0) {
+		*error_r = redis_error("redis: limits top: malformed script reply");
+		ret = STORE_ERROR;
+	} else {
+		*committed_r = (uint64_t)reply->element[0]->integer;
+	}
+	freeReplyObject(reply);
+	return ret;
+}
+
+/* redis_limits_top - store_limits_top: SCAN the id's keys, one script call each */
+static int redis_limits_top(struct store *store, uint32_t id,
+			    void (*emit)(void *ctx, const char *owner, size_t owner_len,
+					 uint64_t committed),
+			    void *ctx, int64_t now, const char **error_r)
+{
+	struct redis_pool *pool = ((struct store_redis *)store)->pool;
+	char prefix[40], pattern[48], cursor[32] = "0";
+	const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", LIMITS_SCAN_COUNT };
+	size_t lens[6], plen, i;
+	redisReply *reply;
+	uint64_t committed;
+	int k, ret = STORE_OK;
+
+	if (id == 0)
+		snprintf(prefix, sizeof(prefix), "%s", REDIS_QUOTA_PREFIX);
+	else
+		snprintf(prefix, sizeof(prefix), "%s%" PRIu32 ":", REDIS_LIMITS_PREFIX, id);
+	plen = strlen(prefix);
+	snprintf(pattern, sizeof(pattern), "%s*", prefix);
+	do {
+		for (k = 0; k < 6; k++)
+			lens[k] = strlen(argv[k]);
+		reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 6, argv, lens, error_r);
+		if (reply == NULL)
+			return STORE_ERROR;
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+		    reply->element[0]->type != REDIS_REPLY_STRING ||
+		    reply->element[0]->len >= sizeof(cursor) ||
+		    reply->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(reply);
+			*error_r = redis_error("redis: limits top: malformed SCAN reply");
+			return STORE_ERROR;
+		}
+		memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
+		cursor[reply->element[0]->len] = '\0';
+		for (i = 0; i < reply->element[1]->elements && ret == STORE_OK; i++) {
+			const redisReply *e = reply->element[1]->element[i];
+
+			if (e->type != REDIS_REPLY_STRING || e->len <= plen)
+				continue;
+			ret = limits_top_one(pool, id, e->str, e->len, plen, now, &committed,
+					     error_r);
+			if (ret == STORE_OK && committed > 0)
+				emit(ctx, e->str + plen, e->len - plen, committed);
+		}
+		freeReplyObject(reply);
+	} while (ret == STORE_OK && strcmp(cursor, "0") != 0);
+	return ret;
+}
+
 /* redis_close - close the pool, free the handle */
 static void redis_close(struct store *store)
 {
@@ -544,6 +850,12 @@ static const struct store_ops redis_ops = {
 	.greylist_check = redis_greylist_check,
 	.greylist_tally = redis_greylist_tally,
 	.greylist_tally_clear = redis_greylist_tally_clear,
+	.limits_reserve = redis_limits_reserve,
+	.limits_commit = redis_limits_commit,
+	.limits_release = redis_limits_release,
+	.limits_usage = redis_limits_usage,
+	.limits_reset = redis_limits_reset,
+	.limits_top = redis_limits_top,
 	.close = redis_close,
 };
 
@@ -557,6 +869,8 @@ int store_redis_open(const struct config *config, struct store **store_r, const 
 		"quota", redis_lua_quota, redis_lua_quota_len };
 	rs->scripts[REDIS_SCRIPT_GREYLIST] = (struct redis_script){
 		"greylist", redis_lua_greylist, redis_lua_greylist_len };
+	rs->scripts[REDIS_SCRIPT_LIMITS] = (struct redis_script){
+		"limits", redis_lua_limits, redis_lua_limits_len };
 	if (redis_pool_open(config, rs->scripts, REDIS_SCRIPTS, &rs->pool, error_r) < 0) {
 		free(rs);
 		return -1;
