@@ -1796,6 +1796,98 @@ START_TEST(test_limits_id0_is_the_quota)
 }
 END_TEST
 
+/* swin - a sliding limit of "burst" with its own interval and resolution */
+static struct store_limit swin(uint32_t id, uint32_t interval, uint32_t resolution,
+			       uint64_t max)
+{
+	struct store_limit l = lim("burst", id, STORE_COUNT_MESSAGES, max);
+
+	l.interval = interval;
+	l.resolution = resolution;
+	return l;
+}
+
+/* short_live - the committed units of test_limits_short_window's 8 s limit
+ * at now: one unit at each of BASE, BASE + 1, BASE + 2, counted while now <
+ * start + resolution + interval (store.h) */
+static uint64_t short_live(int64_t now)
+{
+	uint64_t c = 0;
+	int64_t t;
+
+	for (t = BASE; t <= BASE + 2; t++)
+		if (now < t + 1 + 8)
+			c++;
+	return c;
+}
+
+START_TEST(test_limits_short_window)
+{
+	/* a short sliding window among a user's limits (LIMITS-NOTES.md,
+	 * 19:40): id 1 is 8 s / 1 s, max 3; _i == 0: id 1 alone, 1: with id
+	 * 2 (60 s / 5 s, max 5), 2: with id 0 (the quota, 86400 s / 300 s)
+	 * too.  Once a bucket of id 1 has left the window, usage and reserve
+	 * (granted or refused) must agree, whichever call saw it leave. */
+	struct store_limit l[3];
+	struct store_limit_state s[3];
+	uint64_t one[3] = { 1, 1, 1 }, over[3] = { 1, 1, 1 };
+	size_t n = 0, k, i, refused;
+	const char *error = NULL;
+	char resid[8], what[64];
+	int64_t now;
+
+	if (_i == 2)
+		l[n++] = swin(0, 86400, 300, 1000);
+	k = n;
+	l[n++] = swin(1, 8, 1, 3);
+	if (_i >= 1)
+		l[n++] = swin(2, 60, 5, 5);
+	over[k] = 4;
+	for (i = 0; i < 3; i++) {
+		snprintf(resid, sizeof(resid), "m%zu", i);
+		CHECK_STATUS(lreserve(resid, l, n, one, NULL, BASE + (int64_t)i, NULL, s),
+			     STORE_OK, resid);
+		lcommit(resid, l, n, NULL, BASE + (int64_t)i);
+	}
+	CHECK_STATUS(lreserve("m3", l, n, one, NULL, BASE + 3, &refused, s), STORE_REFUSED,
+		     "m3 refused by the 8 s limit");
+	ck_assert_uint_eq(refused, k);
+	CHECK_LSTATE(s[k], 3, 0, 0, "m3 refused");
+	/* BASE + 9: usage sees the first unit leave, then reserve */
+	now = BASE + 9;
+	CHECK_STATUS(store_limits_usage(st, l, n, now, s, &error), STORE_OK, "usage at +9");
+	CHECK_LSTATE(s[k], short_live(now), 0, 0, "usage at +9");
+	for (i = 0; i < n; i++)
+		if (i != k)
+			CHECK_LSTATE(s[i], 3, 0, 0, "the other limits at +9");
+	CHECK_STATUS(lreserve("m4", l, n, one, NULL, now, NULL, s), STORE_OK, "m4 at +9");
+	CHECK_LSTATE(s[k], short_live(now), 1, 1, "reserve at +9 after usage");
+	CHECK_STATUS(store_limits_release(st, "m4", l, n, now, &error), STORE_OK, "release m4");
+	/* BASE + 10: a refused reserve sees the second unit leave, then
+	 * usage and a granted reserve */
+	now = BASE + 10;
+	CHECK_STATUS(lreserve("big", l, n, over, NULL, now, &refused, s), STORE_REFUSED,
+		     "big at +10");
+	ck_assert_uint_eq(refused, k);
+	CHECK_LSTATE(s[k], short_live(now), 0, 0, "big refused at +10");
+	CHECK_STATUS(store_limits_usage(st, l, n, now, s, &error), STORE_OK, "usage at +10");
+	snprintf(what, sizeof(what), "usage at +10 after a refusal (%zu limits)", n);
+	CHECK_LSTATE(s[k], short_live(now), 0, 0, what);
+	CHECK_STATUS(lreserve("m5", l, n, one, NULL, now, NULL, s), STORE_OK, "m5 at +10");
+	CHECK_LSTATE(s[k], short_live(now), 1, 1, "reserve at +10");
+	lcommit("m5", l, n, NULL, now);
+	/* BASE + 11: the last of the three left, m5 counts */
+	now = BASE + 11;
+	CHECK_STATUS(store_limits_usage(st, l, n, now, s, &error), STORE_OK, "usage at +11");
+	CHECK_LSTATE(s[k], short_live(now) + 1, 0, 0, "usage at +11");
+	CHECK_STATUS(lreserve("m6", l, n, one, NULL, now, NULL, s), STORE_OK, "m6 at +11");
+	CHECK_LSTATE(s[k], short_live(now) + 1, 1, 1, "reserve at +11");
+	for (i = 0; i < n; i++)
+		if (i != k)
+			CHECK_LSTATE(s[i], 4, 1, 1, "the other limits at +11");
+}
+END_TEST
+
 START_TEST(test_limits_arguments)
 {
 	struct store_limit l[2] = { lim("bob", 1, STORE_COUNT_MESSAGES, 5),
@@ -1995,6 +2087,7 @@ Suite *store_contract_suite(const struct store_contract_backend *b)
 	tcase_add_test(tc, test_limits_top);
 	tcase_add_test(tc, test_limits_id0_is_the_quota);
 	tcase_add_test(tc, test_limits_arguments);
+	tcase_add_loop_test(tc, test_limits_short_window, 0, 3);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("concurrency");

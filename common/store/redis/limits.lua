@@ -93,6 +93,11 @@ local function bucket_floor(l)
   return math.floor((now - l.interval) / l.res)
 end
 
+-- a_string - the aggregates field "a"
+local function a_string(a)
+  return string.format('%d %d %d %d %d %d %d', a[1], a[2], a[3], a[4], a[5], a[6], a[7])
+end
+
 -- rebuild - aggregates from a scan of the hash (missing or malformed "a",
 -- or a reservation that may have expired); drops what is dead
 local function rebuild(l, st)
@@ -187,6 +192,10 @@ local function load(l)
         redis.call('HDEL', l.key, unpack(names, i, math.min(i + 255, #names)))
       end
       if k > a[3] or a[4] <= 0 then a[1], a[2], a[3], a[4] = 0, -1, -1, 0 else a[2] = k end
+      -- written now, not only by phase 2: a usage call or a refused reserve
+      -- writes nothing else, and stale aggregates over deleted buckets
+      -- would count them for good (the walk cannot subtract them again)
+      redis.call('HSET', l.key, 'a', a_string(a))
       st.dirty = true
     end
   end
@@ -247,8 +256,7 @@ end
 -- finish - write "d" and "a", and the keys' TTL (longer than anything they hold)
 local function finish(l, st)
   local a = st.a
-  redis.call('HSET', l.key, 'd', st.def, 'a',
-             string.format('%d %d %d %d %d %d %d', a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
+  redis.call('HSET', l.key, 'd', st.def, 'a', a_string(a))
   local life = l.ttl
   if l.window == 0 then
     life = math.max(life, l.interval + l.res)
