@@ -10,6 +10,7 @@
  */
 #include "autoconf.h"
 
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,34 @@ START_TEST(revoke_and_watch)
 }
 END_TEST
 
+/* owner: a first file is 0640 with group chapps (when it exists, as root); a rewrite keeps the group */
+START_TEST(owner_and_mode)
+{
+	char t[TOKEN_TEXT_LEN + 1];
+	const char *err = NULL;
+	struct group *gr = getgrnam("chapps");
+	struct stat st;
+
+	ck_assert_int_eq(token_file_add(path, "first", TOKEN_ROLE_READ, t, &err), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_msg((st.st_mode & 07777) == 0640, "mode got %o, want 640",
+		      (unsigned)(st.st_mode & 07777));
+	if (geteuid() != 0)
+		return;
+	ck_assert_msg(st.st_gid == (gr != NULL ? gr->gr_gid : 0), "group got %u, want %u",
+		      (unsigned)st.st_gid, gr != NULL ? (unsigned)gr->gr_gid : 0u);
+	ck_assert_int_eq(chown(path, 0, 4242), 0);
+	ck_assert_int_eq(token_file_add(path, "second", TOKEN_ROLE_READ, t, &err), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_msg(st.st_gid == 4242, "rewrite: group got %u, want 4242 (kept)",
+		      (unsigned)st.st_gid);
+	ck_assert_int_eq(token_file_revoke(path, "first", &err), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_gid, 4242);
+	ck_assert_int_eq(st.st_mode & 07777, 0640);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("token");
@@ -151,6 +180,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, add_and_check);
 	tcase_add_test(tc, names_and_roles);
 	tcase_add_test(tc, revoke_and_watch);
+	tcase_add_test(tc, owner_and_mode);
 	suite_add_tcase(s, tc);
 	return s;
 }

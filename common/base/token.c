@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -199,6 +200,30 @@ enum token_role token_set_check(const struct token_set *set, const char *token, 
 	return role;
 }
 
+/*
+ * keep_owner - give the new file fd the owner and group of the file it
+ * replaces, or, for a first file, the group "chapps" when it exists (the
+ * API runs as chapps and must read the file; mode 0640 keeps others out).
+ * Only root can do either; anyone else keeps their own.
+ */
+static void keep_owner(int fd, const char *path)
+{
+	struct stat st;
+	struct group *gr;
+
+	if (geteuid() != 0)
+		return;
+	if (stat(path, &st) == 0) {
+		if (fchown(fd, st.st_uid, st.st_gid) < 0) {
+			/* the file stays root's: the API reports it unreadable */
+		}
+	} else if ((gr = getgrnam("chapps")) != NULL) {
+		if (fchown(fd, 0, gr->gr_gid) < 0) {
+			/* as above */
+		}
+	}
+}
+
 /* write_set - write set to path through path.tmp.PID and rename */
 static int write_set(const char *path, const struct token_set *set, const char **error_r)
 {
@@ -208,6 +233,8 @@ static int write_set(const char *path, const struct token_set *set, const char *
 	int fd, rc = 0;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd >= 0)
+		keep_owner(fd, path);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
 		snprintf(why, sizeof(why), "cannot write %s: %s", tmp, strerror(errno));
 		*error_r = why;
