@@ -141,6 +141,7 @@ static void add_base(const struct config *c, long base, const char *owner, size_
 							   : POLICYDB_LIMIT_MESSAGES;
 		e->row.span = c->quota_interval;
 		e->row.max = base;
+		e->row.warn_at = POLICYDB_WARN_DEFAULT;
 	}
 }
 

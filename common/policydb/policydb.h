@@ -213,11 +213,35 @@ enum policydb_limit_kind {
 #define POLICYDB_SPAN_DAY (-1)		/* calendar:day */
 #define POLICYDB_SPAN_MONTH (-2)	/* calendar:month */
 
+/*
+ * Per-limit overrides (issue 11): quota_limits' nullable columns action,
+ * warn_at and mode; NULL (or a database without the columns) is the
+ * default, quota.action / quota.warn_at / quota.mode.
+ */
+enum policydb_action {
+	POLICYDB_ACTION_DEFAULT = 0,	/* quota.action */
+	POLICYDB_ACTION_REJECT,
+	POLICYDB_ACTION_TEMPFAIL,
+	POLICYDB_ACTION_QUARANTINE,
+	POLICYDB_ACTION_LOCK,
+};
+
+enum policydb_mode {
+	POLICYDB_MODE_DEFAULT = 0,	/* quota.mode */
+	POLICYDB_MODE_ENFORCE,
+	POLICYDB_MODE_MONITOR,
+};
+
+#define POLICYDB_WARN_DEFAULT (-1)	/* warn_at: quota.warn_at */
+
 struct policydb_limit {
 	long id;			/* quota_limits.id */
 	int kind;			/* enum policydb_limit_kind */
 	long long span;			/* seconds > 0, or POLICYDB_SPAN_* */
 	long long max;
+	int action;	/* POLICYDB_ACTION_DEFAULT (0: quota.action), _REJECT, _TEMPFAIL, _QUARANTINE, _LOCK */
+	int warn_at;	/* -1: quota.warn_at; 0: off; 1..99 percent */
+	int mode;	/* POLICYDB_MODE_DEFAULT (0: quota.mode), _ENFORCE, _MONITOR */
 };
 
 /* The most extra limits a quota may have (more rows are ignored). */

@@ -137,6 +137,7 @@ int policydb_limit_parse(const char *kind, const char *span, const char *max,
 	int k;
 
 	memset(l, 0, sizeof(*l));
+	l->warn_at = POLICYDB_WARN_DEFAULT;
 	for (k = 0; kind_names[k] != NULL; k++)
 		if (kind != NULL && strcmp(kind, kind_names[k]) == 0)
 			break;
