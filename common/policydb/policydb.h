@@ -189,7 +189,7 @@ int policydb_domain_users(struct policydb *db, const char *domain, policydb_row_
 
 /*
  * A quota's extra limits live in quota_limits (id, quota_id, kind, span,
- * max_count), a domain's default quota and pool in domain_quotas
+ * max_count, and the nullable overrides action, warn_at, mode), a domain's default quota and pool in domain_quotas
  * (domain_id, pool 0/1, quota_id); both are added to any database, CHAPPS's
  * included, by policydb_setup, and deleting a quota or a domain cascades
  * to them.  The look-ups treat missing tables (a database not yet set up
@@ -255,6 +255,20 @@ struct policydb_limit {
  */
 int policydb_limit_parse(const char *kind, const char *span, const char *max,
 			 struct policydb_limit *limit, char *err, size_t errsize);
+
+/*
+ * policydb_limit_overrides - the texts of a limit's overrides into *limit:
+ * action "reject", "tempfail", "quarantine" or "lock"; warn_at a percent
+ * 0..99 (0: no warning); mode "enforce" or "monitor"; NULL or "default"
+ * leaves the default (quota.action, quota.warn_at, quota.mode).  Returns
+ * 0, or -1 with a message in err.
+ */
+int policydb_limit_overrides(const char *action, const char *warn_at, const char *mode,
+			     struct policydb_limit *limit, char *err, size_t errsize);
+
+/* policydb_limit_action_name / _mode_name - the stored texts; NULL for the default. */
+const char *policydb_limit_action_name(int action);
+const char *policydb_limit_mode_name(int mode);
 
 /* policydb_limit_kind_name / policydb_limit_span_text - the stored texts. */
 const char *policydb_limit_kind_name(int kind);
