@@ -296,6 +296,13 @@ int policydb_domain_quota(struct policydb *db, const char *domain, bool pool, ch
 			  size_t namesize, long *number_r, struct policydb_limit *out, size_t max,
 			  size_t *n_r, char *err, size_t errsize);
 
+/*
+ * policydb_size_limits - *any_r: does any quota have a bytes limit or a
+ * max_message_bytes cap (then the milter counts the real size of
+ * messages)?  No limits table: false.  POLICYDB_OK or POLICYDB_ERROR.
+ */
+int policydb_size_limits(struct policydb *db, bool *any_r, char *err, size_t errsize);
+
 /* policydb_limit_add - add *limit to quota (NOTFOUND: no such quota). */
 int policydb_limit_add(struct policydb *db, const char *quota, const struct policydb_limit *limit,
 		       char *err, size_t errsize);

@@ -5,7 +5,7 @@
  *	policydb_limits_ddl, policydb_limit_parse, policydb_user_limits,
  *	policydb_quota_limits, policydb_domain_quota, policydb_limit_add,
  *	policydb_limit_del, policydb_domain_set_quota, policydb_domain_quotas,
- *	policydb_limit_overrides, policydb_limits_upgrade
+ *	policydb_limit_overrides, policydb_limits_upgrade, policydb_size_limits
  * DESCRIPTION
  *	Issue 10's tables, next to CHAPPS's and never changing them:
  *	  quota_limits   (id, quota_id -> quotas, kind, span, max_count,
@@ -366,6 +366,19 @@ int policydb_domain_quota(struct policydb *db, const char *domain, bool pool, ch
 	if (name != NULL)
 		snprintf(name, namesize, "%s", qname);
 	return policydb_quota_limits(db, qname, number_r, out, max, n_r, err, errsize);
+}
+
+int policydb_size_limits(struct policydb *db, bool *any_r, char *err, size_t errsize)
+{
+	struct first_row row;
+	int rc;
+
+	*any_r = false;
+	rc = policydb_lookup(db, ST_SIZE_LIMITS, NULL, 0, &row, err, errsize);
+	if (rc == POLICYDB_ERROR && error_class_last() == ERROR_CONFIG)
+		return POLICYDB_OK;	/* no limits table yet */
+	*any_r = rc == POLICYDB_OK && row.found;
+	return rc;
 }
 
 int policydb_limit_add(struct policydb *db, const char *quota, const struct policydb_limit *l,

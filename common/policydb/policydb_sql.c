@@ -137,6 +137,8 @@ const struct policydb_stmt policydb_stmts[ST_COUNT] = {
 	S(ST_LIMIT_ADD_OLD, "INSERT INTO quota_limits (quota_id, kind, span, max_count)"
 			    " SELECT id, ?, ?, ? FROM quotas WHERE name = ?"),
 	S(ST_LIMIT_COLUMNS, "SELECT action, warn_at, mode FROM quota_limits WHERE 1 = 0"),
+	S(ST_SIZE_LIMITS, "SELECT id FROM quota_limits"
+			  " WHERE kind = 'bytes' OR kind = 'max_message_bytes' LIMIT 1"),
 };
 #undef S
 
