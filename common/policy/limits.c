@@ -200,14 +200,21 @@ bool limits_counts_size(const struct backends_limits *l)
 	return false;
 }
 
-long long limits_cap(const struct backends_limits *l, int kind)
+const struct policydb_limit *limits_cap_row(const struct backends_limits *l, int kind)
 {
-	long long cap = -1;
+	const struct policydb_limit *row = NULL;
 
 	for (size_t i = 0; i < l->n; i++)
-		if (l->l[i].kind == kind && (cap < 0 || l->l[i].max < cap))
-			cap = l->l[i].max;
-	return cap;
+		if (l->l[i].kind == kind && (row == NULL || l->l[i].max < row->max))
+			row = &l->l[i];
+	return row;
+}
+
+long long limits_cap(const struct backends_limits *l, int kind)
+{
+	const struct policydb_limit *row = limits_cap_row(l, kind);
+
+	return row != NULL ? row->max : -1;
 }
 
 void limits_describe(const struct config *c, const struct limits_entry *e, const char *domain,

@@ -158,9 +158,14 @@ static void new_resid(struct quota_state *s)
 static enum policy_step refuse_cap(struct policy_call *call, struct policy_result *r, int kind,
 				   long long cap)
 {
+	const struct policydb_limit *row = limits_cap_row(&((struct quota_state *)call->state)->set,
+							   kind);
 	struct limits_entry e = { .row = { .kind = kind, .span = POLICYDB_SPAN_MESSAGE,
-					   .max = cap } };
+					   .max = cap, .warn_at = POLICYDB_WARN_DEFAULT } };
 	char why[128];
+
+	if (row != NULL)
+		e.row = *row;	/* with the cap's overrides (issue 11) */
 
 	limits_describe(call->env->config, &e, NULL, why, sizeof(why));
 	policy_refuse(r, policy_msg_reply_format(call->msg, &call->env->config->quota_limit_reply,
