@@ -1655,7 +1655,8 @@ static void limits_answer(struct api_req *r, int status, long id, const char *na
 		fail_db(r, st, POLICYDB_QUOTA, err);
 		return;
 	}
-	base.kind = c->quota_counting_recipients ? POLICYDB_LIMIT_RECIPIENTS : POLICYDB_LIMIT_MESSAGES;
+	base.kind = c->quota_counting_recipients ? POLICYDB_LIMIT_RECIPIENTS
+						 : POLICYDB_LIMIT_MESSAGES;
 	base.span = c->quota_interval;
 	base.max = number;
 	arr = json_array();

@@ -558,7 +558,8 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 	     (st == POLICYDB_OK && (t.nrows == 0 || t.rows[0][2] == NULL))) &&
 	    at != NULL && at[1] != '\0' &&
 	    policydb_domain_quota(cli->db, at + 1, false, dq_name, sizeof(dq_name), &limit, unused,
-				  POLICYDB_LIMITS_MAX, &n_unused, dq_err, sizeof(dq_err)) == POLICYDB_OK)
+				  POLICYDB_LIMITS_MAX, &n_unused, dq_err,
+				  sizeof(dq_err)) == POLICYDB_OK)
 		from_domain = true;
 	else
 		limit = -1;

@@ -88,7 +88,7 @@ struct conn {
 	struct config *config;		/* snap's, borrowed */
 	struct request *req;
 	struct policy_msg *msg;		/* created at the first MAIL FROM */
-	unsigned long no_reply;		/* SMFIP_NR_CONN / _HELO / _HDR / _BODY as negotiated */
+	unsigned long no_reply;		/* SMFIP_NR_CONN / _HELO / _HDR / _BODY negotiated */
 	unsigned n_messages;
 	bool count_size;		/* headers and body negotiated to count the size */
 	uint64_t msg_bytes;		/* this message's headers and body so far */
@@ -316,7 +316,8 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (s->size_possible && backends != NULL &&
 	    backends_size_wanted(backends, (int64_t)time(NULL),
 				 (uint32_t)conn->config->policydb_cache_ttl))
-		protocol = (protocol & ~(SMFIP_NOHDRS | SMFIP_NOBODY)) | SMFIP_NR_HDR | SMFIP_NR_BODY;
+		protocol = (protocol & ~(SMFIP_NOHDRS | SMFIP_NOBODY)) | SMFIP_NR_HDR |
+			   SMFIP_NR_BODY;
 	*pf0 = f0 & (SMFIF_SETSYMLIST | s->actions);
 	*pf1 = f1 & protocol;
 	*pf2 = 0;

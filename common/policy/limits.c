@@ -192,7 +192,8 @@ size_t limits_build(const struct config *c, const struct backends_limits *l, con
 bool limits_counts_size(const struct backends_limits *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (l->l[i].kind == POLICYDB_LIMIT_BYTES || l->l[i].kind == POLICYDB_LIMIT_MAX_BYTES)
+		if (l->l[i].kind == POLICYDB_LIMIT_BYTES ||
+		    l->l[i].kind == POLICYDB_LIMIT_MAX_BYTES)
 			return true;
 	for (size_t i = 0; l->pool && i < l->n_pool; i++)
 		if (l->pool_l[i].kind == POLICYDB_LIMIT_BYTES)

@@ -189,7 +189,8 @@ int policydb_domain_users(struct policydb *db, const char *domain, policydb_row_
 
 /*
  * A quota's extra limits live in quota_limits (id, quota_id, kind, span,
- * max_count, and the nullable overrides action, warn_at, mode), a domain's default quota and pool in domain_quotas
+ * max_count, and the nullable overrides action, warn_at, mode), a domain's
+ * default quota and pool in domain_quotas
  * (domain_id, pool 0/1, quota_id); both are added to any database, CHAPPS's
  * included, by policydb_setup, and deleting a quota or a domain cascades
  * to them.  The look-ups treat missing tables (a database not yet set up

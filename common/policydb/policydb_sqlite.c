@@ -121,7 +121,8 @@ static int sqlite_err(struct sqlite_conn *c, const char *what, char *err, size_t
 		return POLICYDB_EXISTS;
 	}
 	/* an INSERT naming a column the table lacks: "table T has no column named C" */
-	schema = strncmp(msg, "no such table", 13) == 0 || strncmp(msg, "no such column", 14) == 0 ||
+	schema = strncmp(msg, "no such table", 13) == 0 ||
+		 strncmp(msg, "no such column", 14) == 0 ||
 		 strstr(msg, " has no column named ") != NULL;
 	error_format_class(schema ? ERROR_CONFIG : ERROR_TEMPORARY, err, errsize, "%s: %s: %s%s",
 			   c->db->base.label, what, msg, schema ? POLICYDB_SETUP_HINT : "");
