@@ -3,7 +3,7 @@
  *	routes - CHAPPS's REST routes (spec 9.5) over chapps's policy data
  * SUMMARY
  *	api_routes[]: users, domains, emails, quotas, /live, /v1/health,
- *	/v1/locks and /v1/events
+ *	/v1/quotas/{quota_id}/limits, /v1/locks and /v1/events
  * DESCRIPTION
  *	Paths, bodies, status codes and messages are CHAPPS's: every success
  *	is {"version", "timestamp", "response"} plus association keys or
@@ -1817,6 +1817,175 @@ static void events_list(struct api_req *r)
 	r->out = json_pack("{s:o}", "events", arr);
 }
 
+/*
+ * /v1/quotas/{quota_id}/limits: a quota's limits (issue 10) with their
+ * overrides (issue 11), as chapps-cli limit list shows them; plain JSON
+ * like /v1/health (no CHAPPS envelope): {"quota_id", "quota", "limits":
+ * [{"id", "kind", "window", "max", "action", "warn_at", "mode"}]}, id 0
+ * the quota's own number, null for an override left to the setting.
+ */
+
+/* limit_json - one limit (null: the setting's value) */
+static json_t *limit_json(const struct policydb_limit *l)
+{
+	const char *a = policydb_limit_action_name(l->action);
+	const char *m = policydb_limit_mode_name(l->mode);
+	char span[32];
+
+	policydb_limit_span_text(l->span, span, sizeof(span));
+	return json_pack("{s:I,s:s,s:s,s:I,s:o,s:o,s:o}", "id", (json_int_t)l->id, "kind",
+			 policydb_limit_kind_name(l->kind), "window", span, "max",
+			 (json_int_t)l->max, "action", a ? json_string(a) : json_null(), "warn_at",
+			 l->warn_at >= 0 ? json_integer(l->warn_at) : json_null(), "mode",
+			 m ? json_string(m) : json_null());
+}
+
+/* limits_quota - the name of the quota of path parameter 0 into name; false after an answer */
+static bool limits_quota(struct api_req *r, long *id, char *name, size_t size)
+{
+	json_t *obj = NULL;
+	char err[512];
+	int st;
+
+	if (!path_id(r, 0, id))
+		return false;
+	st = get_obj(r, POLICYDB_QUOTA, *id, &obj, err, sizeof(err));
+	if (st != POLICYDB_OK) {
+		fail_db(r, st, POLICYDB_QUOTA, err);
+		return false;
+	}
+	snprintf(name, size, "%s", obj_name(obj) ? obj_name(obj) : "");
+	json_decref(obj);
+	return true;
+}
+
+/* limits_answer - answer status with quota id's limits */
+static void limits_answer(struct api_req *r, int status, long id, const char *name)
+{
+	struct policydb_limit rows[POLICYDB_LIMITS_MAX];
+	struct policydb_limit base = { .warn_at = POLICYDB_WARN_DEFAULT };
+	const struct config *c = r->api->config;
+	json_t *arr;
+	char err[512];
+	long number = 0;
+	size_t n = 0;
+	int st;
+
+	st = policydb_quota_limits(r->api->db, name, &number, rows, POLICYDB_LIMITS_MAX, &n, err,
+				   sizeof(err));
+	if (st != POLICYDB_OK) {
+		fail_db(r, st, POLICYDB_QUOTA, err);
+		return;
+	}
+	base.kind = c->quota_counting_recipients ? POLICYDB_LIMIT_RECIPIENTS
+						 : POLICYDB_LIMIT_MESSAGES;
+	base.span = c->quota_interval;
+	base.max = number;
+	arr = json_array();
+	json_array_append_new(arr, limit_json(&base));
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, limit_json(&rows[i]));
+	json_decref(r->out);
+	r->status = status;
+	r->out = json_pack("{s:I,s:s,s:o}", "quota_id", (json_int_t)id, "quota", name, "limits",
+			   arr);
+}
+
+/* limits_get - GET /v1/quotas/{quota_id}/limits */
+static void limits_get(struct api_req *r)
+{
+	char name[256];
+	long id;
+
+	if (limits_quota(r, &id, name, sizeof(name)))
+		limits_answer(r, 200, id, name);
+}
+
+/* member_text - a string member, or an integer one as decimal text, into buf; NULL if absent */
+static const char *member_text(json_t *body, const char *key, char *buf, size_t size, bool *bad)
+{
+	json_t *v = json_object_get(body, key);
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	*bad = true;
+	return NULL;
+}
+
+/*
+ * limits_post - POST /v1/quotas/{quota_id}/limits {"kind", "window", "max",
+ * "action", "warn_at", "mode"} (window may be left out for a cap; the
+ * overrides may be null or left out): 201 with the quota's limits
+ */
+static void limits_post(struct api_req *r)
+{
+	char name[256], err[512], kbuf[32], wbuf[32], mbuf[32], abuf[32], obuf[32], pbuf[32];
+	const char *kind, *window, *max, *action, *warn, *mode;
+	struct policydb_limit l;
+	bool bad = false;
+	json_t *body;
+	long id;
+	int st;
+
+	if (!limits_quota(r, &id, name, sizeof(name)) || (body = body_json(r)) == NULL)
+		return;
+	kind = member_text(body, "kind", kbuf, sizeof(kbuf), &bad);
+	window = member_text(body, "window", wbuf, sizeof(wbuf), &bad);
+	max = member_text(body, "max", mbuf, sizeof(mbuf), &bad);
+	action = member_text(body, "action", abuf, sizeof(abuf), &bad);
+	warn = member_text(body, "warn_at", pbuf, sizeof(pbuf), &bad);
+	mode = member_text(body, "mode", obuf, sizeof(obuf), &bad);
+	if (!json_is_object(body) || bad) {
+		fail_422(r, "a limit is an object of strings and integers: kind, window, max, "
+			    "action, warn_at, mode");
+	} else if (policydb_limit_parse(kind, window, max, &l, err, sizeof(err)) < 0 ||
+		   policydb_limit_overrides(action, warn, mode, &l, err, sizeof(err)) < 0) {
+		fail_422(r, "%s", err);
+	} else if ((st = policydb_limit_add(r->api->db, name, &l, err, sizeof(err))) !=
+		   POLICYDB_OK) {
+		fail_db(r, st, POLICYDB_QUOTA, err);
+	} else {
+		char object[300];
+
+		snprintf(object, sizeof(object), "quota:%s:limits", name);
+		audit_new(r, object, NULL, limit_json(&l));
+		signal_milter(r);
+		limits_answer(r, 201, id, name);
+	}
+	json_decref(body);
+}
+
+/* limits_delete - DELETE /v1/quotas/{quota_id}/limits/{limit_id}: 200 with the quota's limits */
+static void limits_delete(struct api_req *r)
+{
+	char name[256], err[512], object[300];
+	long id, limit_id;
+	int st;
+
+	if (!limits_quota(r, &id, name, sizeof(name)) || !path_id(r, 1, &limit_id))
+		return;
+	st = limit_id > 0 ? policydb_limit_del(r->api->db, name, limit_id, err, sizeof(err))
+			  : POLICYDB_NOTFOUND;
+	if (st == POLICYDB_NOTFOUND) {
+		fail_detail(r, 404, "Unable to find a matching Limit");
+		return;
+	}
+	if (st != POLICYDB_OK) {
+		fail_db(r, st, POLICYDB_QUOTA, err);
+		return;
+	}
+	snprintf(object, sizeof(object), "quota:%s:limits:%ld", name, limit_id);
+	audit_new(r, object, json_integer(limit_id), NULL);
+	signal_milter(r);
+	limits_answer(r, 200, id, name);
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 #define GET(p, h) { "GET", p, h, false }
@@ -1830,6 +1999,9 @@ const struct api_route api_routes[] = {
 	PUT("/v1/locks/{user}", lock_put),
 	DEL("/v1/locks/{user}", lock_delete),
 	GET("/v1/events", events_list),
+	GET("/v1/quotas/{quota_id}/limits", limits_get),
+	POST("/v1/quotas/{quota_id}/limits", limits_post),
+	DEL("/v1/quotas/{quota_id}/limits/{limit_id}", limits_delete),
 
 	POST("/users/", users_create),
 	GET("/users/", users_list),

@@ -133,6 +133,7 @@ struct options {
 	const char *domain;
 	enum verdict expect;
 	bool smtp;
+	bool unique_rcpts;	/* --unique-rcpts: a new recipient address every message */
 	bool xclient;
 	const char *auth_password;	/* --auth: AUTH PLAIN with this password */
 	bool quiet;
@@ -711,7 +712,10 @@ static int milter_message(struct conn *c, struct pkt *p, long n, struct worker *
 			goto out;
 	}
 	for (int r = 0; r < opt.rcpts; r++) {
-		snprintf(rcpt, sizeof(rcpt), "<rcpt%d@example.net>", r);
+		if (opt.unique_rcpts)
+			snprintf(rcpt, sizeof(rcpt), "<rcpt%d.%ld@example.net>", r, n);
+		else
+			snprintf(rcpt, sizeof(rcpt), "<rcpt%d@example.net>", r);
 		mv.rcpt = rcpt;
 		if (c->proto & SMFIP_NORCPT) {
 			accepted_rcpts++;
@@ -1152,6 +1156,8 @@ static void usage(FILE *out)
 		"  -t, --seconds S        stop after S seconds at the latest [60]\n"
 		"  -k, --per-conn N       messages per connection [100]\n"
 		"  -r, --rcpts N          recipients per message [1]\n"
+		"      --unique-rcpts     milter protocol: new recipient addresses every message\n"
+		"                         (<rcptR.N@example.net>; distinct-recipients limits)\n"
 		"  -u, --users N          user population u<BASE>..u<BASE+N-1> [1000]\n"
 		"      --user-base N      first user number [0]\n"
 		"      --prefix P         user name prefix [u]\n"
@@ -1198,6 +1204,7 @@ static void parse_args(int argc, char **argv)
 		{ "smtp", no_argument, NULL, 'S' },
 		{ "xclient", no_argument, NULL, 'X' },
 		{ "auth", required_argument, NULL, 'A' },
+		{ "unique-rcpts", no_argument, NULL, 'U' },
 		{ "body-size", required_argument, NULL, 'b' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1238,6 +1245,7 @@ static void parse_args(int argc, char **argv)
 				die("--rate: want 0 <= N <= 10000000");
 			break;
 		case 'S': opt.smtp = true; break;
+		case 'U': opt.unique_rcpts = true; break;
 		case 'X': opt.xclient = true; break;
 		case 'A': opt.auth_password = optarg; break;
 		case 'b': opt.body_size = (size_t)parse_long("--body-size", optarg, 64, 10000000); break;

@@ -8,8 +8,10 @@
 #   A  milter protocol straight to the milter (bench/chapps-bench, loopback TCP), each
 #      figure next to bench/noop-milter measured in the same run, best of BENCH_ROUNDS
 #      rounds in alternating order: the identity gate alone; gate + SDA + quota on LMDB
-#      and on Redis, at 1, 16 and 256 connections of 50 messages; on LMDB at 16
-#      connections of 10 and of 1 message; then latency at a fixed load.
+#      and on Redis, at 1, 16 and 256 connections of 50 messages; the same at 16
+#      connections with a quota of three limits (the day's own number, an hour's messages,
+#      a day's distinct recipients, a new address every message) against the single limit;
+#      on LMDB at 16 connections of 10 and of 1 message; then latency at a fixed load.
 #   B  quota cost against the window's contents: users whose window already holds 10,
 #      1,000 and 100,000 messages (spread over every bucket of the window by
 #      `chapps-cli usage import`, the worst case), and 100,000 sent through the milter itself.
@@ -285,12 +287,17 @@ EOF
 }
 
 # make_policy_db - the quota "bench", users u0..u(MEM_USERS-1) with it and bench.test,
-# and the window-cost users
+# the window-cost users, and the quota "bench3" of three limits (its own number over
+# quota.interval, the day; messages per hour; distinct recipients per day, none of them
+# reached) for users l0..l999
 make_policy_db()
 {
 	local c=$W/conf/lmdb.conf u i
 	"$CLI" -c "$c" admin db-setup >/dev/null &&
 	"$CLI" -c "$c" quota add bench 100000000 >/dev/null &&
+	"$CLI" -c "$c" quota add bench3 99999999 >/dev/null &&
+	"$CLI" -c "$c" limit add bench3 messages 1h 99999999 >/dev/null &&
+	"$CLI" -c "$c" limit add bench3 distinct_recipients 1d 99999999 >/dev/null &&
 	"$CLI" -c "$c" user add probe --quota bench >/dev/null &&
 	"$CLI" -c "$c" allow probe bench.test --create >/dev/null || return 1
 	for u in w10 w1000 w100000 m100000; do
@@ -306,10 +313,14 @@ WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < $MEM_US
 -- section E: Cyrus SASL names its users with the realm ({auth_authen} = u0@bench.test)
 WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < $AUTH_USERS - 1)
 	INSERT INTO users (name) SELECT 'u' || x || '@bench.test' FROM c;
+WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < 999)
+	INSERT INTO users (name) SELECT 'l' || x FROM c;
 INSERT INTO quota_user (user_id, quota_id) SELECT u.id, q.id FROM users u, quotas q
 	WHERE q.name = 'bench' AND u.name GLOB 'u[0-9]*';
+INSERT INTO quota_user (user_id, quota_id) SELECT u.id, q.id FROM users u, quotas q
+	WHERE q.name = 'bench3' AND u.name GLOB 'l[0-9]*';
 INSERT INTO domain_user (user_id, domain_id) SELECT u.id, d.id FROM users u, domains d
-	WHERE d.name = 'bench.test' AND u.name GLOB 'u[0-9]*';
+	WHERE d.name = 'bench.test' AND u.name GLOB '[ul][0-9]*';
 COMMIT;
 EOF
 	else
@@ -318,12 +329,14 @@ EOF
 			echo "quota:u$i:bench"
 			[ "$i" -lt "$AUTH_USERS" ] &&
 				printf 'allow:u%d@bench.test:bench.test\nquota:u%d@bench.test:bench\n' "$i" "$i"
+			[ "$i" -lt 1000 ] && printf 'allow:l%d:bench.test\nquota:l%d:bench3\n' "$i" "$i"
 		done >"$W/users.txt"
 		"$CLI" -c "$c" import-file "$W/users.txt" --create >/dev/null 2>&1 || return 1
 	fi
 	# what the milter will see: the last user exists with the quota and the domain
 	"$CLI" -c "$c" show "u$((MEM_USERS - 1))" | grep -q 'bench.test' &&
-	"$CLI" -c "$c" show "u$((MEM_USERS - 1))" | grep -q '^quota: *bench'
+	"$CLI" -c "$c" show "u$((MEM_USERS - 1))" | grep -q '^quota: *bench' &&
+	[ "$("$CLI" -c "$c" show l999 --quota 2>/dev/null | grep -c '^  99999999 ')" = 3 ]
 }
 
 # start_redis - a private redis-server, no persistence
@@ -346,11 +359,12 @@ redis_used_memory() { redis-cli -p "$P_REDIS" info memory | tr -d '\r' |
 
 # ---- A: throughput and latency over the milter protocol --------------------------
 
-# compare CONNS ENTRIES... - ROUNDS rounds over ENTRIES ("key:port:name"), the order
+# compare CONNS ENTRIES... - ROUNDS rounds over ENTRIES ("key:port:name[:l]"; ":l" sends
+# as the three-limit users l0..l999 to a new recipient address every message), the order
 # reversed every other round; PER_CONN messages per connection (default 50)
 compare()
 {
-	local conns=$1 r e key port name list; shift
+	local conns=$1 r e key port name extra list; shift
 	for ((r = 0; r < ROUNDS; r++)); do
 		list=("$@")
 		if ((r % 2 == 1)); then
@@ -359,8 +373,10 @@ compare()
 			list=("${rev[@]}")
 		fi
 		for e in "${list[@]}"; do
-			IFS=: read -r key port name <<<"$e"
-			measure "$key" "$port" "$name" -c "$conns" -k "${PER_CONN:-50}" -u 1000 \
+			IFS=: read -r key port name extra <<<"$e"
+			local users=(-u 1000)
+			[ "$extra" = l ] && users=(-u 1000 --prefix l --unique-rcpts)
+			measure "$key" "$port" "$name" -c "$conns" -k "${PER_CONN:-50}" "${users[@]}" \
 				-m 10000000 -t "$SECS"
 		done
 	done
@@ -396,6 +412,18 @@ phase_a()
 			compare "$c" "noop$c:$P_NOOP:noop" "lmdb$c:$P_CHAPPS:lmdb"
 		fi
 	done
+	# a quota of three limits against the single limit, interleaved with it and the no-op
+	run_bench warm "$P_CHAPPS" -c 16 -k 50 -u 1000 --prefix l --unique-rcpts -m "$WARM" \
+		-t 30 >/dev/null
+	if [ "$redis" = 1 ]; then
+		run_bench warm "$P_CHAPPS2" -c 16 -k 50 -u 1000 --prefix l --unique-rcpts \
+			-m "$WARM" -t 30 >/dev/null
+		compare 16 "noop16:$P_NOOP:noop" "lmdb16:$P_CHAPPS:lmdb" \
+			"lim3lmdb16:$P_CHAPPS:lmdb:l" "redis16:$P_CHAPPS2:credis" \
+			"lim3redis16:$P_CHAPPS2:credis:l"
+	else
+		compare 16 "noop16:$P_NOOP:noop" "lmdb16:$P_CHAPPS:lmdb" "lim3lmdb16:$P_CHAPPS:lmdb:l"
+	fi
 	# how mail clients submit: few messages per SMTP session, so per milter connection
 	for k in 10 1; do
 		PER_CONN=$k compare 16 "noop16k$k:$P_NOOP:noop" "lmdb16k$k:$P_CHAPPS:lmdb"
@@ -645,6 +673,26 @@ table()
 			row "gate+SDA+quota $s, $c conns" "$(fmt_rate "$l" "${BEST_CPU[$s$c]}")" \
 				"$(fmt_rate "$n" "${BEST_CPU[noop$c]}")" "$r" "$tgt" "$res"
 		done
+	done
+	for s in lmdb redis; do	# a quota of three limits (issue 10)
+		[ "$s" = redis ] && [ "$redis" != 1 ] && continue
+		l=${BEST[lim3${s}16]:-} n=${BEST[noop16]:-}
+		[ -n "$l" ] || continue
+		row "gate+SDA+quota of 3 limits $s, 16 conns" \
+			"$(fmt_rate "$l" "${BEST_CPU[lim3${s}16]}")" \
+			"$(fmt_rate "$n" "${BEST_CPU[noop16]}")" \
+			"$(ratio "$(kv rate "$l")" "$(kv rate "$n")")" "-" "-"
+		local c3 c1
+		c3=$(awk -v x="${BEST_CPU[lim3${s}16]}" 'BEGIN { n = split(x, a, "+"); s = 0;
+			for (i = 1; i <= n; i++) s += a[i]; print s }')
+		c1=$(awk -v x="${BEST_CPU[${s}16]}" 'BEGIN { n = split(x, a, "+"); s = 0;
+			for (i = 1; i <= n; i++) s += a[i]; print s }')
+		r=$(ratio "$c3" "$c1")
+		row "  3 limits vs 1: CPU per decision, $s" "${c3}us/msg" "${c1}us/msg (1 limit)" \
+			"$r" "<= 1.15" "$(verdict awk -v x="$r" 'BEGIN { exit !(x <= 1.15) }')"
+		row "  3 limits vs 1: throughput, $s" "$(printf '%.0f/s' "$(kv rate "$l")")" \
+			"$(printf '%.0f/s (1 limit)' "$(kv rate "${BEST[${s}16]:-}")")" \
+			"$(ratio "$(kv rate "$l")" "$(kv rate "${BEST[${s}16]:-}")")" "-" "-"
 	done
 	for k in 10 1; do	# fewer messages per connection (mail clients: one per session)
 		l=${BEST[lmdb16k$k]:-} n=${BEST[noop16k$k]:-}

@@ -65,6 +65,9 @@ struct cli {
 	bool pool;		/* domain quota --pool */
 	const char *top_limit;	/* top --limit N */
 	const char *events_n;	/* events -n N */
+	const char *action;	/* limit add --action A */
+	const char *warn_at;	/* limit add --warn-at P */
+	const char *mode;	/* limit add --mode M */
 	char err[512];
 };
 
@@ -562,14 +565,28 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 	struct table t = { 3, names, NULL, 0 };
 	struct name_list domains = { 0 }, emails = { 0 };
 	struct store_quota_state qs = { 0 };
-	bool have_usage = false;
+	struct policydb_limit unused[POLICYDB_LIMITS_MAX];
+	const char *at = strrchr(argv[0], '@');
+	char dq_name[160], dq_err[256];
+	bool have_usage = false, from_domain = false;
 	long limit = -1;
+	size_t n_unused;
 	int st;
 
 	if (argc != 1)
 		return fail("usage: show USER [--quota]") + 1;
 	st = policydb_user_get(cli->db, argv[0], table_row, &t, cli->err, sizeof(cli->err));
-	if (st != POLICYDB_OK) {
+	/* no quota of the user's own: the domain's default, if any, is what the milter applies */
+	if ((st == POLICYDB_NOTFOUND ||
+	     (st == POLICYDB_OK && (t.nrows == 0 || t.rows[0][2] == NULL))) &&
+	    at != NULL && at[1] != '\0' &&
+	    policydb_domain_quota(cli->db, at + 1, false, dq_name, sizeof(dq_name), &limit, unused,
+				  POLICYDB_LIMITS_MAX, &n_unused, dq_err,
+				  sizeof(dq_err)) == POLICYDB_OK)
+		from_domain = true;
+	else
+		limit = -1;
+	if (st != POLICYDB_OK && !from_domain) {
 		table_free(&t);
 		return db_status(cli, st);
 	}
@@ -606,7 +623,11 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 		printf("{\"user\":");
 		json_string(stdout, argv[0]);
 		printf(",\"quota\":");
-		json_string(stdout, t.nrows ? t.rows[0][1] : NULL);
+		json_string(stdout, from_domain ? dq_name : t.nrows ? t.rows[0][1] : NULL);
+		if (from_domain) {
+			printf(",\"default_of\":");
+			json_string(stdout, at + 1);
+		}
 		printf(",\"limit\":");
 		if (limit >= 0)
 			printf("%ld", limit);
@@ -623,8 +644,12 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 		if (!cli->quota_flag)
 			printf("}\n");
 	} else {
-		printf("user:     %s\n", argv[0]);
-		if (limit >= 0)
+		printf("user:     %s%s\n", argv[0],
+		       st != POLICYDB_OK ? " (not in the policy database)" : "");
+		if (from_domain)
+			printf("quota:    %s (%ld per %d s), the default quota of %s\n", dq_name,
+			       limit, cli->cfg->quota_interval, at + 1);
+		else if (limit >= 0)
 			printf("quota:    %s (%ld per %d s)\n", t.rows[0][1], limit,
 			       cli->cfg->quota_interval);
 		else
@@ -1015,6 +1040,37 @@ static void time_text(int64_t t, char *buf, size_t size)
 		strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&tt, &tm));
 }
 
+/* json_overrides - ,"action":...,"warn_at":...,"mode":... of a limit (null: the default) */
+static void json_overrides(const struct policydb_limit *l)
+{
+	printf(",\"action\":");
+	json_string(stdout, policydb_limit_action_name(l->action));
+	if (l->warn_at >= 0)
+		printf(",\"warn_at\":%d,\"mode\":", l->warn_at);
+	else
+		printf(",\"warn_at\":null,\"mode\":");
+	json_string(stdout, policydb_limit_mode_name(l->mode));
+}
+
+/* overrides_text - " [action lock, warn at 80%, monitor]", or "" for a limit without overrides */
+static void overrides_text(const struct policydb_limit *l, char *buf, size_t size)
+{
+	const char *a = policydb_limit_action_name(l->action);
+	const char *m = policydb_limit_mode_name(l->mode);
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (a != NULL)
+		len += (size_t)snprintf(buf + len, size - len, "%saction %s", len ? ", " : " [", a);
+	if (l->warn_at >= 0 && len < size)
+		len += (size_t)snprintf(buf + len, size - len, "%swarn at %d%%", len ? ", " : " [",
+					l->warn_at);
+	if (m != NULL && len < size)
+		len += (size_t)snprintf(buf + len, size - len, "%smode %s", len ? ", " : " [", m);
+	if (len > 0 && len < size)
+		snprintf(buf + len, size - len, "]");
+}
+
 /*
  * show_limits - show --quota: every limit of a user whose quota is more
  * than the CHAPPS single limit, with use, room and next_free (JSON: the
@@ -1026,7 +1082,7 @@ static void show_limits(struct cli *cli, const char *user)
 	struct store_limit limits[STORE_LIMITS_MAX];
 	struct limits_entry entries[STORE_LIMITS_MAX];
 	struct store_limit_state states[STORE_LIMITS_MAX];
-	char pool_owner[LIMITS_OWNER_MAX], why[160], tz_err[160], nf[64];
+	char pool_owner[LIMITS_OWNER_MAX], why[160], tz_err[160], nf[64], ov[80];
 	const char *at = strrchr(user, '@'), *err = "";
 	int64_t now = (int64_t)time(NULL);
 	bool usage = false;
@@ -1068,6 +1124,7 @@ static void show_limits(struct cli *cli, const char *user)
 			json_string(stdout, span);
 			printf(",\"max\":%lld,\"text\":", e->row.max);
 			json_string(stdout, why);
+			json_overrides(&e->row);
 			if (usage)
 				printf(",\"use\":%llu,\"reserved\":%llu,\"room\":%lld,"
 				       "\"next_free\":%lld",
@@ -1076,11 +1133,13 @@ static void show_limits(struct cli *cli, const char *user)
 				       (long long)states[i].next_free);
 			printf("}");
 		} else if (usage) {
-			printf("  %-40s used %llu (+%llu reserved), room %lld, next free %s\n", why,
-			       (unsigned long long)states[i].committed,
-			       (unsigned long long)states[i].reserved, room, nf);
+			overrides_text(&e->row, ov, sizeof(ov));
+			printf("  %-40s used %llu (+%llu reserved), room %lld, next free %s%s\n",
+			       why, (unsigned long long)states[i].committed,
+			       (unsigned long long)states[i].reserved, room, nf, ov);
 		} else {
-			printf("  %s\n", why);
+			overrides_text(&e->row, ov, sizeof(ov));
+			printf("  %s%s\n", why, ov);
 		}
 	}
 	for (size_t i = 0; n > 0 && i < l.n; i++) {
@@ -1094,36 +1153,70 @@ static void show_limits(struct cli *cli, const char *user)
 			json_string(stdout, policydb_limit_kind_name(l.l[i].kind));
 			printf(",\"window\":\"message\",\"max\":%lld,\"text\":", l.l[i].max);
 			json_string(stdout, why);
+			json_overrides(&l.l[i]);
 			printf("}");
 		} else {
-			printf("  %s (a cap)\n", why);
+			overrides_text(&l.l[i], ov, sizeof(ov));
+			printf("  %s (a cap)%s\n", why, ov);
 		}
 	}
 	if (cli->json)
 		printf("]}\n");
 }
 
-/* cmd_limit - limit add QUOTA KIND WINDOW MAX | limit del QUOTA ID | limit list QUOTA */
+/* limit_row_text - one limit as a row of limit list (7 columns; NULL: the default) */
+static char **limit_row_text(const struct policydb_limit *l)
+{
+	char **row = xcalloc(7, sizeof(*row));
+	const char *a = policydb_limit_action_name(l->action);
+	const char *m = policydb_limit_mode_name(l->mode);
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%ld", l->id);
+	row[0] = xstrdup(buf);
+	row[1] = xstrdup(policydb_limit_kind_name(l->kind));
+	policydb_limit_span_text(l->span, buf, sizeof(buf));
+	row[2] = xstrdup(buf);
+	snprintf(buf, sizeof(buf), "%lld", l->max);
+	row[3] = xstrdup(buf);
+	row[4] = a != NULL ? xstrdup(a) : NULL;
+	snprintf(buf, sizeof(buf), "%d", l->warn_at);
+	row[5] = l->warn_at >= 0 ? xstrdup(buf) : NULL;
+	row[6] = m != NULL ? xstrdup(m) : NULL;
+	return row;
+}
+
+/*
+ * cmd_limit - limit add QUOTA KIND WINDOW MAX [--action A] [--warn-at P]
+ * [--mode M] | limit del QUOTA ID | limit list QUOTA
+ */
 static int cmd_limit(struct cli *cli, int argc, char **argv)
 {
-	static const char *const names[] = { "id", "kind", "window", "max" };
+	static const char *const names[] = { "id",	"kind",	   "window", "max",
+					     "action", "warn_at", "mode" };
 	struct policydb_limit rows[POLICYDB_LIMITS_MAX], l;
-	struct table t = { 4, names, NULL, 0 };
+	struct table t = { 7, names, NULL, 0 };
 	size_t n = 0;
 	long number, id;
-	char buf[64];
+	char ov[80];
 	int st;
 
+	if ((cli->action != NULL || cli->warn_at != NULL || cli->mode != NULL) &&
+	    !(argc == 5 && strcmp(argv[0], "add") == 0))
+		return fail("--action, --warn-at and --mode go with limit add") + 1;
 	if (argc == 5 && strcmp(argv[0], "add") == 0) {
 		if (policydb_limit_parse(argv[2], argv[3], argv[4], &l, cli->err,
-					 sizeof(cli->err)) < 0)
+					 sizeof(cli->err)) < 0 ||
+		    policydb_limit_overrides(cli->action, cli->warn_at, cli->mode, &l, cli->err,
+					     sizeof(cli->err)) < 0)
 			return fail("%s", cli->err) + 1;
 		st = policydb_limit_add(cli->db, argv[1], &l, cli->err, sizeof(cli->err));
 		if (db_status(cli, st))
 			return 1;
 		signal_milter(cli);
-		return done(cli, "quota %s: limit %s %s %s added", argv[1], argv[2], argv[3],
-			    argv[4]);
+		overrides_text(&l, ov, sizeof(ov));
+		return done(cli, "quota %s: limit %s %s %s added%s", argv[1], argv[2], argv[3],
+			    argv[4], ov);
 	}
 	if (argc == 3 && strcmp(argv[0], "del") == 0) {
 		if (parse_long(argv[2], &id) < 0 || id <= 0)
@@ -1139,35 +1232,28 @@ static int cmd_limit(struct cli *cli, int argc, char **argv)
 					   cli->err, sizeof(cli->err));
 		if (db_status(cli, st))
 			return 1;
-		char **row = xcalloc(4, sizeof(*row));
+		/* the quota's own number: the CHAPPS limit, id 0, the defaults */
+		struct policydb_limit base = {
+			.id = 0,
+			.kind = cli->cfg->quota_counting_recipients ? POLICYDB_LIMIT_RECIPIENTS
+								     : POLICYDB_LIMIT_MESSAGES,
+			.span = cli->cfg->quota_interval,
+			.max = number,
+			.warn_at = POLICYDB_WARN_DEFAULT,
+		};
 
-		/* the quota's own number: the CHAPPS limit, id 0 */
-		row[0] = xstrdup("0");
-		row[1] = xstrdup(cli->cfg->quota_counting_recipients ? "recipients" : "messages");
-		snprintf(buf, sizeof(buf), "%d", cli->cfg->quota_interval);
-		row[2] = xstrdup(buf);
-		snprintf(buf, sizeof(buf), "%ld", number);
-		row[3] = xstrdup(buf);
 		t.rows = xreallocarray(t.rows, 1, sizeof(*t.rows));
-		t.rows[t.nrows++] = row;
+		t.rows[t.nrows++] = limit_row_text(&base);
 		for (size_t i = 0; i < n; i++) {
-			row = xcalloc(4, sizeof(*row));
-			snprintf(buf, sizeof(buf), "%ld", rows[i].id);
-			row[0] = xstrdup(buf);
-			row[1] = xstrdup(policydb_limit_kind_name(rows[i].kind));
-			policydb_limit_span_text(rows[i].span, buf, sizeof(buf));
-			row[2] = xstrdup(buf);
-			snprintf(buf, sizeof(buf), "%lld", rows[i].max);
-			row[3] = xstrdup(buf);
 			t.rows = xreallocarray(t.rows, t.nrows + 1, sizeof(*t.rows));
-			t.rows[t.nrows++] = row;
+			t.rows[t.nrows++] = limit_row_text(&rows[i]);
 		}
 		table_print(cli, &t);
 		table_free(&t);
 		return 0;
 	}
-	return fail("usage: limit add QUOTA KIND WINDOW MAX | limit del QUOTA ID | "
-		    "limit list QUOTA") + 1;
+	return fail("usage: limit add QUOTA KIND WINDOW MAX [--action A] [--warn-at P] "
+		    "[--mode M] | limit del QUOTA ID | limit list QUOTA") + 1;
 }
 
 /* cmd_domain_quota - domain quota DOMAIN QUOTA|none [--pool] */
@@ -1542,7 +1628,9 @@ static int usage(FILE *out, int status)
 		"  domain greylist|check-spf NAME [--enforce yes|no]\n"
 		"  domain quota DOMAIN QUOTA|none [--pool]\n"
 		"                                     the domain's default quota (or its pool)\n"
-		"  limit add QUOTA KIND WINDOW MAX | limit del QUOTA ID | limit list QUOTA\n"
+		"  limit add QUOTA KIND WINDOW MAX [--action reject|tempfail|quarantine|lock]\n"
+		"            [--warn-at PERCENT] [--mode enforce|monitor]\n"
+		"  limit del QUOTA ID | limit list QUOTA\n"
 		"  top [--limit N]                    the heaviest senders of the window\n"
 		"  lock USER [REASON] | unlock USER   refuse (or hold) all of USER's mail, or not\n"
 		"  locked                             the locked users\n"
@@ -1598,6 +1686,18 @@ int main(int argc, char **argv)
 			if (++i == argc)
 				return usage(stderr, 2);
 			cli.top_limit = argv[i];
+		} else if (strcmp(a, "--action") == 0) {
+			if (++i == argc)
+				return usage(stderr, 2);
+			cli.action = argv[i];
+		} else if (strcmp(a, "--warn-at") == 0) {
+			if (++i == argc)
+				return usage(stderr, 2);
+			cli.warn_at = argv[i];
+		} else if (strcmp(a, "--mode") == 0) {
+			if (++i == argc)
+				return usage(stderr, 2);
+			cli.mode = argv[i];
 		} else if (strcmp(a, "--quota") == 0) {
 			/* show USER --quota is a flag; user add NAME --quota Q takes a value */
 			if (i + 1 < argc && argv[i + 1][0] != '-' && nargs >= 1 &&

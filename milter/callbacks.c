@@ -22,6 +22,15 @@
  *	xxfi_data is always registered: without it libmilter negotiates away
  *	DATA and Postfix's next small packet waits for a delayed ACK (about
  *	40 ms).
+ *
+ *	Headers and body are asked for only to count a message's real size,
+ *	when the quota policy is in force and some quota in the policy
+ *	database has a bytes limit or a max_message_bytes cap
+ *	(backends_size_wanted, re-read every policy_db.cache_ttl): then with
+ *	SMFIP_NR_HDR and SMFIP_NR_BODY when the MTA offers them, so that
+ *	they cost no round trip.  The size (each header as "name: value" and
+ *	CRLF, the blank line, the body as received) goes to the policies at
+ *	EOM.
  * DIAGNOSTICS
  *	One log line per decision (log_decision); incidents of the backends
  *	once each.  Out of memory aborts (xalloc).
@@ -35,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "callbacks.h"
 #include "base/config.h"
@@ -68,6 +78,7 @@ struct snapshot {
 	unsigned long actions;		/* SMFIF_* asked for besides SETSYMLIST */
 	unsigned long protocol;		/* SMFIP_* asked for */
 	bool connect_macros_used;	/* the CONNECT list is not empty */
+	bool size_possible;		/* a policy may count the real size (quota) */
 	char connect_macros[sizeof(((struct policy_needs *)0)->connect_macros)];
 	char mail_macros[sizeof(((struct policy_needs *)0)->mail_macros) + 2];
 };
@@ -77,8 +88,10 @@ struct conn {
 	struct config *config;		/* snap's, borrowed */
 	struct request *req;
 	struct policy_msg *msg;		/* created at the first MAIL FROM */
-	unsigned long no_reply;		/* SMFIP_NR_CONN / _HELO as negotiated */
+	unsigned long no_reply;		/* SMFIP_NR_CONN / _HELO / _HDR / _BODY negotiated */
 	unsigned n_messages;
+	bool count_size;		/* headers and body negotiated to count the size */
+	uint64_t msg_bytes;		/* this message's headers and body so far */
 };
 
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -98,6 +111,7 @@ static struct snapshot *snapshot_create(struct config *config)
 	s->protocol = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
 		      SMFIP_NR_CONN | (needs.helo ? SMFIP_NR_HELO : SMFIP_NOHELO) |
 		      (needs.rcpt ? 0 : SMFIP_NORCPT);
+	s->size_possible = needs.size;
 	memcpy(s->connect_macros, needs.connect_macros, sizeof(s->connect_macros));
 	s->connect_macros_used = s->connect_macros[0] != '\0';
 	/* the queue id for the log line at every stage from MAIL on */
@@ -295,14 +309,21 @@ static sfsistat mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 {
 	struct conn *conn = conn_get(ctx);
 	const struct snapshot *s = conn->snap;
+	unsigned long protocol = s->protocol;
 
 	(void)f2;
 	(void)f3;
+	if (s->size_possible && backends != NULL &&
+	    backends_size_wanted(backends, (int64_t)time(NULL),
+				 (uint32_t)conn->config->policydb_cache_ttl))
+		protocol = (protocol & ~(SMFIP_NOHDRS | SMFIP_NOBODY)) | SMFIP_NR_HDR |
+			   SMFIP_NR_BODY;
 	*pf0 = f0 & (SMFIF_SETSYMLIST | s->actions);
-	*pf1 = f1 & s->protocol;
+	*pf1 = f1 & protocol;
 	*pf2 = 0;
 	*pf3 = 0;
-	conn->no_reply = *pf1 & (SMFIP_NR_CONN | SMFIP_NR_HELO);
+	conn->no_reply = *pf1 & (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_HDR | SMFIP_NR_BODY);
+	conn->count_size = (protocol & SMFIP_NOBODY) == 0 && (*pf1 & SMFIP_NOBODY) == 0;
 	if (*pf0 & SMFIF_SETSYMLIST) {
 		/* an empty CONNECT list replaces the MTA's default one: no macros */
 		mta->setsymlist(ctx, SMFIM_CONNECT, (char *)s->connect_macros);
@@ -393,6 +414,7 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 	policy_abort(&env, conn->msg);
 	request_message_reset(req);
 	conn->n_messages++;
+	conn->msg_bytes = 0;
 	(void)request_set_sender(req, argv != NULL ? argv[0] : NULL);
 	(void)request_set_esmtp(req, argv != NULL && argv[0] != NULL ? argv + 1 : NULL);
 	for (size_t i = 0; i < sizeof(macros) / sizeof(macros[0]); i++)
@@ -430,6 +452,26 @@ static sfsistat mlfi_data(SMFICTX *ctx)
 	return finish(ctx, conn, "DATA", NULL, &r);
 }
 
+/* mlfi_header - count one header's size (only negotiated to count it) */
+static sfsistat mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct conn *conn = conn_get(ctx);
+
+	/* "name: value" CRLF */
+	conn->msg_bytes += (name ? strlen(name) : 0) + (value ? strlen(value) : 0) + 4;
+	return no_reply(conn, SMFIP_NR_HDR);
+}
+
+/* mlfi_body - count one body chunk (only negotiated to count the size) */
+static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct conn *conn = conn_get(ctx);
+
+	(void)chunk;
+	conn->msg_bytes += len;
+	return no_reply(conn, SMFIP_NR_BODY);
+}
+
 /* mlfi_eom - commit at end of message (quota.commit = "eom") */
 static sfsistat mlfi_eom(SMFICTX *ctx)
 {
@@ -438,6 +480,9 @@ static sfsistat mlfi_eom(SMFICTX *ctx)
 	struct policy_result r;
 
 	capture_queue_id(ctx, conn);
+	if (conn->count_size)
+		/* the headers, the blank line after them, the body */
+		policy_msg_set_size(conn_msg(conn), conn->msg_bytes + 2);
 	policy_eom(&env, conn->req, conn_msg(conn), &r);
 	return finish(ctx, conn, "EOM", NULL, &r);
 }
@@ -482,9 +527,9 @@ static struct smfiDesc desc = {
 	.xxfi_helo = mlfi_helo,
 	.xxfi_envfrom = mlfi_envfrom,
 	.xxfi_envrcpt = mlfi_envrcpt,
-	.xxfi_header = NULL,
+	.xxfi_header = mlfi_header,
 	.xxfi_eoh = NULL,
-	.xxfi_body = NULL,
+	.xxfi_body = mlfi_body,
 	.xxfi_eom = mlfi_eom,
 	.xxfi_abort = mlfi_abort,
 	.xxfi_close = mlfi_close,

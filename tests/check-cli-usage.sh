@@ -1,6 +1,7 @@
 #!/bin/sh
 # check-cli-usage.sh - `chapps-cli usage import`: usage recorded in the store, spread over the
-# window, whatever the user's limit, and the refusals
+# window, whatever the user's limit, and the refusals; `limit add` with per-limit overrides and
+# `show --quota` of a user only a domain's default quota knows
 #
 # Runs the built chapps-cli on an LMDB store and an SQLite policy database in a temporary
 # directory (no server, no network).  The spread over the buckets itself is checked against
@@ -95,6 +96,55 @@ cli usage export u 1
 eq "usage export: status" "$st" 2
 cli usage import u 1 --spread
 eq "--spread without a value: status" "$st" 2
+
+# ---- limit add with per-limit overrides (issue 11), limit list, show --quota
+cli limit add q50 messages 1h 10 --action lock --warn-at 80 --mode monitor
+eq "limit add --action --warn-at --mode: output" "$out" \
+	"quota q50: limit messages 1h 10 added [action lock, warn at 80%, mode monitor]"
+cli limit add q50 recipients 1d 100
+eq "limit add without overrides: output unchanged" "$out" "quota q50: limit recipients 1d 100 added"
+cli limit add q50 bytes 1d 100 --action hold
+eq "limit add --action hold: status" "$st" 2
+eq "limit add --action hold: message" "$out" \
+	'chapps-cli: unknown action "hold" (reject, tempfail, quarantine, lock)'
+cli limit add q50 bytes 1d 100 --warn-at 100
+eq "limit add --warn-at 100: status" "$st" 2
+cli limit add q50 bytes 1d 100 --mode test
+eq "limit add --mode test: status" "$st" 2
+cli limit list q50 --action lock
+eq "--action with limit list: status" "$st" 2
+cli limit list q50
+eq "limit list: the overrides, - for the defaults" "$(printf '%s\n' "$out" | awk '{ print $1 "/" $5 "/" $6 "/" $7 }' | tr '\n' ' ')" \
+	"id/action/warn_at/mode 0/-/-/- 1/lock/80/monitor 2/-/-/- "
+cli --json limit list q50
+eq "limit list --json: the overriding limit" \
+	"$(printf '%s\n' "$out" | grep -o '{"id":"1",[^}]*}')" \
+	'{"id":"1","kind":"messages","window":"3600","max":"10","action":"lock","warn_at":"80","mode":"monitor"}'
+cli --json show u --quota
+eq "show --quota --json: the limit's overrides" \
+	"$(printf '%s\n' "$out" | grep -o '"id":1,[^}]*"mode":"monitor"' | grep -o '"action".*')" \
+	'"action":"lock","warn_at":80,"mode":"monitor"'
+cli show u --quota
+eq "show --quota: the limit's overrides" \
+	"$(printf '%s\n' "$out" | grep -c '10 messages per hour .*\[action lock, warn at 80%, mode monitor\]$')" 1
+
+# ---- show --quota of a user known only through the default quota of its domain
+cli quota add dflt 20
+cli domain add d.test
+cli domain quota d.test dflt
+cli limit add dflt messages 1h 5
+cli show nobody@d.test --quota
+eq "show --quota of a user only the domain default knows: status" "$st" 0
+eq "show --quota of a user only the domain default knows: the quota" \
+	"$(printf '%s\n' "$out" | grep '^quota:')" "quota:    dflt (20 per 3600 s), the default quota of d.test"
+eq "show --quota of a user only the domain default knows: the limits" \
+	"$(printf '%s\n' "$out" | grep -c -e '^  20 recipients per hour ' -e '^  5 messages per hour ')" 2
+cli --json show nobody@d.test --quota
+eq "show --quota --json of that user: quota, domain, limit" \
+	"$(printf '%s\n' "$out" | grep -o '"quota":"dflt","default_of":"d.test","limit":20')" \
+	'"quota":"dflt","default_of":"d.test","limit":20'
+cli show nobody@e.test --quota
+eq "show --quota of a user nobody knows: status" "$st" 1
 
 # run as root, a store made by the import belongs to milter.user (who must write it)
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then

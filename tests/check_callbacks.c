@@ -557,6 +557,65 @@ START_TEST(test_commit_at_eom)
 }
 END_TEST
 
+/*
+ * a max_message_bytes cap in the policy database: headers and body are
+ * negotiated (without replies) to count the real size, which EOM checks;
+ * quota.commit = "data" waits for EOM
+ */
+START_TEST(test_real_size)
+{
+	unsigned long f0 = SMFIF_ADDHDRS | SMFIF_SETSYMLIST, pf0, pf1, pf2, pf3;
+	unsigned char body[200];
+	struct policydb *db = NULL;
+	struct policydb_limit l;
+	char err[256];
+
+	start("outbound: { policies = [ \"quota\" ]; };\nquota: { margin = 0; };");
+	ck_assert_int_eq(policydb_open(cfg, false, &db, err, sizeof(err)), 0);
+	ck_assert_int_eq(policydb_limit_parse("max_message_bytes", NULL, "100", &l, err,
+					      sizeof(err)), 0);
+	ck_assert_int_eq(policydb_limit_add(db, "q3", &l, err, sizeof(err)), POLICYDB_OK);
+	policydb_close(&db);
+	memset(body, 'x', sizeof(body));
+	callbacks_desc()->xxfi_negotiate(CTX, f0, 0x1fffff, 0, 0, &pf0, &pf1, &pf2, &pf3);
+	ck_assert_uint_eq(pf1 & (SMFIP_NOHDRS | SMFIP_NOBODY), 0);
+	ck_assert_uint_eq(pf1 & (SMFIP_NR_HDR | SMFIP_NR_BODY), SMFIP_NR_HDR | SMFIP_NR_BODY);
+	ck_assert_uint_eq(pf1 & SMFIP_NOEOH, SMFIP_NOEOH);
+	set_macro("{auth_authen}", "alice");
+	connect4("192.0.2.7");
+	/* "Subject: hello" CRLF (16) + CRLF + 80 = 98 bytes: accepted at EOM */
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(rcpt("<r1@dest.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_header(CTX, (char *)"Subject", (char *)"hello"),
+			 SMFIS_NOREPLY);
+	ck_assert_int_eq(callbacks_desc()->xxfi_body(CTX, body, 80), SMFIS_NOREPLY);
+	ck_assert_int_eq(callbacks_desc()->xxfi_eom(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	/* 16 + 2 + 83 = 101 bytes: refused at EOM, naming the cap */
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(rcpt("<r1@dest.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_header(CTX, (char *)"Subject", (char *)"hello"),
+			 SMFIS_NOREPLY);
+	ck_assert_int_eq(callbacks_desc()->xxfi_body(CTX, body, 80), SMFIS_NOREPLY);
+	ck_assert_int_eq(callbacks_desc()->xxfi_body(CTX, body, 3), SMFIS_NOREPLY);
+	ck_assert_int_eq(callbacks_desc()->xxfi_eom(CTX), SMFIS_REJECT);
+	ck_assert_int_eq(fk.setreply_calls, 1);
+	ck_assert_str_eq(fk.message, "Rejected - outbound quota fulfilled (100 bytes per message)");
+	close_conn();
+	/* an MTA without the NR_ steps: the header and body callbacks answer */
+	callbacks_desc()->xxfi_negotiate(CTX, f0, 0x1fffff & ~(SMFIP_NR_HDR | SMFIP_NR_BODY), 0, 0,
+					 &pf0, &pf1, &pf2, &pf3);
+	ck_assert_uint_eq(pf1 & (SMFIP_NOHDRS | SMFIP_NOBODY | SMFIP_NR_HDR | SMFIP_NR_BODY), 0);
+	ck_assert_int_eq(callbacks_desc()->xxfi_header(CTX, (char *)"Subject", (char *)"hello"),
+			 SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_body(CTX, body, 3), SMFIS_CONTINUE);
+	close_conn();
+	stop();
+}
+END_TEST
+
 START_TEST(test_inbound_spf)
 {
 	start(INBOUND_MX "outbound: { policies = [ ]; };\ninbound: { policies = [ \"spf\" ]; };");
@@ -710,6 +769,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_envfrom_macros_and_flow);
 	tcase_add_test(tc, test_quota_stages);
 	tcase_add_test(tc, test_commit_at_eom);
+	tcase_add_test(tc, test_real_size);
 	tcase_add_test(tc, test_inbound_spf);
 	tcase_add_test(tc, test_close_only);
 	tcase_add_test(tc, test_incident_levels);

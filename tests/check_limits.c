@@ -104,10 +104,15 @@ static void user(const char *name, const char *quota)
 
 static char last_reply[512];
 
+static int64_t real_size = -1;		/* send: the size the milter counted (-1: none) */
+static enum policy_action eom_action;	/* send: the result at EOM (CONTINUE: no EOM) */
+
 /*
  * send - MAIL (with esmtp, e.g. "SIZE=600", or NULL) + the recipients of
- * rcpts (space-separated) + DATA when one passed: the number accepted, -1
- * when MAIL was refused; last_reply gets the last refusal ("" if none)
+ * rcpts (space-separated) + DATA when one passed, and EOM (with real_size
+ * when not -1) when the message waits for it (a bytes limit): the number
+ * accepted, -1 when MAIL was refused; last_reply gets the last refusal
+ * ("" if none), eom_action the result at EOM
  */
 static int send(const char *u, const char *sender, const char *esmtp, const char *rcpts)
 {
@@ -140,9 +145,18 @@ static int send(const char *u, const char *sender, const char *esmtp, const char
 			else
 				reply_format(r.reply, last_reply, sizeof(last_reply));
 		}
+		eom_action = POLICY_CONTINUE;
 		if (accepted > 0) {
 			policy_data(&env, req, msg, &r);
-			ck_assert_int_eq(r.action, POLICY_ACCEPT);
+			if (r.action == POLICY_CONTINUE) {
+				if (real_size >= 0)
+					policy_msg_set_size(msg, (uint64_t)real_size);
+				policy_eom(&env, req, msg, &r);
+				eom_action = r.action;
+				if (r.action != POLICY_ACCEPT)
+					reply_format(r.reply, last_reply, sizeof(last_reply));
+			}
+			ck_assert_int_ne(r.action, POLICY_CONTINUE);
 		}
 	} else {
 		accepted = 1000;	/* accepted at MAIL: nothing counted */
@@ -274,6 +288,62 @@ START_TEST(test_bytes_and_caps)
 }
 END_TEST
 
+/*
+ * the real size: reserved SIZE= (or 0), committed the size the milter
+ * counted at EOM, with quota.commit = "data" too; max_message_bytes on it
+ */
+START_TEST(test_real_size)
+{
+	ck_assert_int_eq(policydb_quota_add(db, "q100", 100, err, sizeof(err)), POLICYDB_OK);
+	limit("q100", "bytes", "1h", "1000");
+	limit("q100", "messages", "1h", "50");
+	user("erin", "q100");
+	ck_assert_int_eq(policydb_quota_add(db, "q200", 200, err, sizeof(err)), POLICYDB_OK);
+	limit("q200", "max_message_bytes", NULL, "700");
+	limit("q200", "messages", "1h", "50");
+	user("fred", "q200");
+	ck_assert_int_eq(policydb_quota_add(db, "q300", 300, err, sizeof(err)), POLICYDB_OK);
+	limit("q300", "messages", "1h", "50");
+	user("gina", "q300");
+
+	/* no SIZE=, 300 bytes: 300 counted (not 0); a lie of SIZE=10 for 500 bytes: 500 */
+	real_size = 300;
+	ck_assert_int_eq(send("erin", "<e@example.com>", NULL, "<a@x.test>"), 1);
+	ck_assert_int_eq(eom_action, POLICY_ACCEPT);
+	ck_assert_uint_eq(usage("erin", 1), 300);
+	real_size = 500;
+	ck_assert_int_eq(send("erin", "<e@example.com>", "SIZE=10", "<a@x.test>"), 1);
+	ck_assert_uint_eq(usage("erin", 1), 800);
+	/* the limit refuses on what was counted: SIZE=300 no longer fits */
+	ck_assert_int_eq(send("erin", "<e@example.com>", "SIZE=300", "<a@x.test>"), 0);
+	ck_assert_str_eq(last_reply, QUOTA_REPLY " (1000 bytes per hour)");
+	ck_assert_uint_eq(usage("erin", 1), 800);
+	ck_assert_uint_eq(usage("erin", 2), 2);
+	/* a message the milter did not count (no body stage): the declared size */
+	real_size = -1;
+	ck_assert_int_eq(send("erin", "<e@example.com>", "SIZE=150", "<a@x.test>"), 1);
+	ck_assert_uint_eq(usage("erin", 1), 950);
+
+	/* max_message_bytes: SIZE= at MAIL, the real size at EOM (nothing counted) */
+	real_size = 701;
+	ck_assert_int_eq(send("fred", "<f@example.com>", "SIZE=100", "<a@x.test>"), 1);
+	ck_assert_int_eq(eom_action, POLICY_REJECT);
+	ck_assert_str_eq(last_reply, QUOTA_REPLY " (700 bytes per message)");
+	ck_assert_uint_eq(usage("fred", 4), 0);
+	ck_assert_uint_eq(usage("fred", 0), 0);
+	real_size = 700;
+	ck_assert_int_eq(send("fred", "<f@example.com>", NULL, "<a@x.test>"), 1);
+	ck_assert_int_eq(eom_action, POLICY_ACCEPT);
+	ck_assert_uint_eq(usage("fred", 4), 1);
+
+	/* without a size limit, quota.commit = "data" still commits at DATA */
+	ck_assert_int_eq(send("gina", "<g@example.com>", NULL, "<a@x.test>"), 1);
+	ck_assert_int_eq(eom_action, POLICY_CONTINUE);
+	ck_assert_uint_eq(usage("gina", 5), 1);
+	real_size = -1;
+}
+END_TEST
+
 /* exemptions: null sender (by default), exempt users and senders, uncounted domains */
 START_TEST(test_exemptions)
 {
@@ -391,6 +461,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_calendar_month_resets);
 	tcase_add_test(tc, test_distinct_recipients);
 	tcase_add_test(tc, test_bytes_and_caps);
+	tcase_add_test(tc, test_real_size);
 	tcase_add_test(tc, test_exemptions);
 	tcase_add_test(tc, test_domain_default_and_pool);
 	tcase_add_test(tc, test_single_limit_unchanged);

@@ -1286,6 +1286,105 @@ START_TEST(test_limits_migration)
 }
 END_TEST
 
+/* overrides_text - "action/warn_at/mode" of each limit, "," between */
+static const char *overrides_text(const struct policydb_limit *l, size_t n)
+{
+	static char buf[256];
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *a = policydb_limit_action_name(l[i].action);
+		const char *m = policydb_limit_mode_name(l[i].mode);
+
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s/%d/%s", i ? "," : "",
+					a ? a : "-", l[i].warn_at, m ? m : "-");
+	}
+	return buf;
+}
+
+START_TEST(test_limit_overrides)
+{
+	/* issue 11: action, warn_at, mode per limit; a quota_limits without them keeps working */
+	struct policydb *db = fresh();
+	struct policydb_limit l[POLICYDB_LIMITS_MAX], one;
+	char err[ERRSZ] = "";
+	size_t n = 99;
+	long number = 0;
+
+	EXPECT(policydb_quota_add(db, "cust", 500, E), POLICYDB_OK);
+	EXPECT(policydb_user_add(db, "alice@c.example", E), POLICYDB_OK);
+	EXPECT(policydb_user_set_quota(db, "alice@c.example", "cust", E), POLICYDB_OK);
+	ck_assert_int_eq(policydb_limit_parse("messages", "1h", "100", &one, err, sizeof(err)), 0);
+	ck_assert_int_eq(one.action, POLICYDB_ACTION_DEFAULT);
+	ck_assert_int_eq(one.warn_at, POLICYDB_WARN_DEFAULT);
+	ck_assert_int_eq(one.mode, POLICYDB_MODE_DEFAULT);
+	EXPECT(policydb_limit_add(db, "cust", &one, E), POLICYDB_OK);
+	ck_assert_int_eq(policydb_limit_overrides("lock", "80", "monitor", &one, err, sizeof(err)),
+			 0);
+	EXPECT(policydb_limit_add(db, "cust", &one, E), POLICYDB_OK);
+	ck_assert_int_eq(policydb_limit_overrides("quarantine", "0", "enforce", &one, err,
+						  sizeof(err)), 0);
+	EXPECT(policydb_limit_add(db, "cust", &one, E), POLICYDB_OK);
+	ck_assert_int_eq(policydb_limit_overrides("tempfail", "default", NULL, &one, err,
+						  sizeof(err)), 0);
+	EXPECT(policydb_limit_add(db, "cust", &one, E), POLICYDB_OK);
+	EXPECT(policydb_user_limits(db, "alice@c.example", l, POLICYDB_LIMITS_MAX, &n, E),
+	       POLICYDB_OK);
+	ck_assert_str_eq(overrides_text(l, n),
+			 "-/-1/-,lock/80/monitor,quarantine/0/enforce,tempfail/-1/-");
+	EXPECT(policydb_quota_limits(db, "cust", &number, l, POLICYDB_LIMITS_MAX, &n, E),
+	       POLICYDB_OK);
+	ck_assert_str_eq(overrides_text(l, n),
+			 "-/-1/-,lock/80/monitor,quarantine/0/enforce,tempfail/-1/-");
+	ck_assert_int_eq(raw_count("SELECT COUNT(*) FROM quota_limits WHERE action IS NULL"
+				   " AND warn_at IS NULL AND mode IS NULL"), 1);
+	/* an override another tool wrote that is not understood: the default, the limit holds */
+	raw_sql("UPDATE quota_limits SET action = 'explode', mode = 'loud' WHERE action = 'lock'");
+	EXPECT(policydb_user_limits(db, "alice@c.example", l, POLICYDB_LIMITS_MAX, &n, E),
+	       POLICYDB_OK);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_str_eq(overrides_text(l, n),
+			 "-/-1/-,-/80/-,quarantine/0/enforce,tempfail/-1/-");
+
+	/* the bad texts */
+	ck_assert_int_eq(policydb_limit_overrides("hold", NULL, NULL, &one, err, sizeof(err)), -1);
+	ck_assert_int_eq(policydb_limit_overrides(NULL, "100", NULL, &one, err, sizeof(err)), -1);
+	ck_assert_int_eq(policydb_limit_overrides(NULL, "-1", NULL, &one, err, sizeof(err)), -1);
+	ck_assert_int_eq(policydb_limit_overrides(NULL, "8x", NULL, &one, err, sizeof(err)), -1);
+	ck_assert_int_eq(policydb_limit_overrides(NULL, NULL, "test", &one, err, sizeof(err)), -1);
+
+	/* a quota_limits of issue 10 (no override columns): every limit, the defaults */
+	policydb_close(&db);
+	raw_sql("ALTER TABLE quota_limits DROP COLUMN action");
+	raw_sql("ALTER TABLE quota_limits DROP COLUMN warn_at");
+	raw_sql("ALTER TABLE quota_limits DROP COLUMN mode");
+	ck_assert_int_eq(policydb_open(&cfg, false, &db, err, sizeof(err)), 0);
+	EXPECT(policydb_user_limits(db, "alice@c.example", l, POLICYDB_LIMITS_MAX, &n, E),
+	       POLICYDB_OK);
+	ck_assert_str_eq(limits_text(l, n), "messages:3600:100,messages:3600:100,"
+					    "messages:3600:100,messages:3600:100");
+	ck_assert_str_eq(overrides_text(l, n), "-/-1/-,-/-1/-,-/-1/-,-/-1/-");
+	EXPECT(policydb_quota_limits(db, "cust", &number, l, POLICYDB_LIMITS_MAX, &n, E),
+	       POLICYDB_OK);
+	ck_assert_uint_eq(n, 4);
+	/* a limit without overrides can be added; one with them needs db-setup first */
+	ck_assert_int_eq(policydb_limit_parse("bytes", "1d", "5000", &one, err, sizeof(err)), 0);
+	EXPECT(policydb_limit_add(db, "cust", &one, E), POLICYDB_OK);
+	ck_assert_int_eq(policydb_limit_overrides(NULL, "50", NULL, &one, err, sizeof(err)), 0);
+	EXPECT(policydb_limit_add(db, "cust", &one, E), POLICYDB_ERROR);
+	ck_assert_int_eq(error_class_last(), ERROR_CONFIG);
+	/* db-setup adds the columns (NULL: the defaults) and may run again */
+	EXPECT(policydb_setup(db, E), POLICYDB_OK);
+	EXPECT(policydb_setup(db, E), POLICYDB_OK);
+	EXPECT(policydb_limit_add(db, "cust", &one, E), POLICYDB_OK);
+	EXPECT(policydb_quota_limits(db, "cust", &number, l, POLICYDB_LIMITS_MAX, &n, E),
+	       POLICYDB_OK);
+	ck_assert_str_eq(overrides_text(l, n), "-/-1/-,-/-1/-,-/-1/-,-/-1/-,-/-1/-,-/50/-");
+	policydb_close(&db);
+}
+END_TEST
+
 START_TEST(test_limit_parse)
 {
 	struct policydb_limit l;
@@ -1342,6 +1441,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tcase(s, "pool"), test_pool_limit);
 	tcase_add_test(tcase(s, "limits_migration"), test_limits_migration);
 	tcase_add_test(tcase(s, "limit_parse"), test_limit_parse);
+	tcase_add_test(tcase(s, "limit_overrides"), test_limit_overrides);
 	if (mariadb) {
 		tcase_add_loop_test(tcase(s, "unreachable"), test_mariadb_unreachable, 0, 2);
 		tcase_add_test(tcase(s, "reconnect"), test_mariadb_reconnect);

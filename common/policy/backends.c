@@ -58,6 +58,9 @@ struct backends {
 	struct cache *domain_cache;	/* domain -> BACKENDS_DOMAIN_* bits, negative = unknown */
 	struct spf_checker *spf;	/* made at first use */
 	struct limits_cache *limits_cache;	/* user -> struct backends_limits */
+	/* backends_size_wanted: the answer and until when it holds (atomics) */
+	bool size_wanted;
+	int64_t size_until;
 };
 
 static const char *const slot_names[] = { "state store", "policy database" };
@@ -164,6 +167,7 @@ struct backends *backends_create(const struct config *config)
 	b->quota_cache = cache_create(QUOTA_CACHE_MAX);
 	b->domain_cache = cache_create(DOMAIN_CACHE_MAX);
 	b->limits_cache = limits_cache_create();
+	b->size_wanted = true;	/* until the database says otherwise: count */
 	return b;
 }
 
@@ -191,7 +195,26 @@ void backends_flush_caches(struct backends *b)
 		cache_flush(b->quota_cache);
 		cache_flush(b->domain_cache);
 		limits_cache_flush(b->limits_cache);
+		__atomic_store_n(&b->size_until, 0, __ATOMIC_RELEASE);
 	}
+}
+
+bool backends_size_wanted(struct backends *b, int64_t t, uint32_t ttl)
+{
+	int64_t until = __atomic_load_n(&b->size_until, __ATOMIC_ACQUIRE);
+	struct policydb *db;
+	char err[256];
+	bool any;
+
+	/* one caller asks the database; the others take the last answer meanwhile */
+	if (t < until || !__atomic_compare_exchange_n(&b->size_until, &until, t + (int64_t)ttl,
+						      false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return __atomic_load_n(&b->size_wanted, __ATOMIC_ACQUIRE);
+	db = backends_db(b, t, err, sizeof(err));
+	if (db != NULL && policydb_size_limits(db, &any, err, sizeof(err)) == POLICYDB_OK)
+		__atomic_store_n(&b->size_wanted, any, __ATOMIC_RELEASE);
+	/* a failed database keeps the last answer (at first: count) */
+	return __atomic_load_n(&b->size_wanted, __ATOMIC_ACQUIRE);
 }
 
 void backends_failed(struct backends *b, enum backends_which which, const char *err,

@@ -129,6 +129,17 @@ int backends_user_limits(struct backends *backends, const char *user, int64_t no
 			 struct backends_limits *out, struct policy_result *r);
 
 /*
+ * backends_size_wanted - should the milter count the real size of
+ * messages: does any quota in the policy database have a bytes limit or a
+ * max_message_bytes cap?  Asked of the database at most once per ttl
+ * seconds (and again after backends_flush_caches), so a new such limit
+ * takes effect within policy_db.cache_ttl like any change of limits; a
+ * database that fails keeps the last answer (true before any).
+ * Thread-safe.
+ */
+bool backends_size_wanted(struct backends *backends, int64_t now, uint32_t ttl);
+
+/*
  * backends_read_limits - the same from db, uncached (chapps-cli): a
  * policydb status, POLICYDB_NOTFOUND when the user has no quota.
  */

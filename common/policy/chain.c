@@ -60,6 +60,8 @@ struct policy_msg {
 	bool whitelisted;		/* inbound: HELO whitelist matched */
 	uint32_t following;		/* registry slots still following the message */
 	unsigned rcpt_seq;		/* RCPT commands seen */
+	bool size_known;		/* the milter counted the message's real size */
+	uint64_t size;			/* its bytes: headers and body */
 	uint32_t touched;		/* registry slots whose state was handed out */
 	struct reply reply;		/* a reply formatted for this message */
 	size_t n_states;
@@ -147,6 +149,18 @@ void policy_msg_set_user(struct policy_msg *msg, const char *user, const char *k
 	XFREE(msg->user);
 	msg->user = user ? xstrdup(user) : NULL;
 	msg->key = key;
+}
+
+void policy_msg_set_size(struct policy_msg *msg, uint64_t size)
+{
+	msg->size = size;
+	msg->size_known = true;
+}
+
+bool policy_msg_size(const struct policy_msg *msg, uint64_t *size_r)
+{
+	*size_r = msg->size_known ? msg->size : 0;
+	return msg->size_known;
 }
 
 void *policy_msg_state(struct policy_msg *msg, const struct policy_ops *ops)
@@ -631,4 +645,6 @@ void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 	msg->whitelisted = false;
 	msg->following = 0;
 	msg->rcpt_seq = 0;
+	msg->size_known = false;
+	msg->size = 0;
 }

@@ -141,6 +141,7 @@ static void add_base(const struct config *c, long base, const char *owner, size_
 							   : POLICYDB_LIMIT_MESSAGES;
 		e->row.span = c->quota_interval;
 		e->row.max = base;
+		e->row.warn_at = POLICYDB_WARN_DEFAULT;
 	}
 }
 
@@ -188,14 +189,33 @@ size_t limits_build(const struct config *c, const struct backends_limits *l, con
 	return n;
 }
 
-long long limits_cap(const struct backends_limits *l, int kind)
+bool limits_counts_size(const struct backends_limits *l)
 {
-	long long cap = -1;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->l[i].kind == POLICYDB_LIMIT_BYTES ||
+		    l->l[i].kind == POLICYDB_LIMIT_MAX_BYTES)
+			return true;
+	for (size_t i = 0; l->pool && i < l->n_pool; i++)
+		if (l->pool_l[i].kind == POLICYDB_LIMIT_BYTES)
+			return true;
+	return false;
+}
+
+const struct policydb_limit *limits_cap_row(const struct backends_limits *l, int kind)
+{
+	const struct policydb_limit *row = NULL;
 
 	for (size_t i = 0; i < l->n; i++)
-		if (l->l[i].kind == kind && (cap < 0 || l->l[i].max < cap))
-			cap = l->l[i].max;
-	return cap;
+		if (l->l[i].kind == kind && (row == NULL || l->l[i].max < row->max))
+			row = &l->l[i];
+	return row;
+}
+
+long long limits_cap(const struct backends_limits *l, int kind)
+{
+	const struct policydb_limit *row = limits_cap_row(l, kind);
+
+	return row != NULL ? row->max : -1;
 }
 
 void limits_describe(const struct config *c, const struct limits_entry *e, const char *domain,

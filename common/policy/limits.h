@@ -55,6 +55,15 @@ size_t limits_build(const struct config *config, const struct backends_limits *l
 		    const char *user, char *pool_owner, int64_t now, struct store_limit *out,
 		    struct limits_entry *entries);
 
+/* limits_counts_size - has l a bytes limit (its own or the pool's) or max_message_bytes? */
+bool limits_counts_size(const struct backends_limits *l);
+
+/*
+ * limits_cap_row - the row of the cap of kind (POLICYDB_LIMIT_MAX_*) in l
+ * (the smallest when there are several; with its overrides), or NULL.
+ */
+const struct policydb_limit *limits_cap_row(const struct backends_limits *l, int kind);
+
 /* limits_cap - the cap of kind (POLICYDB_LIMIT_MAX_*) in l, or -1 when none. */
 long long limits_cap(const struct backends_limits *l, int kind);
 

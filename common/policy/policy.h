@@ -90,6 +90,7 @@ struct policy_needs {
 	bool helo;			/* the HELO/EHLO name */
 	bool rcpt;			/* the RCPT stage */
 	bool headers;			/* a header may be inserted at EOM */
+	bool size;			/* the real size of a message may count (quota) */
 	char connect_macros[256];	/* space-separated "{name}" list */
 	char mail_macros[1024];
 };
@@ -118,6 +119,14 @@ const char *policy_result_detail(const struct policy_result *r, char *buf, size_
 /* policy_msg_create / policy_msg_destroy - per-message state. */
 struct policy_msg *policy_msg_create(void);
 void policy_msg_destroy(struct policy_msg **msg);
+
+/*
+ * policy_msg_set_size - the message's real size (headers and body, as the
+ * milter received them), at EOM, before policy_eom; forgotten by
+ * policy_abort.  policy_msg_size - true and *size_r when it was set.
+ */
+void policy_msg_set_size(struct policy_msg *msg, uint64_t size);
+bool policy_msg_size(const struct policy_msg *msg, uint64_t *size_r);
 
 /* policy_msg_user / policy_msg_key - the resolved user and key, or NULL. */
 const char *policy_msg_user(const struct policy_msg *msg);

@@ -27,8 +27,13 @@
  *	1 for the first counted recipient, recipients 1, distinct 1 with the
  *	address's hash, bytes the declared SIZE once); the refusal names the
  *	limit (quota.limit_reply) unless it is the quota's own number
- *	(quota.reply, CHAPPS's text).  Commit and release as above.  A
- *	CHAPPS single limit keeps the store_quota_* path unchanged.
+ *	(quota.reply, CHAPPS's text).  Commit and release as above, except
+ *	that a set with a bytes limit or max_message_bytes commits at EOM
+ *	whatever quota.commit says: there max_message_bytes checks the real
+ *	size the milter counted (policy_msg_size) and the bytes limits commit
+ *	it in place of what was reserved (the declared size when the milter
+ *	did not count it).  A CHAPPS single limit keeps the store_quota_*
+ *	path unchanged.
  *	Exempt mail (null sender, exempt users and senders) drops out at
  *	MAIL uncounted; recipients in quota.uncounted_domains pass uncounted.
  * DIAGNOSTICS
@@ -60,6 +65,7 @@ struct quota_state {
 	bool multi;
 	uint32_t counted_rcpts;		/* recipients reserved on the limits */
 	uint64_t size;			/* SIZE= of MAIL FROM */
+	bool sized;			/* a bytes limit or max_message_bytes: commit at EOM */
 	struct backends_limits set;
 	size_t n;			/* store limits built at the first RCPT */
 	struct store_limit limits[STORE_LIMITS_MAX];
@@ -152,9 +158,14 @@ static void new_resid(struct quota_state *s)
 static enum policy_step refuse_cap(struct policy_call *call, struct policy_result *r, int kind,
 				   long long cap)
 {
+	const struct policydb_limit *row = limits_cap_row(&((struct quota_state *)call->state)->set,
+							   kind);
 	struct limits_entry e = { .row = { .kind = kind, .span = POLICYDB_SPAN_MESSAGE,
-					   .max = cap } };
+					   .max = cap, .warn_at = POLICYDB_WARN_DEFAULT } };
 	char why[128];
+
+	if (row != NULL)
+		e.row = *row;	/* with the cap's overrides (issue 11) */
 
 	limits_describe(call->env->config, &e, NULL, why, sizeof(why));
 	policy_refuse(r, policy_msg_reply_format(call->msg, &call->env->config->quota_limit_reply,
@@ -196,6 +207,7 @@ static enum policy_step quota_mail(struct policy_call *call, struct policy_resul
 	s->multi = s->set.n > 0 || s->set.pool;
 	if (s->multi) {
 		s->size = limits_declared_size(request_get(call->req, REQ_ESMTP_ARGS));
+		s->sized = limits_counts_size(&s->set);
 		cap = limits_cap(&s->set, POLICYDB_LIMIT_MAX_BYTES);
 		if (cap >= 0 && s->size > (uint64_t)cap)
 			return refuse_cap(call, r, POLICYDB_LIMIT_MAX_BYTES, cap);
@@ -340,8 +352,12 @@ static enum policy_step quota_rcpt(struct policy_call *call, struct policy_resul
 
 static const char *const counted_name[] = { "counted" };
 
-/* commit - turn the reservation into usage; false when on_error refuses */
-static bool commit(struct policy_call *call, struct policy_result *r)
+/*
+ * commit - turn the reservation into usage; false when on_error refuses.
+ * final: the message's real size for the bytes limits, or NULL (what was
+ * reserved: SIZE= or 0)
+ */
+static bool commit(struct policy_call *call, struct policy_result *r, const uint64_t *final)
 {
 	const struct config *c = call->env->config;
 	struct backends *b = call->env->backends;
@@ -357,7 +373,7 @@ static bool commit(struct policy_call *call, struct policy_result *r)
 	quota_store_params(c, s->limit, &params);
 	store = backends_store(b, t, &err);
 	if (store == NULL ||
-	    (s->multi ? store_limits_commit(store, s->resid, s->limits, NULL, s->n, t, &err)
+	    (s->multi ? store_limits_commit(store, s->resid, s->limits, final, s->n, t, &err)
 		      : store_quota_commit(store, user, strlen(user), s->resid, &params, t,
 					   &err)) != STORE_OK) {
 		backends_failed(b, BACKENDS_STORE, err, r);
@@ -370,11 +386,12 @@ static bool commit(struct policy_call *call, struct policy_result *r)
 }
 
 /* counted - commit and name the result; DONE, or STOP when on_error refuses */
-static enum policy_step counted(struct policy_call *call, struct policy_result *r)
+static enum policy_step counted(struct policy_call *call, struct policy_result *r,
+				const uint64_t *final)
 {
 	struct quota_state *s = call->state;
 
-	if (!commit(call, r))
+	if (!commit(call, r, final))
 		return POLICY_STEP_STOP;
 	policy_result_set(r, POLICY_ACCEPT, NULL, "quota");
 	if (s->uncounted)
@@ -382,18 +399,47 @@ static enum policy_step counted(struct policy_call *call, struct policy_result *
 	return POLICY_STEP_DONE;
 }
 
-/* quota_data - commit at DATA (quota.commit = "data") */
+/*
+ * quota_data - commit at DATA (quota.commit = "data"); a message with a
+ * bytes limit or max_message_bytes waits for EOM and its real size
+ */
 static enum policy_step quota_data(struct policy_call *call, struct policy_result *r)
 {
-	if (call->env->config->quota_commit != QUOTA_COMMIT_DATA)
+	struct quota_state *s = call->state;
+
+	if (call->env->config->quota_commit != QUOTA_COMMIT_DATA || (s->multi && s->sized))
 		return POLICY_STEP_NEXT;
-	return counted(call, r);
+	return counted(call, r, NULL);
 }
 
-/* quota_eom - commit at end of message (quota.commit = "eom") */
+/*
+ * quota_eom - commit at end of message (quota.commit = "eom"): the bytes
+ * limits with the real size when the milter counted it, after
+ * max_message_bytes on that size
+ */
 static enum policy_step quota_eom(struct policy_call *call, struct policy_result *r)
 {
-	return counted(call, r);
+	struct quota_state *s = call->state;
+	uint64_t final[STORE_LIMITS_MAX], size;
+	long long cap;
+
+	if (!s->multi || !s->sized || !policy_msg_size(call->msg, &size))
+		return counted(call, r, NULL);
+	cap = limits_cap(&s->set, POLICYDB_LIMIT_MAX_BYTES);
+	if (cap >= 0 && size > (uint64_t)cap)
+		return refuse_cap(call, r, POLICYDB_LIMIT_MAX_BYTES, cap);
+	if (size > STORE_LIMIT_MAX)
+		size = STORE_LIMIT_MAX;
+	for (size_t i = 0; i < s->n; i++)
+		final[i] = s->limits[i].count == STORE_COUNT_BYTES ? size : UINT64_MAX;
+	return counted(call, r, final);
+}
+
+/* quota_needs - the real size of messages may count (bytes limits, max_message_bytes) */
+static void quota_needs(const struct config *c, struct policy_needs *needs)
+{
+	(void)c;
+	needs->size = true;
 }
 
 /* quota_abort - release an uncommitted reservation */
@@ -429,6 +475,7 @@ const struct policy_ops policy_quota = {
 	.uses = BACKENDS_USES_STORE | BACKENDS_USES_DB,
 	.state_size = sizeof(struct quota_state),
 	.check = quota_check,
+	.needs = quota_needs,
 	.mail = quota_mail,
 	.rcpt = quota_rcpt,
 	.data = quota_data,

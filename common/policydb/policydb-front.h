@@ -71,6 +71,12 @@ enum stmt_id {
 	ST_DOMAIN_SET_QUOTA,
 	ST_DOMAIN_UNSET_QUOTA,
 	ST_DOMAIN_QUOTAS,
+	/* a database set up before the overrides (issue 11): without them */
+	ST_USER_LIMITS_OLD,
+	ST_QUOTA_LIMITS_OLD,
+	ST_LIMIT_ADD_OLD,
+	ST_LIMIT_COLUMNS,
+	ST_SIZE_LIMITS,
 	ST_COUNT
 };
 
@@ -86,6 +92,13 @@ extern const char *const policydb_upgrade_flags[];
  * migration db-setup runs on every database (policydb_limits.c).
  */
 const char *const *policydb_limits_ddl(const struct policydb *db);
+
+/*
+ * policydb_limits_upgrade - the overrides' columns (action, warn_at, mode)
+ * added to a quota_limits made before them, NULL-terminated; db-setup runs
+ * it when ST_LIMIT_COLUMNS fails (policydb_limits.c).
+ */
+extern const char *const policydb_limits_upgrade[];
 
 /* The first row of a result, for look-ups (short values only). */
 struct first_row {

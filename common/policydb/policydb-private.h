@@ -29,7 +29,7 @@
 #define POLICYDB_POOL_MAX 16
 
 /* Most result columns of any statement. */
-#define POLICYDB_COLS_MAX 4
+#define POLICYDB_COLS_MAX 8
 
 /* One statement: its index into a connection's statement cache and its text. */
 struct policydb_stmt {

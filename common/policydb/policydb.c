@@ -38,7 +38,9 @@
  *	(ce81767cec26 + 0b5ef72836bd), stamps alembic_version with the head
  *	revision when it is empty (so CHAPPS's own tools see an up-to-date
  *	database), and adds the two domain flag columns to a database still
- *	at revision ce81767cec26.
+ *	at revision ce81767cec26; then the limits tables and, to a
+ *	quota_limits made before them, the overrides' columns
+ *	(policydb_limits.c).
  * DIAGNOSTICS
  *	Functions return enum policydb_status and put a message in the
  *	caller's err buffer; nothing here logs.  Every POLICYDB_ERROR (and
@@ -350,6 +352,10 @@ int policydb_setup(struct policydb *db, char *err, size_t errsize)
 	rc = db->ops->script(conn, db->ops->ddl, err, errsize);
 	if (rc == POLICYDB_OK)
 		rc = db->ops->script(conn, policydb_limits_ddl(db), err, errsize);
+	if (rc == POLICYDB_OK &&
+	    db->ops->exec(conn, &policydb_stmts[ST_LIMIT_COLUMNS], NULL, 0, NULL, NULL, NULL, err,
+			  errsize) != POLICYDB_OK)
+		rc = db->ops->script(conn, policydb_limits_upgrade, err, errsize);
 	if (rc == POLICYDB_OK) {
 		rc = db->ops->exec(conn, &policydb_stmts[ST_ALEMBIC_GET], NULL, 0, first_row_fn, &row,
 				   NULL, err, errsize);

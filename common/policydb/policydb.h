@@ -189,7 +189,8 @@ int policydb_domain_users(struct policydb *db, const char *domain, policydb_row_
 
 /*
  * A quota's extra limits live in quota_limits (id, quota_id, kind, span,
- * max_count), a domain's default quota and pool in domain_quotas
+ * max_count, and the nullable overrides action, warn_at, mode), a domain's
+ * default quota and pool in domain_quotas
  * (domain_id, pool 0/1, quota_id); both are added to any database, CHAPPS's
  * included, by policydb_setup, and deleting a quota or a domain cascades
  * to them.  The look-ups treat missing tables (a database not yet set up
@@ -213,11 +214,35 @@ enum policydb_limit_kind {
 #define POLICYDB_SPAN_DAY (-1)		/* calendar:day */
 #define POLICYDB_SPAN_MONTH (-2)	/* calendar:month */
 
+/*
+ * Per-limit overrides (issue 11): quota_limits' nullable columns action,
+ * warn_at and mode; NULL (or a database without the columns) is the
+ * default, quota.action / quota.warn_at / quota.mode.
+ */
+enum policydb_action {
+	POLICYDB_ACTION_DEFAULT = 0,	/* quota.action */
+	POLICYDB_ACTION_REJECT,
+	POLICYDB_ACTION_TEMPFAIL,
+	POLICYDB_ACTION_QUARANTINE,
+	POLICYDB_ACTION_LOCK,
+};
+
+enum policydb_mode {
+	POLICYDB_MODE_DEFAULT = 0,	/* quota.mode */
+	POLICYDB_MODE_ENFORCE,
+	POLICYDB_MODE_MONITOR,
+};
+
+#define POLICYDB_WARN_DEFAULT (-1)	/* warn_at: quota.warn_at */
+
 struct policydb_limit {
 	long id;			/* quota_limits.id */
 	int kind;			/* enum policydb_limit_kind */
 	long long span;			/* seconds > 0, or POLICYDB_SPAN_* */
 	long long max;
+	int action;	/* POLICYDB_ACTION_DEFAULT (0: quota.action), _REJECT, _TEMPFAIL, _QUARANTINE, _LOCK */
+	int warn_at;	/* -1: quota.warn_at; 0: off; 1..99 percent */
+	int mode;	/* POLICYDB_MODE_DEFAULT (0: quota.mode), _ENFORCE, _MONITOR */
 };
 
 /* The most extra limits a quota may have (more rows are ignored). */
@@ -231,6 +256,20 @@ struct policydb_limit {
  */
 int policydb_limit_parse(const char *kind, const char *span, const char *max,
 			 struct policydb_limit *limit, char *err, size_t errsize);
+
+/*
+ * policydb_limit_overrides - the texts of a limit's overrides into *limit:
+ * action "reject", "tempfail", "quarantine" or "lock"; warn_at a percent
+ * 0..99 (0: no warning); mode "enforce" or "monitor"; NULL or "default"
+ * leaves the default (quota.action, quota.warn_at, quota.mode).  Returns
+ * 0, or -1 with a message in err.
+ */
+int policydb_limit_overrides(const char *action, const char *warn_at, const char *mode,
+			     struct policydb_limit *limit, char *err, size_t errsize);
+
+/* policydb_limit_action_name / _mode_name - the stored texts; NULL for the default. */
+const char *policydb_limit_action_name(int action);
+const char *policydb_limit_mode_name(int mode);
 
 /* policydb_limit_kind_name / policydb_limit_span_text - the stored texts. */
 const char *policydb_limit_kind_name(int kind);
@@ -257,6 +296,13 @@ int policydb_quota_limits(struct policydb *db, const char *quota, long *number_r
 int policydb_domain_quota(struct policydb *db, const char *domain, bool pool, char *name,
 			  size_t namesize, long *number_r, struct policydb_limit *out, size_t max,
 			  size_t *n_r, char *err, size_t errsize);
+
+/*
+ * policydb_size_limits - *any_r: does any quota have a bytes limit or a
+ * max_message_bytes cap (then the milter counts the real size of
+ * messages)?  No limits table: false.  POLICYDB_OK or POLICYDB_ERROR.
+ */
+int policydb_size_limits(struct policydb *db, bool *any_r, char *err, size_t errsize);
 
 /* policydb_limit_add - add *limit to quota (NOTFOUND: no such quota). */
 int policydb_limit_add(struct policydb *db, const char *quota, const struct policydb_limit *limit,

@@ -4,17 +4,22 @@
  * SUMMARY
  *	policydb_limits_ddl, policydb_limit_parse, policydb_user_limits,
  *	policydb_quota_limits, policydb_domain_quota, policydb_limit_add,
- *	policydb_limit_del, policydb_domain_set_quota, policydb_domain_quotas
+ *	policydb_limit_del, policydb_domain_set_quota, policydb_domain_quotas,
+ *	policydb_limit_overrides, policydb_limits_upgrade, policydb_size_limits
  * DESCRIPTION
  *	Issue 10's tables, next to CHAPPS's and never changing them:
- *	  quota_limits   (id, quota_id -> quotas, kind, span, max_count)
+ *	  quota_limits   (id, quota_id -> quotas, kind, span, max_count,
+ *	                  action, warn_at, mode: NULL for the default)
  *	  domain_quotas  (domain_id -> domains, pool 0/1, quota_id -> quotas)
  *	created by policydb_setup on every database (the migration of a
  *	CHAPPS database or of an older chapps SQLite file is that same
  *	CREATE ... IF NOT EXISTS).  Kinds and spans are stored as text
  *	("messages", "3600", "calendar:day") so that an operator reading the
  *	table with sql tools understands it.  The look-ups take a missing
- *	table (ERROR_CONFIG from the backends) for "no limits".
+ *	table (ERROR_CONFIG from the backends) for "no limits", and a
+ *	quota_limits without the overrides' columns (made before issue 11,
+ *	until db-setup adds them) for limits with the defaults: every limit
+ *	goes on holding.
  * DIAGNOSTICS
  *	enum policydb_status with a message in err.
  */
@@ -36,6 +41,9 @@ static const char *const sqlite_limits_ddl[] = {
 	" kind VARCHAR(32) NOT NULL,"
 	" span VARCHAR(32) NOT NULL,"
 	" max_count BIGINT NOT NULL,"
+	" action VARCHAR(16) NULL,"
+	" warn_at INTEGER NULL,"
+	" mode VARCHAR(16) NULL,"
 	" CONSTRAINT pk_quota_limits PRIMARY KEY (id),"
 	" CONSTRAINT fk_quota_limits_quota_id_quotas FOREIGN KEY (quota_id)"
 	"  REFERENCES quotas (id) ON DELETE CASCADE ON UPDATE CASCADE)",
@@ -59,6 +67,9 @@ static const char *const mariadb_limits_ddl[] = {
 	" kind VARCHAR(32) NOT NULL,"
 	" span VARCHAR(32) NOT NULL,"
 	" max_count BIGINT NOT NULL,"
+	" action VARCHAR(16) NULL,"
+	" warn_at INTEGER NULL,"
+	" mode VARCHAR(16) NULL,"
 	" CONSTRAINT pk_quota_limits PRIMARY KEY (id),"
 	" CONSTRAINT fk_quota_limits_quota_id_quotas FOREIGN KEY(quota_id)"
 	"  REFERENCES quotas (id) ON DELETE CASCADE ON UPDATE CASCADE"
@@ -75,6 +86,18 @@ static const char *const mariadb_limits_ddl[] = {
 	") ENGINE=InnoDB",
 	NULL
 };
+
+/* Issue 11's overrides on a quota_limits made before them (same SQL on both backends). */
+const char *const policydb_limits_upgrade[] = {
+	"ALTER TABLE quota_limits ADD COLUMN action VARCHAR(16) NULL",
+	"ALTER TABLE quota_limits ADD COLUMN warn_at INTEGER NULL",
+	"ALTER TABLE quota_limits ADD COLUMN mode VARCHAR(16) NULL",
+	NULL
+};
+
+static const char *const action_names[] = { "default", "reject", "tempfail", "quarantine",
+					    "lock", NULL };
+static const char *const mode_names[] = { "default", "enforce", "monitor", NULL };
 
 static const char *const kind_names[] = {
 	"messages", "recipients", "distinct_recipients", "bytes",
@@ -101,6 +124,27 @@ void policydb_limit_span_text(long long span, char *buf, size_t size)
 		snprintf(buf, size, "message");
 	else
 		snprintf(buf, size, "%lld", span);
+}
+
+const char *policydb_limit_action_name(int action)
+{
+	return action > 0 && action <= POLICYDB_ACTION_LOCK ? action_names[action] : NULL;
+}
+
+const char *policydb_limit_mode_name(int mode)
+{
+	return mode > 0 && mode <= POLICYDB_MODE_MONITOR ? mode_names[mode] : NULL;
+}
+
+/* name_index - index of s in names (NULL or "default": 0), -1 when unknown */
+static int name_index(const char *const *names, const char *s)
+{
+	if (s == NULL)
+		return 0;
+	for (int i = 0; names[i] != NULL; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
 }
 
 /* parse_count - a whole number 0..LLONG_MAX with an optional unit (units: "smhd" factors) */
@@ -137,6 +181,7 @@ int policydb_limit_parse(const char *kind, const char *span, const char *max,
 	int k;
 
 	memset(l, 0, sizeof(*l));
+	l->warn_at = POLICYDB_WARN_DEFAULT;
 	for (k = 0; kind_names[k] != NULL; k++)
 		if (kind != NULL && strcmp(kind, kind_names[k]) == 0)
 			break;
@@ -174,12 +219,47 @@ int policydb_limit_parse(const char *kind, const char *span, const char *max,
 	return 0;
 }
 
+int policydb_limit_overrides(const char *action, const char *warn_at, const char *mode,
+			     struct policydb_limit *l, char *err, size_t errsize)
+{
+	int a = name_index(action_names, action), m = name_index(mode_names, mode);
+	long long w = POLICYDB_WARN_DEFAULT;
+
+	if (a < 0) {
+		error_format_class(ERROR_INPUT, err, errsize,
+				   "unknown action \"%s\" (reject, tempfail, quarantine, lock)",
+				   action);
+		return -1;
+	}
+	if (m < 0) {
+		error_format_class(ERROR_INPUT, err, errsize,
+				   "unknown mode \"%s\" (enforce, monitor)", mode);
+		return -1;
+	}
+	if (warn_at != NULL && strcmp(warn_at, "default") != 0 &&
+	    (!parse_count(warn_at, false, &w) || w > 99)) {
+		error_format_class(ERROR_INPUT, err, errsize,
+				   "warn-at must be a percent 0..99 (0: no warning), not \"%s\"",
+				   warn_at);
+		return -1;
+	}
+	l->action = a;
+	l->mode = m;
+	l->warn_at = (int)w;
+	return 0;
+}
+
 struct limit_rows {
 	struct policydb_limit *out;
 	size_t max, n;
 };
 
-/* limit_row - one quota_limits row (id, kind, span, max_count); bad rows are skipped */
+/*
+ * limit_row - one quota_limits row (id, kind, span, max_count[, action,
+ * warn_at, mode]); bad rows are skipped, but an override that is not
+ * understood (written by other tools) leaves the default: the limit
+ * itself still holds
+ */
 static int limit_row(void *ctx, int ncols, const char *const *cols)
 {
 	struct limit_rows *lr = ctx;
@@ -194,6 +274,16 @@ static int limit_row(void *ctx, int ncols, const char *const *cols)
 	    policydb_limit_parse(cols[1], cols[2], cols[3], &l, err, sizeof(err)) < 0)
 		return 0;
 	l.id = (long)id;
+	if (ncols >= 7) {
+		struct policydb_limit o = l;
+
+		if (policydb_limit_overrides(cols[4], NULL, NULL, &o, err, sizeof(err)) == 0)
+			l.action = o.action;
+		if (policydb_limit_overrides(NULL, cols[5], NULL, &o, err, sizeof(err)) == 0)
+			l.warn_at = o.warn_at;
+		if (policydb_limit_overrides(NULL, NULL, cols[6], &o, err, sizeof(err)) == 0)
+			l.mode = o.mode;
+	}
 	lr->out[lr->n++] = l;
 	return 0;
 }
@@ -209,6 +299,13 @@ static int run_limits(struct policydb *db, enum stmt_id id, const char *name,
 
 	*n_r = 0;
 	rc = policydb_run(db, id, p, 1, limit_row, &lr, NULL, err, errsize);
+	if (rc == POLICYDB_ERROR && error_class_last() == ERROR_CONFIG) {
+		/* quota_limits without the overrides' columns: the defaults */
+		lr.n = 0;
+		rc = policydb_run(db, id == ST_USER_LIMITS ? ST_USER_LIMITS_OLD
+							   : ST_QUOTA_LIMITS_OLD,
+				  p, 1, limit_row, &lr, NULL, err, errsize);
+	}
 	if (rc == POLICYDB_ERROR && error_class_last() == ERROR_CONFIG)
 		return POLICYDB_OK;	/* not set up again yet: CHAPPS's limit alone */
 	if (rc == POLICYDB_OK)
@@ -271,17 +368,40 @@ int policydb_domain_quota(struct policydb *db, const char *domain, bool pool, ch
 	return policydb_quota_limits(db, qname, number_r, out, max, n_r, err, errsize);
 }
 
+int policydb_size_limits(struct policydb *db, bool *any_r, char *err, size_t errsize)
+{
+	struct first_row row;
+	int rc;
+
+	*any_r = false;
+	rc = policydb_lookup(db, ST_SIZE_LIMITS, NULL, 0, &row, err, errsize);
+	if (rc == POLICYDB_ERROR && error_class_last() == ERROR_CONFIG)
+		return POLICYDB_OK;	/* no limits table yet */
+	*any_r = rc == POLICYDB_OK && row.found;
+	return rc;
+}
+
 int policydb_limit_add(struct policydb *db, const char *quota, const struct policydb_limit *l,
 		       char *err, size_t errsize)
 {
-	char span[32];
-	struct policydb_param p[4] = { text(policydb_limit_kind_name(l->kind)), text(span),
-				       num(l->max), text(quota) };
+	char span[32], warn[16];
+	struct policydb_param p[7] = { text(policydb_limit_kind_name(l->kind)), text(span),
+				       num(l->max), text(policydb_limit_action_name(l->action)),
+				       text(l->warn_at >= 0 ? warn : NULL),
+				       text(policydb_limit_mode_name(l->mode)), text(quota) };
+	struct policydb_param old[4] = { p[0], p[1], p[2], p[6] };
+	bool defaults = l->action == POLICYDB_ACTION_DEFAULT && l->warn_at < 0 &&
+			l->mode == POLICYDB_MODE_DEFAULT;
 	long long changes = 0;
 	int rc;
 
 	policydb_limit_span_text(l->span, span, sizeof(span));
-	rc = policydb_run(db, ST_LIMIT_ADD, p, 4, NULL, NULL, &changes, err, errsize);
+	snprintf(warn, sizeof(warn), "%d", l->warn_at);
+	rc = policydb_run(db, ST_LIMIT_ADD, p, 7, NULL, NULL, &changes, err, errsize);
+	if (rc == POLICYDB_ERROR && error_class_last() == ERROR_CONFIG && defaults)
+		/* a quota_limits without the overrides' columns takes a limit without them */
+		rc = policydb_run(db, ST_LIMIT_ADD_OLD, old, 4, NULL, NULL, &changes, err,
+				  errsize);
 	if (rc == POLICYDB_OK && changes == 0) {
 		error_format(err, errsize, "no quota named %s", quota);
 		return POLICYDB_NOTFOUND;

@@ -100,11 +100,13 @@ const struct policydb_stmt policydb_stmts[ST_COUNT] = {
 	S(ST_ALEMBIC_GET, "SELECT version_num FROM alembic_version"),
 	S(ST_ALEMBIC_STAMP, "INSERT INTO alembic_version (version_num) VALUES (?)"),
 	/* limits (issue 10): tables of their own, CHAPPS's untouched */
-	S(ST_USER_LIMITS, "SELECT l.id, l.kind, l.span, l.max_count FROM users u"
+	S(ST_USER_LIMITS, "SELECT l.id, l.kind, l.span, l.max_count, l.action, l.warn_at, l.mode"
+			  " FROM users u"
 			  " JOIN quota_user qu ON qu.user_id = u.id"
 			  " JOIN quota_limits l ON l.quota_id = qu.quota_id"
 			  " WHERE u.name = ? ORDER BY l.id"),
-	S(ST_QUOTA_LIMITS, "SELECT l.id, l.kind, l.span, l.max_count FROM quotas q"
+	S(ST_QUOTA_LIMITS, "SELECT l.id, l.kind, l.span, l.max_count, l.action, l.warn_at, l.mode"
+			   " FROM quotas q"
 			   " JOIN quota_limits l ON l.quota_id = q.id"
 			   " WHERE q.name = ? ORDER BY l.id"),
 	S(ST_QUOTA_NUMBER, "SELECT quota FROM quotas WHERE name = ?"),
@@ -112,8 +114,9 @@ const struct policydb_stmt policydb_stmts[ST_COUNT] = {
 			   " JOIN domain_quotas dq ON dq.domain_id = d.id"
 			   " JOIN quotas q ON q.id = dq.quota_id"
 			   " WHERE LOWER(d.name) = ? AND dq.pool = ? ORDER BY d.id LIMIT 1"),
-	S(ST_LIMIT_ADD, "INSERT INTO quota_limits (quota_id, kind, span, max_count)"
-			" SELECT id, ?, ?, ? FROM quotas WHERE name = ?"),
+	S(ST_LIMIT_ADD, "INSERT INTO quota_limits"
+			" (quota_id, kind, span, max_count, action, warn_at, mode)"
+			" SELECT id, ?, ?, ?, ?, ?, ? FROM quotas WHERE name = ?"),
 	S(ST_LIMIT_DEL, "DELETE FROM quota_limits WHERE id = ?"
 			" AND quota_id IN (SELECT id FROM quotas WHERE name = ?)"),
 	S(ST_DOMAIN_SET_QUOTA, "REPLACE INTO domain_quotas (domain_id, pool, quota_id)"
@@ -124,6 +127,18 @@ const struct policydb_stmt policydb_stmts[ST_COUNT] = {
 	S(ST_DOMAIN_QUOTAS, "SELECT d.name, dq.pool, q.name FROM domains d"
 			    " JOIN domain_quotas dq ON dq.domain_id = d.id"
 			    " JOIN quotas q ON q.id = dq.quota_id ORDER BY d.name, dq.pool"),
+	S(ST_USER_LIMITS_OLD, "SELECT l.id, l.kind, l.span, l.max_count FROM users u"
+			      " JOIN quota_user qu ON qu.user_id = u.id"
+			      " JOIN quota_limits l ON l.quota_id = qu.quota_id"
+			      " WHERE u.name = ? ORDER BY l.id"),
+	S(ST_QUOTA_LIMITS_OLD, "SELECT l.id, l.kind, l.span, l.max_count FROM quotas q"
+			       " JOIN quota_limits l ON l.quota_id = q.id"
+			       " WHERE q.name = ? ORDER BY l.id"),
+	S(ST_LIMIT_ADD_OLD, "INSERT INTO quota_limits (quota_id, kind, span, max_count)"
+			    " SELECT id, ?, ?, ? FROM quotas WHERE name = ?"),
+	S(ST_LIMIT_COLUMNS, "SELECT action, warn_at, mode FROM quota_limits WHERE 1 = 0"),
+	S(ST_SIZE_LIMITS, "SELECT id FROM quota_limits"
+			  " WHERE kind = 'bytes' OR kind = 'max_message_bytes' LIMIT 1"),
 };
 #undef S
 

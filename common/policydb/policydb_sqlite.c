@@ -120,7 +120,10 @@ static int sqlite_err(struct sqlite_conn *c, const char *what, char *err, size_t
 		error_format(err, errsize, "%s: %s", c->db->base.label, msg);
 		return POLICYDB_EXISTS;
 	}
-	schema = strncmp(msg, "no such table", 13) == 0 || strncmp(msg, "no such column", 14) == 0;
+	/* an INSERT naming a column the table lacks: "table T has no column named C" */
+	schema = strncmp(msg, "no such table", 13) == 0 ||
+		 strncmp(msg, "no such column", 14) == 0 ||
+		 strstr(msg, " has no column named ") != NULL;
 	error_format_class(schema ? ERROR_CONFIG : ERROR_TEMPORARY, err, errsize, "%s: %s: %s%s",
 			   c->db->base.label, what, msg, schema ? POLICYDB_SETUP_HINT : "");
 	return POLICYDB_ERROR;

@@ -8,8 +8,9 @@
 # the clash (409), validation (422), get (200/404), list with q/skip/limit (an empty list is
 # 200 []: CHAPPS's 404 fixed), update, the association routes, delete; the bulk routes (ids
 # as integers); CHAPPS's bugs fixed: PUT /users/{id}/quota/{q} for a user without a quota,
-# bulk SDA without domain/email ids -> 400, a malformed body -> 422; /live routes; /v1/locks
-# and /v1/events (seen by chapps-cli and the other way round); the audit line of a change.
+# bulk SDA without domain/email ids -> 400, a malformed body -> 422; /v1 limits of a quota with
+# their overrides (get, add, 422s, delete); /live routes; /v1/locks and /v1/events (seen by
+# chapps-cli and the other way round); the audit line of a change.
 #
 # Ports: chapps-api 127.0.0.1:17380 (sqlite) / 17381 (mariadb), mariadbd 17390.
 # Output "ok N - ..." lines and "N passed, M failed"; exit 0, 1, or 77.
@@ -107,6 +108,46 @@ req c PUT /quotas/ '{"id":99,"name":"zzzz"}'
 check "PUT /quotas/ unknown id: 404" 404
 req c GET '/quotas/?q=%25eph&skip=1&limit=5'
 check "GET /quotas/?q=%eph&skip=1: the second" 200 '[.response[].name]' '["50eph"]'
+
+# ---- /v1 limits of a quota (issues 10 and 11) -----------------------------------------------
+
+req c GET /v1/quotas/1/limits '' "$RD"
+check "GET /v1/quotas/1/limits: the quota's own number, id 0, the settings' overrides" 200 \
+	'[.quota_id, .quota, .limits[0].id, .limits[0].max, .limits[0].action, .limits[0].warn_at, .limits[0].mode]' \
+	'[1,"10eph",0,240,null,null,null]'
+req c POST /v1/quotas/1/limits '{"kind":"messages","window":"1h","max":100,"action":"lock","warn_at":80,"mode":"monitor"}'
+check "POST /v1/quotas/1/limits with overrides: 201, listed" 201 '.limits[1]' \
+	'{"id":1,"kind":"messages","window":"3600","max":100,"action":"lock","warn_at":80,"mode":"monitor"}'
+req c POST /v1/quotas/1/limits '{"kind":"max_message_bytes","max":5000000}'
+check "POST a cap without window or overrides: 201, nulls" 201 '.limits[2] | [.id, .window, .action, .warn_at, .mode]' \
+	'[2,"message",null,null,null]'
+req c GET /v1/quotas/1/limits '' "$RD"
+check "GET /v1/quotas/1/limits: three" 200 '[.limits[].id]' '[0,1,2]'
+eq "chapps-cli limit list shows the API's limit" \
+	"$(cli c limit list 10eph 2>&1 | awk '$1 == 1 { print $2, $5, $6, $7 }')" "messages lock 80 monitor"
+req c POST /v1/quotas/1/limits '{"kind":"messages","window":"1h","max":5,"action":"hold"}'
+check "POST an unknown action: 422 naming the actions" 422 .message \
+	'"unknown action \"hold\" (reject, tempfail, quarantine, lock)"'
+req c POST /v1/quotas/1/limits '{"kind":"messages","window":"1h","max":5,"warn_at":100}'
+check "POST warn_at 100: 422" 422 .status_code 10422
+req c POST /v1/quotas/1/limits '{"kind":"parcels","window":"1h","max":5}'
+check "POST an unknown kind: 422" 422 .status_code 10422
+req c POST /v1/quotas/1/limits '{"kind":"messages","window":"1h","max":[5]}'
+check "POST a max that is not a number: 422" 422 .status_code 10422
+req c POST /v1/quotas/99/limits '{"kind":"messages","window":"1h","max":5}'
+check "POST to an unknown quota: 404" 404 .detail '"Unable to find a matching Quota"'
+req c POST /v1/quotas/1/limits '{"kind":"messages","window":"1h","max":5}' "$RD"
+check "POST with a read token: 403" 403
+req c DELETE /v1/quotas/1/limits/1
+check "DELETE /v1/quotas/1/limits/1: 200, the rest" 200 '[.limits[].id]' '[0,2]'
+req c DELETE /v1/quotas/1/limits/1
+check "DELETE it again: 404" 404 .detail '"Unable to find a matching Limit"'
+req c DELETE /v1/quotas/2/limits/2
+check "DELETE another quota's limit: 404" 404
+req c DELETE /v1/quotas/1/limits/2
+check "DELETE the cap: 200, the quota's own number alone" 200 '[.limits[].id]' '[0]'
+has_audit=$(grep -c 'audit: token=adm .*route="POST /v1/quotas/{quota_id}/limits" object=quota:10eph:limits old=- new={"id":0,"kind":"messages"' "$T/c-api.log")
+eq "the limit added is in the audit log" "$has_audit" 1
 
 # ---- domains and emails -------------------------------------------------------------------
 

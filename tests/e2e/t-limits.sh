@@ -13,6 +13,9 @@
 #      of the domain is refused with "... (2 messages per day, pool of pool.e2e.test)"
 #   4. the null sender is not counted (quota.count_null_sender = false)
 #   5. chapps-cli top: the heaviest sender first, the pool as pool:DOMAIN
+#   6. bytes counted for real (issue 10): with max_message_bytes 2000 a message of about 5 kB
+#      (swaks sends no SIZE=) is refused after DATA naming the cap; a small one passes and
+#      its bytes limit counts at least its body
 #
 # Everything runs twice: on LMDB and on Redis (E2E_PASSES="lmdb" or "redis" for one; the
 # Redis pass is skipped without redis-server).  Needs root, postfix, saslpasswd2, smtp-sink
@@ -21,7 +24,7 @@
 
 E2E_SINK_PORT=${E2E_SINK_PORT:-16686}
 # shellcheck disable=SC2034
-E2E_USERS="burst:burstpw p1@pool.e2e.test:p1pw p2@pool.e2e.test:p2pw"
+E2E_USERS="burst:burstpw p1@pool.e2e.test:p1pw p2@pool.e2e.test:p2pw big:bigpw"
 . "$(dirname "$0")/lib.sh" || exit 99
 
 e2e_init
@@ -72,7 +75,7 @@ limit_field()
 # run_pass B STORE MILTER_PORT SMTPD_PORT - the tests on STORE (lmdb:PATH or redis:PORT)
 run_pass()
 {
-	local B=$1 store=$2 mport=$3 P=$4 dir=$D/$1 cfg i fails=$E2E_FAIL t0 room
+	local B=$1 store=$2 mport=$3 P=$4 dir=$D/$1 cfg i fails=$E2E_FAIL t0 room used
 	mkdir -p "$dir"
 	cfg=$dir/limits.conf
 	e2e_note "==== pass $B: store $store"
@@ -83,7 +86,9 @@ run_pass()
 	for c in "quota add q1000 1000" "limit add q1000 messages 8 3" \
 		 "limit add q1000 messages 60 5" "user add burst@e2e.test --quota q1000" \
 		 "quota add mailbox 10" "quota add pool2 2" "domain add pool.e2e.test" \
-		 "domain quota pool.e2e.test mailbox" "domain quota pool.e2e.test pool2 --pool"; do
+		 "domain quota pool.e2e.test mailbox" "domain quota pool.e2e.test pool2 --pool" \
+		 "quota add qbig 1001" "limit add qbig max_message_bytes message 2000" \
+		 "limit add qbig bytes 1d 100000" "user add big@e2e.test --quota qbig"; do
 		# shellcheck disable=SC2086
 		e2e_cliq "$cfg" $c || rc=1
 	done
@@ -141,6 +146,22 @@ run_pass()
 	e2e_eq "$B-l5: top --json lists the pool as pool:DOMAIN with 2" \
 		"$(e2e_cli "$cfg" --json top | grep -o '{"owner":"pool:pool.e2e.test","committed":[0-9]*}')" \
 		'{"owner":"pool:pool.e2e.test","committed":2}'
+
+	# ---- 6. the real size
+	e2e_note "$B 6. max_message_bytes on the real size, the bytes limit counts it"
+	e2e_swaks "$O/$B-l6-1" "$P" --auth PLAIN --auth-user big@e2e.test --auth-password bigpw \
+		--from "big-$B-l6-1@e2e.test" --to "$R1" --body "$(printf '%.0sbig body line\n' {1..400})"
+	e2e_eq "$B-l6-1: 5 kB without SIZE=: refused after DATA naming the cap" \
+		"$(e2e_reply "$O/$B-l6-1" .)" "$QUOTA_REPLY (2000 bytes per message)"
+	REFUSED+=("big-$B-l6-1@e2e.test")
+	e2e_eq "$B-l6-1: nothing counted" "$(limit_field "$cfg" big@e2e.test 4 use)" 0
+	e2e_swaks "$O/$B-l6-2" "$P" --auth PLAIN --auth-user big@e2e.test --auth-password bigpw \
+		--from "big-$B-l6-2@e2e.test" --to "$R1" --body "$(printf '%.0ssmall body\n' {1..20})"
+	e2e_eq "$B-l6-2: a small message: 250 after DATA" "$(e2e_reply "$O/$B-l6-2" . | cut -c1-3)" 250
+	e2e_check "$B-l6-2: reached the sink" e2e_wait_sink "big-$B-l6-2@e2e.test" 1 15
+	used=$(limit_field "$cfg" big@e2e.test 4 use)
+	e2e_eq "$B-l6-2: the bytes limit counts headers and body ($used: 240 < used < 2000)" \
+		"$([ "${used:-0}" -gt 240 ] && [ "${used:-0}" -lt 2000 ] && echo yes)" yes
 
 	for f in "${REFUSED[@]}"; do
 		e2e_eq "$B: nothing from <$f> reached the sink" "$(e2e_sink_count "$f")" 0

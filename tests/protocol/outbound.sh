@@ -15,6 +15,10 @@
 #   3 an aborted transaction releases its reservation: usage unchanged, nothing reserved
 #   4 sender_domain_auth: linked domain, other domain, <>, a malformed sender, an unknown
 #     user; `chapps-cli allow` takes effect at once; refusals at MAIL charge no quota
+#   5 several limits (issue 10): the reply names the limit that refused (messages per hour,
+#     recipients per message, distinct recipients per hour); a bytes limit and
+#     max_message_bytes: headers and body negotiated without replies, the real size refused
+#     at EOM or committed
 #
 # Output: "ok N - ..." / "not ok N - ..." lines, then "N passed, M failed".  Exit 0 when
 # everything passed, 1 otherwise, 77 when miltertest, python3, chapps-cli or the milter is
@@ -25,7 +29,7 @@
 #	CHAPPS_CLI	chapps-cli (default: next to CHAPPS_MILTER)
 #	PROTO_VALGRIND=1  run every milter under valgrind --error-exitcode=1 --leak-check=full
 #	PROTO_KEEP=1	keep the temporary directory
-#	PROTO_OUTBOUND_PORT  first TCP port (default 16710); four consecutive ports are used
+#	PROTO_OUTBOUND_PORT  first TCP port (default 16710); five consecutive ports are used
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 LUA="$HERE/outbound.lua"
@@ -116,6 +120,7 @@ config q3
 config multi
 config nocount "counting_recipients = false;"
 config sda
+config limits
 
 # ---- 1: quota 3 ----------------------------------------------------------------------------
 
@@ -267,6 +272,92 @@ if setup sda "4 chapps-cli: quota q9 = 9, carol linked to linked.test" \
 	eq "4 usage: used 2, reserved 0" "$(usage sda carol)" "2 0"
 fi
 
+# ---- 5: several limits -----------------------------------------------------------------------
+
+if setup limits "5 chapps-cli: quotas of several limits for lim, dist and big" \
+	"admin db-setup" "quota add ql 100" "limit add ql messages 1h 2" \
+	"limit add ql max_recipients_per_message message 2" "user add lim --quota ql" \
+	"allow lim example.test --create" \
+	"quota add qd 101" "limit add qd distinct_recipients 1h 3" "user add dist --quota qd" \
+	"allow dist example.test" \
+	"quota add qb 102" "limit add qb max_message_bytes message 300" \
+	"limit add qb bytes 1h 1000" "user add big --quota qb" "allow big example.test" &&
+	up limits; then
+	out=$(raw limits <<-EOF
+		$(session lim "<lim@example.test>")
+		rcpts 3 <x%d@dest.test>
+		data
+		macro M {auth_authen}=lim
+		mail <lim@example.test>
+		rcpt <y@dest.test>
+		data
+		macro M {auth_authen}=lim
+		mail <lim@example.test>
+		rcpt <z@dest.test>
+	EOF
+	)
+	has_re "5 the third recipient of a message: refused naming the per-message cap" "$out" \
+		"^rcpts 3 .*first=CONTINUE last=REPLYCODE $QUOTA_REPLY \\(2 recipients per message\\)\$"
+	eq "5 the messages with room are accepted at DATA" "$(grep -c '^data ACCEPT$' <<<"$out")" 2
+	has_line "5 the third message: refused naming 2 messages per hour" "$out" \
+		"rcpt REPLYCODE $QUOTA_REPLY (2 messages per hour)"
+	log_has "5 the refusal is logged naming the limit" limits \
+		'reject: RCPT .*user=<lim> .*policy=quota .*refused by 2 messages per hour: used=2'
+
+	out=$(raw limits <<-EOF
+		$(session dist "<dist@example.test>")
+		rcpt <d1@dest.test>
+		rcpt <d2@dest.test>
+		data
+		macro M {auth_authen}=dist
+		mail <dist@example.test>
+		rcpt <D1@dest.test>
+		rcpt <d2@dest.test>
+		data
+		macro M {auth_authen}=dist
+		mail <dist@example.test>
+		rcpt <d3@dest.test>
+		data
+		macro M {auth_authen}=dist
+		mail <dist@example.test>
+		rcpt <d4@dest.test>
+	EOF
+	)
+	eq "5 distinct recipients: the same two addresses again count nothing, a third fits" \
+		"$(grep -c '^data ACCEPT$' <<<"$out")" 3
+	has_line "5 a fourth distinct address is refused naming the limit" "$out" \
+		"rcpt REPLYCODE $QUOTA_REPLY (3 distinct recipients per hour)"
+
+	out=$(raw limits <<-EOF
+		$(session big "<big@example.test> SIZE=100")
+		rcpt <b1@dest.test>
+		data
+		rawnr L Subject\0hello\0
+		rawnr B \${290*x}
+		eom
+		macro M {auth_authen}=big
+		mail <big@example.test>
+		rcpt <b2@dest.test>
+		data
+		rawnr L Subject\0hello\0
+		rawnr B \${200*x}
+		eom
+	EOF
+	)
+	proto=$(sed -n 's/^optneg .*protocol=\(0x[0-9a-f]*\).*/\1/p' <<<"$out")
+	eq "5 with a size limit in the database: headers and body asked for, without replies" \
+		"$(( (proto & 0x30) == 0 && (proto & 0x80080) == 0x80080 ))" 1
+	eq "5 a message of a user with a bytes limit waits for EOM (quota.commit = data)" \
+		"$(grep -c '^data CONTINUE$' <<<"$out")" 2
+	has_line "5 18 bytes of header and 290 of body: refused at EOM naming max_message_bytes" \
+		"$out" "eom REPLYCODE $QUOTA_REPLY (300 bytes per message)"
+	has_line "5 a message of 218 bytes is accepted at EOM" "$out" "eom ACCEPT"
+	eq "5 the bytes limit counts the real size (218), not SIZE= (100), nor the refused one" \
+		"$(cli limits --json show big --quota 2>>"$T/cli.out" |
+			grep -o '{"id":5,"pool":false,"kind":"bytes"[^}]*}' |
+			sed -n 's/.*"use":\([0-9]*\),.*/\1/p')" 218
+fi
+
 # ---- end: every milter stops cleanly on SIGTERM ----------------------------------------------
 
-proto_finish q3 multi nocount sda
+proto_finish q3 multi nocount sda limits
