@@ -193,7 +193,7 @@ static struct policy_msg *conn_msg(struct conn *conn)
 /* env_of - the policy environment of a connection */
 static struct policy_env env_of(const struct conn *conn)
 {
-	struct policy_env env = { conn->config, backends, NULL };
+	struct policy_env env = { conn->config, backends, NULL, NULL };
 
 	return env;
 }

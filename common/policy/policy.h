@@ -46,6 +46,7 @@ struct policy_env {
 	const struct config *config;
 	struct backends *backends;	/* store, policy db, caches (may be NULL if unused) */
 	int64_t (*clock)(void);		/* seconds; NULL = time(NULL) */
+	struct alerts *alerts;		/* alert events (may be NULL) */
 };
 
 enum policy_action {
