@@ -10,6 +10,9 @@
  *	civil day or month holding now in the process's time zone, set once
  *	at start-up from quota.timezone: mktime with tm_isdst = -1 finds
  *	midnight on DST days too (23 or 25 hours).
+ *
+ *	What a limit does when it refuses (action, warn_at, mode: issue 11)
+ *	is resolved in one place, limits_entry_policy.
  * DIAGNOSTICS
  *	None: values and texts only.
  */
@@ -186,6 +189,15 @@ size_t limits_build(const struct config *c, const struct backends_limits *l, con
 			n++;
 		}
 	return n;
+}
+
+void limits_entry_policy(const struct config *c, const struct limits_entry *e,
+			 struct limits_policy *p)
+{
+	(void)e;	/* the row's own action, warn_at and mode: issue 10's columns */
+	p->action = c->quota_action;
+	p->warn_at = c->quota_warn_at;
+	p->monitor = c->quota_mode == CONFIG_MODE_MONITOR;
 }
 
 long long limits_cap(const struct backends_limits *l, int kind)

@@ -55,6 +55,27 @@ size_t limits_build(const struct config *config, const struct backends_limits *l
 		    const char *user, char *pool_owner, int64_t now, struct store_limit *out,
 		    struct limits_entry *entries);
 
+/*
+ * What a limit does when it refuses and near its maximum (issue 11):
+ * action (enum quota_action), warn_at (percent, 0 = off), monitor (only
+ * log its refusals).
+ */
+struct limits_policy {
+	int action;
+	int warn_at;
+	bool monitor;
+};
+
+/*
+ * limits_entry_policy - the effective action, warn_at and mode of limit e
+ * (the quota's own number, an extra limit, a cap or a pool's): the
+ * config's quota.action, quota.warn_at and quota.mode, for every limit
+ * alike for now (the policy database's per-limit columns, when set, are
+ * to override them here, and only here).  Fills *p.
+ */
+void limits_entry_policy(const struct config *config, const struct limits_entry *e,
+			 struct limits_policy *p);
+
 /* limits_cap - the cap of kind (POLICYDB_LIMIT_MAX_*) in l, or -1 when none. */
 long long limits_cap(const struct backends_limits *l, int kind);
 
