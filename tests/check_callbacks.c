@@ -49,6 +49,8 @@ static struct fake {
 	int insheader_calls;
 	int hdr_index;
 	char hdr_name[64], hdr_value[1100];
+	int quarantine_calls;
+	char quarantine_reason[300];
 } fk;
 
 #define CTX ((SMFICTX *)(void *)&fk)
@@ -113,6 +115,15 @@ static int fake_insheader(SMFICTX *ctx, int index, char *name, char *value)
 	return MI_SUCCESS;
 }
 
+/* fake_quarantine - record the hold reason */
+static int fake_quarantine(SMFICTX *ctx, char *reason)
+{
+	ck_assert_ptr_eq(ctx, CTX);
+	fk.quarantine_calls++;
+	snprintf(fk.quarantine_reason, sizeof(fk.quarantine_reason), "%s", reason);
+	return MI_SUCCESS;
+}
+
 static const struct mta_ops fake_ops = {
 	.getpriv = fake_getpriv,
 	.setpriv = fake_setpriv,
@@ -120,6 +131,7 @@ static const struct mta_ops fake_ops = {
 	.setreply = fake_setreply,
 	.setsymlist = fake_setsymlist,
 	.insheader = fake_insheader,
+	.quarantine = fake_quarantine,
 };
 
 /* set_macro - serve name = value (NULL: remove it) from now on */

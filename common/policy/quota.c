@@ -710,6 +710,13 @@ static void quota_abort(struct policy_call *call)
 	}
 }
 
+/* quota_needs - quarantine at EOM when a limit's action or a lock may hold a message */
+static void quota_needs(const struct config *c, struct policy_needs *needs)
+{
+	if (c->quota_action == QUOTA_ACTION_QUARANTINE || (c->lock_check && c->lock_hold))
+		needs->hold = true;
+}
+
 /* quota_check - set quota.timezone once, at start-up */
 static int quota_check(const struct config *c, char *err, size_t errsize)
 {
@@ -721,6 +728,7 @@ const struct policy_ops policy_quota = {
 	.flow = FLOW_OUTBOUND,
 	.stages = POLICY_STAGE_MAIL | POLICY_STAGE_RCPT | POLICY_STAGE_DATA | POLICY_STAGE_EOM,
 	.uses = BACKENDS_USES_STORE | BACKENDS_USES_DB,
+	.needs = quota_needs,
 	.state_size = sizeof(struct quota_state),
 	.check = quota_check,
 	.mail = quota_mail,
