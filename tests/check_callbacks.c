@@ -706,6 +706,100 @@ START_TEST(test_incident_levels)
 }
 END_TEST
 
+/* ---- issue 11: hold and monitor mode -------------------------------------------- */
+
+/*
+ * quota.action = quarantine: SMFIF_QUARANTINE is asked for; the recipient
+ * over quota passes, DATA does not accept, EOM quarantines with the reason
+ * and logs one hold line
+ */
+START_TEST(test_quarantine_at_eom)
+{
+	unsigned long pf0 = 0, pf1 = 0, pf2 = 0, pf3 = 0;
+
+	start("outbound: { policies = [ \"quota\" ]; };\n"
+	      "quota: { margin = 0; action = \"quarantine\"; };");
+	callbacks_desc()->xxfi_negotiate(CTX, SMFIF_ADDHDRS | SMFIF_SETSYMLIST | SMFIF_QUARANTINE,
+					 0x1fffff, 0, 0, &pf0, &pf1, &pf2, &pf3);
+	ck_assert_uint_eq(pf0 & SMFIF_QUARANTINE, SMFIF_QUARANTINE);
+	ck_assert(callbacks_desc()->xxfi_flags & SMFIF_QUARANTINE);
+	set_macro("{auth_authen}", "alice");
+	set_macro("i", "4QH1");
+	log_capture_start(LOG_LEVEL_INFO);
+	connect4("192.0.2.7");
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_CONTINUE);
+	for (int i = 0; i < 4; i++) {
+		char to[32];
+
+		snprintf(to, sizeof(to), "<r%d@dest.test>", i);
+		ck_assert_int_eq(rcpt(to), SMFIS_CONTINUE);
+	}
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_CONTINUE);
+	ck_assert_int_eq(fk.quarantine_calls, 0);
+	ck_assert_int_eq(callbacks_desc()->xxfi_eom(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(fk.quarantine_calls, 1);
+	ck_assert_str_eq(fk.quarantine_reason, "chapps: alice over 3 recipients per day");
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QH1: hold: EOM from client.test[192.0.2.7]: user=<alice> "
+			       "from=<a@example.com> policy=quota key=sasl_username "
+			       "chapps: alice over 3 recipients per day\n"),
+			 1);
+	/* the held message counted nothing: three recipients fit again */
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_CONTINUE);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt("<x@dest.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(fk.quarantine_calls, 1);
+	close_conn();
+	stop();
+
+	/* the default action asks for no quarantine */
+	start("outbound: { policies = [ \"quota\" ]; };");
+	pf0 = 0;
+	callbacks_desc()->xxfi_negotiate(CTX, SMFIF_ADDHDRS | SMFIF_SETSYMLIST | SMFIF_QUARANTINE,
+					 0x1fffff, 0, 0, &pf0, &pf1, &pf2, &pf3);
+	ck_assert_uint_eq(pf0 & SMFIF_QUARANTINE, 0);
+	close_conn();
+	stop();
+}
+END_TEST
+
+/* monitor mode: "would reject" with the fields of the real line, then the stage's own line */
+START_TEST(test_monitor_would_lines)
+{
+	start("outbound: { policies = [ \"sender_domain_auth\", \"quota\" ]; };\n"
+	      "sender_domain_auth: { mode = \"monitor\"; };\n"
+	      "quota: { margin = 0; mode = \"monitor\"; };");
+	set_macro("{auth_authen}", "alice");
+	set_macro("i", "4QM1");
+	log_capture_start(LOG_LEVEL_INFO);
+	connect4("192.0.2.7");
+	ck_assert_int_eq(mail("<a@evil.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QM1: would reject: MAIL from client.test[192.0.2.7]: "
+			       "554 5.7.1 Rejected - not allowed to send mail from this domain; "
+			       "user=<alice> from=<a@evil.test> policy=sender_domain_auth "
+			       "key=sasl_username domain=evil.test\n"),
+			 1);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(rcpt("<r@dest.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QM1: would reject: RCPT from client.test[192.0.2.7]: "
+			       "554 5.7.1 Rejected - outbound quota fulfilled; user=<alice> "
+			       "from=<a@evil.test> to=<r@dest.test> policy=quota key=sasl_username "
+			       "used=0 reserved=3 limit=3 margin=0\n"),
+			 1);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(count(log_capture_text(), "would "), 2);
+	ck_assert_int_eq(count(log_capture_text(), "reject:"), 2);
+	close_conn();
+	stop();
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("callbacks");
@@ -725,6 +819,8 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_inbound_spf);
 	tcase_add_test(tc, test_close_only);
 	tcase_add_test(tc, test_incident_levels);
+	tcase_add_test(tc, test_quarantine_at_eom);
+	tcase_add_test(tc, test_monitor_would_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }
