@@ -64,6 +64,7 @@ struct cli {
 	const char *spread;	/* usage import --spread SECONDS */
 	bool pool;		/* domain quota --pool */
 	const char *top_limit;	/* top --limit N */
+	const char *events_n;	/* events -n N */
 	char err[512];
 };
 
@@ -343,6 +344,28 @@ static void chown_to_milter(const struct config *c, const char *path)
 	}
 	if (chown(path, pw->pw_uid, gid) < 0 && errno != ENOENT)
 		fprintf(stderr, "chapps-cli: warning: chown %s: %s\n", path, strerror(errno));
+}
+
+/* make_store - the store, created when there is none yet (LMDB: files given to milter.user) */
+static struct store *make_store(struct cli *cli, const char **err)
+{
+	const struct config *c = cli->cfg;
+	bool fresh = !store_exists(c);
+
+	if (cli->store_tried && cli->store != NULL)
+		return cli->store;
+	cli->store_tried = true;
+	if (store_open(c, &cli->store, err) < 0) {
+		cli->store = NULL;
+		return NULL;
+	}
+	for (int i = 0; fresh && i < 2; i++) {
+		char *path = xasprintf("%s/%s", c->store_path, i ? "lock.mdb" : "data.mdb");
+
+		chown_to_milter(c, path);	/* the milter must write it */
+		free(path);
+	}
+	return cli->store;
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -900,7 +923,6 @@ static int cmd_usage(struct cli *cli, int argc, char **argv)
 	int64_t now = (int64_t)time(NULL);
 	uint32_t buckets = 0;
 	long count, spread = 0;
-	bool fresh;
 
 	if (argc != 3 || strcmp(argv[0], "import") != 0)
 		return fail("usage: usage import USER COUNT [--spread SECONDS]") + 1;
@@ -912,19 +934,9 @@ static int cmd_usage(struct cli *cli, int argc, char **argv)
 		return fail("--spread must be a whole number of seconds 0..%d (quota.interval), "
 			    "not \"%s\"",
 			    c->quota_interval, cli->spread);
-	/* unlike the other commands, this one makes the LMDB store if there is none yet */
-	fresh = !store_exists(c);
-	cli->store_tried = true;
-	if (store_open(c, &cli->store, &err) < 0) {
-		cli->store = NULL;
+	/* unlike most commands, this one makes the LMDB store if there is none yet */
+	if (make_store(cli, &err) == NULL)
 		return fail("state store: %s", err);
-	}
-	for (int i = 0; fresh && i < 2; i++) {
-		char *path = xasprintf("%s/%s", c->store_path, i ? "lock.mdb" : "data.mdb");
-
-		chown_to_milter(c, path);	/* the milter must write it */
-		free(path);
-	}
 	if (quota_import_usage(c, cli->store, argv[1], (uint32_t)count, (uint32_t)spread, now,
 			       &buckets, &err) < 0)
 		return fail("state store: %s", err);
@@ -1237,6 +1249,281 @@ static int cmd_top(struct cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* ---- locks and events ----------------------------------------------------- */
+
+#define CLI_EVENTS_DEFAULT 20
+#define CLI_LOCK_REASON "locked by chapps-cli"
+
+/* json_bytes - len bytes as a JSON string (control bytes and NUL escaped) */
+static void json_bytes(FILE *out, const char *s, size_t len)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+/* text_bytes - len bytes for people: control bytes and NUL as \xHH */
+static void text_bytes(FILE *out, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch == 0x7f)
+			fprintf(out, "\\x%02x", ch);
+		else
+			fputc(ch, out);
+	}
+}
+
+/* utc - t as "YYYY-MM-DD HH:MM:SS" UTC into buf */
+static const char *utc(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, size, "%lld", (long long)t);
+	return buf;
+}
+
+/*
+ * lock_event - store {"kind":kind,"user":user,"by":"chapps-cli","reason":reason,
+ * "time":now} in the store's journal (reason NULL: none); a failure is a warning
+ */
+static void lock_event(struct store *s, const char *kind, const char *user, const char *reason,
+		       int64_t now)
+{
+	char *text = NULL;
+	size_t len = 0;
+	const char *err;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		return;
+	fprintf(f, "{\"kind\":\"%s\",\"user\":", kind);
+	json_string(f, user);
+	fputs(",\"by\":\"chapps-cli\"", f);
+	if (reason != NULL) {
+		fputs(",\"reason\":", f);
+		json_string(f, reason);
+	}
+	fprintf(f, ",\"time\":%lld}", (long long)now);
+	if (fclose(f) == 0 && store_event_add(s, text, len, now, &err) != STORE_OK)
+		fprintf(stderr, "chapps-cli: warning: the %s event was not recorded: %s\n", kind,
+			err);
+	free(text);
+}
+
+/* cmd_lock - lock USER [REASON]: refuse (or hold) every message of USER until unlock */
+static int cmd_lock(struct cli *cli, int argc, char **argv)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct store_lock_info info;
+	const char *err, *reason;
+	struct store *s;
+	char since[32];
+	int st;
+
+	if (argc != 1 && argc != 2)
+		return fail("usage: lock USER [REASON]") + 1;
+	if (argv[0][0] == '\0')
+		return fail("the user name is empty");
+	reason = argc == 2 ? argv[1] : CLI_LOCK_REASON;
+	if ((s = make_store(cli, &err)) == NULL)
+		return fail("state store: %s", err);
+	st = store_lock_get(s, argv[0], strlen(argv[0]), &info, &err);
+	if (st == STORE_OK)
+		return done(cli, "user %s was already locked since %s UTC: %s", argv[0],
+			    utc(info.since, since, sizeof(since)), info.reason);
+	if (st != STORE_MISS || store_lock_set(s, argv[0], strlen(argv[0]), reason, now, &err)
+	    != STORE_OK)
+		return fail("state store: %s", err);
+	lock_event(s, "lock", argv[0], reason, now);
+	return done(cli, "user %s locked: %s", argv[0], reason);
+}
+
+/* cmd_unlock - unlock USER: its mail passes again, its strikes are forgotten */
+static int cmd_unlock(struct cli *cli, int argc, char **argv)
+{
+	const char *err = "";
+	struct store *s;
+	int st;
+
+	if (argc != 1)
+		return fail("usage: unlock USER") + 1;
+	if (argv[0][0] == '\0')
+		return fail("the user name is empty");
+	s = get_store(cli, false);
+	if (s == NULL)
+		return cli->cfg->store_backend == STORE_BACKEND_LMDB && !store_exists(cli->cfg)
+			? done(cli, "user %s was not locked", argv[0])
+			: fail("state store: cannot open it");
+	st = store_lock_clear(s, argv[0], strlen(argv[0]), &err);
+	if (st == STORE_MISS)
+		return done(cli, "user %s was not locked", argv[0]);
+	if (st != STORE_OK)
+		return fail("state store: %s", err);
+	lock_event(s, "unlock", argv[0], NULL, (int64_t)time(NULL));
+	return done(cli, "user %s unlocked", argv[0]);
+}
+
+struct lock_row {
+	char *user;
+	size_t user_len;
+	int64_t since;
+	char *reason;
+};
+
+struct lock_rows {
+	struct lock_row *r;
+	size_t n;
+};
+
+/* lock_collect - store_locks_list's callback: keep a copy */
+static void lock_collect(void *ctx, const char *user, size_t user_len, int64_t since,
+			 const char *reason)
+{
+	struct lock_rows *l = ctx;
+	struct lock_row *r;
+
+	l->r = xreallocarray(l->r, l->n + 1, sizeof(*l->r));
+	r = &l->r[l->n++];
+	r->user = xmalloc(user_len + 1);
+	memcpy(r->user, user, user_len);
+	r->user[user_len] = '\0';
+	r->user_len = user_len;
+	r->since = since;
+	r->reason = xstrdup(reason);
+}
+
+/* lock_row_cmp - by user name, byte for byte */
+static int lock_row_cmp(const void *a, const void *b)
+{
+	const struct lock_row *x = a, *y = b;
+	size_t n = x->user_len < y->user_len ? x->user_len : y->user_len;
+	int c = memcmp(x->user, y->user, n);
+
+	return c != 0 ? c : (x->user_len > y->user_len) - (x->user_len < y->user_len);
+}
+
+/* cmd_locked - every locked user: user, since (UTC), reason; sorted by user */
+static int cmd_locked(struct cli *cli, int argc, char **argv)
+{
+	struct lock_rows l = { NULL, 0 };
+	const char *err = "";
+	struct store *s;
+	char since[32];
+	int st = STORE_OK;
+
+	(void)argv;
+	if (argc != 0)
+		return fail("usage: locked") + 1;
+	s = get_store(cli, false);
+	if (s == NULL && !(cli->cfg->store_backend == STORE_BACKEND_LMDB &&
+			   !store_exists(cli->cfg)))
+		return fail("state store: cannot open it");
+	if (s != NULL)
+		st = store_locks_list(s, lock_collect, &l, &err);
+	if (st == STORE_OK) {
+		if (l.n > 1)
+			qsort(l.r, l.n, sizeof(*l.r), lock_row_cmp);
+		if (!cli->json)
+			printf("%-30s  %-19s  %s\n", "user", "since (UTC)", "reason");
+		else
+			fputc('[', stdout);
+		for (size_t i = 0; i < l.n; i++) {
+			if (cli->json) {
+				fputs(i ? ",{\"user\":" : "{\"user\":", stdout);
+				json_bytes(stdout, l.r[i].user, l.r[i].user_len);
+				printf(",\"since\":%lld,\"reason\":", (long long)l.r[i].since);
+				json_string(stdout, l.r[i].reason);
+				fputc('}', stdout);
+			} else {
+				int w = (int)l.r[i].user_len;
+
+				text_bytes(stdout, l.r[i].user, l.r[i].user_len);
+				printf("%*s  %-19s  %s\n", w < 30 ? 30 - w : 0, "",
+				       utc(l.r[i].since, since, sizeof(since)),
+				       l.r[i].reason[0] ? l.r[i].reason : "-");
+			}
+		}
+		if (cli->json)
+			fputs("]\n", stdout);
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		free(l.r[i].user);
+		free(l.r[i].reason);
+	}
+	free(l.r);
+	return st == STORE_OK ? 0 : fail("state store: %s", err);
+}
+
+struct event_out {
+	const struct cli *cli;
+	size_t n;
+};
+
+/* event_row - store_events_list's callback: print one event */
+static void event_row(void *ctx, int64_t time, const char *text, size_t len)
+{
+	struct event_out *o = ctx;
+	char when[32];
+
+	if (o->cli->json) {
+		printf("%s{\"time\":%lld,\"event\":", o->n ? "," : "", (long long)time);
+		/* the store's events are JSON objects: as they are, else as a string */
+		if (len >= 2 && text[0] == '{' && text[len - 1] == '}' &&
+		    memchr(text, '\0', len) == NULL && memchr(text, '\n', len) == NULL)
+			fwrite(text, 1, len, stdout);
+		else
+			json_bytes(stdout, text, len);
+		fputc('}', stdout);
+	} else {
+		printf("%s  ", utc(time, when, sizeof(when)));
+		text_bytes(stdout, text, len);
+		fputc('\n', stdout);
+	}
+	o->n++;
+}
+
+/* cmd_events - events [-n N]: the newest N events of the store's journal, newest first */
+static int cmd_events(struct cli *cli, int argc, char **argv)
+{
+	struct event_out o = { cli, 0 };
+	const char *err = "";
+	struct store *s;
+	long n = CLI_EVENTS_DEFAULT;
+	int st = STORE_OK;
+
+	(void)argv;
+	if (argc != 0)
+		return fail("usage: events [-n N]") + 1;
+	if (cli->events_n != NULL && (parse_long(cli->events_n, &n) < 0 || n < 1 ||
+				      n > STORE_EVENTS_KEEP))
+		return fail("-n must be a whole number 1..%d, not \"%s\"", STORE_EVENTS_KEEP,
+			    cli->events_n);
+	s = get_store(cli, false);
+	if (s == NULL && !(cli->cfg->store_backend == STORE_BACKEND_LMDB &&
+			   !store_exists(cli->cfg)))
+		return fail("state store: cannot open it");
+	if (cli->json)
+		fputc('[', stdout);
+	if (s != NULL)
+		st = store_events_list(s, (size_t)n, event_row, &o, &err);
+	if (cli->json)
+		fputs("]\n", stdout);
+	return st == STORE_OK ? 0 : fail("state store: %s", err);
+}
+
 /* usage - the command summary */
 static int usage(FILE *out, int status)
 {
@@ -1257,6 +1544,9 @@ static int usage(FILE *out, int status)
 		"                                     the domain's default quota (or its pool)\n"
 		"  limit add QUOTA KIND WINDOW MAX | limit del QUOTA ID | limit list QUOTA\n"
 		"  top [--limit N]                    the heaviest senders of the window\n"
+		"  lock USER [REASON] | unlock USER   refuse (or hold) all of USER's mail, or not\n"
+		"  locked                             the locked users\n"
+		"  events [-n N]                      the newest events (locks, alerts)\n"
 		"  tally IP [--clear]                 greylisting passes of a client (24 h)\n"
 		"  usage import USER COUNT [--spread SECONDS]\n"
 		"                                     record COUNT units USER sent (migration)\n"
@@ -1300,6 +1590,10 @@ int main(int argc, char **argv)
 			cli.spread = argv[i];
 		} else if (strcmp(a, "--pool") == 0) {
 			cli.pool = true;
+		} else if (strcmp(a, "-n") == 0) {
+			if (++i == argc)
+				return usage(stderr, 2);
+			cli.events_n = argv[i];
 		} else if (strcmp(a, "--limit") == 0) {
 			if (++i == argc)
 				return usage(stderr, 2);
@@ -1339,6 +1633,14 @@ int main(int argc, char **argv)
 		status = cmd_db_setup(&cli);
 	} else if (nargs >= 2 && strcmp(args[0], "api") == 0 && strcmp(args[1], "token") == 0) {
 		status = cli_api_token(cli.cfg, cli.json, api_role, nargs - 2, args + 2);
+	} else if (strcmp(args[0], "lock") == 0) {	/* the store only: no policy database */
+		status = cmd_lock(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "unlock") == 0) {
+		status = cmd_unlock(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "locked") == 0) {
+		status = cmd_locked(&cli, nargs - 1, args + 1);
+	} else if (strcmp(args[0], "events") == 0) {
+		status = cmd_events(&cli, nargs - 1, args + 1);
 	} else if (open_db(&cli, false) != 0) {
 		status = 1;
 	} else if (strcmp(args[0], "quota") == 0) {

@@ -1,8 +1,9 @@
 /*
  * check_store_lmdb - the LMDB store engine: the contract suite plus what
  * only an embedded, file-backed engine has (persistence across a reopen,
- * several processes on one environment (quota and limits), the map
- * filling up, directory creation, corrupt records).
+ * several processes on one environment (quota, limits, locks: exactly one
+ * process locks a user under racing strikes), the map filling up,
+ * directory creation, corrupt records, the cost of store_lock_get).
  *
  * Each case gets a new directory inside one mktemp -d directory for the
  * run, which main removes at the end whatever the results.
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -460,6 +462,105 @@ START_TEST(test_long_names)
 }
 END_TEST
 
+/* child_locks - in a forked child: see the parent's lock, then race strikes */
+static void child_locks(int fd)
+{
+	struct store_lock_info info;
+	const char *error = NULL;
+	struct store *store = open_at(envdir, 64, &error);
+	int i, locked, total = 0;
+
+	if (store == NULL)
+		_exit(2);
+	if (store_lock_get(store, "manual", 6, &info, &error) != STORE_OK ||
+	    strcmp(info.reason, "by parent") != 0 || info.since != BASE)
+		_exit(3);
+	for (i = 0; i < 40; i++) {
+		if (store_lock_strike(store, "racer", 5, 30, 3600, "race", BASE + i, NULL, &locked,
+				      &error) != STORE_OK)
+			_exit(4);
+		total += locked;
+	}
+	store_close(&store);
+	if (write(fd, &total, sizeof(total)) != sizeof(total))
+		_exit(5);
+	_exit(0);
+}
+
+START_TEST(test_locks_multi_process)
+{
+	struct store_lock_info info;
+	const char *error = NULL;
+	int fds[2], i, status, total = 0, got;
+	pid_t pid[2];
+
+	st = reopen();
+	ck_assert_int_eq(store_lock_set(st, "manual", 6, "by parent", BASE, &error), STORE_OK);
+	store_close(&st);
+	ck_assert_int_eq(pipe(fds), 0);
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		ck_assert_int_ge(pid[i], 0);
+		if (pid[i] == 0) {
+			close(fds[0]);
+			child_locks(fds[1]);
+		}
+	}
+	close(fds[1]);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "child %d: status %d, want exit 0", i, status);
+	}
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(read(fds[0], &got, sizeof(got)), (ssize_t)sizeof(got));
+		total += got;
+	}
+	close(fds[0]);
+	ck_assert_msg(total == 1, "processes told they locked: got %d, want exactly 1", total);
+	st = reopen();	/* and the lock survived both processes */
+	ck_assert_int_eq(store_lock_get(st, "racer", 5, &info, &error), STORE_OK);
+	ck_assert_str_eq(info.reason, "race");
+	ck_assert_int_eq(store_lock_get(st, "manual", 6, NULL, &error), STORE_OK);
+}
+END_TEST
+
+START_TEST(test_lock_get_cost)
+{
+	struct timespec t0, t1;
+	const char *error = NULL;
+	int i, ok = 0, n = 200000;
+	double us;
+
+	st = reopen();
+	ck_assert_int_eq(store_lock_set(st, "locked", 6, "r", BASE, &error), STORE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++)
+		ok += store_lock_get(st, i % 2 ? "locked" : "free", i % 2 ? 6 : 4, NULL, &error)
+			== (i % 2 ? STORE_OK : STORE_MISS);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_eq(ok, n);
+	us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / n;
+	fprintf(stderr, "check_store_lmdb: store_lock_get: %.3f us per call (%d calls)\n", us, n);
+}
+END_TEST
+
+START_TEST(test_lock_long_names)
+{
+	const char *error = NULL;
+	char name[600];
+
+	memset(name, 'n', sizeof(name));
+	st = reopen();
+	ck_assert_int_eq(store_lock_set(st, name, 511, "r", BASE, &error), STORE_OK);
+	ck_assert_int_eq(store_lock_get(st, name, 511, NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_lock_set(st, name, 512, "r", BASE, &error), STORE_ERROR);
+	ck_assert_msg(strstr(error, "too long") != NULL, "error: got \"%s\"", error);
+	ck_assert_int_eq(store_lock_strike(st, name, 512, 1, 60, "r", BASE, NULL, NULL, &error),
+			 STORE_ERROR);
+}
+END_TEST
+
 /* lmdb_suite - the engine-specific cases */
 static Suite *lmdb_suite(void)
 {
@@ -476,6 +577,9 @@ static Suite *lmdb_suite(void)
 	tcase_add_test(tc, test_directory);
 	tcase_add_test(tc, test_corrupt_record);
 	tcase_add_test(tc, test_long_names);
+	tcase_add_test(tc, test_locks_multi_process);
+	tcase_add_test(tc, test_lock_get_cost);
+	tcase_add_test(tc, test_lock_long_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -6,8 +6,9 @@
  * layout, NOSCRIPT recovery, error replies, the reservation cap, bucket
  * folding after clock jumps, a server killed or hung mid-run (STORE_ERROR
  * within the timeouts, recovery without reopening the store), password,
- * database index, unix socket, pooling.  Exits 77 when redis-server is not
- * installed.
+ * database index, unix socket, pooling, the locks' layout (seen at once
+ * through a second pool) and the cost of store_lock_get.  Exits 77 when
+ * redis-server is not installed.
  */
 #include "autoconf.h"
 
@@ -937,6 +938,107 @@ START_TEST(test_pool_bounded)
 }
 END_TEST
 
+/* ---- locks -------------------------------------------------------------- */
+
+START_TEST(test_lock_layout)
+{
+	static const char user[] = "a\0b:c d";	/* NUL, colon, space */
+	const size_t ulen = sizeof(user) - 1;
+	struct store_lock_info info;
+	struct config cfg;
+	struct store *store, *other;
+	const char *error = NULL;
+	redisContext *c;
+	redisReply *r;
+	char key[64];
+	size_t klen;
+	long long ttl;
+	int locked;
+
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	other = open_ok(&cfg);	/* a second pool: another host */
+	memcpy(key, "chapps:k:", 9);
+	memcpy(key + 9, user, ulen);
+	klen = 9 + ulen;
+	c = connect_ok(&main_srv);
+
+	/* one strike: the hash holds it and expires with the window */
+	ck_assert_int_eq(store_lock_strike(store, user, ulen, 2, 600, "why", 100000, NULL,
+					   &locked, &error), STORE_OK);
+	ck_assert_int_eq(locked, 0);
+	r = redis_helper_command(c, "HGET %b t", key, klen);
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, "100000") == 0,
+		      "strike times: got %s", r != NULL && r->str ? r->str : "nothing");
+	freeReplyObject(r);
+	ttl = redis_helper_integer(c, "TTL %b", key, klen);
+	ck_assert_msg(ttl > 600 && ttl <= 660, "TTL after a strike: got %lld, want (600, 660]",
+		      ttl);
+	ck_assert_int_eq(store_lock_get(other, user, ulen, NULL, &error), STORE_MISS);
+
+	/* the second strike locks: no TTL any more, seen at once by the other pool */
+	ck_assert_int_eq(store_lock_strike(store, user, ulen, 2, 600, "why", 100010, NULL,
+					   &locked, &error), STORE_OK);
+	ck_assert_int_eq(locked, 1);
+	ck_assert_int_eq(redis_helper_integer(c, "TTL %b", key, klen), -1);
+	r = redis_helper_command(c, "HMGET %b s r", key, klen);
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		      r->element[0]->type == REDIS_REPLY_STRING &&
+		      strcmp(r->element[0]->str, "100010") == 0 &&
+		      r->element[1]->type == REDIS_REPLY_STRING &&
+		      strcmp(r->element[1]->str, "why") == 0, "lock fields");
+	freeReplyObject(r);
+	ck_assert_int_eq(store_lock_get(other, user, ulen, &info, &error), STORE_OK);
+	ck_assert_int_eq(info.since, 100010);
+	ck_assert_str_eq(info.reason, "why");
+	/* a user "a" must not see it */
+	ck_assert_int_eq(store_lock_get(other, "a", 1, NULL, &error), STORE_MISS);
+
+	/* the other host unlocks: the key is gone, strikes with it */
+	ck_assert_int_eq(store_lock_clear(other, user, ulen, &error), STORE_OK);
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS %b", key, klen), 0);
+	ck_assert_int_eq(store_lock_get(store, user, ulen, NULL, &error), STORE_MISS);
+
+	/* events: one list, "<time> <text>" newest first */
+	ck_assert_int_eq(store_event_add(store, "{\"a\":1}", 7, 100020, &error), STORE_OK);
+	ck_assert_int_eq(store_event_add(other, "{\"b\":2}", 7, 100021, &error), STORE_OK);
+	r = redis_helper_command(c, "LINDEX chapps:events 0");
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING &&
+		      strcmp(r->str, "100021 {\"b\":2}") == 0, "newest event: got %s",
+		      r != NULL && r->str ? r->str : "nothing");
+	freeReplyObject(r);
+	ck_assert_int_eq(redis_helper_integer(c, "TTL chapps:events"), -1);
+	redisFree(c);
+	store_close(&other);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(test_lock_get_cost)
+{
+	struct timespec t0, t1;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	int i, ok = 0, n = 5000;
+	double us;
+
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	ck_assert_int_eq(store_lock_set(store, "locked", 6, "r", 100000, &error), STORE_OK);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++)
+		ok += store_lock_get(store, i % 2 ? "locked" : "free", i % 2 ? 6 : 4, NULL,
+				     &error) == (i % 2 ? STORE_OK : STORE_MISS);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_eq(ok, n);
+	us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / n;
+	fprintf(stderr, "check_store_redis: store_lock_get: %.1f us per call (%d calls, "
+		"loopback)\n", us, n);
+	store_close(&store);
+}
+END_TEST
+
 /* redis_suite - the Redis-specific cases */
 static Suite *redis_suite(void)
 {
@@ -947,6 +1049,8 @@ static Suite *redis_suite(void)
 	tcase_add_checked_fixture(tc, setup_flush, NULL);
 	tcase_add_test(tc, test_key_layout);
 	tcase_add_test(tc, test_limits_key_layout);
+	tcase_add_test(tc, test_lock_layout);
+	tcase_add_test(tc, test_lock_get_cost);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

@@ -7,6 +7,9 @@
  *	to put a user into a known state (committed usage, open reservations)
  *	before the case's own parameters are applied.  Threads never call
  *	ck_assert: they record what they saw and the main thread asserts.
+ *	Locks: set/get/clear/list, strikes reaching `after` lock once (16
+ *	racing threads: exactly one caller is told it locked), strikes leave
+ *	the window, binary user names, events capped and newest first.
  */
 #include "autoconf.h"
 
@@ -2012,6 +2015,446 @@ START_TEST(test_limits_concurrency)
 }
 END_TEST
 
+/* ---- locks, strikes and events ------------------------------------------ */
+
+struct lock_seen {
+	int n;
+	char user[4][16];
+	size_t user_len[4];
+	int64_t since[4];
+	char reason[4][STORE_LOCK_REASON_MAX];
+};
+
+/* lock_emit - store_locks_list's callback: record up to 4 locks */
+static void lock_emit(void *ctx, const char *user, size_t user_len, int64_t since,
+		      const char *reason)
+{
+	struct lock_seen *seen = ctx;
+
+	if (seen->n < 4 && user_len <= sizeof(seen->user[0])) {
+		memcpy(seen->user[seen->n], user, user_len);
+		seen->user_len[seen->n] = user_len;
+		seen->since[seen->n] = since;
+		snprintf(seen->reason[seen->n], sizeof(seen->reason[0]), "%s", reason);
+	}
+	seen->n++;
+}
+
+/* locks_seen - every lock, through store_locks_list */
+static struct lock_seen locks_seen(void)
+{
+	struct lock_seen seen;
+	const char *error = NULL;
+	int ret;
+
+	memset(&seen, 0, sizeof(seen));
+	ret = store_locks_list(st, lock_emit, &seen, &error);
+	ck_assert_msg(ret == STORE_OK, "locks list: got %s (%s)", status_name(ret), error);
+	return seen;
+}
+
+/* lock_get_n - store_lock_get, which must not fail */
+static int lock_get_n(const char *user, size_t len, struct store_lock_info *info)
+{
+	const char *error = NULL;
+	int ret = store_lock_get(st, user, len, info, &error);
+
+	ck_assert_msg(ret != STORE_ERROR, "lock get: %s", error);
+	return ret;
+}
+
+/* strike - store_lock_strike, which must succeed; *locked_r gets its verdict */
+static uint32_t strike(const char *user, uint32_t after, uint32_t window, int64_t now,
+		       int *locked_r)
+{
+	const char *error = NULL;
+	uint32_t strikes = 0;
+	int ret;
+
+	ret = store_lock_strike(st, user, strlen(user), after, window, "strikes", now, &strikes,
+				locked_r, &error);
+	ck_assert_msg(ret == STORE_OK, "strike %s at %lld: got %s (%s)", user, (long long)now,
+		      status_name(ret), error);
+	return strikes;
+}
+
+START_TEST(test_lock_set_get_clear)
+{
+	struct store_lock_info info;
+	struct lock_seen seen;
+	const char *error = NULL;
+	char longer[400];
+
+	ck_assert_int_eq(lock_get_n("bob", 3, &info), STORE_MISS);
+	ck_assert_int_eq(locks_seen().n, 0);
+	CHECK_STATUS(store_lock_set(st, "bob", 3, "by hand", BASE, &error), STORE_OK, "lock");
+	memset(&info, 0xff, sizeof(info));
+	ck_assert_int_eq(lock_get_n("bob", 3, &info), STORE_OK);
+	ck_assert_int_eq(info.since, BASE);
+	ck_assert_str_eq(info.reason, "by hand");
+	ck_assert_int_eq(lock_get_n("bob", 3, NULL), STORE_OK);
+	/* locking again keeps the first since and reason */
+	CHECK_STATUS(store_lock_set(st, "bob", 3, "again", BASE + 50, &error), STORE_OK,
+		     "lock again");
+	ck_assert_int_eq(lock_get_n("bob", 3, &info), STORE_OK);
+	ck_assert_int_eq(info.since, BASE);
+	ck_assert_str_eq(info.reason, "by hand");
+	ck_assert_int_eq(lock_get_n("bo", 2, &info), STORE_MISS);
+	ck_assert_int_eq(lock_get_n("bobby", 5, &info), STORE_MISS);
+
+	/* a reason too long is cut to fit; NULL is "" */
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	CHECK_STATUS(store_lock_set(st, "eve", 3, longer, BASE + 1, &error), STORE_OK, "lock eve");
+	ck_assert_int_eq(lock_get_n("eve", 3, &info), STORE_OK);
+	ck_assert_uint_eq(strlen(info.reason), STORE_LOCK_REASON_MAX - 1);
+	CHECK_STATUS(store_lock_set(st, "amy", 3, NULL, BASE + 2, &error), STORE_OK, "lock amy");
+	ck_assert_int_eq(lock_get_n("amy", 3, &info), STORE_OK);
+	ck_assert_str_eq(info.reason, "");
+
+	seen = locks_seen();
+	ck_assert_int_eq(seen.n, 3);
+	ck_assert_msg(seen.user_len[0] == 3 && memcmp(seen.user[0], "amy", 3) == 0 &&
+		      seen.since[0] == BASE + 2, "list: first got %.*s, want amy",
+		      (int)seen.user_len[0], seen.user[0]);
+
+	CHECK_STATUS(store_lock_clear(st, "bob", 3, &error), STORE_OK, "unlock");
+	ck_assert_int_eq(lock_get_n("bob", 3, &info), STORE_MISS);
+	CHECK_STATUS(store_lock_clear(st, "bob", 3, &error), STORE_MISS, "unlock again");
+	CHECK_STATUS(store_lock_clear(st, "nobody", 6, &error), STORE_MISS, "unlock unknown");
+	ck_assert_int_eq(locks_seen().n, 2);
+}
+END_TEST
+
+START_TEST(test_lock_strikes)
+{
+	struct store_lock_info info;
+	const char *error = NULL;
+	int locked = -1;
+
+	ck_assert_uint_eq(strike("s", 3, 600, BASE, &locked), 1);
+	ck_assert_int_eq(locked, 0);
+	ck_assert_uint_eq(strike("s", 3, 600, BASE + 10, &locked), 2);
+	ck_assert_int_eq(locked, 0);
+	ck_assert_int_eq(lock_get_n("s", 1, NULL), STORE_MISS);
+	ck_assert_uint_eq(strike("s", 3, 600, BASE + 20, &locked), 3);
+	ck_assert_int_eq(locked, 1);
+	ck_assert_int_eq(lock_get_n("s", 1, &info), STORE_OK);
+	ck_assert_int_eq(info.since, BASE + 20);
+	ck_assert_str_eq(info.reason, "strikes");
+	/* more strikes: still at most `after` kept, nobody locks again */
+	ck_assert_uint_eq(strike("s", 3, 600, BASE + 30, &locked), 3);
+	ck_assert_int_eq(locked, 0);
+	ck_assert_int_eq(lock_get_n("s", 1, &info), STORE_OK);
+	ck_assert_int_eq(info.since, BASE + 20);
+	/* unlock forgets the strikes */
+	CHECK_STATUS(store_lock_clear(st, "s", 1, &error), STORE_OK, "unlock");
+	ck_assert_uint_eq(strike("s", 3, 600, BASE + 31, &locked), 1);
+	ck_assert_int_eq(locked, 0);
+	/* a strike-only user is not a lock, and clearing it is a miss */
+	ck_assert_int_eq(locks_seen().n, 0);
+	CHECK_STATUS(store_lock_clear(st, "s", 1, &error), STORE_MISS, "unlock strikes only");
+	ck_assert_uint_eq(strike("s", 3, 600, BASE + 32, &locked), 1);
+	/* after = 1: the first strike locks; strikes_r and locked_r may be NULL */
+	ck_assert_uint_eq(strike("one", 1, 600, BASE, &locked), 1);
+	ck_assert_int_eq(locked, 1);
+	CHECK_STATUS(store_lock_strike(st, "two", 3, 1, 600, "r", BASE, NULL, NULL, &error),
+		     STORE_OK, "strike without outputs");
+	ck_assert_int_eq(lock_get_n("two", 3, NULL), STORE_OK);
+	/* a manual lock is not re-locked by strikes */
+	CHECK_STATUS(store_lock_set(st, "m", 1, "manual", BASE, &error), STORE_OK, "lock m");
+	ck_assert_uint_eq(strike("m", 1, 600, BASE + 1, &locked), 1);
+	ck_assert_int_eq(locked, 0);
+	ck_assert_int_eq(lock_get_n("m", 1, &info), STORE_OK);
+	ck_assert_str_eq(info.reason, "manual");
+}
+END_TEST
+
+START_TEST(test_lock_strike_window)
+{
+	int locked = -1;
+
+	/* window 60: a strike counts while now - t < 60 */
+	ck_assert_uint_eq(strike("w", 3, 60, BASE, &locked), 1);
+	ck_assert_uint_eq(strike("w", 3, 60, BASE + 30, &locked), 2);
+	ck_assert_uint_eq(strike("w", 3, 60, BASE + 60, &locked), 2);	/* BASE is out */
+	ck_assert_int_eq(locked, 0);
+	ck_assert_uint_eq(strike("w", 3, 60, BASE + 95, &locked), 2);	/* BASE + 30 out */
+	ck_assert_int_eq(locked, 0);
+	ck_assert_uint_eq(strike("w", 3, 60, BASE + 300, &locked), 1);	/* all out */
+	ck_assert_int_eq(lock_get_n("w", 1, NULL), STORE_MISS);
+	ck_assert_uint_eq(strike("w", 3, 60, BASE + 301, &locked), 2);
+	ck_assert_uint_eq(strike("w", 3, 60, BASE + 359, &locked), 3);
+	ck_assert_int_eq(locked, 1);
+	/* a clock a little behind (another host) still counts, in order */
+	ck_assert_uint_eq(strike("x", 3, 60, BASE + 50, &locked), 1);
+	ck_assert_uint_eq(strike("x", 3, 60, BASE + 40, &locked), 2);
+	ck_assert_uint_eq(strike("x", 3, 60, BASE + 101, &locked), 2);	/* BASE + 40 out */
+	ck_assert_int_eq(locked, 0);
+}
+END_TEST
+
+START_TEST(test_lock_user_names)
+{
+	static const struct {
+		const char *name;
+		size_t len;
+	} users[] = {
+		{ "a\0b", 3 }, { "a\0c", 3 }, { "a:b", 3 }, { "a", 1 }, { "a:", 2 },
+		{ "a\0", 2 }, { "a:b:", 4 },
+	};
+	struct store_lock_info info;
+	struct lock_seen seen;
+	const char *error = NULL;
+	size_t i;
+	int j, locked;
+
+	CHECK_STATUS(store_lock_set(st, "a\0b", 3, "nul", BASE, &error), STORE_OK, "lock a\\0b");
+	CHECK_STATUS(store_lock_set(st, "a:b", 3, "colon", BASE + 1, &error), STORE_OK,
+		     "lock a:b");
+	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		int want = i == 0 || i == 2 ? STORE_OK : STORE_MISS;
+
+		ck_assert_msg(lock_get_n(users[i].name, users[i].len, &info) == want,
+			      "user %zu: got the wrong lock status", i);
+		if (want == STORE_OK)
+			ck_assert_str_eq(info.reason, i == 0 ? "nul" : "colon");
+	}
+	seen = locks_seen();
+	ck_assert_int_eq(seen.n, 2);
+	for (j = 0; j < 2; j++)
+		ck_assert_msg(seen.user_len[j] == 3 &&
+			      (memcmp(seen.user[j], "a\0b", 3) == 0 ||
+			       memcmp(seen.user[j], "a:b", 3) == 0),
+			      "list entry %d: got %zu bytes", j, seen.user_len[j]);
+	ck_assert_msg(memcmp(seen.user[0], seen.user[1], 3) != 0, "list: the same user twice");
+	/* strikes are per exact name too */
+	CHECK_STATUS(store_lock_strike(st, "a\0c", 3, 2, 60, "r", BASE, NULL, &locked, &error),
+		     STORE_OK, "strike a\\0c");
+	CHECK_STATUS(store_lock_strike(st, "a\0d", 3, 2, 60, "r", BASE, NULL, &locked, &error),
+		     STORE_OK, "strike a\\0d");
+	ck_assert_int_eq(locked, 0);
+	CHECK_STATUS(store_lock_clear(st, "a\0b", 3, &error), STORE_OK, "unlock a\\0b");
+	ck_assert_int_eq(lock_get_n("a:b", 3, NULL), STORE_OK);
+}
+END_TEST
+
+START_TEST(test_lock_arguments)
+{
+	const char *error = NULL;
+	uint32_t strikes = 7;
+	int locked = 7;
+
+	CHECK_STATUS(store_lock_get(st, "", 0, NULL, &error), STORE_ERROR, "empty user");
+	CHECK_STATUS(store_lock_set(st, NULL, 0, "r", BASE, &error), STORE_ERROR, "NULL user");
+	CHECK_STATUS(store_lock_set(st, "u", 1, "r", -1, &error), STORE_ERROR, "bad clock");
+	CHECK_STATUS(store_lock_clear(NULL, "u", 1, &error), STORE_ERROR, "no store");
+	CHECK_STATUS(store_lock_strike(st, "u", 1, 0, 60, "r", BASE, &strikes, &locked, &error),
+		     STORE_ERROR, "after 0");
+	ck_assert_msg(strikes == 0 && locked == 0, "outputs not cleared on error");
+	CHECK_STATUS(store_lock_strike(st, "u", 1, 3, 0, "r", BASE, NULL, NULL, &error),
+		     STORE_ERROR, "window 0");
+	CHECK_STATUS(store_lock_strike(st, "u", 1, STORE_LOCK_AFTER_MAX + 1, 60, "r", BASE, NULL,
+				       NULL, &error), STORE_ERROR, "after too large");
+	CHECK_STATUS(store_locks_list(st, NULL, NULL, &error), STORE_ERROR, "no callback");
+	CHECK_STATUS(store_events_list(st, 10, NULL, NULL, &error), STORE_ERROR, "no callback");
+	CHECK_STATUS(store_event_add(st, "", 0, BASE, &error), STORE_ERROR, "empty event");
+	ck_assert_int_eq(lock_get_n("u", 1, NULL), STORE_MISS);
+}
+END_TEST
+
+struct event_seen {
+	int n;
+	int64_t first_time, last_time;
+	char first[64], last[64];
+	size_t max_len;
+};
+
+/* event_emit - store_events_list's callback: keep the first and the last */
+static void event_emit(void *ctx, int64_t time, const char *text, size_t len)
+{
+	struct event_seen *seen = ctx;
+
+	if (seen->n == 0) {
+		seen->first_time = time;
+		snprintf(seen->first, sizeof(seen->first), "%.*s", (int)len, text);
+	}
+	seen->last_time = time;
+	snprintf(seen->last, sizeof(seen->last), "%.*s", (int)len, text);
+	if (len > seen->max_len)
+		seen->max_len = len;
+	seen->n++;
+}
+
+/* events_seen - store_events_list(max), which must succeed */
+static struct event_seen events_seen(size_t max)
+{
+	struct event_seen seen;
+	const char *error = NULL;
+	int ret;
+
+	memset(&seen, 0, sizeof(seen));
+	ret = store_events_list(st, max, event_emit, &seen, &error);
+	ck_assert_msg(ret == STORE_OK, "events list: got %s (%s)", status_name(ret), error);
+	return seen;
+}
+
+START_TEST(test_events)
+{
+	struct event_seen seen;
+	const char *error = NULL;
+	char text[STORE_EVENT_MAX + 2];
+	int i, len;
+
+	ck_assert_int_eq(events_seen(10).n, 0);
+	for (i = 0; i < STORE_EVENTS_KEEP + 5; i++) {
+		len = snprintf(text, sizeof(text), "{\"n\":%d}", i);
+		CHECK_STATUS(store_event_add(st, text, (size_t)len, BASE + i, &error), STORE_OK,
+			     "event add");
+	}
+	seen = events_seen(5000);
+	ck_assert_int_eq(seen.n, STORE_EVENTS_KEEP);
+	ck_assert_str_eq(seen.first, "{\"n\":1004}");
+	ck_assert_int_eq(seen.first_time, BASE + 1004);
+	ck_assert_str_eq(seen.last, "{\"n\":5}");
+	ck_assert_int_eq(seen.last_time, BASE + 5);
+	seen = events_seen(3);
+	ck_assert_int_eq(seen.n, 3);
+	ck_assert_str_eq(seen.first, "{\"n\":1004}");
+	ck_assert_str_eq(seen.last, "{\"n\":1002}");
+	ck_assert_int_eq(events_seen(0).n, 0);
+
+	/* STORE_EVENT_MAX bytes pass (binary-safe: a NUL inside), one more is refused */
+	memset(text, 'e', sizeof(text));
+	text[10] = '\0';
+	CHECK_STATUS(store_event_add(st, text, STORE_EVENT_MAX, BASE + 2000, &error), STORE_OK,
+		     "event of STORE_EVENT_MAX bytes");
+	CHECK_STATUS(store_event_add(st, text, STORE_EVENT_MAX + 1, BASE + 2001, &error),
+		     STORE_ERROR, "event too long");
+	ck_assert_msg(error != NULL && strstr(error, "too long") != NULL, "error: got %s",
+		      error);
+	seen = events_seen(1);
+	ck_assert_int_eq(seen.n, 1);
+	ck_assert_int_eq(seen.first_time, BASE + 2000);
+	ck_assert_uint_eq(seen.max_len, STORE_EVENT_MAX);
+	ck_assert_int_eq(events_seen(5000).n, STORE_EVENTS_KEEP);
+}
+END_TEST
+
+#define LOCK_THREADS 16
+#define LOCK_STRIKES 4		/* per thread */
+#define LOCK_AFTER 16
+
+struct lock_worker {
+	pthread_t thread;
+	pthread_barrier_t *go;
+	int locked, errors, max_strikes;
+	char error[256];
+};
+
+/* lock_worker_main - LOCK_STRIKES strikes of one shared user */
+static void *lock_worker_main(void *arg)
+{
+	struct lock_worker *w = arg;
+	const char *error;
+	uint32_t strikes;
+	int i, locked, ret;
+
+	pthread_barrier_wait(w->go);
+	for (i = 0; i < LOCK_STRIKES; i++) {
+		error = NULL;
+		ret = store_lock_strike(st, "shared", 6, LOCK_AFTER, 3600, "race", BASE + i,
+					&strikes, &locked, &error);
+		if (ret != STORE_OK) {
+			w->errors++;
+			snprintf(w->error, sizeof(w->error), "%s", error ? error : "?");
+			continue;
+		}
+		w->locked += locked;
+		if ((int)strikes > w->max_strikes)
+			w->max_strikes = (int)strikes;
+	}
+	return NULL;
+}
+
+START_TEST(test_lock_concurrency)
+{
+	struct lock_worker w[LOCK_THREADS];
+	pthread_barrier_t go;
+	int i, started, locked = 0, max_strikes = 0;
+
+	memset(w, 0, sizeof(w));
+	ck_assert_int_eq(pthread_barrier_init(&go, NULL, LOCK_THREADS), 0);
+	for (started = 0; started < LOCK_THREADS; started++) {
+		w[started].go = &go;
+		if (pthread_create(&w[started].thread, NULL, lock_worker_main, &w[started]) != 0)
+			break;
+	}
+	ck_assert_msg(started == LOCK_THREADS, "pthread_create: started %d threads, want %d",
+		      started, LOCK_THREADS);	/* the barrier would hold the others */
+	for (i = 0; i < started; i++)
+		pthread_join(w[i].thread, NULL);
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < LOCK_THREADS; i++) {
+		ck_assert_msg(w[i].errors == 0, "thread %d: %d errors, last: %s", i, w[i].errors,
+			      w[i].error);
+		locked += w[i].locked;
+		if (w[i].max_strikes > max_strikes)
+			max_strikes = w[i].max_strikes;
+	}
+	ck_assert_msg(locked == 1, "callers told they locked: got %d, want exactly 1", locked);
+	ck_assert_int_eq(max_strikes, LOCK_AFTER);	/* bounded at after */
+	ck_assert_int_eq(lock_get_n("shared", 6, NULL), STORE_OK);
+}
+END_TEST
+
+/* events_worker_main - 100 events from one thread */
+static void *events_worker_main(void *arg)
+{
+	struct lock_worker *w = arg;
+	const char *error;
+	char text[32];
+	int i, len;
+
+	pthread_barrier_wait(w->go);
+	for (i = 0; i < 100; i++) {
+		error = NULL;
+		len = snprintf(text, sizeof(text), "{\"i\":%d}", i);
+		if (store_event_add(st, text, (size_t)len, BASE, &error) != STORE_OK) {
+			w->errors++;
+			snprintf(w->error, sizeof(w->error), "%s", error ? error : "?");
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_events_concurrency)
+{
+	struct lock_worker w[LOCK_THREADS];
+	pthread_barrier_t go;
+	int i, started;
+
+	memset(w, 0, sizeof(w));
+	ck_assert_int_eq(pthread_barrier_init(&go, NULL, LOCK_THREADS), 0);
+	for (started = 0; started < LOCK_THREADS; started++) {
+		w[started].go = &go;
+		if (pthread_create(&w[started].thread, NULL, events_worker_main,
+				   &w[started]) != 0)
+			break;
+	}
+	ck_assert_msg(started == LOCK_THREADS, "pthread_create: started %d threads, want %d",
+		      started, LOCK_THREADS);
+	for (i = 0; i < started; i++)
+		pthread_join(w[i].thread, NULL);
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < LOCK_THREADS; i++)
+		ck_assert_msg(w[i].errors == 0, "thread %d: %d errors, last: %s", i, w[i].errors,
+			      w[i].error);
+	/* 1600 added at once, exactly the newest 1000 kept */
+	ck_assert_int_eq(events_seen(5000).n, STORE_EVENTS_KEEP);
+}
+END_TEST
+
 Suite *store_contract_suite(const struct store_contract_backend *b)
 {
 	static char name[64];	/* Check keeps the pointer */
@@ -2090,12 +2533,25 @@ Suite *store_contract_suite(const struct store_contract_backend *b)
 	tcase_add_loop_test(tc, test_limits_short_window, 0, 3);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("locks");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_lock_set_get_clear);
+	tcase_add_test(tc, test_lock_strikes);
+	tcase_add_test(tc, test_lock_strike_window);
+	tcase_add_test(tc, test_lock_user_names);
+	tcase_add_test(tc, test_lock_arguments);
+	tcase_add_test(tc, test_events);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("concurrency");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_concurrency, 0, 2);
 	tcase_add_test(tc, test_grey_concurrency);
 	tcase_add_test(tc, test_limits_concurrency);
+	tcase_add_test(tc, test_lock_concurrency);
+	tcase_add_test(tc, test_events_concurrency);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -18,5 +18,7 @@ extern const char redis_lua_greylist[];
 extern const size_t redis_lua_greylist_len;
 extern const char redis_lua_limits[];
 extern const size_t redis_lua_limits_len;
+extern const char redis_lua_lock[];
+extern const size_t redis_lua_lock_len;
 
 #endif

@@ -69,6 +69,27 @@ struct store_ops {
 			  void (*emit)(void *ctx, const char *owner, size_t owner_len,
 				       uint64_t committed),
 			  void *ctx, int64_t now, const char **error_r);
+	/* locks, strikes and events; NULL in an engine that does not
+	 * implement them (yet); info_r, strikes_r and locked_r are never NULL,
+	 * reason is NUL-terminated and at most STORE_LOCK_REASON_MAX - 1 bytes */
+	int (*lock_get)(struct store *store, const char *user, size_t user_len,
+			struct store_lock_info *info_r, const char **error_r);
+	int (*lock_set)(struct store *store, const char *user, size_t user_len,
+			const char *reason, int64_t now, const char **error_r);
+	int (*lock_clear)(struct store *store, const char *user, size_t user_len,
+			  const char **error_r);
+	int (*lock_strike)(struct store *store, const char *user, size_t user_len,
+			   uint32_t after, uint32_t window, const char *reason, int64_t now,
+			   uint32_t *strikes_r, int *locked_r, const char **error_r);
+	int (*locks_list)(struct store *store,
+			  void (*emit)(void *ctx, const char *user, size_t user_len,
+				       int64_t since, const char *reason),
+			  void *ctx, const char **error_r);
+	int (*event_add)(struct store *store, const char *text, size_t len, int64_t now,
+			 const char **error_r);
+	int (*events_list)(struct store *store, size_t max,
+			   void (*emit)(void *ctx, int64_t time, const char *text, size_t len),
+			   void *ctx, const char **error_r);
 	void (*close)(struct store *store);
 };
 

@@ -7,7 +7,10 @@
  *	store_quota_usage(), store_quota_reset(), store_cache_get(),
  *	store_cache_set(), store_cache_del(), store_limits_reserve(),
  *	store_limits_commit(), store_limits_release(), store_limits_usage(),
- *	store_limits_reset(), store_limits_top(), store_key()
+ *	store_limits_reset(), store_limits_top(), store_lock_get(),
+ *	store_lock_set(), store_lock_clear(), store_lock_strike(),
+ *	store_locks_list(), store_event_add(), store_events_list(),
+ *	store_key()
  * DESCRIPTION
  *	The public functions check their arguments once, here, so that the
  *	engines (store_lmdb.c, store_redis.c) may assume: a non-NULL store,
@@ -17,7 +20,10 @@
  *	[0, STORE_NOW_MAX]; a non-empty cache key; a cache value of at most
  *	STORE_CACHE_VALUE_MAX bytes and a ttl of at least 1; non-NULL state
  *	and dropped_r pointers (replaced by locals when the caller passes
- *	NULL).  Then they dispatch through the engine's ops table.
+ *	NULL); a lock reason that is NUL-terminated and shorter than
+ *	STORE_LOCK_REASON_MAX (a longer one is cut here, never inside a
+ *	UTF-8 sequence; NULL is ""); an event of 1..STORE_EVENT_MAX bytes.
+ *	Then they dispatch through the engine's ops table.
  *
  *	store_key builds the binary-safe composite keys that the callers use
  *	for the cache: the tag, a 0x00 byte, then each part as a 4-byte
@@ -584,6 +590,172 @@ int store_limits_top(struct store *store, uint32_t id, size_t max,
 	}
 	free(t.e);
 	return status;
+}
+
+/* lock_args - does store implement the lock calls? */
+static int lock_args(struct store *store, const char **error_r)
+{
+	if (store == NULL) {
+		*error_r = "no store";
+		return -1;
+	}
+	if (store->ops->lock_get == NULL) {
+		*error_r = "this store engine does not implement locks";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * lock_reason - reason cut to fit buf (STORE_LOCK_REASON_MAX bytes with
+ * the NUL), never inside a UTF-8 sequence; NULL is ""
+ */
+static const char *lock_reason(const char *reason, char *buf)
+{
+	size_t len;
+
+	if (reason == NULL)
+		return "";
+	len = strnlen(reason, STORE_LOCK_REASON_MAX);
+	if (len < STORE_LOCK_REASON_MAX)
+		return reason;
+	len = STORE_LOCK_REASON_MAX - 1;
+	/* step back over continuation bytes to the start of the cut sequence */
+	while (len > 0 && ((unsigned char)reason[len] & 0xc0) == 0x80)
+		len--;
+	memcpy(buf, reason, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+int store_lock_get(struct store *store, const char *user, size_t user_len,
+		   struct store_lock_info *info_r, const char **error_r)
+{
+	struct store_lock_info local;
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (info_r == NULL)
+		info_r = &local;
+	memset(info_r, 0, sizeof(*info_r));
+	if (lock_args(store, error_r) < 0 ||
+	    check_user(user, user_len, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->lock_get(store, user, user_len, info_r, error_r);
+}
+
+int store_lock_set(struct store *store, const char *user, size_t user_len, const char *reason,
+		   int64_t now, const char **error_r)
+{
+	char buf[STORE_LOCK_REASON_MAX];
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (lock_args(store, error_r) < 0 ||
+	    check_user(user, user_len, error_r) < 0 || check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->lock_set(store, user, user_len, lock_reason(reason, buf), now,
+				    error_r);
+}
+
+int store_lock_clear(struct store *store, const char *user, size_t user_len,
+		     const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (lock_args(store, error_r) < 0 ||
+	    check_user(user, user_len, error_r) < 0)
+		return STORE_ERROR;
+	return store->ops->lock_clear(store, user, user_len, error_r);
+}
+
+int store_lock_strike(struct store *store, const char *user, size_t user_len, uint32_t after,
+		      uint32_t window, const char *reason, int64_t now, uint32_t *strikes_r,
+		      int *locked_r, const char **error_r)
+{
+	char buf[STORE_LOCK_REASON_MAX];
+	const char *dummy;
+	uint32_t strikes;
+	int locked;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (strikes_r == NULL)
+		strikes_r = &strikes;
+	if (locked_r == NULL)
+		locked_r = &locked;
+	*strikes_r = 0;
+	*locked_r = 0;
+	if (lock_args(store, error_r) < 0 ||
+	    check_user(user, user_len, error_r) < 0 || check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	if (after == 0 || after > STORE_LOCK_AFTER_MAX || window == 0) {
+		*error_r = "bad strike parameters (after 1 to 1000, window at least 1)";
+		return STORE_ERROR;
+	}
+	return store->ops->lock_strike(store, user, user_len, after, window,
+				       lock_reason(reason, buf), now, strikes_r, locked_r,
+				       error_r);
+}
+
+int store_locks_list(struct store *store,
+		     void (*emit)(void *ctx, const char *user, size_t user_len, int64_t since,
+				  const char *reason),
+		     void *ctx, const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (lock_args(store, error_r) < 0)
+		return STORE_ERROR;
+	if (emit == NULL) {
+		*error_r = "no callback";
+		return STORE_ERROR;
+	}
+	return store->ops->locks_list(store, emit, ctx, error_r);
+}
+
+int store_event_add(struct store *store, const char *text, size_t len, int64_t now,
+		    const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (lock_args(store, error_r) < 0 || check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	if (text == NULL || len == 0 || len > STORE_EVENT_MAX) {
+		*error_r = len > STORE_EVENT_MAX ? "event too long (at most 2048 bytes)"
+			: "empty event";
+		return STORE_ERROR;
+	}
+	return store->ops->event_add(store, text, len, now, error_r);
+}
+
+int store_events_list(struct store *store, size_t max,
+		      void (*emit)(void *ctx, int64_t time, const char *text, size_t len),
+		      void *ctx, const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (lock_args(store, error_r) < 0)
+		return STORE_ERROR;
+	if (emit == NULL) {
+		*error_r = "no callback";
+		return STORE_ERROR;
+	}
+	if (max == 0)
+		return STORE_OK;
+	if (max > STORE_EVENTS_KEEP)
+		max = STORE_EVENTS_KEEP;
+	return store->ops->events_list(store, max, emit, ctx, error_r);
 }
 
 size_t store_key(void *buf, size_t bufsize, const char *tag, ...)

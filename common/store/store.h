@@ -323,6 +323,74 @@ int store_limits_top(struct store *store, uint32_t id, size_t max,
 				  uint64_t committed),
 		     void *ctx, int64_t now, const char **error_r);
 
+/* ---- locks, strikes and events (issue 11) -------------------------------- */
+
+/*
+ * A lock is per user name (binary-safe, as the quota's): while it exists
+ * every message of that user is refused or held by the caller (the store
+ * only keeps it).  Locks do not expire; store_lock_clear removes them.
+ * They are in the store, so they survive a restart and every process and
+ * host sharing the store sees them at once.  Strikes are the refusals that
+ * lead to a lock: at most `after` strike times per user, in a sliding
+ * window.  Events are a journal of JSON texts (alerts, lock, unlock) of
+ * which the store keeps the newest STORE_EVENTS_KEEP.
+ */
+
+#define STORE_LOCK_REASON_MAX 256
+#define STORE_EVENT_MAX 2048		/* bytes of one event's text */
+#define STORE_EVENTS_KEEP 1000		/* events kept, the newest */
+#define STORE_LOCK_AFTER_MAX 1000	/* largest `after` of store_lock_strike */
+
+struct store_lock_info {
+	int64_t since;				/* when locked */
+	char reason[STORE_LOCK_REASON_MAX];	/* NUL-terminated, cut to fit */
+};
+
+/* store_lock_get - STORE_OK: user is locked (*info_r, may be NULL, filled); STORE_MISS: not. */
+int store_lock_get(struct store *store, const char *user, size_t user_len,
+		   struct store_lock_info *info_r, const char **error_r);
+
+/* store_lock_set - lock user (an existing lock keeps its since and reason): STORE_OK. */
+int store_lock_set(struct store *store, const char *user, size_t user_len, const char *reason,
+		   int64_t now, const char **error_r);
+
+/* store_lock_clear - unlock user and forget its strikes: STORE_OK, or STORE_MISS when not locked. */
+int store_lock_clear(struct store *store, const char *user, size_t user_len,
+		     const char **error_r);
+
+/*
+ * store_lock_strike - count one refusal of user at now in a sliding window of
+ * `window` seconds; when the count reaches `after`, lock user with reason
+ * (atomically, in the same transaction/script).  *strikes_r (may be NULL)
+ * gets the count in the window after this strike; *locked_r (may be NULL)
+ * gets 1 when THIS call locked the user (exactly one caller sees 1 when
+ * several race), else 0.  State per user bounded (at most `after` strike
+ * times kept).  after >= 1 (at most STORE_LOCK_AFTER_MAX), window >= 1.
+ * A strike on a user already locked is counted and locks nothing.
+ */
+int store_lock_strike(struct store *store, const char *user, size_t user_len, uint32_t after,
+		      uint32_t window, const char *reason, int64_t now, uint32_t *strikes_r,
+		      int *locked_r, const char **error_r);
+
+/* store_locks_list - every lock: emit(ctx, user, user_len, since, reason). */
+int store_locks_list(struct store *store,
+		     void (*emit)(void *ctx, const char *user, size_t user_len, int64_t since,
+				  const char *reason),
+		     void *ctx, const char **error_r);
+
+/*
+ * store_event_add - append one event (text: a JSON object, at most
+ * STORE_EVENT_MAX bytes, else STORE_ERROR) at now; the store keeps the
+ * newest 1000 (older ones dropped in the same call).
+ */
+int store_event_add(struct store *store, const char *text, size_t len, int64_t now,
+		    const char **error_r);
+
+/* store_events_list - the newest max events, newest first: emit(ctx, time, text, len). */
+int store_events_list(struct store *store, size_t max,
+		      void (*emit)(void *ctx, int64_t time, const char *text, size_t len),
+		      void *ctx, const char **error_r);
+
 /*
  * store_key - build a binary-safe composite key "tag" 0x00 len(part1)
  * part1 len(part2) part2 ... into buf (size bufsize); parts are

@@ -2,9 +2,9 @@
  * store_lmdb-private.h - what the LMDB engine's files share
  *
  * store_lmdb.c owns the environment (open, close, the ops table) and the
- * helpers below; store_lmdb_quota.c, store_lmdb_cache.c and
- * store_lmdb_greylist.c each implement one family of store_ops on the
- * handle.  Nothing here is visible outside common/store.
+ * helpers below; store_lmdb_quota.c, store_lmdb_cache.c,
+ * store_lmdb_greylist.c, store_lmdb_limits.c and store_lmdb_locks.c each
+ * implement one family of store_ops on the handle.  Nothing here is visible outside common/store.
  */
 #ifndef CHAPPS_STORE_LMDB_PRIVATE_H
 #define CHAPPS_STORE_LMDB_PRIVATE_H
@@ -36,12 +36,16 @@ struct store_lmdb {
 	MDB_dbi cache_dbi;
 	MDB_dbi grey_dbi;
 	MDB_dbi limits_dbi;
+	MDB_dbi locks_dbi;
+	MDB_dbi strikes_dbi;
+	MDB_dbi events_dbi;
 	size_t max_key;
 	int map_size_mb;
 	/* sweep positions: only touched inside write transactions, which
 	 * LMDB serialises */
 	struct lmdb_sweep cache_sweep;
 	struct lmdb_sweep grey_sweep;
+	struct lmdb_sweep strikes_sweep;
 };
 
 /*
@@ -132,5 +136,25 @@ int store_lmdb_greylist_tally(struct store *store, const void *client, size_t cl
 			      int64_t now, uint32_t *count_r, const char **error_r);
 int store_lmdb_greylist_tally_clear(struct store *store, const void *client, size_t client_len,
 				    const char **error_r);
+
+/* store_lmdb_locks.c: locks, strikes and events */
+int store_lmdb_lock_get(struct store *store, const char *user, size_t user_len,
+			struct store_lock_info *info_r, const char **error_r);
+int store_lmdb_lock_set(struct store *store, const char *user, size_t user_len,
+			const char *reason, int64_t now, const char **error_r);
+int store_lmdb_lock_clear(struct store *store, const char *user, size_t user_len,
+			  const char **error_r);
+int store_lmdb_lock_strike(struct store *store, const char *user, size_t user_len,
+			   uint32_t after, uint32_t window, const char *reason, int64_t now,
+			   uint32_t *strikes_r, int *locked_r, const char **error_r);
+int store_lmdb_locks_list(struct store *store,
+			  void (*emit)(void *ctx, const char *user, size_t user_len,
+				       int64_t since, const char *reason),
+			  void *ctx, const char **error_r);
+int store_lmdb_event_add(struct store *store, const char *text, size_t len, int64_t now,
+			 const char **error_r);
+int store_lmdb_events_list(struct store *store, size_t max,
+			   void (*emit)(void *ctx, int64_t time, const char *text, size_t len),
+			   void *ctx, const char **error_r);
 
 #endif

@@ -6,12 +6,12 @@
  * DESCRIPTION
  *	This file holds the environment (open, close, durability, threads)
  *	and the helpers of store_lmdb-private.h; the operations are in
- *	store_lmdb_quota.c, store_lmdb_cache.c, store_lmdb_greylist.c and
- *	store_lmdb_limits.c, and the greylisting rule itself in
- *	greylist_record.c.
+ *	store_lmdb_quota.c, store_lmdb_cache.c, store_lmdb_greylist.c,
+ *	store_lmdb_limits.c and store_lmdb_locks.c, and the greylisting rule
+ *	itself in greylist_record.c.
  *
  *	One LMDB environment in the directory store.path (created 0750 when
- *	missing) with four named databases:
+ *	missing) with seven named databases:
  *	  quota  key = the user name's bytes (binary-safe, at most the LMDB key
  *	         size, 511 bytes), value = the packed quota_record of
  *	         quota_record.h: at most interval/resolution + 2 buckets and
@@ -30,6 +30,11 @@
  *	  limits store_limits_* with id != 0: key = id (4 bytes big-endian)
  *	         then the owner's bytes, value = the packed limit_record of
  *	         limit_record.h (id 0 is the quota record above).
+ *	  locks, strikes, events
+ *	         store_lock_* and store_event*: a lock per user name, the
+ *	         user's recent strike times (swept like the cache), and the
+ *	         newest STORE_EVENTS_KEEP events by sequence number; layouts
+ *	         in store_lmdb_locks.c.
  *
  *	Every quota change is one write transaction: read the record, prune,
  *	decide, write it back (or delete it when empty), commit.  LMDB has a
@@ -265,6 +270,13 @@ static const struct store_ops lmdb_ops = {
 	.limits_usage = store_lmdb_limits_usage,
 	.limits_reset = store_lmdb_limits_reset,
 	.limits_top = store_lmdb_limits_top,
+	.lock_get = store_lmdb_lock_get,
+	.lock_set = store_lmdb_lock_set,
+	.lock_clear = store_lmdb_lock_clear,
+	.lock_strike = store_lmdb_lock_strike,
+	.locks_list = store_lmdb_locks_list,
+	.event_add = store_lmdb_event_add,
+	.events_list = store_lmdb_events_list,
 	.close = lmdb_close,
 };
 
@@ -328,7 +340,7 @@ int store_lmdb_open(const struct config *config, struct store **store_r, const c
 		*error_r = store_lmdb_error(s, "mdb_env_create", rc);
 		goto fail;
 	}
-	if ((rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
+	if ((rc = mdb_env_set_maxdbs(s->env, 7)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, LMDB_MAX_READERS)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, (size_t)config->store_map_size_mb << 20)) != 0) {
 		*error_r = store_lmdb_error(s, "LMDB settings", rc);
@@ -354,7 +366,10 @@ int store_lmdb_open(const struct config *config, struct store **store_r, const c
 	if ((rc = mdb_dbi_open(txn, "quota", MDB_CREATE, &s->quota_dbi)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "cache", MDB_CREATE, &s->cache_dbi)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "grey", MDB_CREATE, &s->grey_dbi)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "limits", MDB_CREATE, &s->limits_dbi)) != 0) {
+	    (rc = mdb_dbi_open(txn, "limits", MDB_CREATE, &s->limits_dbi)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "locks", MDB_CREATE, &s->locks_dbi)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "strikes", MDB_CREATE, &s->strikes_dbi)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "events", MDB_CREATE, &s->events_dbi)) != 0) {
 		mdb_txn_abort(txn);
 		*error_r = store_lmdb_error(s, "open: named databases", rc);
 		goto fail;

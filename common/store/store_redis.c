@@ -9,8 +9,8 @@
  *	This file builds the commands and reads the replies; the connections
  *	(pool, Sentinel discovery, deadlines, EVALSHA with SCRIPT LOAD again
  *	after NOSCRIPT) are redis_conn.c's, and the server-side scripts
- *	are redis/quota.lua, redis/greylist.lua and redis/limits.lua,
- *	embedded at build time
+ *	are redis/quota.lua, redis/greylist.lua, redis/limits.lua and
+ *	redis/lock.lua, embedded at build time
  *	(store.am generates redis_scripts.c from them in the build directory).
  *	Every key is one prefix + the caller's raw bytes (redis_key).
  *
@@ -73,6 +73,19 @@
  *	REDIS_EXPIRE_SLACK, so a tuple vanishes max(retry_window, lifetime)
  *	after its last change and a tally a day after its last pass; an
  *	early retry writes nothing.
+ *
+ *	Locks, strikes and events.  A user's lock and strikes are one hash,
+ *	"chapps:k:" + the user name's bytes, with fields s (locked since), r
+ *	(reason) and t (the strike times in the window); a lock has no TTL,
+ *	a strikes-only hash expires when its newest strike leaves the window
+ *	(plus REDIS_EXPIRE_SLACK).  set, clear and strike are calls of
+ *	redis/lock.lua, so a strike and the lock it causes are one atomic
+ *	step: of racing strikes exactly one sees no lock and sets it.
+ *	store_lock_get is one plain HMGET (no script).  store_locks_list
+ *	SCANs "chapps:k:*" and reads each hash (an operator command).  The
+ *	events are one list, "chapps:events", of "<time> <text>" newest
+ *	first: LPUSH and LTRIM to STORE_EVENTS_KEEP in one script call;
+ *	store_events_list is one LRANGE.
  * DIAGNOSTICS
  *	Failures return STORE_ERROR (or -1 from store_redis_open) with
  *	*error_r pointing to a thread-local buffer that names the server and
@@ -107,10 +120,12 @@
 #define REDIS_GREY_TALLY_PREFIX "chapps:gt:"
 #define REDIS_LIMITS_PREFIX "chapps:l:"
 #define REDIS_LIMITS_SET_PREFIX "chapps:lh:"
+#define REDIS_LOCK_PREFIX "chapps:k:"
+#define REDIS_EVENTS_KEY "chapps:events"
 
-/* The server-side scripts (redis/quota.lua, greylist.lua, limits.lua), in the pool's order. */
+/* The server-side scripts (redis/quota.lua, greylist.lua, limits.lua, lock.lua), in the pool's order. */
 enum redis_script_id { REDIS_SCRIPT_QUOTA, REDIS_SCRIPT_GREYLIST, REDIS_SCRIPT_LIMITS,
-		       REDIS_SCRIPTS };
+		       REDIS_SCRIPT_LOCK, REDIS_SCRIPTS };
 
 struct store_redis {
 	struct store store;		/* first: store.c sees only this */
@@ -826,6 +841,288 @@ static int redis_limits_top(struct store *store, uint32_t id,
 	return ret;
 }
 
+/* ---- locks, strikes and events ------------------------------------------ */
+
+#define LOCK_ARGC 10	/* EVALSHA sha 1 key op now + at most 4 arguments */
+
+/*
+ * lock_run - one call of the lock script on key (len bytes) with op and
+ * the n_args arguments after op and now; the reply's integers go to
+ * out[0..n_out) (NULL: not wanted).  Returns STORE_OK or STORE_ERROR.
+ */
+static int lock_run(struct store *store, const char *key, size_t key_len, const char *op,
+		    int64_t now, const char *const *args, const size_t *arg_lens, int n_args,
+		    long long *out, size_t n_out, const char **error_r)
+{
+	struct redis_pool *pool = ((struct store_redis *)store)->pool;
+	const char *argv[LOCK_ARGC];
+	size_t lens[LOCK_ARGC], i;
+	redisReply *reply;
+	char nowbuf[24];
+	int argc = 0, j, ret = STORE_OK;
+
+	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)now);
+	argv[argc] = "EVALSHA";
+	lens[argc++] = 7;
+	argv[argc] = "";	/* the SHA1, filled in by redis_pool_exec */
+	lens[argc++] = 0;
+	argv[argc] = "1";
+	lens[argc++] = 1;
+	argv[argc] = key;
+	lens[argc++] = key_len;
+	argv[argc] = op;
+	lens[argc++] = strlen(op);
+	argv[argc] = nowbuf;
+	lens[argc++] = strlen(nowbuf);
+	for (j = 0; j < n_args && argc < LOCK_ARGC; j++) {
+		argv[argc] = args[j];
+		lens[argc++] = arg_lens[j];
+	}
+	reply = redis_pool_exec(pool, REDIS_SCRIPT_LOCK, argc, argv, lens, error_r);
+	if (reply == NULL)
+		return STORE_ERROR;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n_out) {
+		ret = STORE_ERROR;
+	} else {
+		for (i = 0; i < n_out; i++) {
+			if (reply->element[i]->type != REDIS_REPLY_INTEGER ||
+			    reply->element[i]->integer < 0) {
+				ret = STORE_ERROR;
+				break;
+			}
+			out[i] = reply->element[i]->integer;
+		}
+	}
+	if (ret == STORE_ERROR)
+		*error_r = redis_error("redis: lock %s: malformed script reply", op);
+	freeReplyObject(reply);
+	return ret;
+}
+
+/* lock_parse - an HMGET s r reply into STORE_OK (*info filled) or STORE_MISS */
+static int lock_parse(const redisReply *reply, struct store_lock_info *info)
+{
+	const redisReply *s, *r;
+	char buf[24];
+	size_t len;
+
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+		return STORE_ERROR;
+	s = reply->element[0];
+	r = reply->element[1];
+	if (s->type == REDIS_REPLY_NIL)
+		return STORE_MISS;
+	if (s->type != REDIS_REPLY_STRING || s->len >= sizeof(buf) ||
+	    (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+		return STORE_ERROR;
+	memcpy(buf, s->str, s->len);
+	buf[s->len] = '\0';
+	info->since = strtoll(buf, NULL, 10);
+	len = r->type == REDIS_REPLY_STRING ? r->len : 0;
+	if (len > sizeof(info->reason) - 1)
+		len = sizeof(info->reason) - 1;
+	if (len > 0)
+		memcpy(info->reason, r->str, len);
+	info->reason[len] = '\0';
+	return STORE_OK;
+}
+
+/* redis_lock_get - store_lock_get: one HMGET */
+static int redis_lock_get(struct store *store, const char *user, size_t user_len,
+			  struct store_lock_info *info_r, const char **error_r)
+{
+	struct redis_pool *pool = ((struct store_redis *)store)->pool;
+	const char *argv[4] = { "HMGET", NULL, "s", "r" };
+	size_t lens[4] = { 5, 0, 1, 1 };
+	redisReply *reply;
+	char *k;
+	int ret;
+
+	k = redis_key(REDIS_LOCK_PREFIX, user, user_len, &lens[1]);
+	argv[1] = k;
+	reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 4, argv, lens, error_r);
+	XFREE(k);
+	if (reply == NULL)
+		return STORE_ERROR;
+	ret = lock_parse(reply, info_r);
+	freeReplyObject(reply);
+	if (ret == STORE_ERROR)
+		*error_r = redis_error("redis: lock HMGET: unexpected reply");
+	return ret;
+}
+
+/* redis_lock_set - store_lock_set */
+static int redis_lock_set(struct store *store, const char *user, size_t user_len,
+			  const char *reason, int64_t now, const char **error_r)
+{
+	const char *args[1] = { reason };
+	size_t arg_lens[1] = { strlen(reason) };
+	long long out[1];
+	size_t len;
+	char *k;
+	int ret;
+
+	k = redis_key(REDIS_LOCK_PREFIX, user, user_len, &len);
+	ret = lock_run(store, k, len, "set", now, args, arg_lens, 1, out, 1, error_r);
+	XFREE(k);
+	return ret;
+}
+
+/* redis_lock_clear - store_lock_clear */
+static int redis_lock_clear(struct store *store, const char *user, size_t user_len,
+			    const char **error_r)
+{
+	long long out[1];
+	size_t len;
+	char *k;
+	int ret;
+
+	k = redis_key(REDIS_LOCK_PREFIX, user, user_len, &len);
+	ret = lock_run(store, k, len, "clear", 0, NULL, NULL, 0, out, 1, error_r);
+	XFREE(k);
+	if (ret == STORE_OK && out[0] == 0)
+		ret = STORE_MISS;
+	return ret;
+}
+
+/* redis_lock_strike - store_lock_strike: one script call, strike and lock */
+static int redis_lock_strike(struct store *store, const char *user, size_t user_len,
+			     uint32_t after, uint32_t window, const char *reason, int64_t now,
+			     uint32_t *strikes_r, int *locked_r, const char **error_r)
+{
+	char num[2][16];
+	const char *args[4] = { reason, num[0], num[1], REDIS_STR(REDIS_EXPIRE_SLACK) };
+	size_t arg_lens[4];
+	long long out[2];
+	size_t len;
+	char *k;
+	int ret, i;
+
+	snprintf(num[0], sizeof(num[0]), "%" PRIu32, after);
+	snprintf(num[1], sizeof(num[1]), "%" PRIu32, window);
+	for (i = 0; i < 4; i++)
+		arg_lens[i] = strlen(args[i]);
+	k = redis_key(REDIS_LOCK_PREFIX, user, user_len, &len);
+	ret = lock_run(store, k, len, "strike", now, args, arg_lens, 4, out, 2, error_r);
+	XFREE(k);
+	if (ret == STORE_OK) {
+		*strikes_r = sat32(out[0]);
+		*locked_r = out[1] != 0;
+	}
+	return ret;
+}
+
+/* redis_locks_list - store_locks_list: SCAN "chapps:k:*", one HMGET per key */
+static int redis_locks_list(struct store *store,
+			    void (*emit)(void *ctx, const char *user, size_t user_len,
+					 int64_t since, const char *reason),
+			    void *ctx, const char **error_r)
+{
+	struct redis_pool *pool = ((struct store_redis *)store)->pool;
+	char cursor[32] = "0";
+	const char *argv[6] = { "SCAN", cursor, "MATCH", REDIS_LOCK_PREFIX "*", "COUNT",
+				LIMITS_SCAN_COUNT };
+	const char *hargv[4] = { "HMGET", NULL, "s", "r" };
+	size_t lens[6], hlens[4] = { 5, 0, 1, 1 }, plen = strlen(REDIS_LOCK_PREFIX), i;
+	struct store_lock_info info;
+	redisReply *reply, *h;
+	int k, ret = STORE_OK, st;
+
+	do {
+		for (k = 0; k < 6; k++)
+			lens[k] = strlen(argv[k]);
+		reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 6, argv, lens, error_r);
+		if (reply == NULL)
+			return STORE_ERROR;
+		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+		    reply->element[0]->type != REDIS_REPLY_STRING ||
+		    reply->element[0]->len >= sizeof(cursor) ||
+		    reply->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(reply);
+			*error_r = redis_error("redis: locks: malformed SCAN reply");
+			return STORE_ERROR;
+		}
+		memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
+		cursor[reply->element[0]->len] = '\0';
+		for (i = 0; i < reply->element[1]->elements && ret == STORE_OK; i++) {
+			const redisReply *e = reply->element[1]->element[i];
+
+			if (e->type != REDIS_REPLY_STRING || e->len <= plen)
+				continue;
+			hargv[1] = e->str;
+			hlens[1] = e->len;
+			h = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 4, hargv, hlens, error_r);
+			if (h == NULL) {
+				ret = STORE_ERROR;
+				break;
+			}
+			memset(&info, 0, sizeof(info));
+			st = lock_parse(h, &info);
+			freeReplyObject(h);
+			if (st == STORE_OK)
+				emit(ctx, e->str + plen, e->len - plen, info.since, info.reason);
+			/* STORE_MISS: strikes only; STORE_ERROR: not ours, skipped */
+		}
+		freeReplyObject(reply);
+	} while (ret == STORE_OK && strcmp(cursor, "0") != 0);
+	return ret;
+}
+
+/* redis_event_add - store_event_add: LPUSH and LTRIM in one script call */
+static int redis_event_add(struct store *store, const char *text, size_t len, int64_t now,
+			   const char **error_r)
+{
+	char keep[16];
+	const char *args[2] = { text, keep };
+	size_t arg_lens[2] = { len, 0 };
+	long long out[1];
+
+	arg_lens[1] = (size_t)snprintf(keep, sizeof(keep), "%d", STORE_EVENTS_KEEP);
+	return lock_run(store, REDIS_EVENTS_KEY, strlen(REDIS_EVENTS_KEY), "event", now, args,
+			arg_lens, 2, out, 1, error_r);
+}
+
+/* redis_events_list - store_events_list: one LRANGE, newest first */
+static int redis_events_list(struct store *store, size_t max,
+			     void (*emit)(void *ctx, int64_t time, const char *text, size_t len),
+			     void *ctx, const char **error_r)
+{
+	struct redis_pool *pool = ((struct store_redis *)store)->pool;
+	char stop[24];
+	const char *argv[4] = { "LRANGE", REDIS_EVENTS_KEY, "0", stop };
+	size_t lens[4], i;
+	redisReply *reply;
+	int k;
+
+	snprintf(stop, sizeof(stop), "%zu", max - 1);
+	for (k = 0; k < 4; k++)
+		lens[k] = strlen(argv[k]);
+	reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 4, argv, lens, error_r);
+	if (reply == NULL)
+		return STORE_ERROR;
+	if (reply->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(reply);
+		*error_r = redis_error("redis: events LRANGE: unexpected reply");
+		return STORE_ERROR;
+	}
+	for (i = 0; i < reply->elements; i++) {
+		const redisReply *e = reply->element[i];
+		const char *sp;
+		char buf[24];
+		size_t tlen;
+
+		if (e->type != REDIS_REPLY_STRING ||
+		    (sp = memchr(e->str, ' ', e->len)) == NULL ||
+		    (tlen = (size_t)(sp - e->str)) == 0 || tlen >= sizeof(buf))
+			continue;	/* not ours: skipped */
+		memcpy(buf, e->str, tlen);
+		buf[tlen] = '\0';
+		emit(ctx, strtoll(buf, NULL, 10), sp + 1, e->len - tlen - 1);
+	}
+	freeReplyObject(reply);
+	return STORE_OK;
+}
+
 /* redis_close - close the pool, free the handle */
 static void redis_close(struct store *store)
 {
@@ -856,6 +1153,13 @@ static const struct store_ops redis_ops = {
 	.limits_usage = redis_limits_usage,
 	.limits_reset = redis_limits_reset,
 	.limits_top = redis_limits_top,
+	.lock_get = redis_lock_get,
+	.lock_set = redis_lock_set,
+	.lock_clear = redis_lock_clear,
+	.lock_strike = redis_lock_strike,
+	.locks_list = redis_locks_list,
+	.event_add = redis_event_add,
+	.events_list = redis_events_list,
 	.close = redis_close,
 };
 
@@ -871,6 +1175,8 @@ int store_redis_open(const struct config *config, struct store **store_r, const 
 		"greylist", redis_lua_greylist, redis_lua_greylist_len };
 	rs->scripts[REDIS_SCRIPT_LIMITS] = (struct redis_script){
 		"limits", redis_lua_limits, redis_lua_limits_len };
+	rs->scripts[REDIS_SCRIPT_LOCK] = (struct redis_script){
+		"lock", redis_lua_lock, redis_lua_lock_len };
 	if (redis_pool_open(config, rs->scripts, REDIS_SCRIPTS, &rs->pool, error_r) < 0) {
 		free(rs);
 		return -1;
