@@ -218,6 +218,17 @@ const struct setting config_settings[] = {
 
 	S("metrics.listen", metrics_listen, ""),
 	S("metrics.token", metrics_token, ""),
+
+	S("alerts.webhook_url", alerts_webhook_url, ""),
+	S("alerts.webhook_token", alerts_webhook_token, ""),
+	S("alerts.webhook_secret", alerts_webhook_secret, ""),
+	I("alerts.webhook_timeout_ms", alerts_webhook_timeout_ms, 5000, 100, 60000),
+	I("alerts.retries", alerts_retries, 5, 0, 20),
+	I("alerts.interval", alerts_interval, 3600, 0, 604800),
+	I("alerts.queue_size", alerts_queue_size, 1024, 1, 65536),
+	S("alerts.mail_to", alerts_mail_to, ""),
+	S("alerts.sendmail", alerts_sendmail, "/usr/sbin/sendmail"),
+	I("alerts.timeout_ms", alerts_timeout_ms, 2000, 0, 60000),
 };
 
 #define N_SETTINGS (sizeof(config_settings) / sizeof(config_settings[0]))

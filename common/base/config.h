@@ -236,6 +236,18 @@ struct config {
 	char *metrics_listen;		/* loopback "HOST:PORT"; "" = off */
 	char *metrics_token;		/* bearer token required; "" = none */
 
+	/* alerts (common/alert: the log, a webhook, a mail) */
+	char *alerts_webhook_url;	/* http:// or https://; "" = no webhook */
+	char *alerts_webhook_token;	/* Authorization: Bearer; "" = none (secret) */
+	char *alerts_webhook_secret;	/* HMAC-SHA256 key of X-Chapps-Signature; "" = none */
+	int alerts_webhook_timeout_ms;	/* one attempt */
+	int alerts_retries;		/* attempts after the first, with back-off */
+	int alerts_interval;		/* seconds: one event per user and kind; 0 = all */
+	int alerts_queue_size;		/* events waiting for the sender thread */
+	char *alerts_mail_to;		/* "" = no mail */
+	char *alerts_sendmail;		/* absolute path of sendmail(1) */
+	int alerts_timeout_ms;		/* at close, for what is still queued */
+
 	void (*helo_whitelist_free)(void *);
 	int refcount;			/* config_ref/config_unref */
 };
@@ -266,6 +278,12 @@ void config_dump(const struct config *config, FILE *out);
  * the sample config name every setting.
  */
 const char *const *config_setting_names(void);
+
+/*
+ * config_url_problem - NULL when s is an http:// or https:// URL with a
+ * host (and no space or control character), else why.
+ */
+const char *config_url_problem(const char *s);
 
 /*
  * config_socket_problem - NULL when s is a valid libmilter socket
