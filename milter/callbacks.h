@@ -16,6 +16,7 @@
 
 struct config;
 struct backends;
+struct alerts;
 
 /* callbacks_desc - the filter description for smfi_register. */
 struct smfiDesc *callbacks_desc(void);
@@ -32,6 +33,12 @@ struct config *callbacks_get_config(void);
 
 /* callbacks_set_backends - the shared backends (borrowed, outlive smfi_main). */
 void callbacks_set_backends(struct backends *backends);
+
+/*
+ * callbacks_set_alerts - where the policies post alert events (borrowed,
+ * outlives smfi_main; NULL: none).  Before smfi_main.
+ */
+void callbacks_set_alerts(struct alerts *alerts);
 
 /* callbacks_shutdown - drop the current snapshot (after smfi_main). */
 void callbacks_shutdown(void);

@@ -15,7 +15,9 @@
 
 #include "check_main.h"
 #include "test_util.h"
+#include "alert/alert.h"
 #include "base/config.h"
+#include "base/log.h"
 #include "policy/policy.h"
 #include "policy/policy_ops.h"
 #include "policy/quota.h"
@@ -452,6 +454,53 @@ START_TEST(test_action_monitored_names_action)
 }
 END_TEST
 
+/* count - occurrences of needle in haystack */
+static int count(const char *haystack, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = haystack; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* alerts: warn_at on a granted recipient, refusal on the first refusal, lock on the locking strike */
+START_TEST(test_alerts)
+{
+	struct alerts *alerts = NULL;
+	char err[256];
+	const char *text;
+
+	start(QUOTA_ONLY "quota: { margin = 0; warn_at = 60; action = \"lock\"; };\n"
+	      "lock: { after = 1; };");
+	ck_assert_int_eq(alerts_open(cfg, &alerts, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(alerts);
+	env.alerts = alerts;
+	log_capture_start(LOG_LEVEL_INFO);
+	/* 1 of 3 is under 60 %, 2 of 3 is over: one warn */
+	ck_assert_int_eq(send("alice", 1), 1);
+	ck_assert_int_eq(count(log_capture_text(), "alert: "), 0);
+	ck_assert_int_eq(send("alice", 1), 1);
+	text = log_capture_text();
+	ck_assert_msg(count(text, "alert: kind=warn user=<alice> limit=\"3 recipients per day\" "
+			      "used=2 max=3 client=192.0.2.7 ") == 1, "got %s", text);
+	/* the third fits, the fourth is refused: a refusal, and with lock.after = 1 a lock */
+	ck_assert_int_eq(send("alice", 2), 1);
+	text = log_capture_text();
+	ck_assert_msg(count(text, "alert: kind=refusal user=<alice> limit=\"3 recipients per day\" "
+			      "used=3 max=3 ") == 1, "got %s", text);
+	ck_assert_msg(count(text, "alert: kind=lock user=<alice> limit=\"3 recipients per day\" "
+			      "used=1 max=1 ") == 1, "got %s", text);
+	ck_assert_int_eq(send("alice", 1), -1);
+	/* one warn only (the alerts module keeps one per user and kind per interval) */
+	ck_assert_int_eq(count(log_capture_text(), "alert: kind=warn"), 1);
+	log_capture_stop();
+	env.alerts = NULL;
+	alerts_close(&alerts);
+	stop();
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("actions");
@@ -467,6 +516,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_action_lock);
 	tcase_add_test(tc, test_lock_check);
 	tcase_add_test(tc, test_action_monitored_names_action);
+	tcase_add_test(tc, test_alerts);
 	suite_add_tcase(s, tc);
 	return s;
 }
