@@ -44,7 +44,9 @@
  *	message counts on the other limits only.  A granted reserve that
  *	brings a limit to warn_at percent of its maximum posts ALERT_WARN.
  *	At MAIL, with lock.check, a locked user is refused with lock.reply
- *	(held with lock.hold) before anything is counted.
+ *	(held with lock.hold) before anything is counted; a store that fails
+ *	there lets the message go on (an incident), to the reservation at
+ *	RCPT where quota.on_error applies as it always did.
  * DIAGNOSTICS
  *	None: results only.
  */
@@ -336,7 +338,10 @@ static enum policy_step refuse_cap(struct policy_call *call, struct policy_resul
 			     used, (uint64_t)cap, monitored_r);
 }
 
-/* lock_check - lock.check at MAIL: NEXT (not locked, or held), or STOP with r set */
+/*
+ * lock_check - lock.check at MAIL: NEXT (not locked, held, or the store
+ * failed: the limits' reservation applies quota.on_error), or STOP with r set
+ */
 static enum policy_step lock_check(struct policy_call *call, struct policy_result *r)
 {
 	const struct config *c = call->env->config;
@@ -351,10 +356,9 @@ static enum policy_step lock_check(struct policy_call *call, struct policy_resul
 
 	st = store ? store_lock_get(store, user, strlen(user), &info, &err) : STORE_ERROR;
 	if (st == STORE_ERROR) {
+		/* the reservation at RCPT needs the store too: quota.on_error applies there */
 		backends_failed(b, BACKENDS_STORE, err, r);
-		return policy_on_error(call->env, c->quota_on_error, false, "lock", r)
-			       ? POLICY_STEP_NEXT
-			       : POLICY_STEP_STOP;
+		return POLICY_STEP_NEXT;
 	}
 	backends_ok(b, BACKENDS_STORE, r);
 	if (st != STORE_OK)

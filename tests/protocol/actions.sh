@@ -13,12 +13,14 @@
 #     reason; the raw client sees QUARANTINE[...] and the negotiated SMFIF_QUARANTINE); the
 #     held message counts nothing; one "hold" line
 #   2 quota.mode and sender_domain_auth.mode = monitor: a sender at another domain and
-#     recipients over quota all pass, each would-be refusal logged as "would reject" with the
-#     queue id; nothing over the quota is counted.  Then the configuration says enforce and
+#     recipients over quota all pass (the raw client, and miltertest: DATA ACCEPT), each
+#     would-be refusal logged as "would reject" with the queue id; nothing over the quota is
+#     counted.  Then the configuration says enforce and
 #     SIGUSR1 reloads it: the next message is refused
 #   3 quota.action = lock, lock.after = 2: two milter processes on one store; a refused
 #     message on each (two connections, two processes) locks alice; both then refuse her at
-#     MAIL with lock.reply; `chapps-cli unlock alice` lets her through again at once
+#     MAIL with lock.reply (the raw client and miltertest + outbound.lua); `chapps-cli unlock
+#     alice` lets her through again at once
 #   4 lock.hold = true: a locked user's message is accepted into the hold queue
 #
 # Output: "ok N - ..." / "not ok N - ..." lines, then "N passed, M failed".  Exit 0 when
@@ -161,6 +163,11 @@ if setup monitor "2 chapps-cli: quota q2 = 2 for alice" "${DB[@]}" && up monitor
 		"$(count_log monitor "QID1: would reject: RCPT .*: $QUOTA_REPLY; user=<alice> .*to=<m[34]@dest\.test> policy=quota ")" 2
 	eq "2 no real refusal is logged" "$(count_log monitor ': (reject|tempfail): ')" 0
 	eq "2 usage: 2 counted (the recipients over quota are not)" "$(usage monitor alice)" "2 0"
+	mt monitor "2 miltertest: 3 recipients over quota all CONTINUE, DATA ACCEPT, nothing held" \
+		alice "<alice@elsewhere.test>" 3 ""
+	eq "2 ... 3 more would-reject lines at RCPT (queue id 4QACT1)" \
+		"$(count_log monitor "4QACT1: would reject: RCPT .*policy=quota ")" 3
+	eq "2 usage still 2" "$(usage monitor alice)" "2 0"
 	# enforce: the same file with the modes switched, then SIGUSR1
 	sed -i 's/mode = "monitor"/mode = "enforce"/' "$T/monitor.conf"
 	kill -USR1 "${PID[monitor]}"
@@ -215,6 +222,11 @@ if setup lock1 "3 chapps-cli: quota q2 = 2 for alice (one store, two milters)" "
 		"mail REPLYCODE $LOCK_REPLY"
 	log_has "3 the refusal names the lock and its reason" lock1 \
 		"reject: MAIL .*: $LOCK_REPLY; user=<alice> .*policy=lock key=sasl_username locked: quota: 2 recipients per day$"
+	out=$("$MILTERTEST" -D SOCK="$(sock lock2)" -D USER=alice -D FROM="<alice@example.test>" \
+		-D PLAN="M:REPLYCODE" -s "$HERE/outbound.lua" 2>&1)
+	rc=$?
+	if [ $rc = 0 ]; then ok "3 miltertest, milter 2, a new connection: MAIL REPLYCODE (locked)"
+	else notok "3 miltertest, milter 2, a new connection: MAIL REPLYCODE (locked)" "$out"; fi
 	has_re "3 chapps-cli locked lists alice" "$(cli lock1 locked 2>&1)" 'alice'
 	setup lock1 "3 chapps-cli unlock alice" "unlock alice"
 	out=$(raw lock2 <<<"$(session alice "<alice@example.test>")")
