@@ -165,6 +165,7 @@ static void clear_reply(void)
 /* ---- set-up ------------------------------------------------------------------- */
 
 static char dir[64];		/* /tmp/check_callbacks.XXXXXX */
+static const char *spf_extra = "";	/* more settings of the spf section */
 static struct config *cfg;
 static struct backends *backends;
 
@@ -190,9 +191,9 @@ static void start(const char *extra)
 		"milter: { user = \"\"; group = \"\"; pidfile = \"\"; run_as_root = true; };\n"
 		"store: { path = \"%s/state\"; };\n"
 		"policy_db: { path = \"%s/policy.db\"; cache_ttl = 60; };\n"
-		"spf: { test_zone = \"%s/zone\"; receiver = \"mx.check.test\"; };\n"
+		"spf: { test_zone = \"%s/zone\"; receiver = \"mx.check.test\"; %s };\n"
 		"%s\n",
-		dir, dir, dir, extra ? extra : "");
+		dir, dir, dir, spf_extra, extra ? extra : "");
 	fclose(f);
 	if (config_load(path, &cfg, &errors) < 0)
 		ck_abort_msg("config: %s", errors);
@@ -800,6 +801,32 @@ START_TEST(test_monitor_would_lines)
 }
 END_TEST
 
+/* spf.mode = monitor: the fail is only logged, the recipient passes and the header is added */
+START_TEST(test_monitor_spf)
+{
+	spf_extra = "mode = \"monitor\";";
+	start(INBOUND_MX "outbound: { policies = [ ]; };\ninbound: { policies = [ \"spf\" ]; };");
+	set_macro("{daemon_name}", "mx");
+	log_capture_start(LOG_LEVEL_INFO);
+	connect4("192.0.2.7");
+	callbacks_desc()->xxfi_helo(CTX, (char *)"client.test");
+	ck_assert_int_eq(mail("<a@fail.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(rcpt("<r@enforced.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	ck_assert_int_eq(count(log_capture_text(), "NOQUEUE: would reject: RCPT from "
+					      "client.test[192.0.2.7]: 550 5.7.1 SPF check failed: "),
+			 1);
+	ck_assert_int_eq(count(log_capture_text(), "policy=spf spf=fail\n"), 1);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_eom(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(fk.insheader_calls, 1);
+	ck_assert_str_eq(fk.hdr_name, "Received-SPF");
+	ck_assert_int_eq(count(log_capture_text(), ": reject: "), 0);
+	close_conn();
+	stop();
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("callbacks");
@@ -821,6 +848,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_incident_levels);
 	tcase_add_test(tc, test_quarantine_at_eom);
 	tcase_add_test(tc, test_monitor_would_lines);
+	tcase_add_test(tc, test_monitor_spf);
 	suite_add_tcase(s, tc);
 	return s;
 }
