@@ -77,6 +77,13 @@ const struct api_route *api_route_match(struct api_req *r, const char *method, c
 /* api_store - the state store, opened at the first use; NULL when there is none. */
 struct store *api_store(struct api *api);
 
+/*
+ * api_store_make - api_store, but an LMDB store that does not exist yet is
+ * created (for a write that must not be lost: PUT /v1/locks); NULL only
+ * when it cannot be opened.
+ */
+struct store *api_store_make(struct api *api);
+
 /* api_serve - run the HTTP server on the listening socket fd until a signal; 0 or -1. */
 int api_serve(struct api *api, int fd, bool unix_socket);
 

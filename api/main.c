@@ -193,7 +193,8 @@ static int open_listener(const struct listen_addr *la)
 	return fd;
 }
 
-struct store *api_store(struct api *api)
+/* store_get - the store, opened at the first use; with create, even with no LMDB data yet */
+static struct store *store_get(struct api *api, bool create)
 {
 	const char *err;
 	struct store *s;
@@ -201,7 +202,7 @@ struct store *api_store(struct api *api)
 	pthread_mutex_lock(&api->store_lock);
 	if (!api->store_tried || api->store == NULL) {
 		api->store_tried = true;
-		if (api->config->store_backend == STORE_BACKEND_LMDB) {
+		if (api->config->store_backend == STORE_BACKEND_LMDB && !create) {
 			struct stat st;
 			char *data = xasprintf("%s/data.mdb", api->config->store_path);
 			bool there = stat(data, &st) == 0;
@@ -220,6 +221,16 @@ struct store *api_store(struct api *api)
 	s = api->store;
 	pthread_mutex_unlock(&api->store_lock);
 	return s;
+}
+
+struct store *api_store(struct api *api)
+{
+	return store_get(api, false);
+}
+
+struct store *api_store_make(struct api *api)
+{
+	return store_get(api, true);
 }
 
 int main(int argc, char **argv)

@@ -2,7 +2,8 @@
  * NAME
  *	routes - CHAPPS's REST routes (spec 9.5) over chapps's policy data
  * SUMMARY
- *	api_routes[]: users, domains, emails, quotas, /live and /v1/health
+ *	api_routes[]: users, domains, emails, quotas, /live, /v1/health,
+ *	/v1/locks and /v1/events
  * DESCRIPTION
  *	Paths, bodies, status codes and messages are CHAPPS's: every success
  *	is {"version", "timestamp", "response"} plus association keys or
@@ -29,6 +30,11 @@
  *	greylisting tally is a count of passes (CHAPPS: a list of Postfix
  *	instances); the greylist and SPF flag caches live in the milter, so
  *	their DELETE routes signal it.
+ *
+ *	/v1/locks and /v1/events are chapps's own (issue 11), in plain JSON
+ *	without CHAPPS's envelope, like /v1/health: the user locks of the
+ *	state store (PUT locks, DELETE unlocks; each change is also an event
+ *	in the store's journal and an audit line) and the newest events.
  * DIAGNOSTICS
  *	Database and store failures: 500 {"detail": ...} and an error line.
  */
@@ -1594,6 +1600,223 @@ static void health(struct api_req *r)
 			   "chapps v", PACKAGE_VERSION);
 }
 
+/* ---- /v1: locks and events ------------------------------------------------ */
+
+#define API_EVENTS_DEFAULT 20
+#define API_LOCK_USER_MAX 511	/* the longest name both engines take (LMDB's key size) */
+
+/* store_fail - a store failure: 500 and an error line */
+static void store_fail(struct api_req *r, const char *err)
+{
+	log_error("api: %s %s: state store: %s", r->method, r->path, err);
+	fail_detail(r, 500, "State store error");
+}
+
+/* text_json - len bytes as a JSON string; bytes of text that is not UTF-8 shown as '?' */
+static json_t *text_json(const char *text, size_t len)
+{
+	json_t *j = json_stringn(text, len);
+	char *copy;
+
+	if (j != NULL)
+		return j;
+	copy = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		copy[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+	j = json_stringn(copy, len);
+	free(copy);
+	return j;
+}
+
+/* lock_json - {"user", "since", "reason"} of one lock (user: len bytes, maybe not UTF-8) */
+static json_t *lock_json(const char *user, size_t len, int64_t since, const char *reason)
+{
+	return json_pack("{s:o,s:I,s:o}", "user", text_json(user, len), "since",
+			 (json_int_t)since, "reason", text_json(reason, strlen(reason)));
+}
+
+/* lock_emit - store_locks_list's callback: append to the array */
+static void lock_emit(void *ctx, const char *user, size_t len, int64_t since, const char *reason)
+{
+	json_t *o = lock_json(user, len, since, reason);
+
+	if (o != NULL)
+		json_array_append_new(ctx, o);
+}
+
+/* lock_cmp - jansson objects by "user" */
+static int lock_cmp(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "user")),
+		      json_string_value(json_object_get(*(json_t *const *)b, "user")));
+}
+
+/* locks_list - GET /v1/locks: {"locks": [{user, since, reason}]}, sorted by user */
+static void locks_list(struct api_req *r)
+{
+	struct store *s = api_store(r->api);
+	json_t *arr = json_array(), *sorted = json_array(), *v;
+	json_t **items;
+	const char *err;
+	size_t i, n;
+
+	if (s != NULL && store_locks_list(s, lock_emit, arr, &err) != STORE_OK) {
+		json_decref(arr);
+		json_decref(sorted);
+		store_fail(r, err);
+		return;
+	}
+	n = json_array_size(arr);
+	items = xreallocarray(NULL, n > 0 ? n : 1, sizeof(*items));
+	json_array_foreach(arr, i, v)
+		items[i] = v;
+	qsort(items, n, sizeof(*items), lock_cmp);
+	for (i = 0; i < n; i++)
+		json_array_append(sorted, items[i]);
+	free(items);
+	json_decref(arr);
+	r->status = 200;
+	r->out = json_pack("{s:o}", "locks", sorted);
+}
+
+/* lock_event - the journal entry of a lock change by this token (a failure is logged) */
+static void lock_event(struct api_req *r, struct store *s, const char *kind, const char *user,
+		       const char *reason, int64_t now)
+{
+	json_t *ev = json_pack("{s:s,s:o,s:s,s:s,s:I}", "kind", kind, "user",
+			       text_json(user, strlen(user)), "by", "chapps-api", "token", r->token,
+			       "time", (json_int_t)now);
+	const char *err;
+	char *text;
+
+	if (ev == NULL)
+		return;
+	if (reason != NULL)
+		json_object_set_new(ev, "reason", json_string(reason));
+	text = json_dumps(ev, JSON_COMPACT);
+	if (text != NULL && store_event_add(s, text, strlen(text), now, &err) != STORE_OK)
+		log_warn("api: the %s event of %s was not recorded: %s", kind, user, err);
+	free(text);
+	json_decref(ev);
+}
+
+/* lock_put - PUT /v1/locks/{user} [{"reason": text}]: 201 locked, 200 already locked */
+static void lock_put(struct api_req *r)
+{
+	const char *user = r->seg[0], *reason = "locked by chapps-api", *err;
+	int64_t now = (int64_t)time(NULL);
+	struct store_lock_info info;
+	json_t *body = NULL, *jr;
+	struct store *s;
+	int st;
+
+	if (strlen(user) > API_LOCK_USER_MAX) {
+		fail_422(r, "user: at most %d bytes", API_LOCK_USER_MAX);
+		return;
+	}
+	if (r->body_len > 0) {
+		if ((body = body_json(r)) == NULL)
+			return;
+		jr = json_object_get(body, "reason");
+		if (!json_is_object(body) || (jr != NULL && !json_is_string(jr))) {
+			fail_422(r, "body: an object {\"reason\": text} is required (or no body)");
+			goto out;
+		}
+		if (jr != NULL)
+			reason = json_string_value(jr);
+		if (strlen(reason) >= STORE_LOCK_REASON_MAX) {
+			fail_422(r, "reason: at most %d bytes", STORE_LOCK_REASON_MAX - 1);
+			goto out;
+		}
+	}
+	if ((s = api_store_make(r->api)) == NULL) {
+		fail_detail(r, 500, "State store error");
+		goto out;
+	}
+	st = store_lock_get(s, user, strlen(user), &info, &err);
+	if (st == STORE_MISS)
+		st = store_lock_set(s, user, strlen(user), reason, now, &err);
+	else if (st == STORE_OK) {	/* already locked: as it is */
+		r->status = 200;
+		r->out = lock_json(user, strlen(user), info.since, info.reason);
+		goto out;
+	}
+	if (st != STORE_OK) {
+		store_fail(r, err);
+		goto out;
+	}
+	lock_event(r, s, "lock", user, reason, now);
+	audit_new(r, "lock", NULL, json_pack("{s:o,s:s}", "user", text_json(user, strlen(user)),
+					     "reason", reason));
+	r->status = 201;
+	r->out = lock_json(user, strlen(user), now, reason);
+out:
+	json_decref(body);
+}
+
+/* lock_delete - DELETE /v1/locks/{user}: 200, or 404 when not locked */
+static void lock_delete(struct api_req *r)
+{
+	const char *user = r->seg[0], *err = "";
+	struct store *s = api_store(r->api);
+	int st = s != NULL && strlen(user) <= API_LOCK_USER_MAX	/* longer: never locked */
+		? store_lock_clear(s, user, strlen(user), &err) : STORE_MISS;
+
+	if (st == STORE_MISS) {
+		json_t *u = text_json(user, strlen(user));	/* the name as UTF-8 */
+
+		fail_detail(r, 404, "User %s is not locked", json_string_value(u));
+		json_decref(u);
+		return;
+	}
+	if (st != STORE_OK) {
+		store_fail(r, err);
+		return;
+	}
+	lock_event(r, s, "unlock", user, NULL, (int64_t)time(NULL));
+	audit_new(r, "lock", json_pack("{s:o}", "user", text_json(user, strlen(user))), NULL);
+	r->status = 200;
+	r->out = json_pack("{s:o,s:b}", "user", text_json(user, strlen(user)), "unlocked", 1);
+}
+
+/* event_emit - store_events_list's callback: {"time", "event"} */
+static void event_emit(void *ctx, int64_t time, const char *text, size_t len)
+{
+	json_t *ev = json_loadb(text, len, 0, NULL), *o;
+
+	if (!json_is_object(ev)) {	/* not a JSON object: as a string */
+		json_decref(ev);
+		ev = text_json(text, len);
+	}
+	o = json_pack("{s:I,s:o}", "time", (json_int_t)time, "event", ev);
+	if (o != NULL)
+		json_array_append_new(ctx, o);
+}
+
+/* events_list - GET /v1/events?n=N: {"events": [{time, event}]}, newest first */
+static void events_list(struct api_req *r)
+{
+	struct store *s = api_store(r->api);
+	json_t *arr;
+	const char *err;
+	long n;
+
+	if (!query_long(r, "n", API_EVENTS_DEFAULT, &n))
+		return;
+	if (n < 1 || n > STORE_EVENTS_KEEP) {
+		fail_422(r, "query parameter n: 1 to %d", STORE_EVENTS_KEEP);
+		return;
+	}
+	arr = json_array();
+	if (s != NULL && store_events_list(s, (size_t)n, event_emit, arr, &err) != STORE_OK) {
+		json_decref(arr);
+		store_fail(r, err);
+		return;
+	}
+	r->status = 200;
+	r->out = json_pack("{s:o}", "events", arr);
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 #define GET(p, h) { "GET", p, h, false }
@@ -1603,6 +1826,10 @@ static void health(struct api_req *r)
 
 const struct api_route api_routes[] = {
 	GET("/v1/health", health),
+	GET("/v1/locks", locks_list),
+	PUT("/v1/locks/{user}", lock_put),
+	DEL("/v1/locks/{user}", lock_delete),
+	GET("/v1/events", events_list),
 
 	POST("/users/", users_create),
 	GET("/users/", users_list),

@@ -8,8 +8,8 @@
 # the clash (409), validation (422), get (200/404), list with q/skip/limit (an empty list is
 # 200 []: CHAPPS's 404 fixed), update, the association routes, delete; the bulk routes (ids
 # as integers); CHAPPS's bugs fixed: PUT /users/{id}/quota/{q} for a user without a quota,
-# bulk SDA without domain/email ids -> 400, a malformed body -> 422; /live routes; the audit
-# line of a change.
+# bulk SDA without domain/email ids -> 400, a malformed body -> 422; /live routes; /v1/locks
+# and /v1/events (seen by chapps-cli and the other way round); the audit line of a change.
 #
 # Ports: chapps-api 127.0.0.1:17380 (sqlite) / 17381 (mariadb), mariadbd 17390.
 # Output "ok N - ..." lines and "N passed, M failed"; exit 0, 1, or 77.
@@ -296,6 +296,66 @@ req c DELETE /live/grl/option_cache/example.com
 check "DELETE /live/grl/option_cache/{domain}: deleted" 200 .response '"deleted"'
 req c DELETE /live/spf/option_cache/example.com
 check "DELETE /live/spf/option_cache/{domain}: deleted" 200 .response '"deleted"'
+
+# ---- /v1/locks and /v1/events (issue 11) ----------------------------------------------------
+
+req c GET /v1/locks '' "$RD"
+check "GET /v1/locks, no store yet: []" 200 .locks '[]'
+req c GET /v1/events '' "$RD"
+check "GET /v1/events, no store yet: []" 200 .events '[]'
+req c PUT /v1/locks/bob@example.com
+check "PUT /v1/locks/{user}: 201, the default reason" 201 '[.user,.reason]' \
+	'["bob@example.com","locked by chapps-api"]'
+req c PUT /v1/locks/bob@example.com '{"reason":"again"}'
+check "PUT /v1/locks/{user} again: 200, the first lock kept" 200 .reason '"locked by chapps-api"'
+req c PUT /v1/locks/eve '{"reason":"spam run \"x\""}'
+check "PUT /v1/locks/eve with a reason" 201 .reason '"spam run \"x\""'
+req c PUT '/v1/locks/a%20b:c' '{}'
+check "PUT /v1/locks/{user}: a percent-encoded name" 201 .user '"a b:c"'
+req c PUT /v1/locks/x '{"reason":5}'
+check "PUT /v1/locks/x, reason not a string: 422" 422
+req c PUT /v1/locks/x '["reason"]'
+check "PUT /v1/locks/x, body not an object: 422" 422
+req c PUT /v1/locks/x "{\"reason\":\"$(printf '%0256d' 0)\"}"
+check "PUT /v1/locks/x, reason of 256 bytes: 422" 422
+req c PUT /v1/locks/x '{"reason":'
+check "PUT /v1/locks/x, malformed body: 422" 422
+req c PUT "/v1/locks/$(printf '%0512d' 0)"
+check "PUT /v1/locks/{user}, a name of 512 bytes: 422" 422
+req c DELETE "/v1/locks/$(printf '%0512d' 0)"
+check "DELETE /v1/locks/{user}, a name of 512 bytes: 404" 404
+req c PUT /v1/locks/x '' "$RD"
+check "PUT /v1/locks/x with a read token: 403" 403
+req c GET /v1/locks '' "$RD"
+check "GET /v1/locks: sorted by user, nothing from the refusals" 200 '[.locks[].user]' \
+	'["a b:c","bob@example.com","eve"]'
+got=$(cli c --json locked 2>&1 | jq -c '[.[].user]')
+eq "chapps-cli locked sees the API's locks" "$got" '["a b:c","bob@example.com","eve"]'
+cli c lock carol 'by the CLI' >/dev/null 2>&1
+req c GET /v1/locks
+check "... and the API sees the CLI's" 200 '[.locks[] | select(.user == "carol") | .reason]' \
+	'["by the CLI"]'
+req c DELETE /v1/locks/eve
+check "DELETE /v1/locks/eve: 200" 200 '[.user,.unlocked]' '["eve",true]'
+req c DELETE /v1/locks/eve
+check "DELETE /v1/locks/eve again: 404" 404 .detail '"User eve is not locked"'
+req c DELETE /v1/locks/eve '' "$RD"
+check "DELETE /v1/locks/eve with a read token: 403" 403
+req c GET '/v1/events?n=3' '' "$RD"
+check "GET /v1/events?n=3: newest first" 200 '[.events[].event | .kind + " " + .user]' \
+	'["unlock eve","lock carol","lock a b:c"]'
+req c GET '/v1/events?n=1'
+check "... the API's event names the token" 200 '.events[0].event | [.by,.token]' \
+	'["chapps-api","adm"]'
+req c GET /v1/events
+check "GET /v1/events: every change, no more" 200 '.events | length' 5
+for n in 0 1001 abc -1; do
+	req c GET "/v1/events?n=$n"
+	check "GET /v1/events?n=$n: 422" 422
+done
+grep -q 'audit: token=adm client=127.0.0.1 route="DELETE /v1/locks/{user}" object=lock old={"user":"eve"} new=-' \
+	"$T/c-api.log" && ok "an unlock writes its audit line" ||
+	notok "an unlock writes its audit line" "$(grep 'object=lock' "$T/c-api.log" | head -5)"
 
 # ---- deletes --------------------------------------------------------------------------------
 

@@ -5,7 +5,8 @@
  *	The input is a request: its first line "METHOD PATH", the rest the
  *	body.  It goes through the route matcher and, when a route matches,
  *	its handler, against a real SQLite policy database made once in a
- *	temporary directory (no state store, no milter to signal).  Beyond
+ *	temporary directory (no milter to signal; a state store only for
+ *	PUT /v1/locks, which creates one: api_store_make).  Beyond
  *	"no crash, no leak, no undefined behaviour", every answer must be a
  *	JSON object with a status the API documents.
  * DIAGNOSTICS
@@ -22,6 +23,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "policydb/policydb.h"
+#include "store/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,6 +34,16 @@ struct store *api_store(struct api *a)
 {
 	(void)a;
 	return NULL;
+}
+
+/* api_store_make - main.c's, here: an LMDB store in the run's directory (PUT /v1/locks) */
+struct store *api_store_make(struct api *a)
+{
+	const char *err;
+
+	if (a->store == NULL && store_open(a->config, &a->store, &err) < 0)
+		abort();
+	return a->store;
 }
 
 /* setup - a configuration and a database with a few rows, once */
