@@ -84,6 +84,7 @@ struct conn {
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct snapshot *current;
 static struct backends *backends;
+static struct alerts *alerts;
 
 /* snapshot_create - config (its reference taken over) and its negotiation */
 static struct snapshot *snapshot_create(struct config *config)
@@ -161,6 +162,11 @@ void callbacks_set_backends(struct backends *b)
 	backends = b;
 }
 
+void callbacks_set_alerts(struct alerts *a)
+{
+	alerts = a;
+}
+
 void callbacks_shutdown(void)
 {
 	callbacks_set_config(NULL);
@@ -193,7 +199,7 @@ static struct policy_msg *conn_msg(struct conn *conn)
 /* env_of - the policy environment of a connection */
 static struct policy_env env_of(const struct conn *conn)
 {
-	struct policy_env env = { conn->config, backends, NULL, NULL };
+	struct policy_env env = { conn->config, backends, NULL, alerts };
 
 	return env;
 }

@@ -58,6 +58,8 @@ struct receiver {
 	pthread_mutex_t mutex;
 	pthread_cond_t cond;
 	int refuse_first;		/* connections to close unanswered */
+	int fail_first;			/* then requests to answer 503 */
+	int failed;			/* answered 503 so far */
 	int connections;		/* accepted so far */
 	bool hold;			/* answer only once released */
 	bool holding;			/* a request is being held now */
@@ -118,6 +120,8 @@ static void serve_one(int c)
 	long clen;
 	struct request_seen r;
 	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	static const char busy[] = "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	bool fail;
 
 	memset(&r, 0, sizeof(r));
 	for (;;) {
@@ -156,6 +160,16 @@ static void serve_one(int c)
 		}
 	}
 	pthread_mutex_lock(&rx.mutex);
+	fail = rx.failed < rx.fail_first;
+	if (fail) {
+		rx.failed++;
+		pthread_cond_broadcast(&rx.cond);
+		pthread_mutex_unlock(&rx.mutex);
+		free(r.body);
+		if (write(c, busy, sizeof(busy) - 1) < 0)
+			return;
+		return;
+	}
 	if (rx.hold) {
 		rx.holding = true;
 		pthread_cond_broadcast(&rx.cond);
@@ -528,6 +542,36 @@ START_TEST(test_retry)
 }
 END_TEST
 
+/* a 503 is a failure, retried; only a 2xx ends it */
+START_TEST(test_retry_status)
+{
+	struct config c;
+	struct alerts *a;
+	struct alert_event e = event("s5@example.com", ALERT_WARN, 77);
+
+	receiver_start(0, false);
+	pthread_mutex_lock(&rx.mutex);
+	rx.fail_first = 1;
+	pthread_mutex_unlock(&rx.mutex);
+	base_config(&c);
+	log_capture_start(LOG_LEVEL_INFO);
+	a = open_ok(&c);
+	ck_assert(alerts_post(a, &e));
+	ck_assert_int_eq(receiver_wait(1), 1);
+	alerts_close(&a);
+	ck_assert_int_eq(rx.failed, 1);
+	ck_assert_int_eq(rx.n_req, 1);
+	const char *log = log_capture_text();
+
+	ck_assert_msg(count_of(log, "alert: webhook attempt 1 for kind=warn user=<s5@example.com> "
+				    "failed: HTTP status 503\n") == 1,
+		      "got log:\n%s", log);
+	ck_assert_msg(count_of(log, "alert: webhook attempt ") == 1, "got log:\n%s", log);
+	log_capture_stop();
+	receiver_stop();
+}
+END_TEST
+
 /* retries 0 and a receiver that never answers: given up after one attempt, counted */
 START_TEST(test_give_up)
 {
@@ -546,7 +590,7 @@ START_TEST(test_give_up)
 	ck_assert_int_eq(rx.n_req, 0);
 	const char *log = log_capture_text();
 
-	ck_assert_msg(strstr(log, "alert: gave up on kind=refusal after 1 attempts") != NULL,
+	ck_assert_msg(strstr(log, "alert: gave up on kind=refusal user=<g@example.com> attempts=1\n") != NULL,
 		      "got log:\n%s", log);
 	ck_assert_msg(strstr(log, "alert: dropped queue_full=0 dedupe=0 given_up=1") != NULL,
 		      "got log:\n%s", log);
@@ -836,7 +880,7 @@ START_TEST(test_sendmail_fails)
 	alerts_close(&a);
 	const char *log = log_capture_text();
 
-	ck_assert_msg(strstr(log, "alert: mail attempt 1 for kind=warn failed: ") != NULL &&
+	ck_assert_msg(strstr(log, "alert: mail attempt 1 for kind=warn user=<m@example.com> failed: ") != NULL &&
 			      strstr(log, "exited with status 75") != NULL,
 		      "got log:\n%s", log);
 	ck_assert_msg(strstr(log, "given_up=1") != NULL, "got log:\n%s", log);
@@ -935,6 +979,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_body_and_headers);
 	tcase_add_test(tc, test_body_nulls);
 	tcase_add_test(tc, test_retry);
+	tcase_add_test(tc, test_retry_status);
 	tcase_add_test(tc, test_give_up);
 	suite_add_tcase(s, tc);
 

@@ -352,7 +352,8 @@ static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 static int webhook_post(struct alerts *a, const char *body, size_t len, long timeout_ms,
 			const char **error_r)
 {
-	static __thread char why[128];
+	static __thread char why[CURL_ERROR_SIZE + 32];
+	char detail[CURL_ERROR_SIZE] = "";
 	struct curl_slist *headers = NULL;
 	char line[64 + 2 * crypto_auth_hmacsha256_BYTES];
 	char *auth = NULL;
@@ -396,18 +397,20 @@ static int webhook_post(struct alerts *a, const char *body, size_t len, long tim
 	curl_easy_setopt(a->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(a->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(a->curl, CURLOPT_WRITEFUNCTION, discard_body);
+	curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, detail);
 	rc = curl_easy_perform(a->curl);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
-	/* the handle keeps the connection, not the headers: free them now */
+	/* the handle keeps the connection, not the headers nor the buffer: drop them now */
 	curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(headers);
 	if (auth != NULL) {
 		sodium_memzero(auth, strlen(auth));
 		free(auth);
 	}
 	if (rc != CURLE_OK) {
-		snprintf(why, sizeof(why), "%s", curl_easy_strerror(rc));
+		snprintf(why, sizeof(why), "%s", detail[0] ? detail : curl_easy_strerror(rc));
 		*error_r = why;
 		return -1;
 	}
@@ -562,16 +565,17 @@ static long attempt_timeout(struct alerts *a)
 /* deliver - one attempt at what the event still needs; clears the bits that succeeded */
 static void deliver(struct alerts *a, struct alert_item *it)
 {
-	char *json = NULL;
+	char *json = NULL, user[ALERT_USER_MAX];
 	const char *err;
 	long timeout;
 
+	log_sanitize(user, sizeof(user), it->user);
 	it->attempts++;
 	if (it->need & (NEED_SINK | NEED_WEBHOOK)) {
 		json = event_json(a, it);
 		if (json == NULL) {
-			log_warn("alert: cannot build the JSON of kind=%s: dropped",
-				 kind_name(it->kind));
+			log_warn("alert: cannot build the JSON of kind=%s user=<%s>: dropped",
+				 kind_name(it->kind), user);
 			it->need &= ~(unsigned)(NEED_SINK | NEED_WEBHOOK);
 		}
 	}
@@ -583,15 +587,15 @@ static void deliver(struct alerts *a, struct alert_item *it)
 		if (webhook_post(a, json, strlen(json), timeout, &err) == 0)
 			it->need &= ~(unsigned)NEED_WEBHOOK;
 		else
-			log_warn("alert: webhook attempt %d for kind=%s failed: %s", it->attempts,
-				 kind_name(it->kind), err);
+			log_warn("alert: webhook attempt %d for kind=%s user=<%s> failed: %s",
+				 it->attempts, kind_name(it->kind), user, err);
 	}
 	if ((it->need & NEED_MAIL) && (timeout = attempt_timeout(a)) > 0) {
 		if (mail_send(a, it, timeout, &err) == 0)
 			it->need &= ~(unsigned)NEED_MAIL;
 		else
-			log_warn("alert: mail attempt %d for kind=%s failed: %s", it->attempts,
-				 kind_name(it->kind), err);
+			log_warn("alert: mail attempt %d for kind=%s user=<%s> failed: %s",
+				 it->attempts, kind_name(it->kind), user, err);
 	}
 	free(json);
 }
@@ -680,11 +684,13 @@ static void *sender_main(void *arg)
 			it.due_ms = now_ms() + backoff_ms(it.attempts);
 			a->retry[a->n_retry++] = it;
 		} else {
+			char user[ALERT_USER_MAX];
+
 			a->given_up++;
 			pthread_mutex_unlock(&a->mutex);
-			log_warn("alert: gave up on kind=%s after %d attempts%s",
-				 kind_name(it.kind), it.attempts,
-				 it.attempts <= a->retries ? " (retry list full)" : "");
+			log_warn("alert: gave up on kind=%s user=<%s> attempts=%d%s",
+				 kind_name(it.kind), log_sanitize(user, sizeof(user), it.user),
+				 it.attempts, it.attempts <= a->retries ? " (retry list full)" : "");
 			pthread_mutex_lock(&a->mutex);
 		}
 	}
