@@ -37,8 +37,10 @@
  *	changed, at most once a minute, and always at close.
  *
  *	alerts_close tells the thread to stop, lets it deliver what is
- *	queued for at most alerts.timeout_ms (each attempt's curl timeout is
- *	cut to what is left), joins it and frees everything.
+ *	queued for at most alerts.timeout_ms (each attempt's timeout is cut
+ *	to what is left; an attempt in flight runs through a curl multi
+ *	handle that close wakes up, and is aborted when the time is up),
+ *	joins it and frees everything.
  *
  *	Unlike the other common/ modules this one logs: reporting events is
  *	its purpose, and it runs where no caller could log for it.
@@ -134,6 +136,7 @@ struct alerts {
 	struct alert_item retry[RETRY_SLOTS];
 	size_t n_retry;
 	CURL *curl;
+	CURLM *multi;			/* created at open: close wakes it (curl_multi_wakeup) */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -337,6 +340,54 @@ static char *event_json(const struct alerts *a, const struct alert_item *it)
 	return text;
 }
 
+/* stop_due - has close's time run out (any thread)? */
+static bool stop_due(struct alerts *a)
+{
+	bool due;
+
+	pthread_mutex_lock(&a->mutex);
+	due = a->stopping && now_ms() >= a->stop_deadline_ms;
+	pthread_mutex_unlock(&a->mutex);
+	return due;
+}
+
+/*
+ * perform - run the transfer of a->curl through a->multi, so that close can
+ * interrupt the wait (curl_multi_wakeup) and abort it when its time is up.
+ */
+static CURLcode perform(struct alerts *a)
+{
+	CURLcode result = CURLE_ABORTED_BY_CALLBACK;
+	int running = 1;
+	CURLMsg *msg;
+	int left;
+
+	if (curl_multi_add_handle(a->multi, a->curl) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	while (running) {
+		int64_t wait = 1000;
+
+		if (curl_multi_perform(a->multi, &running) != CURLM_OK)
+			break;
+		if (!running)
+			break;
+		pthread_mutex_lock(&a->mutex);
+		if (a->stopping)
+			wait = a->stop_deadline_ms - now_ms();
+		pthread_mutex_unlock(&a->mutex);
+		if (wait <= 0)
+			break;	/* close's time is up: abort */
+		if (curl_multi_poll(a->multi, NULL, 0, (int)(wait < 1000 ? wait : 1000), NULL) !=
+		    CURLM_OK)
+			break;
+	}
+	while ((msg = curl_multi_info_read(a->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == a->curl)
+			result = msg->data.result;
+	curl_multi_remove_handle(a->multi, a->curl);
+	return result;
+}
+
 /* discard_body - libcurl write callback: the receiver's answer is not kept */
 static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -362,6 +413,10 @@ static int webhook_post(struct alerts *a, const char *body, size_t len, long tim
 
 	if (a->curl == NULL && (a->curl = curl_easy_init()) == NULL) {
 		*error_r = "cannot create a libcurl handle";
+		return -1;
+	}
+	if (a->multi == NULL) {
+		*error_r = "cannot create a libcurl multi handle";
 		return -1;
 	}
 	curl_easy_reset(a->curl);
@@ -398,7 +453,7 @@ static int webhook_post(struct alerts *a, const char *body, size_t len, long tim
 	curl_easy_setopt(a->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(a->curl, CURLOPT_WRITEFUNCTION, discard_body);
 	curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, detail);
-	rc = curl_easy_perform(a->curl);
+	rc = perform(a);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
 	/* the handle keeps the connection, not the headers nor the buffer: drop them now */
@@ -410,7 +465,10 @@ static int webhook_post(struct alerts *a, const char *body, size_t len, long tim
 		free(auth);
 	}
 	if (rc != CURLE_OK) {
-		snprintf(why, sizeof(why), "%s", detail[0] ? detail : curl_easy_strerror(rc));
+		snprintf(why, sizeof(why), "%s",
+			 rc == CURLE_ABORTED_BY_CALLBACK ? "aborted: the time to close is up"
+			 : detail[0]			 ? detail
+							 : curl_easy_strerror(rc));
 		*error_r = why;
 		return -1;
 	}
@@ -517,7 +575,7 @@ static int mail_send(struct alerts *a, const struct alert_item *it, long timeout
 	}
 	close(sv[0]);
 	/* bounded wait: sendmail normally exits in milliseconds */
-	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline) {
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline && !stop_due(a)) {
 		struct timespec ts = { 0, 5 * 1000000 };
 
 		nanosleep(&ts, NULL);
@@ -788,6 +846,8 @@ int alerts_open(const struct config *config, struct alerts **alerts_r, char *err
 	pthread_cond_init(&a->cond, &attr);
 	pthread_condattr_destroy(&attr);
 
+	a->multi = curl_multi_init();	/* NULL: every POST fails, and says so */
+
 	if (a->webhook_url[0] != '\0' || a->mail_to[0] != '\0') {
 		a->ring = xcalloc(a->ring_size, sizeof(*a->ring));
 		if (start_thread(a) < 0) {
@@ -905,6 +965,8 @@ void alerts_close(struct alerts **alerts)
 		a->stop_deadline_ms = now_ms() + a->timeout_ms;
 		pthread_cond_broadcast(&a->cond);
 		pthread_mutex_unlock(&a->mutex);
+		if (a->multi != NULL)
+			curl_multi_wakeup(a->multi);	/* a POST in flight rechecks its time */
 		pthread_join(a->thread, NULL);
 	}
 	pthread_mutex_lock(&a->mutex);
@@ -912,6 +974,8 @@ void alerts_close(struct alerts **alerts)
 	pthread_mutex_unlock(&a->mutex);
 	if (say)
 		log_info("%s", report);
+	if (a->multi != NULL)
+		curl_multi_cleanup(a->multi);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->mutex);
 	sodium_memzero(a->webhook_token, strlen(a->webhook_token));
