@@ -16,7 +16,8 @@
  * receiver that does not slow alerts_post (measured), a full queue that
  * drops and counts, URLs that alerts_open and config_load refuse, mail
  * through a fake sendmail that saves its arguments and standard input,
- * the sink, the log lines and the config dump that hides the secrets.
+ * the sink (and the longest event kept by the LMDB store, as the milter's
+ * sink does), the log lines and the config dump that hides the secrets.
  */
 #include "autoconf.h"
 
@@ -40,6 +41,8 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "check_main.h"
+#include "store/store.h"
+#include "test_util.h"
 
 #define MAX_REQUESTS 64
 #define WAIT_MS 10000	/* a safety net only: every wait ends on a signal */
@@ -980,6 +983,96 @@ START_TEST(test_sink)
 }
 END_TEST
 
+struct store_seen {
+	struct store *store;
+	int added, failed;
+	char error[256];
+};
+
+/* store_sink - what chapps-milter's sink does: store_event_add */
+static void store_sink(void *ctx, const char *json, size_t len, int64_t t)
+{
+	struct store_seen *s = ctx;
+	const char *err = NULL;
+
+	if (store_event_add(s->store, json, len, t, &err) == STORE_OK) {
+		s->added++;
+	} else {
+		s->failed++;
+		snprintf(s->error, sizeof(s->error), "%s (%zu bytes)", err ? err : "?", len);
+	}
+}
+
+struct listed {
+	int n;
+	char text[STORE_EVENT_MAX + 1];
+	int64_t time;
+};
+
+/* emit_event - keep the newest event listed */
+static void emit_event(void *ctx, int64_t t, const char *text, size_t len)
+{
+	struct listed *l = ctx;
+
+	if (l->n++ == 0) {
+		snprintf(l->text, sizeof(l->text), "%.*s", (int)len, text);
+		l->time = t;
+	}
+}
+
+/* the longest event, every text full of characters JSON escapes, fits the store's events */
+START_TEST(test_store_sink)
+{
+	char dir[] = "/tmp/check_alert.XXXXXX", big[1024];
+	struct config c, sc;
+	struct alerts *a;
+	struct store_seen seen;
+	struct listed l;
+	const char *err = NULL;
+	struct alert_event e;
+	json_t *o;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	memset(&sc, 0, sizeof(sc));
+	sc.store_backend = STORE_BACKEND_LMDB;
+	sc.store_path = dir;
+	sc.store_map_size_mb = 16;
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_msg(store_open(&sc, &seen.store, &err) == 0, "store_open: %s", err);
+
+	memset(big, '"', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	e = event(big, ALERT_REFUSAL, 1764884400);
+	e.limit = big;
+	e.client_addr = big;
+	e.queue_id = big;
+	e.used = e.max = UINT64_MAX;
+	memset(&c, 0, sizeof(c));
+	c.alerts_queue_size = 4;
+	c.alerts_timeout_ms = 5000;
+	a = open_ok(&c);
+	alerts_set_sink(a, store_sink, &seen);
+	ck_assert(alerts_post(a, &e));
+	alerts_close(&a);
+	ck_assert_msg(seen.added == 1 && seen.failed == 0, "added %d, failed %d: %s", seen.added,
+		      seen.failed, seen.error);
+
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(store_events_list(seen.store, 10, emit_event, &l, &err), STORE_OK);
+	ck_assert_int_eq(l.n, 1);
+	ck_assert_int_eq(l.time, 1764884400);
+	o = json_loads(l.text, 0, NULL);
+	ck_assert_msg(o != NULL, "got \"%s\"", l.text);
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(o, "user"))), 255);
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(o, "limit"))), 255);
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(o, "client_address"))), 63);
+	ck_assert(json_integer_value(json_object_get(o, "used")) == INT64_MAX);
+	json_decref(o);
+	store_close(&seen.store);
+	ck_assert_int_eq(test_rmtree(dir), 0);
+}
+END_TEST
+
 START_TEST(test_log_only_and_null)
 {
 	struct config c;
@@ -1055,6 +1148,7 @@ static Suite *make_suite(void)
 
 	tc = tcase_create("sink");
 	tcase_add_test(tc, test_sink);
+	tcase_add_test(tc, test_store_sink);
 	tcase_add_test(tc, test_log_only_and_null);
 	suite_add_tcase(s, tc);
 	return s;

@@ -329,8 +329,11 @@ static char *event_json(const struct alerts *a, const struct alert_item *it)
 	json_object_set_new(o, "kind", json_string(kind_name(it->kind)));
 	json_object_set_new(o, "user", opt_string(true, it->user));
 	json_object_set_new(o, "limit", opt_string(it->has_limit, it->limit));
-	json_object_set_new(o, "used", json_integer((json_int_t)(it->used & INT64_MAX)));
-	json_object_set_new(o, "max", json_integer((json_int_t)(it->max & INT64_MAX)));
+	/* JSON integers are signed 64-bit here: clamp, never wrap */
+	json_object_set_new(o, "used",
+			    json_integer((json_int_t)(it->used > INT64_MAX ? INT64_MAX : it->used)));
+	json_object_set_new(o, "max",
+			    json_integer((json_int_t)(it->max > INT64_MAX ? INT64_MAX : it->max)));
 	json_object_set_new(o, "client_address", opt_string(it->has_client, it->client));
 	json_object_set_new(o, "queue_id", opt_string(it->has_queue_id, it->queue_id));
 	json_object_set_new(o, "time", json_string(when));
