@@ -287,6 +287,17 @@ static bool receiver_wait_holding(void)
 	return h;
 }
 
+/* rx_read - a counter of the receiver, read under its lock */
+static int rx_read(const int *field)
+{
+	int v;
+
+	pthread_mutex_lock(&rx.mutex);
+	v = *field;
+	pthread_mutex_unlock(&rx.mutex);
+	return v;
+}
+
 static char url[128];
 
 /* base_config - a config with the alerts section only (what alerts_open reads) */
@@ -462,7 +473,7 @@ START_TEST(test_dedupe)
 	ck_assert_int_eq(receiver_wait(4), 4);
 	alerts_close(&a);
 	/* close delivered everything queued: exactly four, no more */
-	ck_assert_int_eq(rx.n_req, 4);
+	ck_assert_int_eq(rx_read(&rx.n_req), 4);
 	const char *log = log_capture_text();
 
 	ck_assert_msg(count_of(log, "alert: kind=") == 4, "got log:\n%s", log);
@@ -533,8 +544,8 @@ START_TEST(test_retry)
 	ck_assert(alerts_post(a, &e));
 	ck_assert_int_eq(receiver_wait(1), 1);
 	alerts_close(&a);
-	ck_assert_int_eq(rx.connections, 3);
-	ck_assert_int_eq(rx.n_req, 1);
+	ck_assert_int_eq(rx_read(&rx.connections), 3);
+	ck_assert_int_eq(rx_read(&rx.n_req), 1);
 	ck_assert(strstr(rx.req[0].body, "\"user\":\"r@example.com\"") != NULL);
 	const char *log = log_capture_text();
 
@@ -562,8 +573,8 @@ START_TEST(test_retry_status)
 	ck_assert(alerts_post(a, &e));
 	ck_assert_int_eq(receiver_wait(1), 1);
 	alerts_close(&a);
-	ck_assert_int_eq(rx.failed, 1);
-	ck_assert_int_eq(rx.n_req, 1);
+	ck_assert_int_eq(rx_read(&rx.failed), 1);
+	ck_assert_int_eq(rx_read(&rx.n_req), 1);
 	const char *log = log_capture_text();
 
 	ck_assert_msg(count_of(log, "alert: webhook attempt 1 for kind=warn user=<s5@example.com> "
@@ -589,8 +600,8 @@ START_TEST(test_give_up)
 	a = open_ok(&c);
 	ck_assert(alerts_post(a, &e));
 	alerts_close(&a);	/* waits for the one attempt (well within timeout_ms) */
-	ck_assert_int_eq(rx.connections, 1);
-	ck_assert_int_eq(rx.n_req, 0);
+	ck_assert_int_eq(rx_read(&rx.connections), 1);
+	ck_assert_int_eq(rx_read(&rx.n_req), 0);
 	const char *log = log_capture_text();
 
 	ck_assert_msg(strstr(log, "alert: gave up on kind=refusal user=<g@example.com> attempts=1\n") != NULL,
@@ -723,7 +734,7 @@ START_TEST(test_queue_full)
 	receiver_release();
 	ck_assert_int_eq(receiver_wait(3), 3);
 	alerts_close(&a);
-	ck_assert_int_eq(rx.n_req, 3);
+	ck_assert_int_eq(rx_read(&rx.n_req), 3);
 	const char *log = log_capture_text();
 
 	ck_assert_msg(count_of(log, "; not sent: queue full\n") == 2, "got log:\n%s", log);
