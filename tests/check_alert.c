@@ -979,12 +979,18 @@ START_TEST(test_sink)
 	c.alerts_interval = 3600;
 	c.alerts_queue_size = 8;
 	c.alerts_timeout_ms = 5000;
+	log_capture_start(LOG_LEVEL_INFO);
 	a = open_ok(&c);
 	alerts_set_sink(a, sink, &seen);
 	ck_assert(alerts_post(a, &e));
 	ck_assert(!alerts_post(a, &e));		/* deduped: not handed over */
 	alerts_close(&a);
 	ck_assert_int_eq(seen.calls, 1);
+	/* nothing sent out: the counters are logged at close because one moved */
+	ck_assert_msg(strstr(log_capture_text(), "alert: dropped queue_full=0 dedupe=1 given_up=0\n") !=
+			      NULL,
+		      "got log:\n%s", log_capture_text());
+	log_capture_stop();
 	ck_assert_int_eq(seen.time, 1234);
 	o = json_loads(seen.json, 0, NULL);
 	ck_assert_msg(o != NULL, "got \"%s\"", seen.json);

@@ -973,7 +973,9 @@ void alerts_close(struct alerts **alerts)
 		pthread_join(a->thread, NULL);
 	}
 	pthread_mutex_lock(&a->mutex);
-	say = take_report(a, a->thread_started, report, sizeof(report));
+	/* always when something is sent out; otherwise only when something was dropped */
+	say = take_report(a, a->webhook_url[0] != '\0' || a->mail_to[0] != '\0', report,
+			  sizeof(report));
 	pthread_mutex_unlock(&a->mutex);
 	if (say)
 		log_info("%s", report);
