@@ -17,7 +17,8 @@
  *	DEDUPE_WAYS entries of a keyed 64-bit SipHash and a time), so a
  *	flood of users cannot make it grow: a new key takes the oldest entry
  *	of its set.  A key pushed out that way may alert once more before
- *	its interval ends; that is the price of a bound.
+ *	its interval ends; that is the price of a bound.  An event dropped
+ *	by a full queue is not recorded, so the next one may go out.
  *
  *	One sender thread, started only when a webhook, a mail address or a
  *	sink is configured, takes events from the ring in order.  For each
@@ -253,32 +254,35 @@ static uint64_t dedupe_key(const struct alerts *a, const char *user, enum alert_
 	return key == 0 ? 1 : key;
 }
 
-/* dedupe_admit - under the mutex: may an event of key at time t go out? Records it if so. */
-static bool dedupe_admit(struct alerts *a, uint64_t key, int64_t t)
+/*
+ * dedupe_slot - under the mutex: the entry to record an event of key at
+ * time t in, or NULL when one went out less than interval ago (or interval
+ * is 0: &dedupe_none).  Nothing is written: the caller records the event
+ * once it is taken, so an event dropped by a full queue does not silence
+ * the next one.
+ */
+static struct dedupe_entry dedupe_none;
+
+static struct dedupe_entry *dedupe_slot(struct alerts *a, uint64_t key, int64_t t)
 {
 	struct dedupe_entry *set = a->dedupe[key % DEDUPE_SETS], *victim = &set[0];
 
 	if (a->interval == 0)
-		return true;
+		return &dedupe_none;
 	for (int i = 0; i < DEDUPE_WAYS; i++) {
 		if (set[i].key == key) {
 			int64_t d = t >= set[i].time ? t - set[i].time : set[i].time - t;
 
-			if (d < a->interval)
-				return false;
-			set[i].time = t;
-			return true;
+			return d < a->interval ? NULL : &set[i];
 		}
 		if (set[i].key == 0) {
 			if (victim->key != 0)
 				victim = &set[i];
 		} else if (victim->key != 0 && set[i].time < victim->time) {
-			victim = &set[i];
+			victim = &set[i];	/* the oldest goes when the set is full */
 		}
 	}
-	victim->key = key;
-	victim->time = t;
-	return true;
+	return victim;
 }
 
 /*
@@ -900,6 +904,7 @@ static void fill_item(struct alert_item *it, const struct alert_event *ev, int64
 bool alerts_post(struct alerts *alerts, const struct alert_event *ev)
 {
 	struct alert_item item;
+	struct dedupe_entry *slot;
 	char user[ALERT_USER_MAX], limit[ALERT_LIMIT_MAX], client[ALERT_ADDR_MAX],
 		qid[ALERT_QID_MAX], report[160];
 	uint64_t key;
@@ -913,7 +918,7 @@ bool alerts_post(struct alerts *alerts, const struct alert_event *ev)
 	fill_item(&item, ev, t);
 
 	pthread_mutex_lock(&alerts->mutex);
-	if (!dedupe_admit(alerts, key, t)) {
+	if ((slot = dedupe_slot(alerts, key, t)) == NULL) {
 		alerts->dropped_dedupe++;
 		pthread_mutex_unlock(&alerts->mutex);
 		return false;
@@ -929,13 +934,22 @@ bool alerts_post(struct alerts *alerts, const struct alert_event *ev)
 		} else {
 			alerts->ring[(alerts->ring_head + alerts->ring_count) % alerts->ring_size] =
 				item;
+			if (slot != &dedupe_none) {
+				slot->key = key;
+				slot->time = t;
+			}
 			alerts->ring_count++;
 			queued = true;
 			pthread_cond_signal(&alerts->cond);
 		}
-	} else if (now_ms() - alerts->last_report_ms >= REPORT_EVERY_MS) {
+	} else {
+		if (slot != &dedupe_none) {
+			slot->key = key;
+			slot->time = t;
+		}
 		/* no thread to report the dedupe counter: the posts do it */
-		say = take_report(alerts, false, report, sizeof(report));
+		if (now_ms() - alerts->last_report_ms >= REPORT_EVERY_MS)
+			say = take_report(alerts, false, report, sizeof(report));
 	}
 	pthread_mutex_unlock(&alerts->mutex);
 
