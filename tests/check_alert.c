@@ -841,6 +841,17 @@ START_TEST(test_url_config)
 	errors = NULL;
 	unlink(path);
 
+	/* a header could be forged with a line break in the token */
+	path = write_file(dir, "bad-token.conf",
+			  "alerts:\n{\n  webhook_token = \"a\\r\\nX-Evil: 1\";\n};\n", 0644);
+	ck_assert_int_eq(config_load(path, &c, &errors), -1);
+	snprintf(want, sizeof(want), "%s:3: alerts.webhook_token: must not hold control characters",
+		 path);
+	ck_assert_msg(strstr(errors, want) != NULL, "got \"%s\", want \"%s\"", errors, want);
+	free(errors);
+	errors = NULL;
+	unlink(path);
+
 	path = write_file(dir, "good.conf",
 			  "alerts:\n{\n  webhook_url = \"https://hooks.example.com/chapps\";\n"
 			  "  webhook_token = \"tok-SECRET-1\";\n  webhook_secret = \"hmac-SECRET-2\";\n"
@@ -871,18 +882,21 @@ END_TEST
 
 START_TEST(test_sendmail)
 {
-	char dir[] = "/tmp/check_alert.XXXXXX", script[2048], sendmail[600], args_path[600],
-	     stdin_path[600];
+	char dir[] = "/tmp/check_alert.XXXXXX", script[4096], sendmail[600], args_path[600],
+	     stdin_path[600], sigblk_path[600];
 	struct config c;
 	struct alerts *a;
 	struct alert_event e = event("m@example.com", ALERT_WARN, 1764884400);
-	char *args, *msg;
+	char *args, *msg, *sigblk;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(args_path, sizeof(args_path), "%s/args", dir);
 	snprintf(stdin_path, sizeof(stdin_path), "%s/stdin", dir);
+	snprintf(sigblk_path, sizeof(sigblk_path), "%s/sigblk", dir);
 	snprintf(script, sizeof(script),
-		 "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\ncat > '%s'\n", args_path, stdin_path);
+		 "#!/bin/sh\nprintf '%%s\\n' \"$@\" > '%s'\ngrep SigBlk /proc/$$/status > '%s'\n"
+		 "cat > '%s'\n",
+		 args_path, sigblk_path, stdin_path);
 	snprintf(sendmail, sizeof(sendmail), "%s", write_file(dir, "sendmail", script, 0755));
 
 	memset(&c, 0, sizeof(c));
@@ -898,6 +912,12 @@ START_TEST(test_sendmail)
 
 	args = read_text(args_path);
 	msg = read_text(stdin_path);
+	sigblk = read_text(sigblk_path);
+	/* sendmail does not inherit the sender thread's blocked signals */
+	ck_assert_ptr_nonnull(sigblk);
+	ck_assert_str_eq(sigblk, "SigBlk:\t0000000000000000\n");
+	free(sigblk);
+	unlink(sigblk_path);
 	ck_assert_ptr_nonnull(args);
 	ck_assert_ptr_nonnull(msg);
 	ck_assert_str_eq(args, "-oi\n--\nops@example.com\n");

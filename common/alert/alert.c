@@ -503,7 +503,7 @@ static size_t mail_text(const struct alerts *a, const struct alert_item *it, cha
 		     "Content-Type: text/plain; charset=UTF-8\n"
 		     "Content-Transfer-Encoding: 8bit\n"
 		     "\n"
-		     "chapps on %s reports a %s.\n"
+		     "chapps on %s reports: %s.\n"
 		     "\n"
 		     "kind:           %s\n"
 		     "user:           %s\n"
@@ -555,6 +555,11 @@ static int mail_send(struct alerts *a, const struct alert_item *it, long timeout
 	pid = fork();
 	if (pid == 0) {
 		/* the child: async-signal-safe calls only */
+		sigset_t none;
+
+		/* the sender thread blocks every signal; sendmail must not inherit that */
+		sigemptyset(&none);
+		pthread_sigmask(SIG_SETMASK, &none, NULL);
 		if (dup2(sv[1], 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
 			_exit(126);
 #ifdef HAVE_CLOSE_RANGE
@@ -811,6 +816,11 @@ int alerts_open(const struct config *config, struct alerts **alerts_r, char *err
 	    (config->alerts_webhook_secret && has_control(config->alerts_webhook_secret))) {
 		snprintf(err, errsize, "alerts.webhook_token and webhook_secret must not hold "
 				       "control characters");
+		return -1;
+	}
+	if (config->alerts_mail_to &&
+	    (has_control(config->alerts_mail_to) || config->alerts_mail_to[0] == '-')) {
+		snprintf(err, errsize, "alerts.mail_to must be one address");
 		return -1;
 	}
 	pthread_once(&global_once, global_init);
