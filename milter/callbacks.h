@@ -15,8 +15,8 @@
 #include <libmilter/mfapi.h>
 
 struct config;
-struct backends;
 struct alerts;
+struct backends;
 
 /* callbacks_desc - the filter description for smfi_register. */
 struct smfiDesc *callbacks_desc(void);
@@ -34,10 +34,7 @@ struct config *callbacks_get_config(void);
 /* callbacks_set_backends - the shared backends (borrowed, outlive smfi_main). */
 void callbacks_set_backends(struct backends *backends);
 
-/*
- * callbacks_set_alerts - where the policies post alert events (borrowed,
- * outlives smfi_main; NULL: none).  Before smfi_main.
- */
+/* callbacks_set_alerts - the alerts (borrowed, may be NULL; outlive smfi_main). */
 void callbacks_set_alerts(struct alerts *alerts);
 
 /* callbacks_shutdown - drop the current snapshot (after smfi_main). */

@@ -17,7 +17,8 @@
  *	DEDUPE_WAYS entries of a keyed 64-bit SipHash and a time), so a
  *	flood of users cannot make it grow: a new key takes the oldest entry
  *	of its set.  A key pushed out that way may alert once more before
- *	its interval ends; that is the price of a bound.
+ *	its interval ends; that is the price of a bound.  An event dropped
+ *	by a full queue is not recorded, so the next one may go out.
  *
  *	One sender thread, started only when a webhook, a mail address or a
  *	sink is configured, takes events from the ring in order.  For each
@@ -37,8 +38,10 @@
  *	changed, at most once a minute, and always at close.
  *
  *	alerts_close tells the thread to stop, lets it deliver what is
- *	queued for at most alerts.timeout_ms (each attempt's curl timeout is
- *	cut to what is left), joins it and frees everything.
+ *	queued for at most alerts.timeout_ms (each attempt's timeout is cut
+ *	to what is left; an attempt in flight runs through a curl multi
+ *	handle that close wakes up, and is aborted when the time is up),
+ *	joins it and frees everything.
  *
  *	Unlike the other common/ modules this one logs: reporting events is
  *	its purpose, and it runs where no caller could log for it.
@@ -134,6 +137,7 @@ struct alerts {
 	struct alert_item retry[RETRY_SLOTS];
 	size_t n_retry;
 	CURL *curl;
+	CURLM *multi;			/* created at open: close wakes it (curl_multi_wakeup) */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -250,32 +254,35 @@ static uint64_t dedupe_key(const struct alerts *a, const char *user, enum alert_
 	return key == 0 ? 1 : key;
 }
 
-/* dedupe_admit - under the mutex: may an event of key at time t go out? Records it if so. */
-static bool dedupe_admit(struct alerts *a, uint64_t key, int64_t t)
+/*
+ * dedupe_slot - under the mutex: the entry to record an event of key at
+ * time t in, or NULL when one went out less than interval ago (or interval
+ * is 0: &dedupe_none).  Nothing is written: the caller records the event
+ * once it is taken, so an event dropped by a full queue does not silence
+ * the next one.
+ */
+static struct dedupe_entry dedupe_none;
+
+static struct dedupe_entry *dedupe_slot(struct alerts *a, uint64_t key, int64_t t)
 {
 	struct dedupe_entry *set = a->dedupe[key % DEDUPE_SETS], *victim = &set[0];
 
 	if (a->interval == 0)
-		return true;
+		return &dedupe_none;
 	for (int i = 0; i < DEDUPE_WAYS; i++) {
 		if (set[i].key == key) {
 			int64_t d = t >= set[i].time ? t - set[i].time : set[i].time - t;
 
-			if (d < a->interval)
-				return false;
-			set[i].time = t;
-			return true;
+			return d < a->interval ? NULL : &set[i];
 		}
 		if (set[i].key == 0) {
 			if (victim->key != 0)
 				victim = &set[i];
 		} else if (victim->key != 0 && set[i].time < victim->time) {
-			victim = &set[i];
+			victim = &set[i];	/* the oldest goes when the set is full */
 		}
 	}
-	victim->key = key;
-	victim->time = t;
-	return true;
+	return victim;
 }
 
 /*
@@ -326,8 +333,11 @@ static char *event_json(const struct alerts *a, const struct alert_item *it)
 	json_object_set_new(o, "kind", json_string(kind_name(it->kind)));
 	json_object_set_new(o, "user", opt_string(true, it->user));
 	json_object_set_new(o, "limit", opt_string(it->has_limit, it->limit));
-	json_object_set_new(o, "used", json_integer((json_int_t)(it->used & INT64_MAX)));
-	json_object_set_new(o, "max", json_integer((json_int_t)(it->max & INT64_MAX)));
+	/* JSON integers are signed 64-bit here: clamp, never wrap */
+	json_object_set_new(o, "used",
+			    json_integer((json_int_t)(it->used > INT64_MAX ? INT64_MAX : it->used)));
+	json_object_set_new(o, "max",
+			    json_integer((json_int_t)(it->max > INT64_MAX ? INT64_MAX : it->max)));
 	json_object_set_new(o, "client_address", opt_string(it->has_client, it->client));
 	json_object_set_new(o, "queue_id", opt_string(it->has_queue_id, it->queue_id));
 	json_object_set_new(o, "time", json_string(when));
@@ -335,6 +345,54 @@ static char *event_json(const struct alerts *a, const struct alert_item *it)
 	text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return text;
+}
+
+/* stop_due - has close's time run out (any thread)? */
+static bool stop_due(struct alerts *a)
+{
+	bool due;
+
+	pthread_mutex_lock(&a->mutex);
+	due = a->stopping && now_ms() >= a->stop_deadline_ms;
+	pthread_mutex_unlock(&a->mutex);
+	return due;
+}
+
+/*
+ * perform - run the transfer of a->curl through a->multi, so that close can
+ * interrupt the wait (curl_multi_wakeup) and abort it when its time is up.
+ */
+static CURLcode perform(struct alerts *a)
+{
+	CURLcode result = CURLE_ABORTED_BY_CALLBACK;
+	int running = 1;
+	CURLMsg *msg;
+	int left;
+
+	if (curl_multi_add_handle(a->multi, a->curl) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	while (running) {
+		int64_t wait = 1000;
+
+		if (curl_multi_perform(a->multi, &running) != CURLM_OK)
+			break;
+		if (!running)
+			break;
+		pthread_mutex_lock(&a->mutex);
+		if (a->stopping)
+			wait = a->stop_deadline_ms - now_ms();
+		pthread_mutex_unlock(&a->mutex);
+		if (wait <= 0)
+			break;	/* close's time is up: abort */
+		if (curl_multi_poll(a->multi, NULL, 0, (int)(wait < 1000 ? wait : 1000), NULL) !=
+		    CURLM_OK)
+			break;
+	}
+	while ((msg = curl_multi_info_read(a->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == a->curl)
+			result = msg->data.result;
+	curl_multi_remove_handle(a->multi, a->curl);
+	return result;
 }
 
 /* discard_body - libcurl write callback: the receiver's answer is not kept */
@@ -352,7 +410,8 @@ static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 static int webhook_post(struct alerts *a, const char *body, size_t len, long timeout_ms,
 			const char **error_r)
 {
-	static __thread char why[128];
+	static __thread char why[CURL_ERROR_SIZE + 32];
+	char detail[CURL_ERROR_SIZE] = "";
 	struct curl_slist *headers = NULL;
 	char line[64 + 2 * crypto_auth_hmacsha256_BYTES];
 	char *auth = NULL;
@@ -361,6 +420,10 @@ static int webhook_post(struct alerts *a, const char *body, size_t len, long tim
 
 	if (a->curl == NULL && (a->curl = curl_easy_init()) == NULL) {
 		*error_r = "cannot create a libcurl handle";
+		return -1;
+	}
+	if (a->multi == NULL) {
+		*error_r = "cannot create a libcurl multi handle";
 		return -1;
 	}
 	curl_easy_reset(a->curl);
@@ -396,18 +459,23 @@ static int webhook_post(struct alerts *a, const char *body, size_t len, long tim
 	curl_easy_setopt(a->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(a->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(a->curl, CURLOPT_WRITEFUNCTION, discard_body);
-	rc = curl_easy_perform(a->curl);
+	curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, detail);
+	rc = perform(a);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
-	/* the handle keeps the connection, not the headers: free them now */
+	/* the handle keeps the connection, not the headers nor the buffer: drop them now */
 	curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(headers);
 	if (auth != NULL) {
 		sodium_memzero(auth, strlen(auth));
 		free(auth);
 	}
 	if (rc != CURLE_OK) {
-		snprintf(why, sizeof(why), "%s", curl_easy_strerror(rc));
+		snprintf(why, sizeof(why), "%s",
+			 rc == CURLE_ABORTED_BY_CALLBACK ? "aborted: the time to close is up"
+			 : detail[0]			 ? detail
+							 : curl_easy_strerror(rc));
 		*error_r = why;
 		return -1;
 	}
@@ -435,7 +503,7 @@ static size_t mail_text(const struct alerts *a, const struct alert_item *it, cha
 		     "Content-Type: text/plain; charset=UTF-8\n"
 		     "Content-Transfer-Encoding: 8bit\n"
 		     "\n"
-		     "chapps on %s reports a %s.\n"
+		     "chapps on %s reports: %s.\n"
 		     "\n"
 		     "kind:           %s\n"
 		     "user:           %s\n"
@@ -487,6 +555,11 @@ static int mail_send(struct alerts *a, const struct alert_item *it, long timeout
 	pid = fork();
 	if (pid == 0) {
 		/* the child: async-signal-safe calls only */
+		sigset_t none;
+
+		/* the sender thread blocks every signal; sendmail must not inherit that */
+		sigemptyset(&none);
+		pthread_sigmask(SIG_SETMASK, &none, NULL);
 		if (dup2(sv[1], 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
 			_exit(126);
 #ifdef HAVE_CLOSE_RANGE
@@ -514,7 +587,7 @@ static int mail_send(struct alerts *a, const struct alert_item *it, long timeout
 	}
 	close(sv[0]);
 	/* bounded wait: sendmail normally exits in milliseconds */
-	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline) {
+	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline && !stop_due(a)) {
 		struct timespec ts = { 0, 5 * 1000000 };
 
 		nanosleep(&ts, NULL);
@@ -562,16 +635,17 @@ static long attempt_timeout(struct alerts *a)
 /* deliver - one attempt at what the event still needs; clears the bits that succeeded */
 static void deliver(struct alerts *a, struct alert_item *it)
 {
-	char *json = NULL;
+	char *json = NULL, user[ALERT_USER_MAX];
 	const char *err;
 	long timeout;
 
+	log_sanitize(user, sizeof(user), it->user);
 	it->attempts++;
 	if (it->need & (NEED_SINK | NEED_WEBHOOK)) {
 		json = event_json(a, it);
 		if (json == NULL) {
-			log_warn("alert: cannot build the JSON of kind=%s: dropped",
-				 kind_name(it->kind));
+			log_warn("alert: cannot build the JSON of kind=%s user=<%s>: dropped",
+				 kind_name(it->kind), user);
 			it->need &= ~(unsigned)(NEED_SINK | NEED_WEBHOOK);
 		}
 	}
@@ -583,15 +657,15 @@ static void deliver(struct alerts *a, struct alert_item *it)
 		if (webhook_post(a, json, strlen(json), timeout, &err) == 0)
 			it->need &= ~(unsigned)NEED_WEBHOOK;
 		else
-			log_warn("alert: webhook attempt %d for kind=%s failed: %s", it->attempts,
-				 kind_name(it->kind), err);
+			log_warn("alert: webhook attempt %d for kind=%s user=<%s> failed: %s",
+				 it->attempts, kind_name(it->kind), user, err);
 	}
 	if ((it->need & NEED_MAIL) && (timeout = attempt_timeout(a)) > 0) {
 		if (mail_send(a, it, timeout, &err) == 0)
 			it->need &= ~(unsigned)NEED_MAIL;
 		else
-			log_warn("alert: mail attempt %d for kind=%s failed: %s", it->attempts,
-				 kind_name(it->kind), err);
+			log_warn("alert: mail attempt %d for kind=%s user=<%s> failed: %s",
+				 it->attempts, kind_name(it->kind), user, err);
 	}
 	free(json);
 }
@@ -680,11 +754,13 @@ static void *sender_main(void *arg)
 			it.due_ms = now_ms() + backoff_ms(it.attempts);
 			a->retry[a->n_retry++] = it;
 		} else {
+			char user[ALERT_USER_MAX];
+
 			a->given_up++;
 			pthread_mutex_unlock(&a->mutex);
-			log_warn("alert: gave up on kind=%s after %d attempts%s",
-				 kind_name(it.kind), it.attempts,
-				 it.attempts <= a->retries ? " (retry list full)" : "");
+			log_warn("alert: gave up on kind=%s user=<%s> attempts=%d%s",
+				 kind_name(it.kind), log_sanitize(user, sizeof(user), it.user),
+				 it.attempts, it.attempts <= a->retries ? " (retry list full)" : "");
 			pthread_mutex_lock(&a->mutex);
 		}
 	}
@@ -742,6 +818,11 @@ int alerts_open(const struct config *config, struct alerts **alerts_r, char *err
 				       "control characters");
 		return -1;
 	}
+	if (config->alerts_mail_to &&
+	    (has_control(config->alerts_mail_to) || config->alerts_mail_to[0] == '-')) {
+		snprintf(err, errsize, "alerts.mail_to must be one address");
+		return -1;
+	}
 	pthread_once(&global_once, global_init);
 	if (global_status != 0) {
 		snprintf(err, errsize, "alerts: %s cannot be initialised",
@@ -781,6 +862,8 @@ int alerts_open(const struct config *config, struct alerts **alerts_r, char *err
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->cond, &attr);
 	pthread_condattr_destroy(&attr);
+
+	a->multi = curl_multi_init();	/* NULL: every POST fails, and says so */
 
 	if (a->webhook_url[0] != '\0' || a->mail_to[0] != '\0') {
 		a->ring = xcalloc(a->ring_size, sizeof(*a->ring));
@@ -831,6 +914,7 @@ static void fill_item(struct alert_item *it, const struct alert_event *ev, int64
 bool alerts_post(struct alerts *alerts, const struct alert_event *ev)
 {
 	struct alert_item item;
+	struct dedupe_entry *slot;
 	char user[ALERT_USER_MAX], limit[ALERT_LIMIT_MAX], client[ALERT_ADDR_MAX],
 		qid[ALERT_QID_MAX], report[160];
 	uint64_t key;
@@ -844,7 +928,7 @@ bool alerts_post(struct alerts *alerts, const struct alert_event *ev)
 	fill_item(&item, ev, t);
 
 	pthread_mutex_lock(&alerts->mutex);
-	if (!dedupe_admit(alerts, key, t)) {
+	if ((slot = dedupe_slot(alerts, key, t)) == NULL) {
 		alerts->dropped_dedupe++;
 		pthread_mutex_unlock(&alerts->mutex);
 		return false;
@@ -860,13 +944,22 @@ bool alerts_post(struct alerts *alerts, const struct alert_event *ev)
 		} else {
 			alerts->ring[(alerts->ring_head + alerts->ring_count) % alerts->ring_size] =
 				item;
+			if (slot != &dedupe_none) {
+				slot->key = key;
+				slot->time = t;
+			}
 			alerts->ring_count++;
 			queued = true;
 			pthread_cond_signal(&alerts->cond);
 		}
-	} else if (now_ms() - alerts->last_report_ms >= REPORT_EVERY_MS) {
+	} else {
+		if (slot != &dedupe_none) {
+			slot->key = key;
+			slot->time = t;
+		}
 		/* no thread to report the dedupe counter: the posts do it */
-		say = take_report(alerts, false, report, sizeof(report));
+		if (now_ms() - alerts->last_report_ms >= REPORT_EVERY_MS)
+			say = take_report(alerts, false, report, sizeof(report));
 	}
 	pthread_mutex_unlock(&alerts->mutex);
 
@@ -899,13 +992,19 @@ void alerts_close(struct alerts **alerts)
 		a->stop_deadline_ms = now_ms() + a->timeout_ms;
 		pthread_cond_broadcast(&a->cond);
 		pthread_mutex_unlock(&a->mutex);
+		if (a->multi != NULL)
+			curl_multi_wakeup(a->multi);	/* a POST in flight rechecks its time */
 		pthread_join(a->thread, NULL);
 	}
 	pthread_mutex_lock(&a->mutex);
-	say = take_report(a, a->thread_started, report, sizeof(report));
+	/* always when something is sent out; otherwise only when something was dropped */
+	say = take_report(a, a->webhook_url[0] != '\0' || a->mail_to[0] != '\0', report,
+			  sizeof(report));
 	pthread_mutex_unlock(&a->mutex);
 	if (say)
 		log_info("%s", report);
+	if (a->multi != NULL)
+		curl_multi_cleanup(a->multi);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->mutex);
 	sodium_memzero(a->webhook_token, strlen(a->webhook_token));

@@ -70,6 +70,14 @@ static void check_alerts(struct config_loader *ld, const struct config *c)
 	if (c->alerts_webhook_url[0] != '\0' &&
 	    (err = config_url_problem(c->alerts_webhook_url)) != NULL)
 		config_problem_at(ld, "alerts.webhook_url", "%s", err);
+	for (int i = 0; i < 2; i++)
+		for (const char *p = i ? c->alerts_webhook_secret : c->alerts_webhook_token; *p; p++)
+			if ((unsigned char)*p < ' ' || *p == 0x7f) {
+				config_problem_at(ld, i ? "alerts.webhook_secret"
+							: "alerts.webhook_token",
+						  "must not hold control characters");
+				break;
+			}
 	if (c->alerts_mail_to[0] == '-')
 		config_problem_at(ld, "alerts.mail_to", "must not start with '-'");
 	for (const char *p = c->alerts_mail_to; *p; p++)
