@@ -11,7 +11,8 @@
 #   2. quota.action = "lock", lock.after = 2, two milter processes on one store behind two
 #      listeners: a refused message through each (two connections, two processes) locks the
 #      user; the next message is refused at MAIL FROM with "554 5.7.1 Rejected - account
-#      locked" through both; `chapps-cli unlock` lets MAIL FROM through again at once
+#      locked" through both (the lock alert logged); `chapps-cli unlock` lets MAIL FROM
+#      through again at once
 #   3. quota.mode and sender_domain_auth.mode = "monitor", quota 1: a message from another
 #      domain to 3 recipients is delivered to all 3; chapps-milter logs each would-be refusal
 #      ("would reject", MAIL and 2 RCPTs) and Postfix no milter-reject; only 1 recipient is
@@ -127,9 +128,13 @@ e2e_eq "t1-2: postqueue -j lists both recipients" \
 e2e_check "t1-2: chapps-milter's hold line has the queue id and names user and limit" \
 	e2e_wait_file "$log" "$qid: hold: EOM from [^ ]*: user=<holder@e2e\.test> from=<holder-t1-2@e2e\.test> policy=quota key=sasl_username chapps: holder@e2e\.test over 1 recipients per day$" 5
 e2e_eq "t1-2: nothing reached the sink" "$(e2e_sink_count holder-t1-2@e2e.test)" 0
+e2e_check "t1-2: the refusal alert is logged" e2e_wait_file "$log" \
+	'alert: kind=refusal user=<holder@e2e\.test> limit="1 recipients per day" used=1 max=1 client=127\.0\.0\.1 ' 5
 e2e_eq "t1-2: the held message counts nothing (used 1, reserved 0)" \
 	"$(e2e_usage "$D/hold.conf" holder@e2e.test used) $(e2e_usage "$D/hold.conf" holder@e2e.test reserved)" "1 0"
 e2e_check "t1-2: postsuper -r $qid releases it" postsuper -c "$D/etc" -r "$qid"
+# the released message waits in maildrop for pickup's next scan (up to 60 s): wake it now
+postkick -c "$D/etc" public pickup W
 if e2e_wait_sink holder-t1-2@e2e.test 1 20; then
 	e2e_eq "t1-2: released, it reached the sink with 2 recipients" \
 		"$(e2e_sink_rcpts holder-t1-2@e2e.test)" 2
@@ -155,6 +160,8 @@ send t2-3 $P_LOCKB locker locker-t2-3@e2e.test $R1
 e2e_eq "t2-3 (milter B, another process): RCPT refused" "$?" 24
 e2e_check "t2-3: milter B's strike locked the user" \
 	e2e_wait_file "$logb" "reject: RCPT .*from=<locker-t2-3@e2e\.test> .*strikes=2 locked$" 5
+e2e_check "t2-3: milter B posted the lock alert" e2e_wait_file "$logb" \
+	'alert: kind=lock user=<locker@e2e\.test> limit="1 recipients per day" used=2 max=2 ' 5
 e2e_check "t2: chapps-cli locked lists locker@e2e.test" \
 	bash -c "'$CHAPPS_CLI' -c '$D/locka.conf' locked | grep -qF locker@e2e.test"
 for via in A:$P_LOCKA B:$P_LOCKB; do
