@@ -556,6 +556,17 @@ static enum policy_step rcpt_limits(struct policy_call *call, struct policy_resu
 	return POLICY_STEP_NEXT;
 }
 
+/* base_entry - what the quota's own number is (the single-limit path), as limits_build says */
+static void base_entry(const struct config *c, long limit, struct limits_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->base = true;
+	e->row.kind = c->quota_counting_recipients ? POLICYDB_LIMIT_RECIPIENTS
+						   : POLICYDB_LIMIT_MESSAGES;
+	e->row.span = c->quota_interval;
+	e->row.max = limit;
+}
+
 /* quota_rcpt - reserve a unit for this recipient (or the first one) */
 static enum policy_step quota_rcpt(struct policy_call *call, struct policy_result *r)
 {
@@ -606,15 +617,12 @@ static enum policy_step quota_rcpt(struct policy_call *call, struct policy_resul
 		policy_result_detail_nums(r, names, nums, 4);
 	}
 	if (st == STORE_REFUSED) {
-		struct limits_entry e = { .base = true };
+		struct limits_entry e;
 		char why[128];
 		bool monitored;
 		enum policy_step step;
 
-		e.row.kind = c->quota_counting_recipients ? POLICYDB_LIMIT_RECIPIENTS
-							  : POLICYDB_LIMIT_MESSAGES;
-		e.row.span = c->quota_interval;
-		e.row.max = s->limit;
+		base_entry(c, s->limit, &e);
 		limits_describe(c, &e, NULL, why, sizeof(why));
 		step = refused_limit(call, r, &e, why, &c->quota_reply,
 				     (uint64_t)state.committed + state.reserved, params.limit,
@@ -625,12 +633,9 @@ static enum policy_step quota_rcpt(struct policy_call *call, struct policy_resul
 	s->reserved += n;
 	r->policy = "quota";
 	if (call->env->alerts != NULL) {
-		struct limits_entry e = { .base = true };
+		struct limits_entry e;
 
-		e.row.kind = c->quota_counting_recipients ? POLICYDB_LIMIT_RECIPIENTS
-							  : POLICYDB_LIMIT_MESSAGES;
-		e.row.span = c->quota_interval;
-		e.row.max = s->limit;
+		base_entry(c, s->limit, &e);
 		warn(call, &e, (uint64_t)state.committed + state.reserved, params.limit);
 	}
 	return POLICY_STEP_NEXT;
