@@ -827,6 +827,39 @@ START_TEST(test_monitor_spf)
 }
 END_TEST
 
+/* greylisting.mode = monitor: a new tuple would be deferred; logged, the recipient passes */
+START_TEST(test_monitor_greylisting)
+{
+	char err[256];
+	struct policydb *db;
+
+	start(INBOUND_MX "outbound: { policies = [ ]; };\n"
+	      "inbound: { policies = [ \"greylisting\" ]; };\ngreylisting: { mode = \"monitor\"; };");
+	ck_assert_int_eq(policydb_open(cfg, false, &db, err, sizeof(err)), 0);
+	ck_assert_int_eq(policydb_domain_add(db, "grey.test", err, sizeof(err)), POLICYDB_OK);
+	ck_assert_int_eq(policydb_domain_set_flag(db, "grey.test", "greylist", true, err,
+						  sizeof(err)),
+			 POLICYDB_OK);
+	policydb_close(&db);
+	set_macro("{daemon_name}", "mx");
+	log_capture_start(LOG_LEVEL_INFO);
+	connect4("192.0.2.7");
+	callbacks_desc()->xxfi_helo(CTX, (char *)"client.test");
+	ck_assert_int_eq(mail("<a@pass.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(rcpt("<r@grey.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "NOQUEUE: would tempfail: RCPT from client.test[192.0.2.7]: "
+			       "450 4.7.1 Service temporarily unavailable - greylisted; "
+			       "from=<a@pass.test> to=<r@grey.test> policy=greylisting greylist=new\n"),
+			 1);
+	ck_assert_int_eq(count(log_capture_text(), ": tempfail: "), 0);
+	ck_assert_int_eq(callbacks_desc()->xxfi_abort(CTX), SMFIS_CONTINUE);
+	close_conn();
+	stop();
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("callbacks");
@@ -849,6 +882,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_quarantine_at_eom);
 	tcase_add_test(tc, test_monitor_would_lines);
 	tcase_add_test(tc, test_monitor_spf);
+	tcase_add_test(tc, test_monitor_greylisting);
 	suite_add_tcase(s, tc);
 	return s;
 }
