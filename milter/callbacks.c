@@ -19,6 +19,12 @@
  *	CONNECT and HELO answer SMFIS_NOREPLY when the MTA agreed not to wait
  *	for a reply: any other answer makes libmilter log an error (to
  *	syslog) for every connection.
+ *	A held message (quota's action quarantine, a locked user with
+ *	lock.hold) is quarantined at EOM (smfi_quarantine: Postfix's hold
+ *	queue); SMFIF_QUARANTINE is asked for whenever quota is in force
+ *	(a limit's row in the policy database may say quarantine).
+ *	Refusals that monitor mode let pass are logged before the stage's
+ *	own line, as "would reject" / "would tempfail".
  *	xxfi_data is always registered: without it libmilter negotiates away
  *	DATA and Postfix's next small packet waits for a delayed ACK (about
  *	40 ms).
@@ -63,6 +69,7 @@ const struct mta_ops mta_libmilter = {
 	.setreply = smfi_setreply,
 	.setsymlist = smfi_setsymlist,
 	.insheader = smfi_insheader,
+	.quarantine = smfi_quarantine,
 };
 
 const struct mta_ops *mta = &mta_libmilter;
@@ -97,6 +104,7 @@ struct conn {
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct snapshot *current;
 static struct backends *backends;
+static struct alerts *alerts;
 
 /* snapshot_create - config (its reference taken over) and its negotiation */
 static struct snapshot *snapshot_create(struct config *config)
@@ -107,7 +115,7 @@ static struct snapshot *snapshot_create(struct config *config)
 	s->config = config;
 	s->refs = 1;
 	policy_needs(config, &needs);
-	s->actions = needs.headers ? SMFIF_ADDHDRS : 0;
+	s->actions = (needs.headers ? SMFIF_ADDHDRS : 0) | (needs.hold ? SMFIF_QUARANTINE : 0);
 	s->protocol = SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
 		      SMFIP_NR_CONN | (needs.helo ? SMFIP_NR_HELO : SMFIP_NOHELO) |
 		      (needs.rcpt ? 0 : SMFIP_NORCPT);
@@ -175,6 +183,11 @@ void callbacks_set_backends(struct backends *b)
 	backends = b;
 }
 
+void callbacks_set_alerts(struct alerts *a)
+{
+	alerts = a;
+}
+
 void callbacks_shutdown(void)
 {
 	callbacks_set_config(NULL);
@@ -207,7 +220,7 @@ static struct policy_msg *conn_msg(struct conn *conn)
 /* env_of - the policy environment of a connection */
 static struct policy_env env_of(const struct conn *conn)
 {
-	struct policy_env env = { conn->config, backends, NULL };
+	struct policy_env env = { conn->config, backends, NULL, alerts };
 
 	return env;
 }
@@ -262,6 +275,12 @@ static void log_result(const struct conn *conn, const char *stage, const char *a
 static sfsistat finish(SMFICTX *ctx, struct conn *conn, const char *stage, const char *rcpt,
 		       const struct policy_result *r)
 {
+	const struct policy_result *w;
+
+	/* refusals that monitor mode let pass: logged as they would have been */
+	for (size_t i = 0; (w = policy_msg_monitored(conn->msg, i)) != NULL; i++)
+		log_result(conn, stage, w->action == POLICY_REJECT ? "would reject"
+								   : "would tempfail", rcpt, w);
 	metrics_decision(stage, (enum metrics_result)r->action, r->policy,
 			 r->action >= POLICY_REJECT && r->reply ? r->reply->code : NULL);
 	switch (r->incident_kind) {
@@ -281,6 +300,16 @@ static sfsistat finish(SMFICTX *ctx, struct conn *conn, const char *stage, const
 			log_result(conn, stage, "continue", rcpt, r);
 		return SMFIS_CONTINUE;
 	case POLICY_ACCEPT:
+		if (r->hold != NULL) {
+			/* into the MTA's hold queue; refused temporarily if it cannot be */
+			if (mta->quarantine(ctx, (char *)r->hold) != MI_SUCCESS) {
+				log_warn("could not quarantine the message (%s): tempfail", r->hold);
+				log_result(conn, stage, "tempfail", rcpt, r);
+				return SMFIS_TEMPFAIL;
+			}
+			log_result(conn, stage, "hold", rcpt, r);
+			return SMFIS_ACCEPT;
+		}
 		if (r->header_name != NULL &&
 		    mta->insheader(ctx, 0, (char *)r->header_name, (char *)r->header_value) !=
 			    MI_SUCCESS)
@@ -522,7 +551,7 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 static struct smfiDesc desc = {
 	.xxfi_name = (char *)"chapps",
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_SETSYMLIST,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_SETSYMLIST | SMFIF_QUARANTINE,
 	.xxfi_connect = mlfi_connect,
 	.xxfi_helo = mlfi_helo,
 	.xxfi_envfrom = mlfi_envfrom,

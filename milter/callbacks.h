@@ -15,6 +15,7 @@
 #include <libmilter/mfapi.h>
 
 struct config;
+struct alerts;
 struct backends;
 
 /* callbacks_desc - the filter description for smfi_register. */
@@ -32,6 +33,9 @@ struct config *callbacks_get_config(void);
 
 /* callbacks_set_backends - the shared backends (borrowed, outlive smfi_main). */
 void callbacks_set_backends(struct backends *backends);
+
+/* callbacks_set_alerts - the alerts (borrowed, may be NULL; outlive smfi_main). */
+void callbacks_set_alerts(struct alerts *alerts);
 
 /* callbacks_shutdown - drop the current snapshot (after smfi_main). */
 void callbacks_shutdown(void);

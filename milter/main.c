@@ -8,8 +8,11 @@
  *	and validate the configuration; open the log; look up the run-time
  *	user; create the milter socket (removing a stale unix socket, with
  *	the configured umask) and set TCP_NODELAY on it; detach unless -f;
- *	write the pidfile; drop privileges; check the backends; start the
- *	signal thread; hand over to smfi_main.
+ *	write the pidfile; drop privileges; check the backends; open the
+ *	alerts (their sender thread, after detach and as the run-time user;
+ *	every accepted event is also kept in the store for chapps-cli
+ *	events); start the signal thread; hand over to smfi_main.  At the
+ *	end the alerts get alerts.timeout_ms to deliver what is queued.
  *
  *	Signals: libmilter owns SIGHUP, SIGTERM and SIGINT (SIGTERM stops after
  *	the open sessions end).  SIGUSR1 reloads the configuration: a complete
@@ -46,12 +49,14 @@
 #include <libmilter/mfapi.h>
 
 #include "callbacks.h"
+#include "alert/alert.h"
 #include "base/config.h"
 #include "policy/helo_whitelist.h"
 #include "base/log.h"
 #include "policy/policy.h"
 #include "base/xalloc.h"
 #include "metrics_http.h"
+#include "store/store.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -293,11 +298,23 @@ static void *signal_thread(void *arg)
 	return NULL;
 }
 
+/* alert_sink - keep an accepted alert event in the store (the alerts' sender thread) */
+static void alert_sink(void *ctx, const char *json, size_t len, int64_t time)
+{
+	struct backends *b = ctx;
+	const char *err = "no store";
+	struct store *store = backends_store(b, time, &err);
+
+	if (store == NULL || store_event_add(store, json, len, time, &err) != STORE_OK)
+		log_warn("alert: cannot keep the event in the store: %s", err);
+}
+
 int main(int argc, char **argv)
 {
 	bool foreground = false, check_only = false, dump = false, have_user = false;
 	struct config *cfg;
 	struct backends *backends;
+	struct alerts *alerts = NULL;
 	struct passwd *pw = NULL;
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -415,7 +432,11 @@ int main(int argc, char **argv)
 		log_warn("%s (on_error applies until it answers)", err);
 	if (metrics_http_start(cfg, err, sizeof(err)) < 0)
 		log_fatal(EX_UNAVAILABLE, "%s", err);
+	if (alerts_open(cfg, &alerts, err, sizeof(err)) < 0)
+		log_fatal(EX_CONFIG, "%s", err);
+	alerts_set_sink(alerts, alert_sink, backends);
 	callbacks_set_backends(backends);
+	callbacks_set_alerts(alerts);
 	callbacks_set_config(cfg);	/* takes our reference */
 	if (ready_fd >= 0) {
 		/* start-up succeeded: let the parent exit 0, stop echoing errors */
@@ -448,6 +469,8 @@ int main(int argc, char **argv)
 		(void)unlink(cfg->milter_pidfile);
 	config_unref(&cfg);
 	callbacks_shutdown();
+	alerts_close(&alerts);	/* its sink uses the backends */
+	callbacks_set_alerts(NULL);
 	backends_destroy(&backends);
 	log_close();
 	return status == MI_SUCCESS ? 0 : EX_SOFTWARE;

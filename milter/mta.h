@@ -17,6 +17,7 @@ struct mta_ops {
 	int (*setreply)(SMFICTX *ctx, char *rcode, char *xcode, char *message);
 	int (*setsymlist)(SMFICTX *ctx, int stage, char *macros);
 	int (*insheader)(SMFICTX *ctx, int index, char *name, char *value);
+	int (*quarantine)(SMFICTX *ctx, char *reason);
 };
 
 /* The table in use; set once by main (or a test) before any callback runs. */

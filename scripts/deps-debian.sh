@@ -20,7 +20,7 @@ apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
 	build-essential autoconf automake libtool pkg-config clang libclang-rt-14-dev \
 	libmilter-dev libconfig-dev check libsubunit-dev liblmdb-dev lmdb-utils \
 	libhiredis-dev libsqlite3-dev sqlite3 libmariadb-dev libspf2-dev \
-	libmicrohttpd-dev libjansson-dev libsodium-dev curl jq \
+	libmicrohttpd-dev libjansson-dev libsodium-dev libcurl4-gnutls-dev curl jq \
 	redis-server redis-sentinel mariadb-server mariadb-client \
 	postfix sasl2-bin libsasl2-modules swaks miltertest valgrind \
 	python3 procps iproute2 groff-base man-db \

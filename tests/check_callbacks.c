@@ -49,6 +49,8 @@ static struct fake {
 	int insheader_calls;
 	int hdr_index;
 	char hdr_name[64], hdr_value[1100];
+	int quarantine_calls;
+	char quarantine_reason[300];
 } fk;
 
 #define CTX ((SMFICTX *)(void *)&fk)
@@ -113,6 +115,15 @@ static int fake_insheader(SMFICTX *ctx, int index, char *name, char *value)
 	return MI_SUCCESS;
 }
 
+/* fake_quarantine - record the hold reason */
+static int fake_quarantine(SMFICTX *ctx, char *reason)
+{
+	ck_assert_ptr_eq(ctx, CTX);
+	fk.quarantine_calls++;
+	snprintf(fk.quarantine_reason, sizeof(fk.quarantine_reason), "%s", reason);
+	return MI_SUCCESS;
+}
+
 static const struct mta_ops fake_ops = {
 	.getpriv = fake_getpriv,
 	.setpriv = fake_setpriv,
@@ -120,6 +131,7 @@ static const struct mta_ops fake_ops = {
 	.setreply = fake_setreply,
 	.setsymlist = fake_setsymlist,
 	.insheader = fake_insheader,
+	.quarantine = fake_quarantine,
 };
 
 /* set_macro - serve name = value (NULL: remove it) from now on */
@@ -153,6 +165,7 @@ static void clear_reply(void)
 /* ---- set-up ------------------------------------------------------------------- */
 
 static char dir[64];		/* /tmp/check_callbacks.XXXXXX */
+static const char *spf_extra = "";	/* more settings of the spf section */
 static struct config *cfg;
 static struct backends *backends;
 
@@ -178,9 +191,9 @@ static void start(const char *extra)
 		"milter: { user = \"\"; group = \"\"; pidfile = \"\"; run_as_root = true; };\n"
 		"store: { path = \"%s/state\"; };\n"
 		"policy_db: { path = \"%s/policy.db\"; cache_ttl = 60; };\n"
-		"spf: { test_zone = \"%s/zone\"; receiver = \"mx.check.test\"; };\n"
+		"spf: { test_zone = \"%s/zone\"; receiver = \"mx.check.test\"; %s };\n"
 		"%s\n",
-		dir, dir, dir, extra ? extra : "");
+		dir, dir, dir, spf_extra, extra ? extra : "");
 	fclose(f);
 	if (config_load(path, &cfg, &errors) < 0)
 		ck_abort_msg("config: %s", errors);
@@ -280,49 +293,50 @@ static const struct {
 	bool helo, rcpt, headers;
 	const char *mail_macros;
 	const char *connect_macros;	/* "": an empty list, no macro at CONNECT */
+	bool hold;			/* quota in force: a message may be held (SMFIF_QUARANTINE) */
 } neg_rows[] = {
 	{ "defaults (sda, quota; spf, greylisting on smtpd)", "", true, true, true, MAIL_MACROS,
-	  LISTENER_MACROS },
-	{ "gate only", NO_OUTBOUND NO_INBOUND, false, false, false, MAIL_MACROS, LISTENER_MACROS },
-	{ "sda and quota", NO_INBOUND, false, true, false, MAIL_MACROS, LISTENER_MACROS },
+	  LISTENER_MACROS, true },
+	{ "gate only", NO_OUTBOUND NO_INBOUND, false, false, false, MAIL_MACROS, LISTENER_MACROS, false },
+	{ "sda and quota", NO_INBOUND, false, true, false, MAIL_MACROS, LISTENER_MACROS, true },
 	{ "sender_domain_auth only",
 	  NO_INBOUND "outbound: { policies = [ \"sender_domain_auth\" ]; };", false, false, false,
-	  MAIL_MACROS, LISTENER_MACROS },
+	  MAIL_MACROS, LISTENER_MACROS, false },
 	{ "quota only", NO_INBOUND "outbound: { policies = [ \"quota\" ]; };", false, true, false,
-	  MAIL_MACROS, LISTENER_MACROS },
+	  MAIL_MACROS, LISTENER_MACROS, true },
 	{ "helo_name key", NO_OUTBOUND NO_INBOUND "identity: { user_key = \"helo_name\"; };", true,
-	  false, false, MAIL_MACROS, LISTENER_MACROS },
+	  false, false, MAIL_MACROS, LISTENER_MACROS, false },
 	{ "macro key", NO_OUTBOUND NO_INBOUND "identity: { user_key = \"{my_login}\"; };", false,
-	  false, false, MAIL_MACROS " {my_login}", LISTENER_MACROS },
+	  false, false, MAIL_MACROS " {my_login}", LISTENER_MACROS, false },
 	{ "inbound spf and greylisting", INBOUND_MX NO_OUTBOUND, true, true, true, MAIL_MACROS,
-	  LISTENER_MACROS },
+	  LISTENER_MACROS, false },
 	{ "inbound greylisting only",
 	  INBOUND_MX NO_OUTBOUND "inbound: { policies = [ \"greylisting\" ]; };", true, true, false,
-	  MAIL_MACROS, LISTENER_MACROS },
+	  MAIL_MACROS, LISTENER_MACROS, false },
 	{ "inbound spf only, default listener inbound",
 	  "listeners: { inbound = [ ]; default = \"inbound\"; };\n" NO_OUTBOUND
 	  "inbound: { policies = [ \"spf\" ]; };",
-	  true, true, true, MAIL_MACROS, LISTENER_MACROS },
+	  true, true, true, MAIL_MACROS, LISTENER_MACROS, false },
 	/* every connection outbound: nothing that only inbound needs, no listener macro */
 	{ "inbound policies, no inbound listener", ALL_OUTBOUND NO_OUTBOUND, false, false, false,
-	  MAIL_MACROS, "" },
+	  MAIL_MACROS, "", false },
 	{ "outbound only: sda and quota, no inbound listener", ALL_OUTBOUND, false, true, false,
-	  MAIL_MACROS, "" },
+	  MAIL_MACROS, "", true },
 	{ "outbound only, no inbound policy either", ALL_OUTBOUND NO_INBOUND, false, true, false,
-	  MAIL_MACROS, "" },
+	  MAIL_MACROS, "", true },
 	{ "outbound only, default listener outbound named",
 	  "listeners: { inbound = [ ]; outbound = [ ]; default = \"outbound\"; };\n" NO_INBOUND,
-	  false, true, false, MAIL_MACROS, "" },
+	  false, true, false, MAIL_MACROS, "", true },
 	{ "outbound only, {daemon_port} key", ALL_OUTBOUND NO_OUTBOUND
 	  "identity: { user_key = \"{daemon_port}\"; };", false, false, false, MAIL_MACROS,
-	  "{daemon_port}" },
+	  "{daemon_port}", false },
 	{ "outbound only, {daemon_name} and {daemon_addr} keys", ALL_OUTBOUND NO_OUTBOUND
 	  "identity: { user_key = \"{daemon_addr}\"; require_user_key = false;\n"
 	  "search_order = [ \"{daemon_name}\" ]; };",
-	  false, false, false, MAIL_MACROS, "{daemon_name} {daemon_addr}" },
+	  false, false, false, MAIL_MACROS, "{daemon_name} {daemon_addr}", false },
 	/* no inbound policy, but an inbound listener: its mail is accepted at MAIL */
 	{ "no inbound policy, inbound listener", INBOUND_MX NO_INBOUND, false, true, false,
-	  MAIL_MACROS, LISTENER_MACROS },
+	  MAIL_MACROS, LISTENER_MACROS, true },
 };
 
 START_TEST(test_negotiate)
@@ -347,9 +361,11 @@ START_TEST(test_negotiate)
 		      neg_rows[_i].helo ? "asked (no reply)" : "not asked");
 	ck_assert_msg(!(pf1 & SMFIP_NORCPT) == neg_rows[_i].rcpt, "%s: got protocol %#lx, want RCPT %s",
 		      name, pf1, neg_rows[_i].rcpt ? "asked" : "not asked");
-	ck_assert_msg(pf0 == (SMFIF_SETSYMLIST | (neg_rows[_i].headers ? SMFIF_ADDHDRS : 0)),
-		      "%s: got actions %#lx, want SETSYMLIST%s", name, pf0,
-		      neg_rows[_i].headers ? " | ADDHDRS" : "");
+	ck_assert_msg(pf0 == (SMFIF_SETSYMLIST | (neg_rows[_i].headers ? SMFIF_ADDHDRS : 0) |
+			      (neg_rows[_i].hold ? SMFIF_QUARANTINE : 0)),
+		      "%s: got actions %#lx, want SETSYMLIST%s%s", name, pf0,
+		      neg_rows[_i].headers ? " | ADDHDRS" : "",
+		      neg_rows[_i].hold ? " | QUARANTINE" : "");
 	ck_assert_uint_eq(pf2, 0);
 	ck_assert_uint_eq(pf3, 0);
 	ck_assert_int_eq(fk.symlist_calls, 5);
@@ -753,6 +769,169 @@ START_TEST(test_incident_levels)
 }
 END_TEST
 
+/* ---- issue 11: hold and monitor mode -------------------------------------------- */
+
+/*
+ * quota.action = quarantine: SMFIF_QUARANTINE is asked for; the recipient
+ * over quota passes, DATA does not accept, EOM quarantines with the reason
+ * and logs one hold line
+ */
+START_TEST(test_quarantine_at_eom)
+{
+	unsigned long pf0 = 0, pf1 = 0, pf2 = 0, pf3 = 0;
+
+	start("outbound: { policies = [ \"quota\" ]; };\n"
+	      "quota: { margin = 0; action = \"quarantine\"; };");
+	callbacks_desc()->xxfi_negotiate(CTX, SMFIF_ADDHDRS | SMFIF_SETSYMLIST | SMFIF_QUARANTINE,
+					 0x1fffff, 0, 0, &pf0, &pf1, &pf2, &pf3);
+	ck_assert_uint_eq(pf0 & SMFIF_QUARANTINE, SMFIF_QUARANTINE);
+	ck_assert(callbacks_desc()->xxfi_flags & SMFIF_QUARANTINE);
+	set_macro("{auth_authen}", "alice");
+	set_macro("i", "4QH1");
+	log_capture_start(LOG_LEVEL_INFO);
+	connect4("192.0.2.7");
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_CONTINUE);
+	for (int i = 0; i < 4; i++) {
+		char to[32];
+
+		snprintf(to, sizeof(to), "<r%d@dest.test>", i);
+		ck_assert_int_eq(rcpt(to), SMFIS_CONTINUE);
+	}
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_CONTINUE);
+	ck_assert_int_eq(fk.quarantine_calls, 0);
+	ck_assert_int_eq(callbacks_desc()->xxfi_eom(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(fk.quarantine_calls, 1);
+	ck_assert_str_eq(fk.quarantine_reason, "chapps: alice over 3 recipients per day");
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QH1: hold: EOM from client.test[192.0.2.7]: user=<alice> "
+			       "from=<a@example.com> policy=quota key=sasl_username "
+			       "chapps: alice over 3 recipients per day\n"),
+			 1);
+	/* the held message counted nothing: three recipients fit again */
+	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_CONTINUE);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(rcpt("<x@dest.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(fk.quarantine_calls, 1);
+	close_conn();
+	stop();
+
+	/*
+	 * the default action asks for quarantine too (a limit's row in the
+	 * policy database may say quarantine); without quota nothing is held
+	 */
+	start("outbound: { policies = [ \"quota\" ]; };");
+	pf0 = 0;
+	callbacks_desc()->xxfi_negotiate(CTX, SMFIF_ADDHDRS | SMFIF_SETSYMLIST | SMFIF_QUARANTINE,
+					 0x1fffff, 0, 0, &pf0, &pf1, &pf2, &pf3);
+	ck_assert_uint_eq(pf0 & SMFIF_QUARANTINE, SMFIF_QUARANTINE);
+	close_conn();
+	stop();
+	start("outbound: { policies = [ \"sender_domain_auth\" ]; };");
+	pf0 = 0;
+	callbacks_desc()->xxfi_negotiate(CTX, SMFIF_ADDHDRS | SMFIF_SETSYMLIST | SMFIF_QUARANTINE,
+					 0x1fffff, 0, 0, &pf0, &pf1, &pf2, &pf3);
+	ck_assert_uint_eq(pf0 & SMFIF_QUARANTINE, 0);
+	close_conn();
+	stop();
+}
+END_TEST
+
+/* monitor mode: "would reject" with the fields of the real line, then the stage's own line */
+START_TEST(test_monitor_would_lines)
+{
+	start("outbound: { policies = [ \"sender_domain_auth\", \"quota\" ]; };\n"
+	      "sender_domain_auth: { mode = \"monitor\"; };\n"
+	      "quota: { margin = 0; mode = \"monitor\"; };");
+	set_macro("{auth_authen}", "alice");
+	set_macro("i", "4QM1");
+	log_capture_start(LOG_LEVEL_INFO);
+	connect4("192.0.2.7");
+	ck_assert_int_eq(mail("<a@evil.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QM1: would reject: MAIL from client.test[192.0.2.7]: "
+			       "554 5.7.1 Rejected - not allowed to send mail from this domain; "
+			       "user=<alice> from=<a@evil.test> policy=sender_domain_auth "
+			       "key=sasl_username domain=evil.test\n"),
+			 1);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(rcpt("<r@dest.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "info: 4QM1: would reject: RCPT from client.test[192.0.2.7]: "
+			       "554 5.7.1 Rejected - outbound quota fulfilled; user=<alice> "
+			       "from=<a@evil.test> to=<r@dest.test> policy=quota key=sasl_username "
+			       "used=0 reserved=3 limit=3 margin=0\n"),
+			 1);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(count(log_capture_text(), "would "), 2);
+	ck_assert_int_eq(count(log_capture_text(), "reject:"), 2);
+	close_conn();
+	stop();
+}
+END_TEST
+
+/* spf.mode = monitor: the fail is only logged, the recipient passes and the header is added */
+START_TEST(test_monitor_spf)
+{
+	spf_extra = "mode = \"monitor\";";
+	start(INBOUND_MX "outbound: { policies = [ ]; };\ninbound: { policies = [ \"spf\" ]; };");
+	set_macro("{daemon_name}", "mx");
+	log_capture_start(LOG_LEVEL_INFO);
+	connect4("192.0.2.7");
+	callbacks_desc()->xxfi_helo(CTX, (char *)"client.test");
+	ck_assert_int_eq(mail("<a@fail.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(rcpt("<r@enforced.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	ck_assert_int_eq(count(log_capture_text(), "NOQUEUE: would reject: RCPT from "
+					      "client.test[192.0.2.7]: 550 5.7.1 SPF check failed: "),
+			 1);
+	ck_assert_int_eq(count(log_capture_text(), "policy=spf spf=fail\n"), 1);
+	ck_assert_int_eq(callbacks_desc()->xxfi_data(CTX), SMFIS_CONTINUE);
+	ck_assert_int_eq(callbacks_desc()->xxfi_eom(CTX), SMFIS_ACCEPT);
+	ck_assert_int_eq(fk.insheader_calls, 1);
+	ck_assert_str_eq(fk.hdr_name, "Received-SPF");
+	ck_assert_int_eq(count(log_capture_text(), ": reject: "), 0);
+	close_conn();
+	stop();
+}
+END_TEST
+
+/* greylisting.mode = monitor: a new tuple would be deferred; logged, the recipient passes */
+START_TEST(test_monitor_greylisting)
+{
+	char err[256];
+	struct policydb *db;
+
+	start(INBOUND_MX "outbound: { policies = [ ]; };\n"
+	      "inbound: { policies = [ \"greylisting\" ]; };\ngreylisting: { mode = \"monitor\"; };");
+	ck_assert_int_eq(policydb_open(cfg, false, &db, err, sizeof(err)), 0);
+	ck_assert_int_eq(policydb_domain_add(db, "grey.test", err, sizeof(err)), POLICYDB_OK);
+	ck_assert_int_eq(policydb_domain_set_flag(db, "grey.test", "greylist", true, err,
+						  sizeof(err)),
+			 POLICYDB_OK);
+	policydb_close(&db);
+	set_macro("{daemon_name}", "mx");
+	log_capture_start(LOG_LEVEL_INFO);
+	connect4("192.0.2.7");
+	callbacks_desc()->xxfi_helo(CTX, (char *)"client.test");
+	ck_assert_int_eq(mail("<a@pass.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(rcpt("<r@grey.test>"), SMFIS_CONTINUE);
+	ck_assert_int_eq(fk.setreply_calls, 0);
+	ck_assert_int_eq(count(log_capture_text(),
+			       "NOQUEUE: would tempfail: RCPT from client.test[192.0.2.7]: "
+			       "450 4.7.1 Service temporarily unavailable - greylisted; "
+			       "from=<a@pass.test> to=<r@grey.test> policy=greylisting greylist=new\n"),
+			 1);
+	ck_assert_int_eq(count(log_capture_text(), ": tempfail: "), 0);
+	ck_assert_int_eq(callbacks_desc()->xxfi_abort(CTX), SMFIS_CONTINUE);
+	close_conn();
+	stop();
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("callbacks");
@@ -773,6 +952,10 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_inbound_spf);
 	tcase_add_test(tc, test_close_only);
 	tcase_add_test(tc, test_incident_levels);
+	tcase_add_test(tc, test_quarantine_at_eom);
+	tcase_add_test(tc, test_monitor_would_lines);
+	tcase_add_test(tc, test_monitor_spf);
+	tcase_add_test(tc, test_monitor_greylisting);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -418,6 +418,20 @@ static const struct {
 	  "FILE:1: limits.value_max: value -1 is out of range (64..65536)\n" },
 	{ "64-bit value", "quota: { interval = 9999999999L; };\n",
 	  "FILE:1: quota.interval: value 9999999999 is out of range (60..31536000)\n" },
+	{ "quota.action unknown", "quota:\n{\n  action = \"hold\";\n};\n",
+	  "FILE:3: quota.action: unknown value \"hold\" (expected one of \"reject\", "
+	  "\"tempfail\", \"quarantine\", \"lock\")\n" },
+	{ "quota.warn_at 100", "quota: { warn_at = 100; };\n",
+	  "FILE:1: quota.warn_at: value 100 is out of range (0..99)\n" },
+	{ "a mode that is not one", "quota: { mode = \"dry-run\"; };\nspf:\n{ mode = \"Monitor\"; };\n",
+	  "FILE:1: quota.mode: unknown value \"dry-run\" (expected one of \"enforce\", "
+	  "\"monitor\")\nFILE:3: spf.mode: unknown value \"Monitor\" (expected one of "
+	  "\"enforce\", \"monitor\")\n" },
+	{ "lock.after 0", "lock: { after = 0; window = 0; };\n",
+	  "FILE:1: lock.after: value 0 is out of range (1..1000)\n"
+	  "FILE:1: lock.window: value 0 is out of range (1..31536000)\n" },
+	{ "lock.reply not a refusal", "lock: {\n reply = \"250 ok\"; };\n",
+	  "FILE:2: lock.reply: reply must start with a 4xx or 5xx code\n" },
 	{ "bad enum", "store: { backend = \"postgres\"; };\n",
 	  "FILE:1: store.backend: unknown value \"postgres\" (expected one of \"lmdb\", "
 	  "\"redis\")\n" },

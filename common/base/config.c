@@ -53,6 +53,9 @@ static const char *const outbound_names[] = { "sender_domain_auth", "quota", NUL
 static const char *const unknown_user_names[] = { "reject", "accept", NULL };
 static const char *const flow_names[] = { "outbound", "inbound", NULL };
 static const char *const inbound_names[] = { "spf", "greylisting", NULL };
+static const char *const quota_action_names[] = { "reject", "tempfail", "quarantine", "lock",
+						  NULL };
+static const char *const mode_names[] = { "enforce", "monitor", NULL };
 
 #define OFF(f) offsetof(struct config, f)
 #define TEXT2(x) #x
@@ -95,6 +98,7 @@ const struct setting config_settings[] = {
 	   "sasl_username,ccert_subject,sender,client_address"),
 	R("identity.no_user_key_reply", no_user_key_reply,
 	  "554 5.7.1 Rejected - Authentication failed"),
+	E("identity.mode", identity_mode, "enforce", mode_names),
 
 	EL("outbound.policies", outbound_policies, "sender_domain_auth,quota", outbound_names),
 
@@ -120,6 +124,15 @@ const struct setting config_settings[] = {
 	SL("quota.exempt_users", quota_exempt_users, ""),
 	SL("quota.exempt_senders", quota_exempt_senders, ""),
 	SL("quota.uncounted_domains", quota_uncounted_domains, ""),
+	E("quota.action", quota_action, "reject", quota_action_names),
+	I("quota.warn_at", quota_warn_at, 0, 0, 99),
+	E("quota.mode", quota_mode, "enforce", mode_names),
+
+	I("lock.after", lock_after, 3, 1, 1000),
+	I("lock.window", lock_window, 3600, 1, 31536000),
+	R("lock.reply", lock_reply, "554 5.7.1 Rejected - account locked"),
+	B("lock.hold", lock_hold, false),
+	B("lock.check", lock_check, true),
 
 	E("store.backend", store_backend, "lmdb", store_backends),
 	S("store.path", store_path, LOCALSTATEDIR "/lib/chapps/state"),
@@ -156,6 +169,7 @@ const struct setting config_settings[] = {
 	R("sender_domain_auth.malformed_reply", sda_malformed_reply,
 	  "553 5.1.7 Rejected - malformed sender address"),
 	E("sender_domain_auth.on_error", sda_on_error, "tempfail", on_error_names),
+	E("sender_domain_auth.mode", sda_mode, "enforce", mode_names),
 
 	SL("listeners.inbound", listeners_inbound, "smtpd"),
 	SL("listeners.outbound", listeners_outbound, "submission,smtps"),
@@ -176,6 +190,7 @@ const struct setting config_settings[] = {
 	I("greylisting.client_prefix_v6", grey_prefix_v6, 128, 16, 128),
 	B("greylisting.strip_srs_verp", grey_strip_srs_verp, false),
 	R("greylisting.reply", grey_reply, "450 4.7.1 Service temporarily unavailable - greylisted"),
+	E("greylisting.mode", grey_mode, "enforce", mode_names),
 
 	I("spf.time_budget", spf_time_budget, 10, 1, 25),
 	B("spf.add_header", spf_add_header, true),
@@ -189,6 +204,7 @@ const struct setting config_settings[] = {
 	   "451 4.4.3 SPF record(s) temporarily unavailable: {reason}"),
 	SA("spf.actions.permerror", SPF_SLOT_PERMERROR,
 	   "550 5.5.2 SPF record(s) are malformed: {reason}"),
+	E("spf.mode", spf_mode, "enforce", mode_names),
 
 	S("api.listen", api_listen, "127.0.0.1:8080"),
 	S("api.tls_cert", api_tls_cert, ""),
@@ -202,6 +218,17 @@ const struct setting config_settings[] = {
 
 	S("metrics.listen", metrics_listen, ""),
 	S("metrics.token", metrics_token, ""),
+
+	S("alerts.webhook_url", alerts_webhook_url, ""),
+	S("alerts.webhook_token", alerts_webhook_token, ""),
+	S("alerts.webhook_secret", alerts_webhook_secret, ""),
+	I("alerts.webhook_timeout_ms", alerts_webhook_timeout_ms, 5000, 100, 60000),
+	I("alerts.retries", alerts_retries, 5, 0, 20),
+	I("alerts.interval", alerts_interval, 3600, 0, 604800),
+	I("alerts.queue_size", alerts_queue_size, 1024, 1, 65536),
+	S("alerts.mail_to", alerts_mail_to, ""),
+	S("alerts.sendmail", alerts_sendmail, "/usr/sbin/sendmail"),
+	I("alerts.timeout_ms", alerts_timeout_ms, 2000, 0, 60000),
 };
 
 #define N_SETTINGS (sizeof(config_settings) / sizeof(config_settings[0]))
@@ -582,6 +609,11 @@ bool config_has_outbound_policy(const struct config *config, enum outbound_polic
 const char *config_policy_name(enum outbound_policy policy)
 {
 	return (unsigned)policy < 2 ? outbound_names[policy] : "?";
+}
+
+const char *config_quota_action_name(enum quota_action action)
+{
+	return (unsigned)action < 4 ? quota_action_names[action] : "?";
 }
 
 const char *config_on_error_name(enum on_error_action action)

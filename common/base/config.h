@@ -43,6 +43,11 @@ enum outbound_policy { OUTBOUND_POLICY_SDA, OUTBOUND_POLICY_QUOTA };
 enum unknown_user_action { UNKNOWN_USER_REJECT, UNKNOWN_USER_ACCEPT };
 enum flow { FLOW_OUTBOUND, FLOW_INBOUND };
 enum inbound_policy { INBOUND_POLICY_SPF, INBOUND_POLICY_GREYLISTING };
+/* What a refusing quota limit does (quota.action). */
+enum quota_action { QUOTA_ACTION_REJECT, QUOTA_ACTION_TEMPFAIL, QUOTA_ACTION_QUARANTINE,
+		    QUOTA_ACTION_LOCK };
+/* A policy's (or a limit's) mode: enforce its refusals, or only log them. */
+enum config_mode { CONFIG_MODE_ENFORCE, CONFIG_MODE_MONITOR };
 
 /* What to do with one SPF result. */
 enum spf_action_kind {
@@ -102,6 +107,7 @@ struct config {
 	int n_search_order;
 	struct reply no_user_key_reply;
 	struct resolver *resolver;	/* compiled from the three above */
+	int identity_mode;		/* enum config_mode */
 
 	/* outbound */
 	int outbound_policies[CONFIG_LIST_MAX];	/* enum outbound_policy */
@@ -131,6 +137,17 @@ struct config {
 	int n_quota_exempt_senders;
 	char *quota_uncounted_domains[CONFIG_LIST_MAX];	/* recipient domains */
 	int n_quota_uncounted_domains;
+	/* quota: what a limit does when it refuses (issue 11) */
+	int quota_action;		/* enum quota_action, every limit without its own */
+	int quota_warn_at;		/* percent of a limit that posts ALERT_WARN; 0 = off */
+	int quota_mode;			/* enum config_mode, every limit without its own */
+
+	/* lock (issue 11): users locked after repeated refusals */
+	int lock_after;			/* refusals (one per message) in lock_window that lock */
+	int lock_window;		/* seconds */
+	struct reply lock_reply;	/* a locked user's message */
+	bool lock_hold;			/* hold (quarantine) a locked user's mail instead */
+	bool lock_check;		/* look the lock up at MAIL FROM */
 
 	/* store */
 	int store_backend;		/* enum store_backend */
@@ -167,6 +184,7 @@ struct config {
 	struct reply sda_reply;
 	struct reply sda_malformed_reply;
 	int sda_on_error;		/* enum on_error_action */
+	int sda_mode;			/* enum config_mode */
 
 	/* listeners: which flow a connection belongs to */
 	char *listeners_inbound[CONFIG_LIST_MAX];	/* {daemon_name} or {daemon_port} */
@@ -193,6 +211,7 @@ struct config {
 	int grey_prefix_v6;
 	bool grey_strip_srs_verp;
 	struct reply grey_reply;
+	int grey_mode;			/* enum config_mode */
 
 	/* spf */
 	int spf_time_budget;		/* seconds */
@@ -200,6 +219,7 @@ struct config {
 	char *spf_receiver;		/* "" = the host name */
 	char *spf_test_zone;		/* tests: DNS answers from this file, no resolver */
 	struct spf_action spf_actions[SPF_SLOT_COUNT];
+	int spf_mode;			/* enum config_mode */
 
 	/* api (chapps-api) */
 	char *api_listen;		/* "host:port", "[v6]:port" or "unix:/path" */
@@ -215,6 +235,18 @@ struct config {
 	/* metrics (chapps-milter's Prometheus endpoint) */
 	char *metrics_listen;		/* loopback "HOST:PORT"; "" = off */
 	char *metrics_token;		/* bearer token required; "" = none */
+
+	/* alerts (common/alert: the log, a webhook, a mail) */
+	char *alerts_webhook_url;	/* http:// or https://; "" = no webhook */
+	char *alerts_webhook_token;	/* Authorization: Bearer; "" = none (secret) */
+	char *alerts_webhook_secret;	/* HMAC-SHA256 key of X-Chapps-Signature; "" = none */
+	int alerts_webhook_timeout_ms;	/* one attempt */
+	int alerts_retries;		/* attempts after the first, with back-off */
+	int alerts_interval;		/* seconds: one event per user and kind; 0 = all */
+	int alerts_queue_size;		/* events waiting for the sender thread */
+	char *alerts_mail_to;		/* "" = no mail */
+	char *alerts_sendmail;		/* absolute path of sendmail(1) */
+	int alerts_timeout_ms;		/* at close, for what is still queued */
 
 	void (*helo_whitelist_free)(void *);
 	int refcount;			/* config_ref/config_unref */
@@ -246,6 +278,12 @@ void config_dump(const struct config *config, FILE *out);
  * the sample config name every setting.
  */
 const char *const *config_setting_names(void);
+
+/*
+ * config_url_problem - NULL when s is an http:// or https:// URL with a
+ * host (and no space or control character), else why.
+ */
+const char *config_url_problem(const char *s);
 
 /*
  * config_socket_problem - NULL when s is a valid libmilter socket
@@ -283,6 +321,9 @@ enum flow config_flow(const struct config *config, const char *daemon_name,
 
 /* config_set_helo_whitelist - attach the built whitelist (freed with the config). */
 void config_set_helo_whitelist(struct config *config, void *whitelist, void (*free_fn)(void *));
+
+/* config_quota_action_name - "reject", "tempfail", "quarantine", "lock". */
+const char *config_quota_action_name(enum quota_action action);
 
 /* config_on_error_name - "tempfail", "accept", "reject". */
 const char *config_on_error_name(enum on_error_action action);

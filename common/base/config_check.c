@@ -9,6 +9,7 @@
  *	database's settings for the backend chosen (Sentinel entries are
  *	split by hostport_parse, the one parser the Redis engine uses too),
  *	timeouts against quota.on_error_deadline_ms, listeners named twice,
+ *	the alerts' webhook URL (http or https only) and mail address,
  *	and the user resolver, compiled here.  Every problem is reported at
  *	the line of the setting it names (config_problem_at).
  * DIAGNOSTICS
@@ -18,6 +19,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/config-private.h"
 #include "base/hostport.h"
@@ -40,6 +42,53 @@ const char *config_socket_problem(const char *s)
 		return NULL;
 	}
 	return "expected unix:/path, inet:PORT@HOST or inet6:PORT@HOST";
+}
+
+const char *config_url_problem(const char *s)
+{
+	size_t skip;
+
+	if (strncasecmp(s, "http://", 7) == 0)
+		skip = 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		skip = 8;
+	else
+		return "must be an http:// or https:// URL";
+	if (s[skip] == '\0' || s[skip] == '/')
+		return "must name a host after the scheme";
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return "must not hold spaces or control characters";
+	return NULL;
+}
+
+/* check_alerts - the alerts section: the webhook URL, the mail address and sendmail */
+static void check_alerts(struct config_loader *ld, const struct config *c)
+{
+	const char *err;
+
+	if (c->alerts_webhook_url[0] != '\0' &&
+	    (err = config_url_problem(c->alerts_webhook_url)) != NULL)
+		config_problem_at(ld, "alerts.webhook_url", "%s", err);
+	for (int i = 0; i < 2; i++)
+		for (const char *p = i ? c->alerts_webhook_secret : c->alerts_webhook_token; *p; p++)
+			if ((unsigned char)*p < ' ' || *p == 0x7f) {
+				config_problem_at(ld, i ? "alerts.webhook_secret"
+							: "alerts.webhook_token",
+						  "must not hold control characters");
+				break;
+			}
+	if (c->alerts_mail_to[0] == '-')
+		config_problem_at(ld, "alerts.mail_to", "must not start with '-'");
+	for (const char *p = c->alerts_mail_to; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == ',') {
+			config_problem_at(ld, "alerts.mail_to",
+					  "must be one address (no spaces, commas or control "
+					  "characters)");
+			break;
+		}
+	if (c->alerts_mail_to[0] != '\0' && c->alerts_sendmail[0] != '/')
+		config_problem_at(ld, "alerts.sendmail", "must be an absolute path");
 }
 
 void config_check(struct config_loader *ld, struct config *c)
@@ -143,5 +192,6 @@ void config_check(struct config_loader *ld, struct config *c)
 		config_problem_at(ld, "policy_db.path", "must be an absolute path");
 	if (c->policydb_backend == POLICYDB_BACKEND_MARIADB && c->policydb_name[0] == '\0')
 		config_problem_at(ld, "policy_db.name", "must name the database");
+	check_alerts(ld, c);
 }
 

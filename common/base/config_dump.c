@@ -7,12 +7,15 @@
  *	Every row of the settings table in table order, defaults filled in,
  *	grouped as the paths say, in a syntax config_load accepts again (the
  *	fuzz target checks the round trip; tests/data holds the goldens).
+ *	The alerts' webhook token and secret are never written: a set one
+ *	is dumped as "********" (which loads again, as a useless secret).
  * DIAGNOSTICS
  *	None: write errors are the caller's to see on out.
  */
 #include "autoconf.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +35,18 @@ static void dump_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* The settings whose value the dump never shows: "********" when set, "" when not. */
+static const char *const secret_paths[] = { "alerts.webhook_token", "alerts.webhook_secret", NULL };
+
+/* is_secret - is row one of secret_paths? */
+static bool is_secret(const struct setting *row)
+{
+	for (int i = 0; secret_paths[i] != NULL; i++)
+		if (strcmp(row->path, secret_paths[i]) == 0)
+			return true;
+	return false;
+}
+
 /* dump_value - one row's value */
 static void dump_value(const struct config *c, const struct setting *row, FILE *out)
 {
@@ -39,7 +54,10 @@ static void dump_value(const struct config *c, const struct setting *row, FILE *
 
 	switch (row->type) {
 	case T_STRING:
-		dump_string(out, *FIELD(c, row, char *const));
+		if (is_secret(row) && (*FIELD(c, row, char *const))[0] != '\0')
+			dump_string(out, "********");
+		else
+			dump_string(out, *FIELD(c, row, char *const));
 		break;
 	case T_INT:
 		fprintf(out, "%d", *FIELD(c, row, const int));

@@ -33,6 +33,19 @@
  *	message (quota's reservation) keeps it in its state and releases it
  *	in its abort hook, which runs at abort, at the next MAIL and at close,
  *	whether the message was decided or not.
+ *
+ *	Monitor mode: when a hook stops the stage with a refusal and its
+ *	policy is in monitor mode (ops->monitored), the result is copied into
+ *	the message's list of would-be refusals (emptied at each stage),
+ *	the stage's result is reset to a pass (incident lines kept) and the
+ *	next policy runs; the policy keeps following while it has a hook at a
+ *	later stage.  Only refusals are masked: an ACCEPT, a header or a hold
+ *	stand.
+ *
+ *	Hold: a policy may hold the message (policy_msg_hold).  From then on
+ *	no hook runs for it; MAIL and DATA continue instead of accepting, so
+ *	that the milter sees the end of the message, where the stage accepts
+ *	with result.hold = the reason.
  * DIAGNOSTICS
  *	None: results only.
  */
@@ -64,8 +77,19 @@ struct policy_msg {
 	uint64_t size;			/* its bytes: headers and body */
 	uint32_t touched;		/* registry slots whose state was handed out */
 	struct reply reply;		/* a reply formatted for this message */
+	bool held;			/* policy_msg_hold */
+	const char *hold_policy;
+	char hold_reason[256];
+	size_t n_would;			/* would-be refusals of the current stage */
+	struct would *would;		/* POLICY_WOULD_MAX, allocated at the first */
 	size_t n_states;
 	void *state[];			/* one per registry slot (NULL: no state) */
+};
+
+/* one refusal monitor mode turned into a pass */
+struct would {
+	struct policy_result r;
+	struct reply reply;		/* r.reply points here */
 };
 
 struct chain {
@@ -129,6 +153,9 @@ void policy_msg_destroy(struct policy_msg **msgp)
 	reset_states(NULL, msg);
 	for (size_t i = 0; i < msg->n_states; i++)
 		free(msg->state[i]);
+	for (size_t i = 0; msg->would != NULL && i < POLICY_WOULD_MAX; i++)
+		reply_clear(&msg->would[i].reply);
+	free(msg->would);
 	reply_clear(&msg->reply);
 	XFREE(msg->user);
 	XFREE(*msgp);
@@ -161,6 +188,47 @@ bool policy_msg_size(const struct policy_msg *msg, uint64_t *size_r)
 {
 	*size_r = msg->size_known ? msg->size : 0;
 	return msg->size_known;
+}
+
+void policy_msg_hold(struct policy_msg *msg, const char *policy, const char *reason)
+{
+	if (msg->held)
+		return;
+	msg->held = true;
+	msg->hold_policy = policy;
+	snprintf(msg->hold_reason, sizeof(msg->hold_reason), "%s", reason ? reason : "held");
+}
+
+bool policy_msg_held(const struct policy_msg *msg)
+{
+	return msg->held;
+}
+
+void policy_msg_would(struct policy_msg *msg, const struct policy_result *r)
+{
+	struct would *w;
+
+	if (msg->n_would >= POLICY_WOULD_MAX)
+		return;
+	if (msg->would == NULL)
+		msg->would = xcalloc(POLICY_WOULD_MAX, sizeof(*msg->would));
+	w = &msg->would[msg->n_would++];
+	reply_clear(&w->reply);
+	w->r = *r;
+	/* the incident is the stage's: logged once, with the real result */
+	w->r.incident_kind = POLICY_INCIDENT_NONE;
+	w->r.incident[0] = '\0';
+	w->r.header_name = NULL;
+	w->r.hold = NULL;
+	if (r->reply != NULL) {
+		reply_copy(&w->reply, r->reply);
+		w->r.reply = &w->reply;
+	}
+}
+
+const struct policy_result *policy_msg_monitored(const struct policy_msg *msg, size_t i)
+{
+	return msg != NULL && i < msg->n_would ? &msg->would[i].r : NULL;
 }
 
 void *policy_msg_state(struct policy_msg *msg, const struct policy_ops *ops)
@@ -289,6 +357,27 @@ const struct reply *policy_msg_reply_format(struct policy_msg *msg, const struct
 	return out;
 }
 
+const struct reply *policy_msg_reply_temporary(struct policy_msg *msg, const struct reply *reply)
+{
+	struct reply fresh;
+	char line[REPLY_TEXT_MAX + 32], xcode[sizeof(reply->xcode)];
+	const char *why;
+
+	if (reply->temporary)
+		return reply;
+	snprintf(xcode, sizeof(xcode), "%s", reply->xcode);
+	if (xcode[0] != '\0')
+		xcode[0] = '4';
+	snprintf(line, sizeof(line), "451%s%s %s", xcode[0] ? " " : "", xcode,
+		 reply->text ? reply->text : "-");
+	if (reply_parse(line, &fresh, &why) < 0)
+		return reply;	/* cannot happen: the parts come from a valid reply */
+	/* reply may be msg->reply itself: parse first, then replace */
+	reply_clear(&msg->reply);
+	msg->reply = fresh;
+	return &msg->reply;
+}
+
 /* ---- the chain ---------------------------------------------------------------- */
 
 /* chain_build - the policies in force for flow, in running order */
@@ -318,6 +407,44 @@ static void chain_build(const struct config *c, enum flow flow, struct chain *ch
 		rank[k] = rk;
 		ch->n++;
 	}
+}
+
+/*
+ * monitor - the step of a hook whose policy is in monitor mode: a refusal
+ * is recorded and r made a pass again (its default action: CONTINUE, or
+ * ACCEPT at EOM); the policy follows on when it has a later hook
+ */
+static enum policy_step monitor(const struct policy_env *env, struct policy_msg *msg,
+				const struct policy_ops *ops, enum policy_stage stage,
+				enum policy_step step, struct policy_result *r)
+{
+	bool later;
+
+	if (step != POLICY_STEP_STOP ||
+	    (r->action != POLICY_REJECT && r->action != POLICY_TEMPFAIL) ||
+	    ops->monitored == NULL || !ops->monitored(env->config))
+		return step;
+	policy_msg_would(msg, r);
+	r->action = stage == POLICY_STAGE_EOM ? POLICY_ACCEPT : POLICY_CONTINUE;
+	r->reply = NULL;
+	r->policy = NULL;
+	r->detail[0] = '\0';
+	r->n_detail_nums = 0;
+	switch (stage) {
+	case POLICY_STAGE_MAIL:
+		later = ops->rcpt || ops->data || ops->eom;
+		break;
+	case POLICY_STAGE_RCPT:
+		later = true;	/* the next recipient */
+		break;
+	case POLICY_STAGE_DATA:
+		later = ops->eom != NULL;
+		break;
+	default:
+		later = false;
+		break;
+	}
+	return later ? POLICY_STEP_NEXT : POLICY_STEP_DONE;
 }
 
 /* call_init - a hook call for slot i */
@@ -466,6 +593,7 @@ void policy_mail(const struct policy_env *env, struct request *req, struct polic
 	struct chain ch;
 
 	memset(r, 0, sizeof(*r));
+	msg->n_would = 0;
 	if (overflow != NULL) {
 		policy_refuse(r, &c->limits_reply, "limits");
 		snprintf(r->detail, sizeof(r->detail), "%s exceeds its limit", overflow);
@@ -492,11 +620,20 @@ void policy_mail(const struct policy_env *env, struct request *req, struct polic
 
 		call_init(&call, env, req, msg, ch.slot[k]);
 		if (ops->mail != NULL)
-			step = ops->mail(&call, r);
+			step = monitor(env, msg, ops, POLICY_STAGE_MAIL, ops->mail(&call, r), r);
 		if (step == POLICY_STEP_STOP)
 			return;
 		if (step == POLICY_STEP_NEXT)
 			msg->following |= 1u << ch.slot[k];
+		if (msg->held)
+			break;
+	}
+	if (msg->held) {
+		/* on to the end of the message, where it is quarantined */
+		msg->following = 0;
+		policy_result_set(r, POLICY_CONTINUE, NULL, msg->hold_policy);
+		snprintf(r->detail, sizeof(r->detail), "hold: %.180s", msg->hold_reason);
+		return;
 	}
 	/* a passing MAIL names no policy; an on_error text stays in detail */
 	policy_result_set(r, msg->following ? POLICY_CONTINUE : POLICY_ACCEPT, NULL, NULL);
@@ -547,11 +684,16 @@ static void run_rcpt(const struct policy_env *env, struct request *req, struct p
 			looked_up = true;
 		}
 		call_init(&call, env, req, msg, i);
-		step = ops->rcpt(&call, r);
+		step = monitor(env, msg, ops, POLICY_STAGE_RCPT, ops->rcpt(&call, r), r);
 		if (step == POLICY_STEP_STOP)
 			return;
 		if (step == POLICY_STEP_DONE)
 			msg->following &= ~(1u << i);
+		if (msg->held) {
+			/* this recipient passes; nothing checks the message any more */
+			msg->following = 0;
+			break;
+		}
 	}
 	if (call.noted) {
 		r->policy = call.note_policy;
@@ -565,6 +707,7 @@ void policy_rcpt(const struct policy_env *env, struct request *req, struct polic
 	const struct config *c = env->config;
 
 	memset(r, 0, sizeof(*r));
+	msg->n_would = 0;
 	policy_result_set(r, POLICY_CONTINUE, NULL, NULL);
 	switch (request_add_rcpt(req, rcpt)) {
 	case REQUEST_RCPT_OK:
@@ -579,7 +722,7 @@ void policy_rcpt(const struct policy_env *env, struct request *req, struct polic
 		snprintf(r->detail, sizeof(r->detail), "recipient exceeds its limit");
 		return;
 	}
-	if (msg->whitelisted)
+	if (msg->whitelisted || msg->held)
 		return;
 	run_rcpt(env, req, msg, r);
 	if (r->action == POLICY_REJECT || r->action == POLICY_TEMPFAIL)
@@ -596,7 +739,17 @@ static void run_stage(const struct policy_env *env, struct request *req, struct 
 	struct chain ch;
 
 	memset(r, 0, sizeof(*r));
+	msg->n_would = 0;
 	policy_result_set(r, eom ? POLICY_ACCEPT : POLICY_CONTINUE, NULL, NULL);
+	if (msg->held) {
+		/* held: no hook; DATA goes on to the end of the message */
+		if (eom) {
+			policy_result_set(r, POLICY_ACCEPT, NULL, msg->hold_policy);
+			r->hold = msg->hold_reason;
+			snprintf(r->detail, sizeof(r->detail), "%.190s", msg->hold_reason);
+		}
+		return;
+	}
 	chain_build(env->config, (enum flow)msg->flow, &ch);
 	for (size_t k = 0; k < ch.n; k++) {
 		size_t i = ch.slot[k];
@@ -609,7 +762,8 @@ static void run_stage(const struct policy_env *env, struct request *req, struct 
 		if (!(msg->following & (1u << i)) || hook == NULL)
 			continue;
 		call_init(&call, env, req, msg, i);
-		step = hook(&call, r);
+		step = monitor(env, msg, ops, eom ? POLICY_STAGE_EOM : POLICY_STAGE_DATA,
+			       hook(&call, r), r);
 		if (step == POLICY_STEP_STOP)
 			return;
 		if (step == POLICY_STEP_DONE)
@@ -641,6 +795,10 @@ void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 	reply_clear(&msg->reply);
 	XFREE(msg->user);
 	msg->key = NULL;
+	msg->held = false;
+	msg->hold_policy = NULL;
+	msg->hold_reason[0] = '\0';
+	msg->n_would = 0;
 	msg->flow = FLOW_OUTBOUND;
 	msg->whitelisted = false;
 	msg->following = 0;

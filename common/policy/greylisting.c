@@ -106,6 +106,12 @@ static enum policy_step greylisting_rcpt(struct policy_call *call, struct policy
 	return greylisting_check(call, NULL, NULL, r);
 }
 
+/* greylisting_monitored - greylisting.mode = monitor */
+static bool greylisting_monitored(const struct config *c)
+{
+	return c->grey_mode == CONFIG_MODE_MONITOR;
+}
+
 const struct policy_ops policy_greylisting = {
 	.name = "greylisting",
 	.flow = FLOW_INBOUND,
@@ -113,5 +119,6 @@ const struct policy_ops policy_greylisting = {
 	.stages = POLICY_STAGE_RCPT | POLICY_STAGE_DOMAIN_OPTINS,
 	.uses = BACKENDS_USES_STORE | BACKENDS_USES_DB,
 	.state_size = sizeof(struct greylisting_state),
+	.monitored = greylisting_monitored,
 	.rcpt = greylisting_rcpt,
 };

@@ -6,7 +6,9 @@
  *	identity.user_key, require_user_key and search_order) and keeps it in
  *	the message for the policies after it and for the log line.  No user:
  *	refused with identity.no_user_key_reply.  In force whatever
- *	outbound.policies says.
+ *	outbound.policies says.  With identity.mode = monitor the refusal is
+ *	only logged and the message goes on without a user: the policies
+ *	that need one let it pass unchecked.
  *
  *	Needs the macros of the SASL and TLS keys at MAIL, those of any
  *	"{macro}" key, and the HELO stage when a key is helo_name.
@@ -43,6 +45,12 @@ static enum policy_step identity_mail(struct policy_call *call, struct policy_re
 	return POLICY_STEP_DONE;
 }
 
+/* identity_monitored - identity.mode = monitor: a message without a user passes */
+static bool identity_monitored(const struct config *c)
+{
+	return c->identity_mode == CONFIG_MODE_MONITOR;
+}
+
 const struct policy_ops policy_identity = {
 	.name = "identity",
 	.flow = FLOW_OUTBOUND,
@@ -50,5 +58,6 @@ const struct policy_ops policy_identity = {
 	.stages = POLICY_STAGE_MAIL,
 	.mail_macros = "{auth_authen} {auth_type} {auth_author} {cert_subject} {cert_issuer}",
 	.needs = identity_needs,
+	.monitored = identity_monitored,
 	.mail = identity_mail,
 };

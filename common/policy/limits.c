@@ -10,6 +10,9 @@
  *	civil day or month holding now in the process's time zone, set once
  *	at start-up from quota.timezone: mktime with tm_isdst = -1 finds
  *	midnight on DST days too (23 or 25 hours).
+ *
+ *	What a limit does when it refuses (action, warn_at, mode: issue 11)
+ *	is resolved in one place, limits_entry_policy.
  * DIAGNOSTICS
  *	None: values and texts only.
  */
@@ -187,6 +190,28 @@ size_t limits_build(const struct config *c, const struct backends_limits *l, con
 			n++;
 		}
 	return n;
+}
+
+void limits_entry_policy(const struct config *c, const struct limits_entry *e,
+			 struct limits_policy *p)
+{
+	p->action = c->quota_action;
+	p->warn_at = c->quota_warn_at;
+	p->monitor = c->quota_mode == CONFIG_MODE_MONITOR;
+	if (e == NULL)
+		return;
+	/* the row's own overrides (quota_limits.action, warn_at, mode) */
+	switch (e->row.action) {
+	case POLICYDB_ACTION_REJECT: p->action = QUOTA_ACTION_REJECT; break;
+	case POLICYDB_ACTION_TEMPFAIL: p->action = QUOTA_ACTION_TEMPFAIL; break;
+	case POLICYDB_ACTION_QUARANTINE: p->action = QUOTA_ACTION_QUARANTINE; break;
+	case POLICYDB_ACTION_LOCK: p->action = QUOTA_ACTION_LOCK; break;
+	default: break;		/* POLICYDB_ACTION_DEFAULT: quota.action */
+	}
+	if (e->row.warn_at >= 0)
+		p->warn_at = e->row.warn_at;
+	if (e->row.mode != POLICYDB_MODE_DEFAULT)
+		p->monitor = e->row.mode == POLICYDB_MODE_MONITOR;
 }
 
 bool limits_counts_size(const struct backends_limits *l)

@@ -63,6 +63,26 @@ bool limits_counts_size(const struct backends_limits *l);
  * (the smallest when there are several; with its overrides), or NULL.
  */
 const struct policydb_limit *limits_cap_row(const struct backends_limits *l, int kind);
+/*
+ * What a limit does when it refuses and near its maximum (issue 11):
+ * action (enum quota_action), warn_at (percent, 0 = off), monitor (only
+ * log its refusals).
+ */
+struct limits_policy {
+	int action;
+	int warn_at;
+	bool monitor;
+};
+
+/*
+ * limits_entry_policy - the effective action, warn_at and mode of limit e
+ * (the quota's own number, an extra limit, a cap or a pool's): its row's
+ * own action, warn_at and mode (quota_limits columns) where set, else the
+ * config's quota.action, quota.warn_at and quota.mode; e may be NULL (the
+ * config's).  The only place the two are combined.  Fills *p.
+ */
+void limits_entry_policy(const struct config *config, const struct limits_entry *e,
+			 struct limits_policy *p);
 
 /* limits_cap - the cap of kind (POLICYDB_LIMIT_MAX_*) in l, or -1 when none. */
 long long limits_cap(const struct backends_limits *l, int kind);

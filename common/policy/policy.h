@@ -24,6 +24,14 @@
  *   policy_abort (abort, new MAIL, close)  every policy releases what it
  *                             holds (quota's reservation).
  *
+ * Monitor mode (issue 11): a refusal by a policy in monitor mode is not
+ * the stage's result; it is kept in the message (policy_msg_monitored) for
+ * the milter to log as "would reject" / "would tempfail", and the message
+ * goes on as if the policy had passed.  A held message (quota's action
+ * quarantine, a locked user with lock.hold) is checked by no policy any
+ * more, counts nothing, and is accepted at EOM with result.hold set: the
+ * milter quarantines it there.
+ *
  * The environment (struct policy_env) holds the configuration snapshot,
  * the shared backends and the clock; it is read-only here.  struct
  * policy_msg is the per-message state (user, each policy's state) and
@@ -46,6 +54,7 @@ struct policy_env {
 	const struct config *config;
 	struct backends *backends;	/* store, policy db, caches (may be NULL if unused) */
 	int64_t (*clock)(void);		/* seconds; NULL = time(NULL) */
+	struct alerts *alerts;		/* alert events (may be NULL) */
 };
 
 enum policy_action {
@@ -79,6 +88,7 @@ struct policy_result {
 	char incident[256];		/* with incident_kind != NONE: the line to log once */
 	const char *header_name;	/* EOM: insert this header first, or NULL */
 	const char *header_value;	/* borrowed from the message state */
+	const char *hold;		/* EOM accept: quarantine with this reason (message's) */
 };
 
 /*
@@ -91,6 +101,7 @@ struct policy_needs {
 	bool rcpt;			/* the RCPT stage */
 	bool headers;			/* a header may be inserted at EOM */
 	bool size;			/* the real size of a message may count (quota) */
+	bool hold;			/* a message may be quarantined at EOM */
 	char connect_macros[256];	/* space-separated "{name}" list */
 	char mail_macros[1024];
 };
@@ -127,6 +138,14 @@ void policy_msg_destroy(struct policy_msg **msg);
  */
 void policy_msg_set_size(struct policy_msg *msg, uint64_t size);
 bool policy_msg_size(const struct policy_msg *msg, uint64_t *size_r);
+
+/*
+ * policy_msg_monitored - the i-th (0, 1, ...) refusal of the last stage
+ * that monitor mode turned into a pass, or NULL past the last: its
+ * action (REJECT or TEMPFAIL), reply, policy and detail are what the
+ * decision would have been.  Valid until the next stage of msg.
+ */
+const struct policy_result *policy_msg_monitored(const struct policy_msg *msg, size_t i);
 
 /* policy_msg_user / policy_msg_key - the resolved user and key, or NULL. */
 const char *policy_msg_user(const struct policy_msg *msg);

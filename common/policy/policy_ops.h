@@ -19,7 +19,14 @@
  *   needs     optional: what the config adds (a resolver key's macros);
  *   uses      BACKENDS_USES_* bits: the backends it talks to (start-up check);
  *   state_size  bytes of per-message state, zeroed for every message: a
- *             policy's state must mean "nothing done" when all zero.
+ *             policy's state must mean "nothing done" when all zero;
+ *   monitored optional: is the policy in monitor mode under config (its
+ *             <policy>.mode)?  Then a hook's refusal (REJECT or TEMPFAIL)
+ *             is only recorded for the log (policy_msg_monitored) and the
+ *             message goes on as if the hook had passed: the policy keeps
+ *             following while it has hooks of later stages.  A policy
+ *             with a mode per item (quota: per limit) leaves this NULL and
+ *             records its would-be refusals itself (policy_msg_would).
  *
  * Hooks (each optional).  mail, rcpt, data and eom return a step:
  *   POLICY_STEP_STOP  a decision: result holds a refusal (or an ACCEPT at
@@ -91,6 +98,7 @@ struct policy_ops {
 	unsigned uses;
 	size_t state_size;
 	int (*check)(const struct config *config, char *err, size_t errsize);
+	bool (*monitored)(const struct config *config);
 
 	enum policy_step (*mail)(struct policy_call *call, struct policy_result *r);
 	enum policy_step (*rcpt)(struct policy_call *call, struct policy_result *r);
@@ -123,6 +131,33 @@ int64_t policy_now(const struct policy_env *env);
 
 /* policy_msg_set_user - the user and key the identity gate resolved (copied / borrowed). */
 void policy_msg_set_user(struct policy_msg *msg, const char *user, const char *key);
+
+/*
+ * policy_msg_hold - hold msg: accepted, checked and counted by no policy
+ * any more, quarantined at EOM with reason (copied, cut to 255 bytes; the
+ * first hold's reason stays) in the name of policy (static).  The policy
+ * that holds releases what it reserved itself.
+ */
+void policy_msg_hold(struct policy_msg *msg, const char *policy, const char *reason);
+
+/* policy_msg_held - is msg held? */
+bool policy_msg_held(const struct policy_msg *msg);
+
+/*
+ * policy_msg_would - record r (a REJECT or TEMPFAIL) as a refusal that
+ * monitor mode turned into a pass, for the stage's log (at most
+ * POLICY_WOULD_MAX per stage; more are dropped).  r's reply is copied.
+ */
+#define POLICY_WOULD_MAX 8
+void policy_msg_would(struct policy_msg *msg, const struct policy_result *r);
+
+/*
+ * policy_msg_reply_temporary - reply made temporary: code 451 and the
+ * enhanced code of class 4 ("554 5.7.1 text" -> "451 4.7.1 text"), into
+ * msg's formatted reply (reply may be that one); a 4xx reply is returned
+ * as it is.  Valid as policy_msg_reply_format's.
+ */
+const struct reply *policy_msg_reply_temporary(struct policy_msg *msg, const struct reply *reply);
 
 /* policy_msg_state - the state of policy ops in msg (any registered policy). */
 void *policy_msg_state(struct policy_msg *msg, const struct policy_ops *ops);

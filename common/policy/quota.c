@@ -36,6 +36,22 @@
  *	path unchanged.
  *	Exempt mail (null sender, exempt users and senders) drops out at
  *	MAIL uncounted; recipients in quota.uncounted_domains pass uncounted.
+ *
+ *	Issue 11.  A limit that refuses does what limits_entry_policy says:
+ *	reject (as above); tempfail (the same reply made 4xx); quarantine
+ *	(the reservation of the whole message is released, the message held:
+ *	the runner quarantines it at EOM, it counts nothing); lock (reject,
+ *	and one strike per message with store_lock_strike; the strike that
+ *	locks posts ALERT_LOCK).  Each enforced refusal posts ALERT_REFUSAL
+ *	(the alerts module keeps one per user per interval).  A limit in
+ *	monitor mode that refuses is recorded as a would-be refusal
+ *	(policy_msg_would) and the reserve is tried again without it, so the
+ *	message counts on the other limits only.  A granted reserve that
+ *	brings a limit to warn_at percent of its maximum posts ALERT_WARN.
+ *	At MAIL, with lock.check, a locked user is refused with lock.reply
+ *	(held with lock.hold) before anything is counted; a store that fails
+ *	there lets the message go on (an incident), to the reservation at
+ *	RCPT where quota.on_error applies as it always did.
  * DIAGNOSTICS
  *	None: results only.
  */
@@ -47,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert/alert.h"
 #include "base/config.h"
 #include "policy/limits.h"
 #include "policy/policy_ops.h"
@@ -64,6 +81,7 @@ struct quota_state {
 	/* several limits (issue 10): multi is set at MAIL when the set is more than id 0 */
 	bool multi;
 	uint32_t counted_rcpts;		/* recipients reserved on the limits */
+	bool struck;			/* action lock: this message's strike is counted */
 	uint64_t size;			/* SIZE= of MAIL FROM */
 	bool sized;			/* a bytes limit or max_message_bytes: commit at EOM */
 	struct backends_limits set;
@@ -154,9 +172,164 @@ static void new_resid(struct quota_state *s)
 		 (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec);
 }
 
-/* refuse_cap - a per-message cap refused: limit_reply naming it */
+/* detail_append - append text to r's detail (its numbers formatted first) */
+static void detail_append(struct policy_result *r, const char *text)
+{
+	char buf[sizeof(r->detail)];
+	const char *d = policy_result_detail(r, buf, sizeof(buf));
+	size_t len;
+
+	if (d != NULL && d != r->detail)
+		snprintf(r->detail, sizeof(r->detail), "%s", d);
+	r->n_detail_nums = 0;
+	len = strlen(r->detail);
+	snprintf(r->detail + len, sizeof(r->detail) - len, "%s", text);
+}
+
+/* post - an alert of kind about user's limit why (env->alerts may be NULL) */
+static void post(struct policy_call *call, enum alert_kind kind, const char *why, uint64_t used,
+		 uint64_t max)
+{
+	struct alert_event ev = {
+		.kind = kind,
+		.user = policy_msg_user(call->msg),
+		.limit = why,
+		.used = used,
+		.max = max,
+		.client_addr = request_get(call->req, REQ_CLIENT_ADDR),
+		.queue_id = request_get(call->req, REQ_QUEUE_ID),
+		.time = policy_now(call->env),
+	};
+
+	if (call->env->alerts != NULL && ev.user != NULL)
+		(void)alerts_post(call->env->alerts, &ev);
+}
+
+/* warn - ALERT_WARN when used (committed + reserved) reached warn_at percent of max */
+static void warn(struct policy_call *call, const struct limits_entry *e, uint64_t used,
+		 uint64_t max)
+{
+	const struct config *c = call->env->config;
+	struct limits_policy p;
+	char why[128];
+
+	if (call->env->alerts == NULL || max == 0)
+		return;
+	limits_entry_policy(c, e, &p);
+	if (p.warn_at <= 0 || used * 100 < (uint64_t)p.warn_at * max)
+		return;
+	limits_describe(c, e, NULL, why, sizeof(why));
+	post(call, ALERT_WARN, why, used, max);
+}
+
+/* release - drop the message's reservations now (a held message counts nothing) */
+static void release(struct policy_call *call, struct quota_state *s)
+{
+	const char *user = policy_msg_user(call->msg);
+	const char *err;
+	int64_t t = policy_now(call->env);
+	struct store *store;
+
+	if ((s->reserved == 0 && !s->release_anyway) || s->committed || user == NULL)
+		return;
+	store = backends_store(call->env->backends, t, &err);
+	/* a failed release is harmless: the reservation expires by itself */
+	if (store != NULL && s->multi && s->n > 0)
+		(void)store_limits_release(store, s->resid, s->limits, s->n, t, &err);
+	else if (store != NULL && !s->multi)
+		(void)store_quota_release(store, user, strlen(user), s->resid, t, &err);
+	s->reserved = 0;
+	s->release_anyway = false;
+}
+
+/* strike - action lock: count this message's refusal once; the strike that locks alerts */
+static void strike(struct policy_call *call, struct quota_state *s, const char *why,
+		   struct policy_result *r)
+{
+	const struct config *c = call->env->config;
+	struct backends *b = call->env->backends;
+	const char *user = policy_msg_user(call->msg);
+	const char *err = NULL;
+	int64_t t = policy_now(call->env);
+	struct store *store;
+	uint32_t strikes = 0;
+	int locked = 0;
+	char reason[160];
+
+	if (s->struck)
+		return;
+	s->struck = true;
+	snprintf(reason, sizeof(reason), "quota: %s", why);
+	store = backends_store(b, t, &err);
+	if (store == NULL ||
+	    store_lock_strike(store, user, strlen(user), (uint32_t)c->lock_after,
+			      (uint32_t)c->lock_window, reason, t, &strikes, &locked,
+			      &err) != STORE_OK) {
+		/* the refusal stands; only the strike is lost */
+		backends_failed(b, BACKENDS_STORE, err, r);
+		return;
+	}
+	snprintf(reason, sizeof(reason), " strikes=%u%s", (unsigned)strikes,
+		 locked ? " locked" : "");
+	detail_append(r, reason);
+	if (locked)
+		post(call, ALERT_LOCK, why, strikes, (uint64_t)c->lock_after);
+}
+
+/*
+ * refused_limit - limit e (described by why) refused, with reply as its reject
+ * reply and r's detail set: apply its action, or in monitor mode record
+ * the would-be refusal, reset r and set *monitored_r (the caller goes on
+ * without this limit).  Returns the step.
+ */
+static enum policy_step refused_limit(struct policy_call *call, struct policy_result *r,
+				      const struct limits_entry *e, const char *why,
+				      const struct reply *reply, uint64_t used, uint64_t max,
+				      bool *monitored_r)
+{
+	const struct config *c = call->env->config;
+	struct quota_state *s = call->state;
+	struct limits_policy p;
+	char reason[300];
+
+	limits_entry_policy(c, e, &p);
+	*monitored_r = p.monitor;
+	if (p.action == QUOTA_ACTION_TEMPFAIL)
+		reply = policy_msg_reply_temporary(call->msg, reply);
+	if (p.monitor) {
+		policy_refuse(r, reply, "quota");
+		if (p.action != QUOTA_ACTION_REJECT) {
+			snprintf(reason, sizeof(reason), " action=%s",
+				 config_quota_action_name((enum quota_action)p.action));
+			detail_append(r, reason);
+		}
+		policy_msg_would(call->msg, r);
+		policy_result_set(r, POLICY_CONTINUE, NULL, NULL);
+		r->detail[0] = '\0';
+		r->n_detail_nums = 0;
+		return POLICY_STEP_NEXT;
+	}
+	post(call, ALERT_REFUSAL, why, used, max);
+	switch (p.action) {
+	case QUOTA_ACTION_QUARANTINE:
+		release(call, s);
+		snprintf(reason, sizeof(reason), "chapps: %s over %s", policy_msg_user(call->msg),
+			 why);
+		policy_msg_hold(call->msg, "quota", reason);
+		policy_result_set(r, POLICY_CONTINUE, NULL, "quota");
+		return POLICY_STEP_DONE;
+	case QUOTA_ACTION_LOCK:
+		policy_refuse(r, reply, "quota");
+		strike(call, s, why, r);
+		return POLICY_STEP_STOP;
+	default:
+		return policy_refuse(r, reply, "quota");
+	}
+}
+
+/* refuse_cap - a per-message cap refused: limit_reply naming it (or its action) */
 static enum policy_step refuse_cap(struct policy_call *call, struct policy_result *r, int kind,
-				   long long cap)
+				   long long cap, uint64_t used, bool *monitored_r)
 {
 	const struct policydb_limit *row = limits_cap_row(&((struct quota_state *)call->state)->set,
 							   kind);
@@ -168,9 +341,46 @@ static enum policy_step refuse_cap(struct policy_call *call, struct policy_resul
 		e.row = *row;	/* with the cap's overrides (issue 11) */
 
 	limits_describe(call->env->config, &e, NULL, why, sizeof(why));
-	policy_refuse(r, policy_msg_reply_format(call->msg, &call->env->config->quota_limit_reply,
-						 why, NULL), "quota");
 	snprintf(r->detail, sizeof(r->detail), "cap: %s", why);
+	return refused_limit(call, r, &e, why,
+			     policy_msg_reply_format(call->msg,
+						     &call->env->config->quota_limit_reply, why,
+						     NULL),
+			     used, (uint64_t)cap, monitored_r);
+}
+
+/*
+ * lock_check - lock.check at MAIL: NEXT (not locked, held, or the store
+ * failed: the limits' reservation applies quota.on_error), or STOP with r set
+ */
+static enum policy_step lock_check(struct policy_call *call, struct policy_result *r)
+{
+	const struct config *c = call->env->config;
+	struct backends *b = call->env->backends;
+	const char *user = policy_msg_user(call->msg);
+	struct store_lock_info info;
+	const char *err = NULL;
+	int64_t t = policy_now(call->env);
+	struct store *store = backends_store(b, t, &err);
+	char reason[300];
+	int st;
+
+	st = store ? store_lock_get(store, user, strlen(user), &info, &err) : STORE_ERROR;
+	if (st == STORE_ERROR) {
+		/* the reservation at RCPT needs the store too: quota.on_error applies there */
+		backends_failed(b, BACKENDS_STORE, err, r);
+		return POLICY_STEP_NEXT;
+	}
+	backends_ok(b, BACKENDS_STORE, r);
+	if (st != STORE_OK)
+		return POLICY_STEP_NEXT;
+	if (c->lock_hold) {
+		snprintf(reason, sizeof(reason), "chapps: user %s is locked", user);
+		policy_msg_hold(call->msg, "lock", reason);
+		return POLICY_STEP_NEXT;
+	}
+	policy_refuse(r, &c->lock_reply, "lock");
+	snprintf(r->detail, sizeof(r->detail), "locked: %.180s", info.reason);
 	return POLICY_STEP_STOP;
 }
 
@@ -181,9 +391,22 @@ static enum policy_step quota_mail(struct policy_call *call, struct policy_resul
 	struct quota_state *s = call->state;
 	const char *user = policy_msg_user(call->msg);
 	const char *why = NULL;
+	enum policy_step step;
+	bool monitored;
 	long long cap;
 	int st;
 
+	if (user == NULL) {
+		s->limit = -1;
+		return POLICY_STEP_DONE;	/* identity.mode = monitor let it through */
+	}
+	if (c->lock_check) {
+		step = lock_check(call, r);
+		if (step == POLICY_STEP_STOP || policy_msg_held(call->msg)) {
+			s->limit = -1;
+			return step == POLICY_STEP_STOP ? step : POLICY_STEP_DONE;
+		}
+	}
 	if (limits_exempt(c, user, request_get(call->req, REQ_SENDER), &why)) {
 		s->limit = -1;
 		return POLICY_STEP_DONE;	/* uncounted: why */
@@ -209,8 +432,15 @@ static enum policy_step quota_mail(struct policy_call *call, struct policy_resul
 		s->size = limits_declared_size(request_get(call->req, REQ_ESMTP_ARGS));
 		s->sized = limits_counts_size(&s->set);
 		cap = limits_cap(&s->set, POLICYDB_LIMIT_MAX_BYTES);
-		if (cap >= 0 && s->size > (uint64_t)cap)
-			return refuse_cap(call, r, POLICYDB_LIMIT_MAX_BYTES, cap);
+		if (cap >= 0 && s->size > (uint64_t)cap) {
+			step = refuse_cap(call, r, POLICYDB_LIMIT_MAX_BYTES, cap, s->size,
+					  &monitored);
+			if (!monitored) {
+				if (step == POLICY_STEP_DONE)
+					s->limit = -1;	/* held */
+				return step;
+			}
+		}
 	}
 	return POLICY_STEP_NEXT;
 }
@@ -222,18 +452,27 @@ static enum policy_step rcpt_limits(struct policy_call *call, struct policy_resu
 	struct backends *b = call->env->backends;
 	struct quota_state *s = call->state;
 	const char *user = policy_msg_user(call->msg);
-	struct store_limit_ask asks[STORE_LIMITS_MAX];
-	struct store_limit_state states[STORE_LIMITS_MAX];
+	const char *at = strrchr(user, '@');
+	struct store_limit_ask asks[STORE_LIMITS_MAX], ask[STORE_LIMITS_MAX];
+	struct store_limit_state states[STORE_LIMITS_MAX], state[STORE_LIMITS_MAX];
+	struct store_limit lim[STORE_LIMITS_MAX];
+	size_t idx[STORE_LIMITS_MAX], m = 0;
+	bool skip[STORE_LIMITS_MAX] = { false };
 	const char *err = NULL;
 	int64_t t = policy_now(call->env);
 	long long cap = limits_cap(&s->set, POLICYDB_LIMIT_MAX_RCPT);
-	bool first = s->counted_rcpts == 0;
+	bool first = s->counted_rcpts == 0, monitored = false;
 	struct store *store;
 	size_t refused = 0;
 	int st;
 
-	if (cap >= 0 && s->counted_rcpts >= (uint64_t)cap)
-		return refuse_cap(call, r, POLICYDB_LIMIT_MAX_RCPT, cap);
+	if (cap >= 0 && s->counted_rcpts >= (uint64_t)cap) {
+		enum policy_step step = refuse_cap(call, r, POLICYDB_LIMIT_MAX_RCPT, cap,
+						   s->counted_rcpts + 1, &monitored);
+
+		if (!monitored)
+			return step;
+	}
 	if (s->resid[0] == '\0')
 		new_resid(s);
 	if (s->n == 0)
@@ -256,10 +495,54 @@ static enum policy_step rcpt_limits(struct policy_call *call, struct policy_resu
 			break;
 		}
 	}
+	memset(states, 0, sizeof(states));
 	store = backends_store(b, t, &err);
-	st = store ? store_limits_reserve(store, s->resid, s->limits, asks, s->n, t, &refused,
-					  states, &err)
-		   : STORE_ERROR;
+	/* a limit in monitor mode that refuses is left out and the rest asked again */
+	for (;;) {
+		m = 0;
+		for (size_t i = 0; i < s->n; i++)
+			if (!skip[i]) {
+				idx[m] = i;
+				lim[m] = s->limits[i];
+				ask[m] = asks[i];
+				m++;
+			}
+		if (m == 0) {
+			st = STORE_OK;	/* every limit would refuse: the recipient passes uncounted */
+			break;
+		}
+		st = store ? store_limits_reserve(store, s->resid, lim, ask, m, t, &refused, state,
+						  &err)
+			   : STORE_ERROR;
+		if (st == STORE_ERROR)
+			break;
+		for (size_t j = 0; j < m; j++)
+			states[idx[j]] = state[j];
+		if (st == STORE_OK || refused >= m)
+			break;
+		refused = idx[refused];
+		{
+			const struct limits_entry *e = &s->entries[refused];
+			char why[128];
+			enum policy_step step;
+
+			limits_describe(c, e, at ? at + 1 : NULL, why, sizeof(why));
+			snprintf(r->detail, sizeof(r->detail), "refused by %s: used=%llu reserved=%llu",
+				 why, (unsigned long long)states[refused].committed,
+				 (unsigned long long)states[refused].reserved);
+			step = refused_limit(call, r, e, why,
+					     e->base && !e->pool
+						     ? &c->quota_reply
+						     : policy_msg_reply_format(call->msg,
+									       &c->quota_limit_reply,
+									       why, NULL),
+					     states[refused].committed + states[refused].reserved,
+					     s->limits[refused].max, &monitored);
+			if (!monitored)
+				return step;
+			skip[refused] = true;
+		}
+	}
 	if (st == STORE_ERROR) {
 		backends_failed(b, BACKENDS_STORE, err, r);
 		s->release_anyway = true;
@@ -269,29 +552,32 @@ static enum policy_step rcpt_limits(struct policy_call *call, struct policy_resu
 		return POLICY_STEP_NEXT;
 	}
 	backends_ok(b, BACKENDS_STORE, r);
-	if (st == STORE_REFUSED && refused < s->n) {
-		const struct limits_entry *e = &s->entries[refused];
-		const char *at = strrchr(user, '@');
-		char why[128];
-
-		limits_describe(c, e, at ? at + 1 : NULL, why, sizeof(why));
-		snprintf(r->detail, sizeof(r->detail), "refused by %s: used=%llu reserved=%llu",
-			 why, (unsigned long long)states[refused].committed,
-			 (unsigned long long)states[refused].reserved);
-		if (e->base && !e->pool)
-			return policy_refuse(r, &c->quota_reply, "quota");
-		return policy_refuse(r, policy_msg_reply_format(call->msg, &c->quota_limit_reply,
-								why, NULL), "quota");
-	}
 	if (st == STORE_REFUSED)
 		return policy_refuse(r, &c->quota_reply, "quota");
+	if (m == 0)
+		return POLICY_STEP_NEXT;
 	s->counted_rcpts++;
 	s->reserved++;
+	for (size_t j = 0; j < m; j++)
+		warn(call, &s->entries[idx[j]], state[j].committed + state[j].reserved,
+		     s->limits[idx[j]].max);
 	snprintf(r->detail, sizeof(r->detail), "limits=%zu used=%llu reserved=%llu limit=%llu",
 		 s->n, (unsigned long long)states[0].committed,
 		 (unsigned long long)states[0].reserved, (unsigned long long)s->limits[0].max);
 	r->policy = "quota";
 	return POLICY_STEP_NEXT;
+}
+
+/* base_entry - what the quota's own number is (the single-limit path), as limits_build says */
+static void base_entry(const struct config *c, long limit, struct limits_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->base = true;
+	e->row.warn_at = POLICYDB_WARN_DEFAULT;
+	e->row.kind = c->quota_counting_recipients ? POLICYDB_LIMIT_RECIPIENTS
+						   : POLICYDB_LIMIT_MESSAGES;
+	e->row.span = c->quota_interval;
+	e->row.max = limit;
 }
 
 /* quota_rcpt - reserve a unit for this recipient (or the first one) */
@@ -343,10 +629,28 @@ static enum policy_step quota_rcpt(struct policy_call *call, struct policy_resul
 
 		policy_result_detail_nums(r, names, nums, 4);
 	}
-	if (st == STORE_REFUSED)
-		return policy_refuse(r, &c->quota_reply, "quota");
+	if (st == STORE_REFUSED) {
+		struct limits_entry e;
+		char why[128];
+		bool monitored;
+		enum policy_step step;
+
+		base_entry(c, s->limit, &e);
+		limits_describe(c, &e, NULL, why, sizeof(why));
+		step = refused_limit(call, r, &e, why, &c->quota_reply,
+				     (uint64_t)state.committed + state.reserved, params.limit,
+				     &monitored);
+		/* monitored: the recipient passes, not counted on the only limit */
+		return step;
+	}
 	s->reserved += n;
 	r->policy = "quota";
+	if (call->env->alerts != NULL) {
+		struct limits_entry e;
+
+		base_entry(c, s->limit, &e);
+		warn(call, &e, (uint64_t)state.committed + state.reserved, params.limit);
+	}
 	return POLICY_STEP_NEXT;
 }
 
@@ -426,20 +730,19 @@ static enum policy_step quota_eom(struct policy_call *call, struct policy_result
 	if (!s->multi || !s->sized || !policy_msg_size(call->msg, &size))
 		return counted(call, r, NULL);
 	cap = limits_cap(&s->set, POLICYDB_LIMIT_MAX_BYTES);
-	if (cap >= 0 && size > (uint64_t)cap)
-		return refuse_cap(call, r, POLICYDB_LIMIT_MAX_BYTES, cap);
+	if (cap >= 0 && size > (uint64_t)cap) {
+		bool monitored;
+		enum policy_step step = refuse_cap(call, r, POLICYDB_LIMIT_MAX_BYTES, cap, size,
+						   &monitored);
+
+		if (!monitored)
+			return step;	/* refused, or held (released: it counts nothing) */
+	}
 	if (size > STORE_LIMIT_MAX)
 		size = STORE_LIMIT_MAX;
 	for (size_t i = 0; i < s->n; i++)
 		final[i] = s->limits[i].count == STORE_COUNT_BYTES ? size : UINT64_MAX;
 	return counted(call, r, final);
-}
-
-/* quota_needs - the real size of messages may count (bytes limits, max_message_bytes) */
-static void quota_needs(const struct config *c, struct policy_needs *needs)
-{
-	(void)c;
-	needs->size = true;
 }
 
 /* quota_abort - release an uncommitted reservation */
@@ -462,6 +765,21 @@ static void quota_abort(struct policy_call *call)
 	}
 }
 
+/*
+ * quota_needs - the real size of messages may count (bytes limits,
+ * max_message_bytes: the milter asks for headers and body only while the
+ * policy database has such a limit); a message may be held at EOM: by
+ * quota.action, lock.hold, or a limit's own action in the policy database,
+ * which can change without a restart (so always, when quota is in force:
+ * asking costs nothing per message)
+ */
+static void quota_needs(const struct config *c, struct policy_needs *needs)
+{
+	(void)c;
+	needs->size = true;
+	needs->hold = true;
+}
+
 /* quota_check - set quota.timezone once, at start-up */
 static int quota_check(const struct config *c, char *err, size_t errsize)
 {
@@ -473,9 +791,9 @@ const struct policy_ops policy_quota = {
 	.flow = FLOW_OUTBOUND,
 	.stages = POLICY_STAGE_MAIL | POLICY_STAGE_RCPT | POLICY_STAGE_DATA | POLICY_STAGE_EOM,
 	.uses = BACKENDS_USES_STORE | BACKENDS_USES_DB,
+	.needs = quota_needs,
 	.state_size = sizeof(struct quota_state),
 	.check = quota_check,
-	.needs = quota_needs,
 	.mail = quota_mail,
 	.rcpt = quota_rcpt,
 	.data = quota_data,

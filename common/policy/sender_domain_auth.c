@@ -12,7 +12,9 @@
  *
  *	Refusals: sda_reply (not linked, null sender), sda_malformed_reply
  *	(not an address); a database failure applies sender_domain_auth.
- *	on_error.  Nothing is left for later stages.
+ *	on_error.  Nothing is left for later stages.  In monitor mode
+ *	(sender_domain_auth.mode) the runner only logs the refusals; a
+ *	message without a user (identity.mode = monitor) is not checked.
  * DIAGNOSTICS
  *	None: results only.
  */
@@ -87,6 +89,8 @@ static enum policy_step sda_mail(struct policy_call *call, struct policy_result 
 	enum addr_status st = addr_parse(sender, &parts);
 	bool linked = false;
 
+	if (policy_msg_user(call->msg) == NULL)
+		return POLICY_STEP_DONE;	/* identity.mode = monitor let it through */
 	if (st == ADDR_NULL) {
 		if (c->sda_null_sender_ok)
 			return POLICY_STEP_DONE;
@@ -137,10 +141,17 @@ error:
 		       : POLICY_STEP_STOP;
 }
 
+/* sda_monitored - sender_domain_auth.mode = monitor */
+static bool sda_monitored(const struct config *c)
+{
+	return c->sda_mode == CONFIG_MODE_MONITOR;
+}
+
 const struct policy_ops policy_sender_domain_auth = {
 	.name = "sender_domain_auth",
 	.flow = FLOW_OUTBOUND,
 	.stages = POLICY_STAGE_MAIL,
 	.uses = BACKENDS_USES_STORE | BACKENDS_USES_DB,
+	.monitored = sda_monitored,
 	.mail = sda_mail,
 };

@@ -124,6 +124,12 @@ static enum policy_step spf_eom(struct policy_call *call, struct policy_result *
 	return POLICY_STEP_DONE;
 }
 
+/* spf_monitored - spf.mode = monitor */
+static bool spf_monitored(const struct config *c)
+{
+	return c->spf_mode == CONFIG_MODE_MONITOR;
+}
+
 const struct policy_ops policy_spf = {
 	.name = "spf",
 	.flow = FLOW_INBOUND,
@@ -132,6 +138,7 @@ const struct policy_ops policy_spf = {
 	/* the store too: the "greylist" action */
 	.uses = BACKENDS_USES_STORE | BACKENDS_USES_DB,
 	.state_size = sizeof(struct spf_state),
+	.monitored = spf_monitored,
 	.rcpt = spf_rcpt,
 	.eom = spf_eom,
 };
