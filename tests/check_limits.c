@@ -275,16 +275,22 @@ START_TEST(test_bytes_and_caps)
 	limit("q100", "max_recipients_per_message", "message", "2");
 	limit("q100", "max_message_bytes", NULL, "700");
 	user("erin", "q100");
+	/* no SIZE= and no counted size: one byte */
+	ck_assert_int_eq(send("erin", "<e@example.com>", NULL, r2), 2);
+	ck_assert_str_eq(last_reply, QUOTA_REPLY " (2 recipients per message)");
+	ck_assert_uint_eq(usage("erin", 1), 1);
 	ck_assert_int_eq(send("erin", "<e@example.com>", "SIZE=600", "<a@x.test>"), 1);
 	ck_assert_int_eq(send("erin", "<e@example.com>", "SIZE=600", "<a@x.test>"), 0);
 	ck_assert_str_eq(last_reply, QUOTA_REPLY " (1000 bytes per hour)");
 	ck_assert_int_eq(send("erin", "<e@example.com>", NULL, "<a@x.test>"), 1);
-	ck_assert_int_eq(send("erin", "<e@example.com>", "SIZE=400", "<a@x.test>"), 1);
+	ck_assert_int_eq(send("erin", "<e@example.com>", "SIZE=398", "<a@x.test>"), 1);
 	ck_assert_uint_eq(usage("erin", 1), 1000);
 	ck_assert_int_eq(send("erin", "<e@example.com>", "SIZE=701", "<a@x.test>"), -1);
 	ck_assert_str_eq(last_reply, QUOTA_REPLY " (700 bytes per message)");
-	ck_assert_int_eq(send("erin", "<e@example.com>", NULL, r2), 2);
-	ck_assert_str_eq(last_reply, QUOTA_REPLY " (2 recipients per message)");
+	/* a full bytes limit refuses a message without SIZE= too (an ask of 0 would pass) */
+	ck_assert_int_eq(send("erin", "<e@example.com>", NULL, "<a@x.test>"), 0);
+	ck_assert_str_eq(last_reply, QUOTA_REPLY " (1000 bytes per hour)");
+	ck_assert_uint_eq(usage("erin", 1), 1000);
 }
 END_TEST
 

@@ -491,7 +491,13 @@ static enum policy_step rcpt_limits(struct policy_call *call, struct policy_resu
 			asks[i].rcpt_hash = limits_rcpt_hash(call->rcpt ? call->rcpt : "");
 			break;
 		case STORE_COUNT_BYTES:
-			asks[i].amount = first ? s->size : 0;
+			/*
+			 * SIZE=, or 1 without it: an ask of 0 is always
+			 * granted, so a full bytes limit would let every
+			 * message without SIZE= through (the real size
+			 * is committed at EOM all the same)
+			 */
+			asks[i].amount = first ? (s->size > 0 ? s->size : 1) : 0;
 			break;
 		}
 	}
@@ -659,7 +665,7 @@ static const char *const counted_name[] = { "counted" };
 /*
  * commit - turn the reservation into usage; false when on_error refuses.
  * final: the message's real size for the bytes limits, or NULL (what was
- * reserved: SIZE= or 0)
+ * reserved: SIZE=, or 1 without it)
  */
 static bool commit(struct policy_call *call, struct policy_result *r, const uint64_t *final)
 {
