@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "base/config.h"
+#include "base/metrics.h"
 #include "policy/limits.h"
 #include "policy/policy_ops.h"
 #include "policy/quota.h"
@@ -274,7 +275,8 @@ static enum policy_step rcpt_limits(struct policy_call *call, struct policy_resu
 	if (st == STORE_REFUSED)
 		return policy_refuse(r, &c->quota_reply, "quota");
 	s->counted_rcpts++;
-	s->reserved++;
+	if (s->reserved++ == 0)
+		metrics_reservation(true);
 	snprintf(r->detail, sizeof(r->detail), "limits=%zu used=%llu reserved=%llu limit=%llu",
 		 s->n, (unsigned long long)states[0].committed,
 		 (unsigned long long)states[0].reserved, (unsigned long long)s->limits[0].max);
@@ -333,6 +335,8 @@ static enum policy_step quota_rcpt(struct policy_call *call, struct policy_resul
 	}
 	if (st == STORE_REFUSED)
 		return policy_refuse(r, &c->quota_reply, "quota");
+	if (s->reserved == 0)
+		metrics_reservation(true);
 	s->reserved += n;
 	r->policy = "quota";
 	return POLICY_STEP_NEXT;
@@ -365,6 +369,7 @@ static bool commit(struct policy_call *call, struct policy_result *r)
 	}
 	backends_ok(b, BACKENDS_STORE, r);
 	s->committed = true;
+	metrics_reservation(false);
 	policy_result_detail_nums(r, counted_name, &s->reserved, 1);
 	return true;
 }
@@ -402,6 +407,8 @@ static void quota_abort(struct policy_call *call)
 	struct quota_state *s = call->state;
 	const char *user = policy_msg_user(call->msg);
 
+	if (s->reserved > 0 && !s->committed)
+		metrics_reservation(false);	/* released, or left to expire */
 	if ((s->reserved > 0 || s->release_anyway) && !s->committed && call->env != NULL &&
 	    call->env->backends != NULL && user != NULL) {
 		const char *err;
