@@ -163,6 +163,13 @@ m=$(scrape)
 eq "a good reload: generation 2, failures still 1" \
 	"$(value "$m" chapps_config_generation) $(value "$m" chapps_config_reload_failures_total)" "2 1"
 
+# every series the Grafana dashboard queries is in the exposition
+missing=
+for name in $(grep -o 'chapps_[a-z_]*' "$HERE/../../etc/grafana/chapps-dashboard.json" | sort -u); do
+	grep -q "^$name[{ ]" <<<"$m" || missing="$missing $name"
+done
+eq "etc/grafana's dashboard: every series it queries is served" "${missing:-none}" none
+
 # the counts match the decisions the milter logged
 for r in accept reject tempfail; do
 	logged=$(grep -c ": $r: " "$T/milter.log")
