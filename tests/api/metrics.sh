@@ -12,6 +12,9 @@
 # scraped between RCPT and DATA: 1 connection open, 1 reservation in flight, both 0 after.
 # A reload of a broken file bumps chapps_config_reload_failures_total and leaves
 # chapps_config_generation at 1; a good one makes it 2.
+# Every series etc/grafana's dashboard queries is served.  Then a second milter whose store
+# (Redis on 127.0.0.1:1) refuses connections: two messages tempfailed at RCPT are two store
+# errors, one incident, two 4xx refusals.
 # Also: 401 without the token; a non-loopback metrics.listen stops the start.
 # Ports: milter 127.0.0.1:17393, metrics 17394.  Exit 77 without miltertest.
 
@@ -179,5 +182,30 @@ kill -0 "${PID[milter]}" 2>/dev/null && ok "the milter still runs" || notok "the
 kill -TERM "${PID[milter]}"
 wait "${PID[milter]}"
 eq "the milter exits 0 on SIGTERM" "$?" 0
+unset "PID[milter]"
+
+# a store that does not answer (Redis on port 1: refused): each failed call is a store error,
+# the outage one incident; quota.on_error (tempfail, a 4xx reply) answers the message
+sed -i 's|^\(\s*\)store: {.*|\1store: { backend = "redis"; redis: { server = "127.0.0.1"; port = 1; }; };|' "$T/m.conf"
+"$MILTER" -f -c "$T/m.conf" 2>"$T/milter2.log" &
+PID[milter]=$!
+for ((i = 0; i < 200; i++)); do
+	grep -q 'starting on' "$T/milter2.log" && break
+	sleep 0.05
+done
+if grep -q 'starting on' "$T/milter2.log"; then
+	mt "with the store down: refused at RCPT (4xx reply)" "<alice@example.test>" "M:CONTINUE R:REPLYCODE"
+	mt "again" "<alice@example.test>" "M:CONTINUE R:REPLYCODE"
+	m=$(scrape)
+	eq "store down: 2 store errors, 0 policy_db errors" \
+		"$(value "$m" 'chapps_backend_errors_total{backend="store"}') $(value "$m" 'chapps_backend_errors_total{backend="policy_db"}')" "2 0"
+	eq "store down: 1 incident (one outage)" "$(value "$m" chapps_incidents_total)" 1
+	eq "store down: the two refusals are 4xx" "$(value "$m" 'chapps_refusals_total{class="4xx"}')" 2
+	kill -TERM "${PID[milter]}"
+	wait "${PID[milter]}"
+	eq "the second milter exits 0 on SIGTERM" "$?" 0
+else
+	notok "a milter with the store down starts" "$(tail -5 "$T/milter2.log")"
+fi
 unset "PID[milter]"
 api_finish
