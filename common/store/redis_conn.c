@@ -311,7 +311,7 @@ static struct redis_conn *conn_connect(struct redis_pool *rp, const struct redis
 		return NULL;
 	}
 	if (conn->ctx->err != 0) {
-		if (errno == ETIMEDOUT || errno == EINPROGRESS)	/* hiredis: the wait timed out */
+		if (errno == ETIMEDOUT)	/* hiredis: the connect wait timed out */
 			metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
 		*error_r = redis_error("%s %s: connect: %s", kind, conn->addr, conn->ctx->errstr);
 		conn_free(&conn);
