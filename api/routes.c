@@ -64,6 +64,7 @@
 #include "policy/sender_domain_auth.h"
 #include "policydb/policydb.h"
 #include "policydb/policydb_ids.h"
+#include "store/greylist_record.h"
 #include "store/store.h"
 
 static const char *const model_name[4] = { "User", "Quota", "Domain", "Email" };
@@ -1573,6 +1574,75 @@ static void live_tally_del(struct api_req *r)
 	ok(r, 200, json_string("deleted"));
 }
 
+/* unbracket - addr without one pair of surrounding <> (as the milter stores it) into buf */
+static const char *unbracket(const char *addr, char *buf, size_t size)
+{
+	size_t n = strlen(addr);
+
+	if (n >= 2 && addr[0] == '<' && addr[n - 1] == '>' && n - 2 < size) {
+		memcpy(buf, addr + 1, n - 2);
+		buf[n - 2] = '\0';
+		return buf;
+	}
+	return addr;
+}
+
+/*
+ * live_tuple_get - GET /live/grl/tuple/ {client_address, sender, recipient}:
+ * when the tuple's current greylisting attempt began (CHAPPS: its last
+ * deferral), or 0.0 when the store holds no live record of it, with the
+ * record in "tuple"; keyed as the policy keys it (addresses with or
+ * without <>), and read-only
+ */
+static void live_tuple_get(struct api_req *r)
+{
+	static const char *const fields[] = { "client_address", "sender", "recipient" };
+	json_t *body = body_json(r), *v[3];
+	char client[64], key[1500], sender[600], rcpt[600];
+	struct greylist_record_tuple t = { 0, -1 };
+	bool present = false;
+	const char *serr;
+	struct store *s;
+	size_t klen;
+
+	if (body == NULL)
+		return;
+	for (int i = 0; i < 3; i++) {
+		v[i] = json_is_object(body) ? json_object_get(body, fields[i]) : NULL;
+		if (!json_is_string(v[i])) {
+			fail_422(r, "%s: a string is required", fields[i]);
+			goto done;
+		}
+	}
+	if (greylist_client_key(json_string_value(v[0]), 0, 0, client, sizeof(client)) < 0) {
+		fail_422(r, "client_address: value is not a valid IPv4 or IPv6 address");
+		goto done;
+	}
+	klen = greylisting_tuple_key(key, sizeof(key), r->api->config, json_string_value(v[0]),
+				     unbracket(json_string_value(v[1]), sender, sizeof(sender)),
+				     unbracket(json_string_value(v[2]), rcpt, sizeof(rcpt)), client,
+				     sizeof(client));
+	if (klen == 0) {
+		fail_422(r, "sender, recipient: too long");
+		goto done;
+	}
+	s = api_store(r->api);
+	if (s != NULL && store_greylist_peek(s, key, klen, (int64_t)time(NULL), &present, &t,
+					     &serr) != STORE_OK) {
+		log_error("api: state store: %s", serr);
+		fail_detail(r, 500, "State store error");
+		goto done;
+	}
+	ok(r, 200, json_real(present ? (double)t.first : 0.0));
+	json_object_set_new(r->out, "tuple",
+			    json_pack("{s:s,s:o,s:o}", "client", client, "first_seen",
+				      present ? json_integer(t.first) : json_null(), "last_pass",
+				      present && t.last_pass >= 0 ? json_integer(t.last_pass)
+								  : json_null()));
+done:
+	json_decref(body);
+}
+
 /* live_option_cache_del - DELETE /live/{grl,spf}/option_cache/{domain}: flags live in the milter */
 static void live_option_cache_del(struct api_req *r)
 {
@@ -2051,6 +2121,7 @@ const struct api_route api_routes[] = {
 	DEL("/live/sda/", live_sda_bulk_del),
 	GET("/live/sda/{source}/for/{user}", live_sda_get),
 	DEL("/live/sda/{source}/for/{user}", live_sda_del),
+	GET("/live/grl/tuple/", live_tuple_get),
 	GET("/live/grl/tally/{ip}", live_tally_get),
 	DEL("/live/grl/tally/{ip}", live_tally_del),
 	DEL("/live/grl/option_cache/{domain}", live_option_cache_del),

@@ -12,6 +12,10 @@
 #      connections with a quota of three limits (the day's own number, an hour's messages,
 #      a day's distinct recipients, a new address every message) against the single limit;
 #      on LMDB at 16 connections of 10 and of 1 message; then latency at a fixed load.
+#   M  the cost of metrics: the same chapps (gate + SDA + quota, LMDB) with metrics.listen
+#      on (scraped after every run) and off, BENCH_METRICS_ROUNDS interleaved rounds at
+#      16 connections, best of each (target: on >= 0.97 of off); and bench/metrics-cost,
+#      the metrics calls of one message timed in a loop, next to the milter's CPU/message.
 #   B  quota cost against the window's contents: users whose window already holds 10,
 #      1,000 and 100,000 messages (spread over every bucket of the window by
 #      `chapps-cli usage import`, the worst case), and 100,000 sent through the milter itself.
@@ -36,6 +40,8 @@
 #                   of 1,500 messages, the median is reported)
 #   BENCH_QUICK=1   smoke run: short runs, one round (the figures mean little)
 #   BENCH_E2E=0     skip D (Postfix)
+#   BENCH_METRICS_ROUNDS  rounds of M                                   [6]
+#   BENCH_ONLY=metrics    run M alone (and print its rows only)
 #   BENCH_KEEP=1    keep the work directory (logs, configs, raw results)
 #
 # Exit status: 0 when every run saw only the replies it expected, 1 otherwise.  Targets
@@ -51,13 +57,16 @@ MILTER=$B/chapps-milter
 CLI=$B/chapps-cli
 BENCH=$B/bench/chapps-bench
 NOOP=$B/bench/noop-milter
+MCOST=$B/bench/metrics-cost
 
 P_CHAPPS=16801 P_NOOP=16802 P_CHAPPS2=16803 P_NOOP2=16804 P_CHAPPS3=16805 P_REDIS=16810
 P_SMTP_NONE=16820 P_SMTP_NOOP_DATA=16821 P_SMTP_CHAPPS_DATA=16822
 P_SMTP_NOOP_EOM=16823 P_SMTP_CHAPPS_EOM=16824 P_SINK=16830
 P_SMTP_AUTH_NONE=16825 P_SMTP_AUTH_NOOP=16826 P_SMTP_AUTH_CHAPPS=16827
+P_METRICS_ON=16806 P_METRICS_HTTP=16807
 
 ROUNDS=${BENCH_ROUNDS:-2}
+METRICS_ROUNDS=${BENCH_METRICS_ROUNDS:-6}
 SECS=2.5		# one saturating run
 WARM=3000		# warm-up messages after a milter starts
 PACE_RATE=2000		# the fixed load of the latency rows, messages/s
@@ -68,6 +77,7 @@ E2E_COUNT=1500 E2E_CONNS=8 E2E_PER_CONN=20 E2E_ROUNDS=3
 AUTH_COUNT=800 AUTH_USERS=200 AUTH_PASS=benchpw	# E: messages (= sessions) per run, users
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	ROUNDS=1 SECS=0.5 WARM=300 WIN_SECS=0.3 WIN_ROUNDS=2 MEM_USERS=5000 E2E_COUNT=200 E2E_ROUNDS=1
+	METRICS_ROUNDS=2
 	AUTH_COUNT=100 AUTH_USERS=20
 fi
 CLK_TCK=$(getconf CLK_TCK)
@@ -445,6 +455,67 @@ phase_a()
 	stop noop
 }
 
+# ---- M: the cost of metrics --------------------------------------------------------
+
+# scrape_mail_count - chapps_stage_duration_seconds_count of MAIL of the metrics-on milter
+scrape_mail_count()
+{
+	curl -s -m 5 "http://127.0.0.1:$P_METRICS_HTTP/metrics" 2>/dev/null |
+		awk '$1 == "chapps_stage_duration_seconds_count{stage=\"MAIL\"}" { print $2 }'
+}
+
+# phase_m - two identical chapps (gate + SDA + quota, LMDB, each its own state), one with
+# metrics.listen set, measured in turn at 16 connections; the metrics one is scraped after
+# each of its runs, as Prometheus would (more often, in fact)
+METRICS_SCRAPED= METRICS_COST=
+phase_m()
+{
+	local r e key port name list
+	echo "M: the cost of metrics, on vs off (${SECS}s runs, best of $METRICS_ROUNDS interleaved)" >&2
+	conf "$W/conf/moff.conf" "$P_CHAPPS" '"sender_domain_auth", "quota"' lmdb "$W/state-moff"
+	conf "$W/conf/mon.conf" "$P_METRICS_ON" '"sender_domain_auth", "quota"' lmdb \
+		"$W/state-mon"
+	echo "metrics:   { listen = \"127.0.0.1:$P_METRICS_HTTP\"; };" >>"$W/conf/mon.conf"
+	start moff "$P_CHAPPS" "$MILTER" -f -c "$W/conf/moff.conf" || return 1
+	start mon "$P_METRICS_ON" "$MILTER" -f -c "$W/conf/mon.conf" || return 1
+	warm "$P_CHAPPS"
+	warm "$P_METRICS_ON"
+	for ((r = 0; r < METRICS_ROUNDS; r++)); do
+		list=("moff16:$P_CHAPPS:moff" "mon16:$P_METRICS_ON:mon")
+		((r % 2 == 1)) && list=("${list[1]}" "${list[0]}")
+		for e in "${list[@]}"; do
+			IFS=: read -r key port name <<<"$e"
+			measure "$key" "$port" "$name" -c 16 -k 50 -u 1000 -m 10000000 -t "$SECS"
+			[ "$name" = mon ] && METRICS_SCRAPED=$(scrape_mail_count)
+		done
+	done
+	stop moff mon
+	[ -x "$MCOST" ] && METRICS_COST=$("$MCOST" 2000000)
+	echo "  metrics-cost: ${METRICS_COST:-not built}" >&2
+}
+
+# table_m - the rows of M
+table_m()
+{
+	local l=${BEST[mon16]:-} n=${BEST[moff16]:-} r
+	[ -n "$l" ] && [ -n "$n" ] || return 0
+	section "M. the cost of metrics: gate+SDA+quota lmdb, 16 conns, metrics.listen on (scraped after each run) vs off, best of $METRICS_ROUNDS interleaved rounds"
+	r=$(ratio "$(kv rate "$l")" "$(kv rate "$n")")
+	row "metrics on vs off, 16 conns" "$(fmt_rate "$l" "${BEST_CPU[mon16]}")" \
+		"$(fmt_rate "$n" "${BEST_CPU[moff16]}")" "$r" ">= 0.97" "$(verdict ge "$r" 0.97)"
+	row "  MAIL stages counted by the last scrape" "${METRICS_SCRAPED:-none}" "" "" "" ""
+	[ -n "$METRICS_COST" ] || return 0
+	# the metrics calls of one message against the milter's CPU time per message (off)
+	row "  metrics calls per message (metrics-cost)" \
+		"$(printf '%.0f ns on, %.0f off' "$(kv on_ns "$METRICS_COST")" \
+		"$(kv off_ns "$METRICS_COST")")" "milter ${BEST_CPU[moff16]:-?}us/msg" \
+		"$(awk -v c="$(kv cost_ns "$METRICS_COST")" -v u="${BEST_CPU[moff16]:-0}" \
+		'BEGIN { if (u > 0) printf "%.2f%%", c / (u * 10); else print "-" }')" "< 3%" \
+		"$(verdict awk -v c="$(kv cost_ns "$METRICS_COST")" -v u="${BEST_CPU[moff16]:-0}" \
+		'BEGIN { exit !(u > 0 && c / (u * 10) < 3) }')"
+	row "  one scrape (render)" "$(kv scrape_us "$METRICS_COST") us" "" "" "" ""
+}
+
 # ---- B: quota cost against the contents of the window ------------------------------
 
 declare -A REDIS_USER_BYTES=()
@@ -653,6 +724,11 @@ table()
 {
 	local redis=$1 l n c s
 
+	if [ "${BENCH_ONLY:-}" = metrics ]; then
+		table_m
+		return 0
+	fi
+
 	section "A. milter protocol, loopback TCP, 1 recipient, 1,000 users, best of $ROUNDS (msg/s, CPU us/msg of the milter [+redis-server])"
 	l=${BEST[gate16]:-} n=${BEST[noopmail16]:-}
 	row "gate alone, 16 conns" "$(fmt_rate "$l" "${BEST_CPU[gate16]}")" \
@@ -734,6 +810,8 @@ table()
 		row "  whole message p99, $name" "$(ms "$(kv msg_p99 "$l")")" \
 			"$(ms "$(kv msg_p99 "$n")")" "" "" ""
 	done
+
+	table_m
 
 	section "B. quota cost vs the window's contents: 1 conn, one user, cheapest of $WIN_ROUNDS interleaved runs (median RCPT (reserve) + DATA (commit) latency, msg/s; ratio = cost / cost at 10)"
 	for s in lmdb redis; do
@@ -880,6 +958,7 @@ main()
 	: >"$W/results.txt"
 	LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 	command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && redis=1
+	[ "${BENCH_ONLY:-}" = metrics ] && redis=0	# M needs no Redis
 
 	conf "$W/conf/gate.conf" "$P_CHAPPS" "" lmdb "$W/state-gate"
 	conf "$W/conf/lmdb.conf" "$P_CHAPPS" '"sender_domain_auth", "quota"' lmdb "$W/state-lmdb"
@@ -890,15 +969,26 @@ main()
 	make_policy_db || { echo "bench: could not build the policy database" >&2; exit 1; }
 	if [ "$redis" = 1 ]; then
 		start_redis || { echo "bench: redis-server did not start; no Redis rows" >&2; redis=0; }
-	else
+	elif [ "${BENCH_ONLY:-}" != metrics ]; then
 		echo "bench: redis-server not installed; no Redis rows" >&2
 	fi
 
+	if [ "${BENCH_ONLY:-}" = metrics ]; then
+		phase_m || FAILURES+=("phase M aborted")
+		[ "$redis" = 1 ] && stop redis
+		table "$redis"
+		print_table
+		echo "(took $((SECONDS - t0)) s, load at the end $(cut -d' ' -f1 /proc/loadavg))"
+		[ ${#FAILURES[@]} -eq 0 ]
+		return
+	fi
 	phase_a "$redis" || FAILURES+=("phase A aborted")
 	echo "  (A done at $((SECONDS - t0)) s)" >&2
 	phase_b "$redis" || FAILURES+=("phase B aborted")
 	stop lmdb credis
 	echo "  (B done at $((SECONDS - t0)) s)" >&2
+	phase_m || FAILURES+=("phase M aborted")
+	echo "  (M done at $((SECONDS - t0)) s)" >&2
 	phase_c "$redis" || FAILURES+=("phase C aborted")
 	echo "  (C done at $((SECONDS - t0)) s)" >&2
 	[ "$redis" = 1 ] && stop redis

@@ -200,6 +200,7 @@ static struct conn *conn_get(SMFICTX *ctx)
 
 	if (conn == NULL) {
 		conn = xcalloc(1, sizeof(*conn));
+		metrics_connection_open();
 		conn->snap = snapshot_get();
 		conn->config = conn->snap->config;
 		conn->req = request_create(&conn->config->limits,
@@ -388,6 +389,7 @@ static char *port_text(unsigned port, char *buf)
 /* mlfi_connect - the client's address and the listener */
 static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
+	uint64_t t0 = metrics_clock();
 	struct conn *conn = conn_get(ctx);
 	struct request *req = conn->req;
 	char addr[INET6_ADDRSTRLEN], port[8];
@@ -412,15 +414,18 @@ static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		(void)request_set(req, REQ_DAEMON_ADDR, getmacro(ctx, "{daemon_addr}"));
 		(void)request_set(req, REQ_DAEMON_PORT, getmacro(ctx, "{daemon_port}"));
 	}
+	metrics_latency(METRICS_STAGE_CONNECT, t0);
 	return no_reply(conn, SMFIP_NR_CONN);
 }
 
 /* mlfi_helo - the HELO/EHLO name (only negotiated when a key needs it) */
 static sfsistat mlfi_helo(SMFICTX *ctx, char *helohost)
 {
+	uint64_t t0 = metrics_clock();
 	struct conn *conn = conn_get(ctx);
 
 	(void)request_set(conn->req, REQ_HELO, helohost);
+	metrics_latency(METRICS_STAGE_HELO, t0);
 	return no_reply(conn, SMFIP_NR_HELO);
 }
 
@@ -435,10 +440,12 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 		{ REQ_AUTH_AUTHOR, "{auth_author}" },	{ REQ_CERT_SUBJECT, "{cert_subject}" },
 		{ REQ_CERT_ISSUER, "{cert_issuer}" },
 	};
+	uint64_t t0 = metrics_clock();
 	struct conn *conn = conn_get(ctx);
 	struct request *req = conn->req;
 	struct policy_env env = env_of(conn);
 	struct policy_result r;
+	sfsistat rc;
 
 	policy_abort(&env, conn->msg);
 	request_message_reset(req);
@@ -453,32 +460,42 @@ static sfsistat mlfi_envfrom(SMFICTX *ctx, char **argv)
 					getmacro(ctx, resolver_macro_name(conn->config->resolver, i)));
 	capture_queue_id(ctx, conn);
 	policy_mail(&env, req, conn_msg(conn), &r);
-	return finish(ctx, conn, "MAIL", NULL, &r);
+	rc = finish(ctx, conn, "MAIL", NULL, &r);
+	metrics_latency(METRICS_STAGE_MAIL, t0);
+	return rc;
 }
 
 /* mlfi_envrcpt - keep the recipient and reserve its quota */
 static sfsistat mlfi_envrcpt(SMFICTX *ctx, char **argv)
 {
+	uint64_t t0 = metrics_clock();
 	struct conn *conn = conn_get(ctx);
 	struct policy_env env = env_of(conn);
 	const char *rcpt = argv != NULL ? argv[0] : NULL;
 	struct policy_result r;
+	sfsistat rc;
 
 	capture_queue_id(ctx, conn);
 	policy_rcpt(&env, conn->req, conn_msg(conn), rcpt, &r);
-	return finish(ctx, conn, "RCPT", rcpt, &r);
+	rc = finish(ctx, conn, "RCPT", rcpt, &r);
+	metrics_latency(METRICS_STAGE_RCPT, t0);
+	return rc;
 }
 
 /* mlfi_data - commit at DATA (quota.commit = "data") and leave */
 static sfsistat mlfi_data(SMFICTX *ctx)
 {
+	uint64_t t0 = metrics_clock();
 	struct conn *conn = conn_get(ctx);
 	struct policy_env env = env_of(conn);
 	struct policy_result r;
+	sfsistat rc;
 
 	capture_queue_id(ctx, conn);
 	policy_data(&env, conn->req, conn_msg(conn), &r);
-	return finish(ctx, conn, "DATA", NULL, &r);
+	rc = finish(ctx, conn, "DATA", NULL, &r);
+	metrics_latency(METRICS_STAGE_DATA, t0);
+	return rc;
 }
 
 /* mlfi_header - count one header's size (only negotiated to count it) */
@@ -504,16 +521,20 @@ static sfsistat mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 /* mlfi_eom - commit at end of message (quota.commit = "eom") */
 static sfsistat mlfi_eom(SMFICTX *ctx)
 {
+	uint64_t t0 = metrics_clock();
 	struct conn *conn = conn_get(ctx);
 	struct policy_env env = env_of(conn);
 	struct policy_result r;
+	sfsistat rc;
 
 	capture_queue_id(ctx, conn);
 	if (conn->count_size)
 		/* the headers, the blank line after them, the body */
 		policy_msg_set_size(conn_msg(conn), conn->msg_bytes + 2);
 	policy_eom(&env, conn->req, conn_msg(conn), &r);
-	return finish(ctx, conn, "EOM", NULL, &r);
+	rc = finish(ctx, conn, "EOM", NULL, &r);
+	metrics_latency(METRICS_STAGE_EOM, t0);
+	return rc;
 }
 
 /* mlfi_abort - the message is gone: release its reservation */
@@ -544,6 +565,7 @@ static sfsistat mlfi_close(SMFICTX *ctx)
 	request_destroy(&conn->req);
 	snapshot_unref(&conn->snap);
 	free(conn);
+	metrics_connection_close();
 	mta->setpriv(ctx, NULL);
 	return SMFIS_CONTINUE;
 }

@@ -53,6 +53,7 @@
 #include "base/config.h"
 #include "policy/helo_whitelist.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "policy/policy.h"
 #include "base/xalloc.h"
 #include "metrics_http.h"
@@ -278,6 +279,7 @@ static void *signal_thread(void *arg)
 		fresh = load(&errors);
 
 		if (fresh == NULL) {
+			metrics_config_reload_failed();
 			log_error("reload of %s failed; keeping the running configuration:",
 				  config_path);
 			for (char *line = strtok(errors, "\n"); line; line = strtok(NULL, "\n"))
@@ -291,6 +293,7 @@ static void *signal_thread(void *arg)
 				log_warn("reload: milter.socket changed; restart to apply it");
 			log_set_level((enum log_level)fresh->log_level);
 			callbacks_set_config(fresh);
+			metrics_config_loaded();
 			log_info("configuration reloaded from %s", config_path);
 		}
 		config_unref(&old);
@@ -432,12 +435,14 @@ int main(int argc, char **argv)
 		log_warn("%s (on_error applies until it answers)", err);
 	if (metrics_http_start(cfg, err, sizeof(err)) < 0)
 		log_fatal(EX_UNAVAILABLE, "%s", err);
+	metrics_enable(cfg->metrics_listen[0] != '\0');	/* nothing counted when off */
 	if (alerts_open(cfg, &alerts, err, sizeof(err)) < 0)
 		log_fatal(EX_CONFIG, "%s", err);
 	alerts_set_sink(alerts, alert_sink, backends);
 	callbacks_set_backends(backends);
 	callbacks_set_alerts(alerts);
 	callbacks_set_config(cfg);	/* takes our reference */
+	metrics_config_loaded();
 	if (ready_fd >= 0) {
 		/* start-up succeeded: let the parent exit 0, stop echoing errors */
 		if (write(ready_fd, "R", 1) != 1)

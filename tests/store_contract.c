@@ -1148,6 +1148,75 @@ START_TEST(test_grey_keys)
 }
 END_TEST
 
+/* peek - store_greylist_peek of tuple (client, sender, rcpt) at now: "absent" or "FIRST/LAST" */
+static const char *peek(const char *client, const char *sender, const char *rcpt, int64_t now)
+{
+	static char out[64];
+	unsigned char tuple[512];
+	size_t tlen = store_key(tuple, sizeof(tuple), "grey", client, sender, rcpt, (char *)NULL);
+	struct greylist_record_tuple t = { 12345, 12345 };
+	const char *error = NULL;
+	bool present = true;
+	int ret;
+
+	ck_assert(tlen > 0);
+	ret = store_greylist_peek(st, tuple, tlen, now, &present, &t, &error);
+	ck_assert_msg(ret == STORE_OK, "greylist peek at %lld: got %s (%s), want STORE_OK",
+		      (long long)now, status_name(ret), error);
+	if (!present)
+		return "absent";
+	snprintf(out, sizeof(out), "%lld/%lld", (long long)(t.first - GBASE),
+		 t.last_pass < 0 ? -1LL : (long long)(t.last_pass - GBASE));
+	return out;
+}
+
+/* a read-only look at a tuple, times relative to GBASE; it must change nothing */
+START_TEST(test_grey_peek)
+{
+	const int64_t p1 = GBASE + MIND;
+	char want[64];
+	const char *error = NULL;
+	bool present;
+	struct greylist_record_tuple t;
+
+	ck_assert_str_eq(peek("192.0.2.1", "a@x", "b@y", GBASE), "absent");
+	/* a peek creates nothing: the first check still sees a new tuple */
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, GBASE), GREYLIST_DEFER_NEW, "new");
+	ck_assert_str_eq(peek("192.0.2.1", "a@x", "b@y", GBASE + 1), "0/-1");
+	/* peeks at and after min_delay restart nothing and pass nothing */
+	ck_assert_str_eq(peek("192.0.2.1", "a@x", "b@y", GBASE + MIND), "0/-1");
+	ck_assert_str_eq(peek("192.0.2.1", "a@x", "b@y", GBASE + MIND), "0/-1");
+	CHECK_TALLY(tally("192.0.2.1", GBASE + MIND), 0, "no pass counted by a peek");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, p1), GREYLIST_PASS,
+		      "retry at min_delay after peeks");
+	snprintf(want, sizeof(want), "0/%d", MIND);
+	ck_assert_str_eq(peek("192.0.2.1", "a@x", "b@y", p1 + 1), want);
+	CHECK_TALLY(tally("192.0.2.1", p1 + 1), 1, "one pass");
+	/* a peek at the end of the lifetime does not renew it */
+	ck_assert_str_eq(peek("192.0.2.1", "a@x", "b@y", p1 + LIFE), want);
+	ck_assert_str_eq(peek("192.0.2.1", "a@x", "b@y", p1 + LIFE + 1), "absent");
+	CHECK_VERDICT(gcheck("192.0.2.1", "a@x", "b@y", &gp, p1 + LIFE + 1), GREYLIST_DEFER_NEW,
+		      "lifetime over despite the peek");
+	/* a tuple that never passed is absent once its retry window is over */
+	CHECK_VERDICT(gcheck("192.0.2.2", "a@x", "b@y", &gp, GBASE), GREYLIST_DEFER_NEW, "new 2");
+	ck_assert_str_eq(peek("192.0.2.2", "a@x", "b@y", GBASE + WIN), "0/-1");
+	ck_assert_str_eq(peek("192.0.2.2", "a@x", "b@y", GBASE + WIN + 1), "absent");
+	/* other tuples are not touched */
+	ck_assert_str_eq(peek("192.0.2.3", "a@x", "b@y", GBASE), "absent");
+	/* arguments */
+	CHECK_STATUS(store_greylist_peek(NULL, "t", 1, GBASE, &present, &t, &error), STORE_ERROR,
+		     "no store");
+	CHECK_STATUS(store_greylist_peek(st, "", 0, GBASE, &present, &t, &error), STORE_ERROR,
+		     "empty tuple");
+	CHECK_STATUS(store_greylist_peek(st, "t", 1, -1, &present, &t, &error), STORE_ERROR,
+		     "clock before the epoch");
+	CHECK_STATUS(store_greylist_peek(st, "t", 1, GBASE, NULL, &t, &error), STORE_ERROR,
+		     "no present_r");
+	CHECK_STATUS(store_greylist_peek(st, "t", 1, GBASE, &present, &t, NULL), STORE_OK,
+		     "error_r NULL");
+}
+END_TEST
+
 START_TEST(test_grey_arguments)
 {
 	const char *error = NULL;
@@ -2516,6 +2585,7 @@ Suite *store_contract_suite(const struct store_contract_backend *b)
 	tcase_add_test(tc, test_grey_tally);
 	tcase_add_test(tc, test_grey_keys);
 	tcase_add_test(tc, test_grey_arguments);
+	tcase_add_test(tc, test_grey_peek);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");

@@ -16,7 +16,9 @@
  *
  *	Caches: user -> quota limit and domain -> opt-in bits, each with
  *	negative entries (unknown user or domain) for policy_db.cache_ttl,
- *	so that an unknown name costs one query per lifetime.
+ *	so that an unknown name costs one query per lifetime.  Every look-up
+ *	counts as a hit or a miss of its cache (metrics.h), every failure
+ *	reported by backends_failed as an error of its backend.
  * DIAGNOSTICS
  *	Results and texts only; nothing is logged here.
  */
@@ -32,6 +34,7 @@
 
 #include "base/cache.h"
 #include "base/config.h"
+#include "base/metrics.h"
 #include "base/xalloc.h"
 #include "policy/backends.h"
 #include "policy/policy.h"
@@ -220,6 +223,8 @@ bool backends_size_wanted(struct backends *b, int64_t t, uint32_t ttl)
 void backends_failed(struct backends *b, enum backends_which which, const char *err,
 		     struct policy_result *r)
 {
+	metrics_backend(which == BACKENDS_STORE ? METRICS_BACKEND_STORE : METRICS_BACKEND_POLICYDB,
+			METRICS_BACKEND_ERROR);
 	if (!__atomic_exchange_n(&b->slots[which].incident, true, __ATOMIC_ACQ_REL)) {
 		snprintf(r->incident, sizeof(r->incident), "%s unavailable: %.200s",
 			 slot_names[which], err ? err : "unknown error");
@@ -336,17 +341,21 @@ struct spf_checker *backends_spf(struct backends *b, const char **err)
 
 /* ---- cached look-ups ------------------------------------------------------ */
 
-/* cached - 1 for a live entry (*value set), 0 for a negative one, -1 for a miss */
-static int cached(struct cache *cache, const char *key, size_t len, int64_t t, long *value)
+/* cached - 1: a live entry (*value set), 0: a negative one, -1: a miss; counted as which */
+static int cached(struct cache *cache, enum metrics_cache which, const char *key, size_t len,
+		  int64_t t, long *value)
 {
 	switch (cache_get(cache, key, len, t, value)) {
 	case CACHE_HIT:
+		metrics_cache(which, true);
 		return 1;
 	case CACHE_HIT_NEGATIVE:
+		metrics_cache(which, true);
 		return 0;
 	case CACHE_MISS:
 		break;
 	}
+	metrics_cache(which, false);
 	return -1;
 }
 
@@ -376,7 +385,7 @@ int backends_domain_optins(struct backends *b, const char *domain, int64_t t, ui
 			   long *bits, struct policy_result *r)
 {
 	size_t len = strlen(domain);
-	int hit = cached(b->domain_cache, domain, len, t, bits);
+	int hit = cached(b->domain_cache, METRICS_CACHE_DOMAIN, domain, len, t, bits);
 	char err[256];
 	bool grey = false, spf = false;
 	struct policydb *db;
@@ -446,7 +455,7 @@ int backends_user_limits(struct backends *b, const char *user, int64_t t, uint32
 {
 	size_t ulen = strlen(user);
 	long v = 0;
-	int hit = cached(b->quota_cache, user, ulen, t, &v);
+	int hit = cached(b->quota_cache, METRICS_CACHE_QUOTA, user, ulen, t, &v);
 	char err[256];
 	struct policydb *db;
 	bool simple;
@@ -458,8 +467,13 @@ int backends_user_limits(struct backends *b, const char *user, int64_t t, uint32
 		out->pool = false;
 		return hit;
 	}
-	if (hit == 1 && limits_cache_get(b->limits_cache, user, ulen, t, out) == 1)
-		return 1;
+	if (hit == 1) {
+		bool found = limits_cache_get(b->limits_cache, user, ulen, t, out) == 1;
+
+		metrics_cache(METRICS_CACHE_LIMITS, found);
+		if (found)
+			return 1;
+	}
 	db = backends_db(b, t, err, sizeof(err));
 	st = db ? backends_read_limits(db, user, out, err, sizeof(err)) : POLICYDB_ERROR;
 	if (db_noted(b, st, err, r) < 0)

@@ -40,6 +40,25 @@ size_t greylisting_tally_key(void *buf, size_t size, const char *client)
 	return store_key(buf, size, "greyc", client, (char *)NULL);
 }
 
+size_t greylisting_tuple_key(void *buf, size_t size, const struct config *c,
+			     const char *client_addr, const char *sender, const char *rcpt,
+			     char *client, size_t csize)
+{
+	char plain[600], rcpt_lc[600];
+
+	greylist_client_key(client_addr, (unsigned)c->grey_prefix_v4, (unsigned)c->grey_prefix_v6,
+			    client, csize);
+	if (c->grey_strip_srs_verp)
+		greylist_strip_sender(sender, plain, sizeof(plain));
+	else
+		snprintf(plain, sizeof(plain), "%s", sender ? sender : "");
+	snprintf(rcpt_lc, sizeof(rcpt_lc), "%s", rcpt ? rcpt : "");
+	for (char *p = rcpt_lc; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return store_key(buf, size, "grey", client, plain, rcpt_lc, (char *)NULL);
+}
+
 enum policy_step greylisting_check(struct policy_call *call, const char *forced_reason,
 				   const char *spf_result, struct policy_result *r)
 {
@@ -51,7 +70,7 @@ enum policy_step greylisting_check(struct policy_call *call, const char *forced_
 		(uint32_t)c->grey_lifetime, (uint32_t)c->grey_whitelist_threshold,
 		s->counted,	/* the tally counts messages, not recipients */
 	};
-	char client[64], sender[600], rcpt_lc[600], tuple[1500], ckey[128];
+	char client[64], tuple[1500], ckey[128];
 	const char *err = NULL;
 	int64_t t = policy_now(call->env);
 	size_t tlen, clen;
@@ -59,17 +78,9 @@ enum policy_step greylisting_check(struct policy_call *call, const char *forced_
 	struct store *store;
 
 	s->checked_seq = call->rcpt_seq;
-	greylist_client_key(request_get(call->req, REQ_CLIENT_ADDR), (unsigned)c->grey_prefix_v4,
-			    (unsigned)c->grey_prefix_v6, client, sizeof(client));
-	if (c->grey_strip_srs_verp)
-		greylist_strip_sender(request_get(call->req, REQ_SENDER), sender, sizeof(sender));
-	else
-		snprintf(sender, sizeof(sender), "%s", request_get(call->req, REQ_SENDER) ?: "");
-	snprintf(rcpt_lc, sizeof(rcpt_lc), "%s", call->rcpt ? call->rcpt : "");
-	for (char *p = rcpt_lc; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	tlen = store_key(tuple, sizeof(tuple), "grey", client, sender, rcpt_lc, (char *)NULL);
+	tlen = greylisting_tuple_key(tuple, sizeof(tuple), c, request_get(call->req, REQ_CLIENT_ADDR),
+				     request_get(call->req, REQ_SENDER), call->rcpt, client,
+				     sizeof(client));
 	clen = greylisting_tally_key(ckey, sizeof(ckey), client);
 	store = backends_store(b, t, &err);
 	if (store == NULL || tlen == 0 || clen == 0 ||

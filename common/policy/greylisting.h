@@ -33,4 +33,18 @@ enum policy_step greylisting_check(struct policy_call *call, const char *forced_
  */
 size_t greylisting_tally_key(void *buf, size_t size, const char *client);
 
+struct config;
+
+/*
+ * greylisting_tuple_key - the store key of the tuple (client_addr, sender,
+ * rcpt; NULL reads as "") as the policy builds it under config c: the
+ * client's network by grey_prefix_v4/v6 (written into client, csize bytes,
+ * for the tally key), the sender without SRS/VERP tags when
+ * strip_srs_verp is on, the recipient lower-cased.  Writes the key into
+ * buf; returns its length, or 0 when it does not fit.
+ */
+size_t greylisting_tuple_key(void *buf, size_t size, const struct config *c,
+			     const char *client_addr, const char *sender, const char *rcpt,
+			     char *client, size_t csize);
+
 #endif

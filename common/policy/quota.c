@@ -65,6 +65,7 @@
 
 #include "alert/alert.h"
 #include "base/config.h"
+#include "base/metrics.h"
 #include "policy/limits.h"
 #include "policy/policy_ops.h"
 #include "policy/quota.h"
@@ -232,6 +233,8 @@ static void release(struct policy_call *call, struct quota_state *s)
 
 	if ((s->reserved == 0 && !s->release_anyway) || s->committed || user == NULL)
 		return;
+	if (s->reserved > 0)
+		metrics_reservation(false);
 	store = backends_store(call->env->backends, t, &err);
 	/* a failed release is harmless: the reservation expires by itself */
 	if (store != NULL && s->multi && s->n > 0)
@@ -563,7 +566,8 @@ static enum policy_step rcpt_limits(struct policy_call *call, struct policy_resu
 	if (m == 0)
 		return POLICY_STEP_NEXT;
 	s->counted_rcpts++;
-	s->reserved++;
+	if (s->reserved++ == 0)
+		metrics_reservation(true);
 	for (size_t j = 0; j < m; j++)
 		warn(call, &s->entries[idx[j]], state[j].committed + state[j].reserved,
 		     s->limits[idx[j]].max);
@@ -649,6 +653,8 @@ static enum policy_step quota_rcpt(struct policy_call *call, struct policy_resul
 		/* monitored: the recipient passes, not counted on the only limit */
 		return step;
 	}
+	if (s->reserved == 0)
+		metrics_reservation(true);
 	s->reserved += n;
 	r->policy = "quota";
 	if (call->env->alerts != NULL) {
@@ -691,6 +697,7 @@ static bool commit(struct policy_call *call, struct policy_result *r, const uint
 	}
 	backends_ok(b, BACKENDS_STORE, r);
 	s->committed = true;
+	metrics_reservation(false);
 	policy_result_detail_nums(r, counted_name, &s->reserved, 1);
 	return true;
 }
@@ -757,6 +764,8 @@ static void quota_abort(struct policy_call *call)
 	struct quota_state *s = call->state;
 	const char *user = policy_msg_user(call->msg);
 
+	if (s->reserved > 0 && !s->committed)
+		metrics_reservation(false);	/* released, or left to expire */
 	if ((s->reserved > 0 || s->release_anyway) && !s->committed && call->env != NULL &&
 	    call->env->backends != NULL && user != NULL) {
 		const char *err;

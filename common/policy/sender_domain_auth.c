@@ -25,6 +25,7 @@
 
 #include "base/addr.h"
 #include "base/config.h"
+#include "base/metrics.h"
 #include "policy/policy_ops.h"
 #include "policy/sender_domain_auth.h"
 #include "policydb/policydb.h"
@@ -55,10 +56,15 @@ static int sda_linked(const struct policy_call *call, char kind, const char *nam
 	struct policydb *db;
 	int st;
 
-	if (store != NULL && klen > 0 && c->sda_cache_ttl > 0 &&
-	    store_cache_get(store, key, klen, val, &vlen, t, &serr) == STORE_OK && vlen == 1) {
-		*linked = val[0] == '1';
-		return 0;
+	if (store != NULL && klen > 0 && c->sda_cache_ttl > 0) {
+		bool hit = store_cache_get(store, key, klen, val, &vlen, t, &serr) == STORE_OK &&
+			   vlen == 1;
+
+		metrics_cache(METRICS_CACHE_SDA, hit);
+		if (hit) {
+			*linked = val[0] == '1';
+			return 0;
+		}
 	}
 	db = backends_db(b, t, err, sizeof(err));
 	if (db == NULL) {

@@ -24,6 +24,8 @@
  *	failure, so probably dead too) are closed and the statement is run
  *	once more on a new connection, unless the loss took half the
  *	timeout or more (a read timeout: retrying would double the wait).
+ *	The retry counts as a policy_db reconnect, the slow loss as a
+ *	policy_db timeout (metrics.h).
  *
  *	Domain names are stored lower-case by the admin functions and
  *	compared as LOWER(name) = lower-cased argument, so a CHAPPS database
@@ -63,6 +65,7 @@
 
 #include "base/config.h"
 #include "base/error.h"
+#include "base/metrics.h"
 #include "policydb/policydb-front.h"
 #include "base/xalloc.h"
 
@@ -210,8 +213,12 @@ int policydb_exec(struct policydb *db, const struct policydb_stmt *stmt,
 		}
 		pool_put(db, &conn, true);
 		pool_drop_idle(db);
-		if (now_ms() - t0 >= db->timeout_ms / 2)
+		if (now_ms() - t0 >= db->timeout_ms / 2) {
+			metrics_backend(METRICS_BACKEND_POLICYDB, METRICS_BACKEND_TIMEOUT);
 			break;
+		}
+		if (attempt == 0)	/* once more, on a new connection */
+			metrics_backend(METRICS_BACKEND_POLICYDB, METRICS_BACKEND_RECONNECT);
 	}
 	error_class_set(ERROR_TEMPORARY);	/* the connection was lost */
 	return POLICYDB_ERROR;

@@ -21,6 +21,10 @@
  *	with a zero-timeout poll(2) when it is taken.  An ordinary error reply
  *	(WRONGTYPE...) leaves the connection in the pool.
  *
+ *	Metrics: a deadline reached (before sending, or waiting for a reply
+ *	or a connect) counts as a store timeout; the first connection opened
+ *	after a failure retired the pool counts as a reconnect.
+ *
  *	Open.  redis_pool_open() connects once (address, AUTH, SELECT, ROLE,
  *	SCRIPT LOAD), so a wrong setting or an unreachable server is reported
  *	at start-up rather than on the first message.
@@ -67,6 +71,7 @@
 
 #include "base/config.h"
 #include "base/hostport.h"
+#include "base/metrics.h"
 #include "base/xalloc.h"
 #include "store/redis_conn.h"
 
@@ -86,6 +91,7 @@ struct redis_pool {
 	int n_idle;
 	uint64_t generation;
 	int sentinel_next;		/* index of the last sentinel that answered */
+	bool lost;			/* atomic: retired after a failure; the next open reconnects */
 	char sha[REDIS_POOL_SCRIPTS_MAX][41];	/* scripts' SHA1s, "" until loaded */
 
 	/* settings, copied at open and read-only afterwards */
@@ -198,6 +204,7 @@ static redisReply *conn_command(struct redis_conn *conn, const struct redis_call
 
 	budget = call_budget(call, call->rp->command_timeout_ms);
 	if (budget == 0) {
+		metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
 		*error_r = redis_error("redis %s: %.*s: deadline exceeded before sending",
 				       conn->addr, (int)lens[0], argv[0]);
 		return NULL;
@@ -230,6 +237,9 @@ static redisReply *conn_command(struct redis_conn *conn, const struct redis_call
 	pthread_sigmask(SIG_SETMASK, &oldset, NULL);
 
 	if (reply == NULL) {
+		if (conn->ctx->err == REDIS_ERR_IO &&
+		    (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
+			metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
 		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0], argv[0],
 				       ctx_error(conn->ctx, saved_errno, budget));
 		return NULL;
@@ -285,6 +295,7 @@ static struct redis_conn *conn_connect(struct redis_pool *rp, const struct redis
 
 	budget = call_budget(call, rp->connect_timeout_ms);
 	if (budget == 0) {
+		metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
 		*error_r = redis_error("%s %s: deadline exceeded before connecting", kind,
 				       conn->addr);
 		conn_free(&conn);
@@ -300,6 +311,8 @@ static struct redis_conn *conn_connect(struct redis_pool *rp, const struct redis
 		return NULL;
 	}
 	if (conn->ctx->err != 0) {
+		if (errno == ETIMEDOUT)	/* hiredis: the connect wait timed out */
+			metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
 		*error_r = redis_error("%s %s: connect: %s", kind, conn->addr, conn->ctx->errstr);
 		conn_free(&conn);
 		return NULL;
@@ -463,8 +476,11 @@ static struct redis_conn *conn_open(struct redis_pool *rp, const struct redis_ca
 		if (conn != NULL && conn_setup(rp, conn, call, error_r) < 0)
 			conn_free(&conn);
 	}
-	if (conn != NULL)
+	if (conn != NULL) {
 		conn->generation = generation;
+		if (__atomic_exchange_n(&rp->lost, false, __ATOMIC_ACQ_REL))
+			metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_RECONNECT);
+	}
 	return conn;
 }
 
@@ -536,6 +552,13 @@ static void pool_retire(struct redis_pool *rp)
 	}
 }
 
+/* pool_lose - retire the pool after a failure: the next connection opened is a reconnect */
+static void pool_lose(struct redis_pool *rp)
+{
+	__atomic_store_n(&rp->lost, true, __ATOMIC_RELEASE);
+	pool_retire(rp);
+}
+
 /* script_load - SCRIPT LOAD script `which` on conn and remember its SHA1 */
 static int script_load(struct redis_pool *rp, struct redis_conn *conn,
 		       const struct redis_call *call, int which, char sha[41],
@@ -585,7 +608,7 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 		conn = pool_take(rp, &call, error_r);
 		if (conn == NULL) {
 			/* Nothing pooled is worth keeping if a new connection fails. */
-			pool_retire(rp);
+			pool_lose(rp);
 			return NULL;
 		}
 		if (script != REDIS_SCRIPT_NONE) {
@@ -597,7 +620,7 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 
 				if (r == -1) {
 					conn_free(&conn);
-					pool_retire(rp);
+					pool_lose(rp);
 					return NULL;
 				}
 				if (r == -2) {
@@ -612,7 +635,7 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 		if (reply == NULL) {
 			/* Unknown whether it ran: no retry; reconnect next time. */
 			conn_free(&conn);
-			pool_retire(rp);
+			pool_lose(rp);
 			return NULL;
 		}
 		switch (reply_kind(reply)) {
@@ -636,14 +659,14 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 				failover_retried = true;
 				freeReplyObject(reply);
 				conn_free(&conn);
-				pool_retire(rp);
+				pool_lose(rp);
 				continue;
 			}
 			*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0],
 					       argv[0], reply->str);
 			freeReplyObject(reply);
 			conn_free(&conn);
-			pool_retire(rp);
+			pool_lose(rp);
 			return NULL;
 		case REPLY_OTHER_ERROR:
 			break;

@@ -47,6 +47,9 @@ struct store_ops {
 			      int64_t now, uint32_t *count_r, const char **error_r);
 	int (*greylist_tally_clear)(struct store *store, const void *client, size_t client_len,
 				    const char **error_r);
+	int (*greylist_peek)(struct store *store, const void *tuple, size_t tuple_len,
+			     int64_t now, bool *present_r, struct greylist_record_tuple *tuple_r,
+			     const char **error_r);
 	/* limits; NULL in an engine that does not implement them (yet);
 	 * limits_reserve may get states NULL (not wanted) */
 	int (*limits_reserve)(struct store *store, const char *resid,

@@ -360,6 +360,29 @@ int store_greylist_tally_clear(struct store *store, const void *client, size_t c
 	return store->ops->greylist_tally_clear(store, client, client_len, error_r);
 }
 
+int store_greylist_peek(struct store *store, const void *tuple, size_t tuple_len, int64_t now,
+			bool *present_r, struct greylist_record_tuple *tuple_r,
+			const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (greylist_args(store, tuple, tuple_len, now, error_r) < 0)
+		return STORE_ERROR;
+	if (present_r == NULL || tuple_r == NULL) {
+		*error_r = "no place for the answer";
+		return STORE_ERROR;
+	}
+	if (store->ops->greylist_peek == NULL) {
+		*error_r = "this store engine does not implement greylisting";
+		return STORE_ERROR;
+	}
+	*present_r = false;
+	return store->ops->greylist_peek(store, tuple, tuple_len, now, present_r, tuple_r,
+					 error_r);
+}
+
 /* check_limits - are the n limits usable, each (owner, id) once? */
 static int check_limits(struct store *store, const struct store_limit *limits, size_t n,
 			const char **error_r)

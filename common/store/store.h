@@ -42,6 +42,7 @@
 #ifndef CHAPPS_STORE_H
 #define CHAPPS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -164,6 +165,19 @@ int store_greylist_tally(struct store *store, const void *client, size_t client_
 /* store_greylist_tally_clear - forget client's tally. */
 int store_greylist_tally_clear(struct store *store, const void *client, size_t client_len,
 			       const char **error_r);
+
+struct greylist_record_tuple;
+
+/*
+ * store_greylist_peek - read tuple's state at now and change nothing (no
+ * write, no lifetime renewed, no tally counted: for chapps-api).
+ * *present_r: whether a live record exists (a record the rule would
+ * restart anyway counts as absent); then *tuple_r gets its first-seen and
+ * last-pass times (last_pass -1: not passed yet).  STORE_OK or STORE_ERROR.
+ */
+int store_greylist_peek(struct store *store, const void *tuple, size_t tuple_len, int64_t now,
+			bool *present_r, struct greylist_record_tuple *tuple_r,
+			const char **error_r);
 
 /* ---- limits: several counters per message, reserved all or nothing ------- */
 

@@ -136,6 +136,9 @@ int store_lmdb_greylist_tally(struct store *store, const void *client, size_t cl
 			      int64_t now, uint32_t *count_r, const char **error_r);
 int store_lmdb_greylist_tally_clear(struct store *store, const void *client, size_t client_len,
 				    const char **error_r);
+int store_lmdb_greylist_peek(struct store *store, const void *tuple, size_t tuple_len,
+			     int64_t now, bool *present_r, struct greylist_record_tuple *tuple_r,
+			     const char **error_r);
 
 /* store_lmdb_locks.c: locks, strikes and events */
 int store_lmdb_lock_get(struct store *store, const char *user, size_t user_len,

@@ -264,6 +264,7 @@ static const struct store_ops lmdb_ops = {
 	.greylist_check = store_lmdb_greylist_check,
 	.greylist_tally = store_lmdb_greylist_tally,
 	.greylist_tally_clear = store_lmdb_greylist_tally_clear,
+	.greylist_peek = store_lmdb_greylist_peek,
 	.limits_reserve = store_lmdb_limits_reserve,
 	.limits_commit = store_lmdb_limits_commit,
 	.limits_release = store_lmdb_limits_release,

@@ -2,7 +2,7 @@
  * NAME
  *	store_lmdb_greylist - the greylisting operations of the LMDB engine
  * SUMMARY
- *	store_lmdb_greylist_check/tally/tally_clear, for lmdb_ops
+ *	store_lmdb_greylist_check/tally/tally_clear/peek, for lmdb_ops
  * DESCRIPTION
  *	store_greylist_check is one write transaction: read the client's
  *	tally and the tuple, apply greylist_record_decide (greylist_record.c),
@@ -283,6 +283,34 @@ int store_lmdb_greylist_tally(struct store *store, const void *client, size_t cl
 		return STORE_ERROR;
 	}
 	*count_r = greylist_record_tally_sum(&tally, now);
+	return STORE_OK;
+}
+
+/* store_lmdb_greylist_peek - store_greylist_peek for LMDB (read-only transaction) */
+int store_lmdb_greylist_peek(struct store *store, const void *tuple, size_t tuple_len,
+			     int64_t now, bool *present_r, struct greylist_record_tuple *tuple_r,
+			     const char **error_r)
+{
+	struct store_lmdb *s = (struct store_lmdb *)store;
+	unsigned char tkey[LMDB_KEY_MAX];
+	MDB_val tk = { 0, tkey }, v;
+	MDB_txn *txn;
+	int rc;
+
+	tk.mv_size = grey_key(s, GREY_TAG_TUPLE, tuple, tuple_len, tkey);
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0) {
+		*error_r = store_lmdb_error(s, "greylist: begin read transaction", rc);
+		return STORE_ERROR;
+	}
+	rc = mdb_get(txn, s->grey_dbi, &tk, &v);
+	if (rc == 0)
+		*present_r = grey_tuple_decode(&v, now, tuple_r);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		*error_r = store_lmdb_error(s, "greylist: read", rc);
+		return STORE_ERROR;
+	}
 	return STORE_OK;
 }
 

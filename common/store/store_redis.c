@@ -554,6 +554,52 @@ static int redis_greylist_tally_clear(struct store *store, const void *client,
 			error_r);
 }
 
+/* redis_greylist_peek - store_greylist_peek: HMGET of the tuple's hash, nothing written */
+static int redis_greylist_peek(struct store *store, const void *tuple, size_t tuple_len,
+			       int64_t now, bool *present_r, struct greylist_record_tuple *tuple_r,
+			       const char **error_r)
+{
+	struct redis_pool *pool = ((struct store_redis *)store)->pool;
+	const char *argv[5] = { "HMGET", NULL, "f", "p", "e" };
+	size_t lens[5] = { 5, 0, 1, 1, 1 };
+	long long f[3];
+	redisReply *reply;
+	char *tk;
+	int ret = STORE_OK;
+
+	tk = redis_key(REDIS_GREY_TUPLE_PREFIX, tuple, tuple_len, &lens[1]);
+	argv[1] = tk;
+	reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 5, argv, lens, error_r);
+	XFREE(tk);
+	if (reply == NULL)
+		return STORE_ERROR;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+		*error_r = redis_error("redis: greylist HMGET: unexpected reply");
+		ret = STORE_ERROR;
+	} else {
+		/* as greylist.lua reads it: all three numbers, and now before e */
+		bool ok = true;
+
+		for (size_t i = 0; i < 3 && ok; i++) {
+			const redisReply *e = reply->element[i];
+			char *end;
+
+			ok = e->type == REDIS_REPLY_STRING && e->len > 0 && e->len < 24;
+			if (ok) {
+				f[i] = strtoll(e->str, &end, 10);
+				ok = *end == '\0';
+			}
+		}
+		if (ok && now < f[2] && f[0] >= 0 && f[1] >= -1) {
+			tuple_r->first = f[0];
+			tuple_r->last_pass = f[1];
+			*present_r = true;
+		}
+	}
+	freeReplyObject(reply);
+	return ret;
+}
+
 /* ---- limits -------------------------------------------------------------- */
 
 #define LIMITS_NA 13		/* script arguments per limit */
@@ -1147,6 +1193,7 @@ static const struct store_ops redis_ops = {
 	.greylist_check = redis_greylist_check,
 	.greylist_tally = redis_greylist_tally,
 	.greylist_tally_clear = redis_greylist_tally_clear,
+	.greylist_peek = redis_greylist_peek,
 	.limits_reserve = redis_limits_reserve,
 	.limits_commit = redis_limits_commit,
 	.limits_release = redis_limits_release,

@@ -327,6 +327,10 @@ req c GET /live/sda/example.com/for/alice.user
 check "GET /live/sda/{domain}/for/{user}" 200 .response '"NOT CACHED"'
 req c DELETE /live/sda/alice@other.test/for/alice.user
 check "DELETE /live/sda/{email}/for/{user}" 200 .response '"NOT CACHED"'
+req c GET /live/grl/tuple/ '{"client_address": "192.0.2.7", "sender": "a@b.test", "recipient": "c@d.test"}'
+check "GET /live/grl/tuple/: an unknown tuple is 0.0" 200 '[.response, .tuple.first_seen]' '[0,null]'
+req c GET /live/grl/tuple/ '{"client_address": "192.0.2.7"}'
+check "GET /live/grl/tuple/ without sender and recipient: 422" 422 .status_code 10422
 req c GET /live/grl/tally/192.0.2.7
 check "GET /live/grl/tally/{ip}" 200 .response.passes 0
 req c GET /live/grl/tally/not-an-ip
