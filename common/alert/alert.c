@@ -809,7 +809,8 @@ int alerts_open(const struct config *config, struct alerts **alerts_r, char *err
 
 	*alerts_r = NULL;
 	if (url[0] != '\0' && (why = config_url_problem(url)) != NULL) {
-		snprintf(err, errsize, "alerts.webhook_url \"%s\": %s", url, why);
+		/* the URL itself is not repeated: it may hold credentials */
+		snprintf(err, errsize, "alerts.webhook_url: %s", why);
 		return -1;
 	}
 	if ((config->alerts_webhook_token && has_control(config->alerts_webhook_token)) ||
