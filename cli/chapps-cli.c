@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert/alert.h"
 #include "base/config.h"
 #include "policy/greylist.h"
 #include "policy/greylisting.h"
@@ -1409,6 +1410,28 @@ static void lock_event(struct store *s, const char *kind, const char *user, cons
 	free(text);
 }
 
+/*
+ * lock_alert - a lock or unlock by hand goes to the operator's webhook and
+ * mail too (alerts section), like the milter's; delivered before the
+ * command returns (at most alerts.timeout_ms); a failure is a warning
+ */
+static void lock_alert(struct cli *cli, enum alert_kind kind, const char *user,
+		       const char *reason, int64_t now)
+{
+	struct alert_event ev = { .kind = kind, .user = user, .limit = reason, .time = now };
+	struct alerts *alerts = NULL;
+	char err[256];
+
+	if (cli->cfg->alerts_webhook_url[0] == '\0' && cli->cfg->alerts_mail_to[0] == '\0')
+		return;
+	if (alerts_open(cli->cfg, &alerts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "chapps-cli: warning: no alert sent: %s\n", err);
+		return;
+	}
+	alerts_post(alerts, &ev);
+	alerts_close(&alerts);
+}
+
 /* cmd_lock - lock USER [REASON]: refuse (or hold) every message of USER until unlock */
 static int cmd_lock(struct cli *cli, int argc, char **argv)
 {
@@ -1434,6 +1457,7 @@ static int cmd_lock(struct cli *cli, int argc, char **argv)
 	    != STORE_OK)
 		return fail("state store: %s", err);
 	lock_event(s, "lock", argv[0], reason, now);
+	lock_alert(cli, ALERT_LOCK, argv[0], reason, now);
 	return done(cli, "user %s locked: %s", argv[0], reason);
 }
 
@@ -1459,6 +1483,7 @@ static int cmd_unlock(struct cli *cli, int argc, char **argv)
 	if (st != STORE_OK)
 		return fail("state store: %s", err);
 	lock_event(s, "unlock", argv[0], NULL, (int64_t)time(NULL));
+	lock_alert(cli, ALERT_UNLOCK, argv[0], NULL, (int64_t)time(NULL));
 	return done(cli, "user %s unlocked", argv[0]);
 }
 

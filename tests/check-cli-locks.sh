@@ -131,6 +131,43 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 		"nobody nobody "
 fi
 
+# with alerts.webhook_url, lock and unlock by hand reach the webhook before the command
+# returns (a receiver on 127.0.0.1, an ephemeral port, that answers two POSTs and stops)
+cat > "$tmp/recv.py" <<'PY'
+import http.server, socketserver, sys
+class H(http.server.BaseHTTPRequestHandler):
+    n = 0
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        H.n += 1
+        with open("%s/body%d" % (sys.argv[1], H.n), "wb") as f:
+            f.write(body)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = socketserver.TCPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.handle_request()
+srv.handle_request()
+PY
+python3 "$tmp/recv.py" "$tmp" > "$tmp/port" &
+recv=$!
+for i in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+cp "$tmp/chapps.conf" "$tmp/alerts.conf"
+echo "alerts: { webhook_url = \"http://127.0.0.1:$(cat "$tmp/port")/hook\"; retries = 0; };" \
+	>> "$tmp/alerts.conf"
+"$CHAPPS_CLI" -c "$tmp/alerts.conf" lock hooked "by the test" >/dev/null 2>&1
+eq "webhook: the lock by hand is posted" \
+	"$(grep -o '"kind":"lock"' "$tmp/body1" 2>&1)/$(grep -o '"user":"hooked"' "$tmp/body1" 2>&1)" \
+	'"kind":"lock"/"user":"hooked"'
+"$CHAPPS_CLI" -c "$tmp/alerts.conf" unlock hooked >/dev/null 2>&1
+eq "webhook: the unlock by hand is posted" "$(grep -o '"kind":"unlock"' "$tmp/body2" 2>&1)" \
+	'"kind":"unlock"'
+kill "$recv" 2>/dev/null
+wait "$recv" 2>/dev/null
+
 if [ "$failures" -gt 0 ]; then
 	echo "# $failures check(s) failed"
 	exit 1

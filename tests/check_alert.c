@@ -1006,9 +1006,12 @@ START_TEST(test_sink)
 	a = open_ok(&c);
 	alerts_set_sink(a, sink, &seen);
 	ck_assert(alerts_post(a, &e));
+	ck_assert(alerts_post(a, &e));		/* an unlock is never deduped */
+	e.kind = ALERT_WARN;
+	ck_assert(alerts_post(a, &e));
 	ck_assert(!alerts_post(a, &e));		/* deduped: not handed over */
 	alerts_close(&a);
-	ck_assert_int_eq(seen.calls, 1);
+	ck_assert_int_eq(seen.calls, 3);
 	/* nothing sent out: the counters are logged at close because one moved */
 	ck_assert_msg(strstr(log_capture_text(), "alert: dropped queue_full=0 dedupe=1 given_up=0\n") !=
 			      NULL,
@@ -1017,7 +1020,7 @@ START_TEST(test_sink)
 	ck_assert_int_eq(seen.time, 1234);
 	o = json_loads(seen.json, 0, NULL);
 	ck_assert_msg(o != NULL, "got \"%s\"", seen.json);
-	ck_assert_str_eq(json_string_value(json_object_get(o, "kind")), "unlock");
+	ck_assert_str_eq(json_string_value(json_object_get(o, "kind")), "warn");	/* the last */
 	ck_assert_str_eq(json_string_value(json_object_get(o, "user")), "s@example.com");
 	json_decref(o);
 }

@@ -13,7 +13,7 @@
  *	mail header alike).  Nothing is allocated there.
  *
  *	Dedupe: one event per (user, kind) per alerts.interval seconds, by
- *	the event's own time.  The table is fixed (DEDUPE_SETS sets of
+ *	the event's own time (a lock and an unlock always go out).  The table is fixed (DEDUPE_SETS sets of
  *	DEDUPE_WAYS entries of a keyed 64-bit SipHash and a time), so a
  *	flood of users cannot make it grow: a new key takes the oldest entry
  *	of its set.  A key pushed out that way may alert once more before
@@ -291,6 +291,8 @@ static struct dedupe_entry *dedupe_slot(struct alerts *a, uint64_t key, int64_t 
  */
 static bool take_report(struct alerts *a, bool always, char *buf, size_t size)
 {
+	/* the next look is a period away, said or not (else the sender loop would spin) */
+	a->last_report_ms = now_ms();
 	if (!always && a->dropped_full == a->reported_full &&
 	    a->dropped_dedupe == a->reported_dedupe && a->given_up == a->reported_given_up)
 		return false;
@@ -300,7 +302,6 @@ static bool take_report(struct alerts *a, bool always, char *buf, size_t size)
 	a->reported_full = a->dropped_full;
 	a->reported_dedupe = a->dropped_dedupe;
 	a->reported_given_up = a->given_up;
-	a->last_report_ms = now_ms();
 	return true;
 }
 
@@ -929,7 +930,10 @@ bool alerts_post(struct alerts *alerts, const struct alert_event *ev)
 	fill_item(&item, ev, t);
 
 	pthread_mutex_lock(&alerts->mutex);
-	if ((slot = dedupe_slot(alerts, key, t)) == NULL) {
+	/* a lock or an unlock is rare and always news: never deduped */
+	slot = ev->kind == ALERT_LOCK || ev->kind == ALERT_UNLOCK ? &dedupe_none
+								  : dedupe_slot(alerts, key, t);
+	if (slot == NULL) {
 		alerts->dropped_dedupe++;
 		pthread_mutex_unlock(&alerts->mutex);
 		return false;
