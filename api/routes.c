@@ -1757,7 +1757,7 @@ static void lock_event(struct api_req *r, struct store *s, const char *kind, con
 			       text_json(user, strlen(user)), "by", "chapps-api", "token", r->token,
 			       "time", (json_int_t)now);
 	const char *err;
-	char *text;
+	char *text, clean[256];
 
 	if (ev == NULL)
 		return;
@@ -1765,7 +1765,8 @@ static void lock_event(struct api_req *r, struct store *s, const char *kind, con
 		json_object_set_new(ev, "reason", json_string(reason));
 	text = json_dumps(ev, JSON_COMPACT);
 	if (text != NULL && store_event_add(s, text, strlen(text), now, &err) != STORE_OK)
-		log_warn("api: the %s event of %s was not recorded: %s", kind, user, err);
+		log_warn("api: the %s event of %s was not recorded: %s", kind,
+			 log_sanitize(clean, sizeof(clean), user), err);
 	free(text);
 	json_decref(ev);
 }

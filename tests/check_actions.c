@@ -396,6 +396,38 @@ START_TEST(test_limit_row_overrides)
 }
 END_TEST
 
+/*
+ * quarantine by max_message_bytes on the real size at EOM (no SIZE= at
+ * MAIL): the message is held, not delivered, and counts nothing
+ */
+START_TEST(test_quarantine_cap_at_eom)
+{
+	char err[256];
+	struct policydb *db;
+	struct policydb_limit l;
+	struct run m;
+
+	start(QUOTA_ONLY "quota: { margin = 0; action = \"quarantine\"; };");
+	ck_assert_int_eq(policydb_open(cfg, false, &db, err, sizeof(err)), 0);
+	ck_assert_int_eq(policydb_limit_parse("max_message_bytes", NULL, "1000", &l, err,
+					      sizeof(err)), 0);
+	ck_assert_int_eq(policydb_limit_add(db, "q3", &l, err, sizeof(err)), POLICYDB_OK);
+	policydb_close(&db);
+	ck_assert_int_eq(run_mail(&m, "alice", "<alice@example.com>"), POLICY_CONTINUE);
+	ck_assert_int_eq(run_rcpt(&m, 0), POLICY_CONTINUE);
+	policy_data(&env, m.req, m.msg, &m.r);
+	ck_assert_int_eq(m.r.action, POLICY_CONTINUE);		/* on to EOM: the real size */
+	policy_msg_set_size(m.msg, 5000);
+	policy_eom(&env, m.req, m.msg, &m.r);
+	ck_assert_int_eq(m.r.action, POLICY_ACCEPT);
+	ck_assert_ptr_nonnull(m.r.hold);
+	ck_assert_str_eq(m.r.hold, "chapps: alice over 1000 bytes per message");
+	run_free(&m);
+	ck_assert_uint_eq(used(), 0);
+	stop();
+}
+END_TEST
+
 /* lock: each refused message strikes once; after lock.after the user is refused at MAIL */
 START_TEST(test_action_lock)
 {
@@ -558,6 +590,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_action_quarantine);
 	tcase_add_test(tc, test_action_lock);
 	tcase_add_test(tc, test_limit_row_overrides);
+	tcase_add_test(tc, test_quarantine_cap_at_eom);
 	tcase_add_test(tc, test_lock_check);
 	tcase_add_test(tc, test_action_monitored_names_action);
 	tcase_add_test(tc, test_alerts);

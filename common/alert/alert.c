@@ -539,6 +539,9 @@ static int mail_send(struct alerts *a, const struct alert_item *it, long timeout
 	int sv[2], devnull, status;
 	int64_t deadline = now_ms() + timeout_ms;
 	pid_t pid, w;
+#ifndef HAVE_CLOSE_RANGE
+	long open_max = sysconf(_SC_OPEN_MAX);	/* before fork: not async-signal-safe */
+#endif
 
 	/* a socket, not a pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE if sendmail dies */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -563,8 +566,12 @@ static int mail_send(struct alerts *a, const struct alert_item *it, long timeout
 		pthread_sigmask(SIG_SETMASK, &none, NULL);
 		if (dup2(sv[1], 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
 			_exit(126);
+		/* no descriptor of the milter (hiredis, libmilter sockets) reaches sendmail */
 #ifdef HAVE_CLOSE_RANGE
 		close_range(3, ~0U, 0);
+#else
+		for (long fd = 3; fd < (open_max > 0 ? open_max : 1024); fd++)
+			close((int)fd);
 #endif
 		execv(argv[0], argv);
 		_exit(127);

@@ -197,6 +197,10 @@ void policy_msg_hold(struct policy_msg *msg, const char *policy, const char *rea
 	msg->held = true;
 	msg->hold_policy = policy;
 	snprintf(msg->hold_reason, sizeof(msg->hold_reason), "%s", reason ? reason : "held");
+	/* the reason names the user: no control byte reaches the MTA or a log line */
+	for (char *p = msg->hold_reason; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 }
 
 bool policy_msg_held(const struct policy_msg *msg)
@@ -730,6 +734,21 @@ void policy_rcpt(const struct policy_env *env, struct request *req, struct polic
 }
 
 /*
+ * held_result - the result of a stage for a held message: at EOM accepted
+ * with the hold reason (the milter quarantines it), at DATA go on to EOM
+ */
+static void held_result(const struct policy_msg *msg, bool eom, struct policy_result *r)
+{
+	if (eom) {
+		policy_result_set(r, POLICY_ACCEPT, NULL, msg->hold_policy);
+		r->hold = msg->hold_reason;
+		snprintf(r->detail, sizeof(r->detail), "%.190s", msg->hold_reason);
+	} else {
+		policy_result_set(r, POLICY_CONTINUE, NULL, msg->hold_policy);
+	}
+}
+
+/*
  * run_stage - DATA or EOM: the hooks of the following policies; passed,
  * the stage accepts at EOM, or at DATA when no policy follows any more
  */
@@ -743,11 +762,7 @@ static void run_stage(const struct policy_env *env, struct request *req, struct 
 	policy_result_set(r, eom ? POLICY_ACCEPT : POLICY_CONTINUE, NULL, NULL);
 	if (msg->held) {
 		/* held: no hook; DATA goes on to the end of the message */
-		if (eom) {
-			policy_result_set(r, POLICY_ACCEPT, NULL, msg->hold_policy);
-			r->hold = msg->hold_reason;
-			snprintf(r->detail, sizeof(r->detail), "%.190s", msg->hold_reason);
-		}
+		held_result(msg, eom, r);
 		return;
 	}
 	chain_build(env->config, (enum flow)msg->flow, &ch);
@@ -768,6 +783,11 @@ static void run_stage(const struct policy_env *env, struct request *req, struct 
 			return;
 		if (step == POLICY_STEP_DONE)
 			msg->following &= ~(1u << i);
+		if (msg->held) {
+			/* held by this stage (max_message_bytes at EOM): no later hook */
+			held_result(msg, eom, r);
+			return;
+		}
 	}
 	if (eom || msg->following == 0) {
 		r->action = POLICY_ACCEPT;
