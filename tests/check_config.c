@@ -432,6 +432,10 @@ static const struct {
 	  "FILE:1: lock.window: value 0 is out of range (1..31536000)\n" },
 	{ "lock.reply not a refusal", "lock: {\n reply = \"250 ok\"; };\n",
 	  "FILE:2: lock.reply: reply must start with a 4xx or 5xx code\n" },
+	{ "a setting under both its names", "lock: { after = 2; };\nquota: { lock_after = 5; };\n",
+	  "FILE:2: quota.lock_after: set twice, as lock.after and under its other name (line 1)\n" },
+	{ "an alias checked as its setting", "quota: { locked_reply = \"250 ok\"; };\n",
+	  "FILE:1: lock.reply: reply must start with a 4xx or 5xx code\n" },
 	{ "bad enum", "store: { backend = \"postgres\"; };\n",
 	  "FILE:1: store.backend: unknown value \"postgres\" (expected one of \"lmdb\", "
 	  "\"redis\")\n" },
@@ -698,6 +702,22 @@ static const struct {
 	{ "/run/chapps.sock", false },
 	{ "", false },
 };
+
+/* issue 11's names (quota.lock_after, ...) set the grouped settings */
+START_TEST(test_aliases)
+{
+	struct config *c = load_ok(write_file("alias.conf",
+		"quota: { lock_after = 5; lock_window = 600; locked_reply = \"550 5.7.1 locked\"; };\n"
+		"alerts: { alert_interval = 60; };\n"));
+	char buf[128];
+
+	ck_assert_int_eq(c->lock_after, 5);
+	ck_assert_int_eq(c->lock_window, 600);
+	ck_assert_str_eq(reply_format(&c->lock_reply, buf, sizeof(buf)), "550 5.7.1 locked");
+	ck_assert_int_eq(c->alerts_interval, 60);
+	config_unref(&c);
+}
+END_TEST
 
 /* config_socket_problem accepts libmilter's socket syntax and nothing else */
 START_TEST(test_socket)
@@ -1002,6 +1022,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_margin_dump_exact);
 	tcase_add_test(tc, test_dump_escapes);
 	tcase_add_test(tc, test_setting_names);
+	tcase_add_test(tc, test_aliases);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lifecycle");

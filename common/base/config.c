@@ -376,6 +376,28 @@ static const struct setting *find_row(const char *path)
 	return NULL;
 }
 
+/*
+ * The names issue 11 gave the lock and alert settings, accepted as the
+ * same settings as their grouped form (chapps.conf(5) documents both).
+ */
+static const struct {
+	const char *alias, *path;
+} config_aliases[] = {
+	{ "quota.lock_after", "lock.after" },
+	{ "quota.lock_window", "lock.window" },
+	{ "quota.locked_reply", "lock.reply" },
+	{ "alerts.alert_interval", "alerts.interval" },
+};
+
+/* alias_row - the row path is another name of, or NULL */
+static const struct setting *alias_row(const char *path)
+{
+	for (size_t i = 0; i < sizeof(config_aliases) / sizeof(config_aliases[0]); i++)
+		if (strcmp(config_aliases[i].alias, path) == 0)
+			return find_row(config_aliases[i].path);
+	return NULL;
+}
+
 /* is_section - is path a group that holds settings? */
 static bool is_section(const char *path)
 {
@@ -400,7 +422,16 @@ static void walk(struct config_loader *ld, config_setting_t *group, const char *
 		if (name == NULL)
 			continue;
 		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", name);
-		row = find_row(path);
+		if ((row = find_row(path)) == NULL)
+			row = alias_row(path);
+		/* libconfig refuses a name twice in a group: only an alias can set a row again */
+		if (row != NULL && ld->src[row - config_settings] != NULL) {
+			problem(ld, config_setting_source_file(s),
+				(int)config_setting_source_line(s), path,
+				"set twice, as %s and under its other name (line %d)", row->path,
+				ld->line[row - config_settings]);
+			continue;
+		}
 		if (row != NULL) {
 			apply_setting(ld, row, s);
 		} else if (is_section(path)) {
