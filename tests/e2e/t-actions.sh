@@ -11,16 +11,17 @@
 #   2. quota.action = "lock", lock.after = 2, two milter processes on one store behind two
 #      listeners: a refused message through each (two connections, two processes) locks the
 #      user; the next message is refused at MAIL FROM with "554 5.7.1 Rejected - account
-#      locked" through both (the lock alert logged); `chapps-cli unlock` lets MAIL FROM
-#      through again at once
+#      locked" through both (the lock alert logged, and posted by milter B to a webhook
+#      receiver the test runs on 127.0.0.1, signed with HMAC-SHA256); `chapps-cli unlock`
+#      lets MAIL FROM through again at once
 #   3. quota.mode and sender_domain_auth.mode = "monitor", quota 1: a message from another
 #      domain to 3 recipients is delivered to all 3; chapps-milter logs each would-be refusal
 #      ("would reject", MAIL and 2 RCPTs) and Postfix no milter-reject; only 1 recipient is
 #      counted.  Then the configuration says "enforce" and SIGUSR1 reloads it: refused
 #
 # Needs root, postfix, saslpasswd2, smtp-sink and swaks (exit 77 otherwise).  Ports
-# (127.0.0.1): smtpd 16900-16903, milters 16904-16907, sink 16909.  Prints "ok N - ..."
-# lines and "N passed, M failed"; exits 1 on failure.
+# (127.0.0.1): smtpd 16900-16903, milters 16904-16907, sink 16909, milter B's webhook
+# 16910.  Prints "ok N - ..." lines and "N passed, M failed"; exits 1 on failure.
 
 E2E_SINK_PORT=${E2E_SINK_PORT:-16909}
 # shellcheck disable=SC2034
@@ -40,6 +41,7 @@ R3=rcpt3@example.net
 
 P_HOLD=16900 P_LOCKA=16901 P_LOCKB=16902 P_MON=16903
 M_HOLD=16904 M_LOCKA=16905 M_LOCKB=16906 M_MON=16907
+HOOK=16910	# milter B's webhook receiver
 
 e2e_note "chapps-milter: $CHAPPS_MILTER; chapps-cli: $CHAPPS_CLI; work dir: $D"
 T_START=$SECONDS
@@ -86,7 +88,47 @@ policy hold "inet:$M_HOLD@127.0.0.1" "$D/hold-state" "$D/hold.db" \
 policy locka "inet:$M_LOCKA@127.0.0.1" "$D/lock-state" "$D/lock.db" \
 	'quota: { margin = 0; action = "lock"; };' 'lock: { after = 2; window = 3600; };'
 policy lockb "inet:$M_LOCKB@127.0.0.1" "$D/lock-state" "$D/lock.db" \
-	'quota: { margin = 0; action = "lock"; };' 'lock: { after = 2; window = 3600; };'
+	'quota: { margin = 0; action = "lock"; };' 'lock: { after = 2; window = 3600; };' \
+	"alerts: { webhook_url = \"http://127.0.0.1:$HOOK/hook\"; webhook_secret = \"s3cret\"; };"
+
+# milter B's webhook: a receiver on 127.0.0.1 that keeps each POST's body and whether its
+# X-Chapps-Signature is the HMAC-SHA256 of the body with the secret (hook-N.json, hook-N.sig)
+cat > "$D/hook.py" <<'PY'
+import hashlib, hmac, http.server, socketserver, sys
+class H(http.server.BaseHTTPRequestHandler):
+    n = 0
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        want = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        H.n += 1
+        base = "%s/hook-%d" % (sys.argv[2], H.n)
+        with open(base + ".json", "wb") as f:
+            f.write(body + b"\n")
+        with open(base + ".sig", "w") as f:
+            f.write("ok\n" if self.headers.get("X-Chapps-Signature") == want else "bad\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+socketserver.TCPServer.allow_reuse_address = True
+socketserver.TCPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+python3 "$D/hook.py" $HOOK "$D" &
+HOOK_PID=$!
+
+# hook_wait KIND TEXT - a POST of kind KIND holding TEXT reached the receiver (within 5 s:
+# delivery is the sender thread's, after the decision)
+hook_wait()
+{
+	local i f
+	for ((i = 0; i <= 100; i++)); do
+		for f in $(grep -lF "\"kind\":\"$1\"" "$D"/hook-*.json 2>/dev/null); do
+			grep -qF -- "$2" "$f" && return 0
+		done
+		sleep 0.05
+	done
+	return 1
+}
 policy mon "inet:$M_MON@127.0.0.1" "$D/mon-state" "$D/mon.db" \
 	'quota: { margin = 0; mode = "monitor"; };' 'sender_domain_auth: { mode = "monitor"; };'
 
@@ -162,6 +204,10 @@ e2e_check "t2-3: milter B's strike locked the user" \
 	e2e_wait_file "$logb" "reject: RCPT .*from=<locker-t2-3@e2e\.test> .*strikes=2 locked$" 5
 e2e_check "t2-3: milter B posted the lock alert" e2e_wait_file "$logb" \
 	'alert: kind=lock user=<locker@e2e\.test> limit="1 recipients per day" used=2 max=2 ' 5
+e2e_check "t2-3: the webhook received the lock event of locker@e2e.test" hook_wait lock \
+	'"user":"locker@e2e.test"'
+e2e_eq "t2-3: every webhook POST is signed with the secret" \
+	"$(cat "$D"/hook-*.sig 2>/dev/null | sort -u)" ok
 e2e_check "t2: chapps-cli locked lists locker@e2e.test" \
 	bash -c "'$CHAPPS_CLI' -c '$D/locka.conf' locked | grep -qF locker@e2e.test"
 for via in A:$P_LOCKA B:$P_LOCKB; do
@@ -217,6 +263,8 @@ e2e_eq "t3-3: enforce: the recipient over quota is refused" "$(e2e_reply "$O/t3-
 # ---- end ------------------------------------------------------------------------------------
 
 e2e_milter_stop 15 hold locka lockb mon
+kill "$HOOK_PID" 2>/dev/null
+wait "$HOOK_PID" 2>/dev/null
 for m in hold locka lockb mon; do
 	e2e_eq "milter $m exit status" "${E2E_MILTER_RC[$m]}" 0
 	e2e_check "milter $m log free of sanitizer reports" e2e_sanitizer_clean "$(e2e_milter_log "$m")"
