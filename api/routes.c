@@ -1651,6 +1651,18 @@ static void live_option_cache_del(struct api_req *r)
 	ok(r, 200, json_string("deleted"));
 }
 
+/*
+ * live_config_write - POST /live/config/write/: CHAPPS rewrote its INI file
+ * with the defaults of an upgrade; chapps's configuration is root's file,
+ * which the API (user chapps) may not write.  A CHAPPS client gets a clear
+ * 501 instead of a 404 (chapps-milter -d prints the effective setup).
+ */
+static void live_config_write(struct api_req *r)
+{
+	fail_detail(r, 501, "Not served: chapps-api never writes the configuration; "
+		    "chapps-milter -d prints the effective configuration");
+}
+
 /* ---- /v1 ---------------------------------------------------------------- */
 
 /* health - GET /v1/health: the policy database answers */
@@ -2124,6 +2136,7 @@ const struct api_route api_routes[] = {
 	DEL("/live/sda/{source}/for/{user}", live_sda_del),
 	GET("/live/grl/tuple/", live_tuple_get),
 	GET("/live/grl/tally/{ip}", live_tally_get),
+	POST("/live/config/write/", live_config_write),
 	DEL("/live/grl/tally/{ip}", live_tally_del),
 	DEL("/live/grl/option_cache/{domain}", live_option_cache_del),
 	DEL("/live/spf/option_cache/{domain}", live_option_cache_del),

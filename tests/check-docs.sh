@@ -275,6 +275,21 @@ for f in "$CONF_MAN" "$MILTER_MAN" "$CLI_MAN" "$SAMPLE"; do
 		}
 	}' "$tmp/sections" "$tmp/known" "$tmp/text" > "$tmp/unknown"
 	name=${f#"$srcdir"/}
+	# another name of a setting (issue 11's quota.lock_after ...) is one the milter does not
+	# call unknown: its value "x" is refused for its type instead
+	while IFS= read -r line; do
+		tok=${line#*: }
+		printf '%s\n' "$tok" | awk -F. '{
+			for (i = 1; i < NF; i++) printf "%s: { ", $i
+			printf "%s = \"x\";", $NF
+			for (i = 1; i < NF; i++) printf " };"
+			print ""
+		}' > "$tmp/alias.conf"
+		"$CHAPPS_MILTER" -n -c "$tmp/alias.conf" 2>&1 | grep -q "unknown setting" ||
+			continue
+		printf '%s\n' "$line"
+	done < "$tmp/unknown" > "$tmp/unknown2"
+	mv "$tmp/unknown2" "$tmp/unknown"
 	if [ -s "$tmp/unknown" ]; then
 		while IFS= read -r line; do
 			fail "$name names a setting that does not exist: $line"

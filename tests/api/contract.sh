@@ -333,6 +333,9 @@ req c GET /live/grl/tuple/ '{"client_address": "192.0.2.7"}'
 check "GET /live/grl/tuple/ without sender and recipient: 422" 422 .status_code 10422
 req c GET /live/grl/tally/192.0.2.7
 check "GET /live/grl/tally/{ip}" 200 .response.passes 0
+req c POST /live/config/write/ '"password"'
+check "POST /live/config/write/: 501, never written" 501 .detail \
+	'"Not served: chapps-api never writes the configuration; chapps-milter -d prints the effective configuration"'
 req c GET /live/grl/tally/not-an-ip
 check "GET /live/grl/tally/not-an-ip: 422" 422
 req c DELETE /live/grl/tally/192.0.2.7
