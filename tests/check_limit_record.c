@@ -1,9 +1,10 @@
 /*
  * check_limit_record - the pure record of one limit (limit_record.h): the
- * reserve rule, sliding buckets and their cap, calendar periods, the
- * distinct-address set, bytes with a final amount, redefinition, and the
- * packed format (round trip, every truncation, corrupt bytes), all with an
- * injected clock.
+ * reserve rule, sliding buckets and their cap, calendar periods, distinct
+ * addresses against the keeper's set view, a version 1 record's inline
+ * set, bytes with a final amount, redefinition, and the packed format
+ * (round trip, every truncation, corrupt bytes), all with an injected
+ * clock.
  */
 #include "autoconf.h"
 
@@ -24,11 +25,13 @@
 #define DAY 86400
 
 static struct limit_record rec;
+static struct limit_set_view view;	/* what the keeper's distinct set holds */
 
 /* setup - an empty record */
 static void setup(void)
 {
 	limit_record_init(&rec);
+	memset(&view, 0, sizeof(view));
 }
 
 /* teardown - free it */
@@ -62,7 +65,7 @@ static int ask(const struct store_limit *l, const char *resid, uint64_t amount, 
 {
 	struct store_limit_ask a = { amount, hash };
 	const char *error = NULL;
-	int ret = limit_record_reserve(&rec, l, resid, &a, now, st, &error);
+	int ret = limit_record_reserve(&rec, l, resid, &a, &view, now, st, &error);
 
 	ck_assert_msg(ret != STORE_ERROR, "reserve %s: %s", resid, error);
 	return ret;
@@ -109,13 +112,13 @@ START_TEST(test_rule_and_margin)
 	ck_assert_uint_eq(s.reserved, 7);
 	ck_assert_uint_eq(rec.n_resv, 3);
 	roundtrip();
-	limit_record_state(&rec, &l, "b", BASE + TTL - 1, &s);
+	limit_record_state(&rec, &l, "b", NULL, BASE + TTL - 1, &s);
 	ck_assert_uint_eq(s.reserved, 7);
 	ck_assert_uint_eq(s.own, 3);
-	limit_record_state(&rec, &l, "b", BASE + TTL, &s);
+	limit_record_state(&rec, &l, "b", NULL, BASE + TTL, &s);
 	ck_assert_uint_eq(s.reserved, 0);
 	limit_record_release(&rec, "a", BASE + 1);
-	limit_record_state(&rec, &l, NULL, BASE + 1, &s);
+	limit_record_state(&rec, &l, NULL, NULL, BASE + 1, &s);
 	ck_assert_uint_eq(s.reserved, 3);
 }
 END_TEST
@@ -134,7 +137,7 @@ START_TEST(test_buckets)
 		commit(&l, resid, UINT64_MAX, BASE + i * RES);
 		ck_assert_uint_le(rec.n_buckets, INTERVAL / RES + 2);
 	}
-	limit_record_state(&rec, &l, NULL, BASE + 179 * RES, &s);
+	limit_record_state(&rec, &l, NULL, NULL, BASE + 179 * RES, &s);
 	ck_assert_uint_eq(s.committed, INTERVAL / RES + 1);
 	ck_assert_int_eq(s.next_free, BASE + (179 - 60) * RES + RES + INTERVAL);
 	roundtrip();
@@ -147,7 +150,7 @@ START_TEST(test_buckets)
 		commit(&l, resid, UINT64_MAX, BASE + 179 * RES + i * RES);
 		ck_assert_uint_le(rec.n_buckets, 120 / RES + 2);
 	}
-	limit_record_state(&rec, &l, NULL, BASE + 183 * RES, &s);
+	limit_record_state(&rec, &l, NULL, NULL, BASE + 183 * RES, &s);
 	ck_assert_uint_ge(s.committed, 3);
 }
 END_TEST
@@ -165,16 +168,16 @@ START_TEST(test_calendar_and_bytes)
 	ck_assert_int_eq(ask(&l, "m2", 200, 0, BASE + 1, &s), STORE_REFUSED);
 	ck_assert_int_eq(ask(&l, "m2", 100, 0, BASE + 1, &s), STORE_OK);
 	commit(&l, "m2", UINT64_MAX, BASE + 1);
-	limit_record_state(&rec, &l, NULL, BASE + 2, &s);
+	limit_record_state(&rec, &l, NULL, NULL, BASE + 2, &s);
 	ck_assert_uint_eq(s.committed, 1000);
 	ck_assert_int_eq(s.next_free, l.period_end);
 	roundtrip();
-	ck_assert_uint_eq(limit_record_committed(&rec, l.period_end - 1), 1000);
-	ck_assert_uint_eq(limit_record_committed(&rec, l.period_end), 0);
+	ck_assert_uint_eq(limit_record_committed(&rec, NULL, l.period_end - 1), 1000);
+	ck_assert_uint_eq(limit_record_committed(&rec, NULL, l.period_end), 0);
 	/* the next period starts from 0 */
 	l.period_start = l.period_end;
 	l.period_end += DAY;
-	limit_record_state(&rec, &l, NULL, l.period_start, &s);
+	limit_record_state(&rec, &l, NULL, NULL, l.period_start, &s);
 	ck_assert_uint_eq(s.committed, 0);
 	ck_assert_int_eq(ask(&l, "m3", 1000, 0, l.period_start, &s), STORE_OK);
 	ck_assert_uint_eq(rec.period_amount, 0);
@@ -182,7 +185,7 @@ START_TEST(test_calendar_and_bytes)
 	commit(&l, "m3", UINT64_MAX, l.period_start);
 	ck_assert_uint_eq(rec.period_amount, 1000);
 	l.count = STORE_COUNT_MESSAGES;
-	limit_record_state(&rec, &l, NULL, l.period_start, &s);
+	limit_record_state(&rec, &l, NULL, NULL, l.period_start, &s);
 	ck_assert_uint_eq(s.committed, 0);
 	ck_assert_int_eq(ask(&l, "m4", 1, 0, l.period_start, &s), STORE_OK);
 	ck_assert_uint_eq(s.committed, 0);
@@ -191,31 +194,114 @@ END_TEST
 
 START_TEST(test_distinct)
 {
-	struct store_limit l = lim(STORE_COUNT_DISTINCT, 100, 0);
+	struct store_limit l = lim(STORE_COUNT_DISTINCT, 3, 0);
 	struct store_limit_state s;
-	char resid[16];
-	uint64_t h;
+	const struct limit_resv *r;
 
-	for (h = 0; h < 100; h++) {
-		snprintf(resid, sizeof(resid), "m%u", (unsigned)h);
-		ck_assert_int_eq(ask(&l, resid, 1, h * 7919 + 1, BASE + h, &s), STORE_OK);
-		ck_assert_int_eq(ask(&l, resid, 1, h * 7919 + 1, BASE + h, &s), STORE_OK);
-		ck_assert_uint_eq(s.own, 1);
-		commit(&l, resid, UINT64_MAX, BASE + h);
-	}
-	ck_assert_uint_eq(rec.n_hashes, 100);
-	roundtrip();
-	ck_assert_uint_eq(rec.n_hashes, 100);
-	ck_assert_int_eq(ask(&l, "x", 1, 5, BASE + 100, &s), STORE_REFUSED);
-	ck_assert_int_eq(ask(&l, "x", 1, 1, BASE + 100, &s), STORE_OK);
+	/* the keeper's set holds 2 addresses, the oldest used at BASE */
+	view.live = 2;
+	view.oldest = BASE;
+	view.has_hash = false;
+	ck_assert_int_eq(ask(&l, "m1", 1, 7, BASE + 10, &s), STORE_OK);
+	ck_assert_uint_eq(s.committed, 2);
+	ck_assert_uint_eq(s.own, 1);
+	ck_assert_int_eq(s.next_free, BASE + INTERVAL);
+	/* the same hash again under m1: no second unit, not asked twice */
+	ck_assert_int_eq(ask(&l, "m1", 1, 7, BASE + 10, &s), STORE_OK);
+	ck_assert_uint_eq(s.own, 1);
+	/* a third address: the set's 2 + m1's 1 = max */
+	ck_assert_int_eq(ask(&l, "m2", 1, 8, BASE + 10, &s), STORE_REFUSED);
+	/* an address the set holds costs 0 and is granted */
+	view.has_hash = true;
+	ck_assert_int_eq(ask(&l, "m2", 1, 9, BASE + 10, &s), STORE_OK);
 	ck_assert_uint_eq(s.own, 0);
-	limit_record_state(&rec, &l, NULL, BASE + INTERVAL, &s);
-	ck_assert_uint_eq(s.committed, 99);
-	ck_assert_int_eq(s.next_free, BASE + 1 + INTERVAL);
-	/* the set stays bounded: dead addresses go on the next change */
-	ck_assert_int_eq(ask(&l, "y", 1, 5, BASE + INTERVAL + 50, &s), STORE_OK);
-	ck_assert_uint_eq(rec.n_hashes, 49);
-	ck_assert_uint_eq(s.committed, 49);
+	r = limit_record_resv(&rec, "m2");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->n_hashes, 1);
+	ck_assert(!r->hashes[0].counted);
+	r = limit_record_resv(&rec, "m1");
+	ck_assert_ptr_nonnull(r);
+	ck_assert(r->hashes[0].counted);
+	roundtrip();
+	/* commit: the keeper added the hash; the reservation goes */
+	commit(&l, "m1", UINT64_MAX, BASE + 11);
+	ck_assert_ptr_null(limit_record_resv(&rec, "m1"));
+	view.live = 3;
+	limit_record_state(&rec, &l, NULL, &view, BASE + 11, &s);
+	ck_assert_uint_eq(s.committed, 3);
+	ck_assert_uint_eq(s.reserved, 0);
+	/* redefined as a calendar count: the keeper must empty its set */
+	l.window = STORE_WINDOW_CALENDAR;
+	l.period_start = BASE;
+	l.period_end = BASE + DAY;
+	ck_assert(limit_record_prepare(&rec, &l, BASE + 12));
+	ck_assert(!limit_record_prepare(&rec, &l, BASE + 12));
+	limit_record_state(&rec, &l, NULL, &view, BASE + 12, &s);
+	ck_assert_int_eq(s.next_free, BASE + DAY);
+	limit_record_state(&rec, &l, NULL, &view, BASE + DAY, &s);
+	ck_assert_uint_eq(s.committed, 0);
+}
+END_TEST
+
+/* v1_put - append n bytes of v big-endian at *p */
+static void v1_put(unsigned char **p, uint64_t v, int n)
+{
+	while (n-- > 0)
+		*(*p)++ = (unsigned char)(v >> (8 * n));
+}
+
+START_TEST(test_version1_inline_set)
+{
+	/* a record as version 1 wrote it: distinct, sliding 3600 s, 3
+	 * addresses inline (hash 1 at BASE, 2 at BASE + 100, 3 at BASE + 200) */
+	struct store_limit l = lim(STORE_COUNT_DISTINCT, 100, 0);
+	unsigned char buf[LIMIT_RECORD_HEADER_SIZE + 3 * 16], *p = buf;
+	const char *error = NULL;
+	struct limit_set_view v;
+	struct store_limit_state s;
+	int i;
+
+	v1_put(&p, 'L', 1);
+	v1_put(&p, 1, 1);
+	v1_put(&p, STORE_COUNT_DISTINCT, 1);
+	v1_put(&p, STORE_WINDOW_SLIDING, 1);
+	v1_put(&p, INTERVAL, 4);
+	v1_put(&p, RES, 4);
+	v1_put(&p, 0, 8 * 3);
+	v1_put(&p, 0, 2);
+	v1_put(&p, 3, 4);
+	v1_put(&p, 0, 2);
+	v1_put(&p, 0, 4);
+	for (i = 0; i < 3; i++) {
+		v1_put(&p, (uint64_t)i + 1, 8);
+		v1_put(&p, (uint64_t)(BASE + 100 * i), 8);
+	}
+	ck_assert_uint_eq((size_t)(p - buf), sizeof(buf));
+	ck_assert_msg(limit_record_decode(&rec, buf, sizeof(buf), &error) == 0, "decode: %s",
+		      error);
+	ck_assert_uint_eq(rec.n_hashes, 3);
+	limit_record_legacy_view(&rec, 2, BASE + INTERVAL + 50, &v);
+	ck_assert_uint_eq(v.live, 2);
+	ck_assert_int_eq(v.oldest, BASE + 100);
+	ck_assert(v.has_hash);
+	limit_record_legacy_view(&rec, 1, BASE + INTERVAL + 50, &v);
+	ck_assert(!v.has_hash);
+	ck_assert(limit_record_hash_counts(&rec, &rec.hashes[2], BASE + INTERVAL + 199));
+	ck_assert(!limit_record_hash_counts(&rec, &rec.hashes[2], BASE + INTERVAL + 200));
+	limit_record_state(&rec, &l, NULL, &v, BASE + INTERVAL + 50, &s);
+	ck_assert_uint_eq(s.committed, 2);
+	ck_assert_int_eq(s.next_free, BASE + 100 + INTERVAL);
+	/* moved out by the keeper: written as version 2, without them */
+	limit_record_forget_legacy(&rec);
+	ck_assert(rec.dirty);
+	ck_assert_uint_eq(limit_record_encode(&rec, buf, sizeof(buf)), LIMIT_RECORD_HEADER_SIZE);
+	ck_assert_uint_eq(buf[1], 2);
+	ck_assert_msg(limit_record_decode(&rec, buf, LIMIT_RECORD_HEADER_SIZE, &error) == 0,
+		      "decode: %s", error);
+	ck_assert_uint_eq(rec.n_hashes, 0);
+	ck_assert_uint_eq(rec.count, STORE_COUNT_DISTINCT);
+	buf[1] = 3;
+	ck_assert_int_eq(limit_record_decode(&rec, buf, LIMIT_RECORD_HEADER_SIZE, &error), -1);
 }
 END_TEST
 
@@ -259,6 +345,7 @@ static Suite *limit_record_suite(void)
 	tcase_add_test(tc, test_buckets);
 	tcase_add_test(tc, test_calendar_and_bytes);
 	tcase_add_test(tc, test_distinct);
+	tcase_add_test(tc, test_version1_inline_set);
 	tcase_add_test(tc, test_decode_truncated);
 	suite_add_tcase(s, tc);
 	return s;

@@ -8,9 +8,11 @@
  * DESCRIPTION
  *	Like quota_record.c: the record is decoded into arrays, changed in
  *	memory and encoded again.  The work is linear in the record's size:
- *	bucket cap plus reservations for messages, recipients and bytes
- *	(never the number of units sent), and the set of addresses for
- *	distinct recipients (bounded by max + margin).  Amounts saturate at
+ *	bucket cap plus reservations (never the number of units sent).  A
+ *	distinct limit's addresses live outside (limit_record.h): the caller
+ *	passes what its set holds as a struct limit_set_view; only a
+ *	version 1 record still carries them inline, until its first write
+ *	moves them out.  Amounts saturate at
  *	STORE_LIMIT_MAX, so a record full of huge amounts cannot wrap around
  *	into "under the limit".
  *
@@ -31,7 +33,8 @@
 #include "base/xalloc.h"
 
 #define LIMIT_RECORD_MAGIC 'L'
-#define LIMIT_RECORD_VERSION 1
+#define LIMIT_RECORD_VERSION 2
+#define LIMIT_RECORD_VERSION_INLINE 1	/* distinct addresses inside the record */
 
 /* get_u16 - big-endian 16-bit value at p */
 static uint16_t get_u16(const unsigned char *p)
@@ -118,7 +121,7 @@ static int64_t bucket_end(const struct limit_record *rec, const struct limit_buc
 	return add_span(b->start, (int64_t)rec->resolution + (int64_t)rec->interval);
 }
 
-/* hash_end - when a distinct address stops counting (sliding) */
+/* hash_end - when a legacy distinct address stops counting (sliding) */
 static int64_t hash_end(const struct limit_record *rec, const struct limit_hash *h)
 {
 	if (rec->window == STORE_WINDOW_CALENDAR)
@@ -215,7 +218,8 @@ int limit_record_decode(struct limit_record *rec, const void *data, size_t len,
 		*error_r = "limit record truncated";
 		return -1;
 	}
-	if (p[0] != LIMIT_RECORD_MAGIC || p[1] != LIMIT_RECORD_VERSION ||
+	if (p[0] != LIMIT_RECORD_MAGIC ||
+	    (p[1] != LIMIT_RECORD_VERSION && p[1] != LIMIT_RECORD_VERSION_INLINE) ||
 	    p[2] > STORE_COUNT_BYTES || p[3] > STORE_WINDOW_CALENDAR) {
 		*error_r = "limit record has an unknown format";
 		return -1;
@@ -386,21 +390,26 @@ static uint32_t bucket_cap(const struct limit_record *rec)
 
 /*
  * adopt - make rec hold limit's definition: another count or window starts
- * from 0, another calendar period drops the old period's usage
+ * from 0, another calendar period drops the old period's usage; true when
+ * the usage was dropped
  */
-static void adopt(struct limit_record *rec, const struct store_limit *limit)
+static bool adopt(struct limit_record *rec, const struct store_limit *limit)
 {
+	bool dropped = false;
+
 	if (rec->count != (uint8_t)limit->count || rec->window != (uint8_t)limit->window) {
 		clear_usage(rec);
 		rec->count = (uint8_t)limit->count;
 		rec->window = (uint8_t)limit->window;
 		rec->dirty = true;
+		dropped = true;
 	}
 	if (limit->window == STORE_WINDOW_CALENDAR) {
 		if (rec->period_start != limit->period_start) {
 			clear_usage(rec);
 			rec->period_start = limit->period_start;
 			rec->dirty = true;
+			dropped = true;
 		}
 		if (rec->period_end != limit->period_end) {
 			rec->period_end = limit->period_end;
@@ -411,6 +420,7 @@ static void adopt(struct limit_record *rec, const struct store_limit *limit)
 		rec->resolution = limit->resolution;
 		rec->dirty = true;
 	}
+	return dropped;
 }
 
 /* prune - drop expired reservations and usage out of the window at now */
@@ -445,6 +455,22 @@ static void prune(struct limit_record *rec, int64_t now)
 	}
 }
 
+bool limit_record_prepare(struct limit_record *rec, const struct store_limit *limit,
+			  int64_t now)
+{
+	bool dropped = adopt(rec, limit);
+
+	prune(rec, now);
+	return dropped;
+}
+
+const struct limit_resv *limit_record_resv(const struct limit_record *rec, const char *resid)
+{
+	int i = resv_find(rec, resid);
+
+	return i >= 0 ? &rec->resv[i] : NULL;
+}
+
 /* same_definition - does rec count what limit counts, in the same period? */
 static bool same_definition(const struct limit_record *rec, const struct store_limit *limit)
 {
@@ -457,23 +483,20 @@ static bool same_definition(const struct limit_record *rec, const struct store_l
 
 /*
  * usage_at - committed usage and next_free at now, with rec's own window
- * (interval, resolution, period_end as stored)
+ * (interval, resolution, period_end as stored); view: the distinct set
  */
-static uint64_t usage_at(const struct limit_record *rec, int64_t now, int64_t *next_free_r)
+static uint64_t usage_at(const struct limit_record *rec, const struct limit_set_view *view,
+			 int64_t now, int64_t *next_free_r)
 {
 	uint64_t sum = 0;
 	int64_t next = 0;
 	uint32_t i;
 
 	if (rec->count == STORE_COUNT_DISTINCT) {
-		for (i = 0; i < rec->n_hashes; i++) {
-			int64_t e = hash_end(rec, &rec->hashes[i]);
-
-			if (now >= e)
-				continue;
-			sum++;
-			if (next == 0 || e < next)
-				next = e;
+		if (view != NULL && view->live > 0) {
+			sum = view->live;
+			if (rec->window == STORE_WINDOW_SLIDING)
+				next = add_span(view->oldest, (int64_t)rec->interval);
 		}
 	} else if (rec->window == STORE_WINDOW_CALENDAR) {
 		sum = rec->period_amount;
@@ -498,22 +521,55 @@ static uint64_t usage_at(const struct limit_record *rec, int64_t now, int64_t *n
 	return sum;
 }
 
-uint64_t limit_record_committed(const struct limit_record *rec, int64_t now)
+uint64_t limit_record_committed(const struct limit_record *rec,
+				const struct limit_set_view *view, int64_t now)
 {
 	int64_t next;
 
-	return usage_at(rec, now, &next);
+	return usage_at(rec, view, now, &next);
+}
+
+bool limit_record_hash_counts(const struct limit_record *rec, const struct limit_hash *h,
+			      int64_t now)
+{
+	return now < hash_end(rec, h);
+}
+
+void limit_record_legacy_view(const struct limit_record *rec, uint64_t hash, int64_t now,
+			      struct limit_set_view *view)
+{
+	uint32_t i;
+	bool found;
+
+	memset(view, 0, sizeof(*view));
+	for (i = 0; i < rec->n_hashes; i++) {
+		if (!limit_record_hash_counts(rec, &rec->hashes[i], now))
+			continue;
+		if (view->live == 0 || rec->hashes[i].time < view->oldest)
+			view->oldest = rec->hashes[i].time;
+		view->live++;
+	}
+	i = hash_find(rec, hash, &found);
+	view->has_hash = found && limit_record_hash_counts(rec, &rec->hashes[i], now);
+}
+
+void limit_record_forget_legacy(struct limit_record *rec)
+{
+	if (rec->n_hashes > 0)
+		rec->dirty = true;
+	rec->n_hashes = 0;
 }
 
 void limit_record_state(const struct limit_record *rec, const struct store_limit *limit,
-			const char *resid, int64_t now, struct store_limit_state *state)
+			const char *resid, const struct limit_set_view *view, int64_t now,
+			struct store_limit_state *state)
 {
 	size_t len = resid != NULL ? strlen(resid) : 0;
 	uint32_t i;
 
 	memset(state, 0, sizeof(*state));
 	if (same_definition(rec, limit))
-		state->committed = usage_at(rec, now, &state->next_free);
+		state->committed = usage_at(rec, view, now, &state->next_free);
 	if (limit->window == STORE_WINDOW_CALENDAR && state->committed > 0)
 		state->next_free = limit->period_end;
 	for (i = 0; i < rec->n_resv; i++) {
@@ -539,17 +595,20 @@ static bool resv_has_hash(const struct limit_resv *r, uint64_t hash)
 }
 
 int limit_record_reserve(struct limit_record *rec, const struct store_limit *limit,
-			 const char *resid, const struct store_limit_ask *ask, int64_t now,
+			 const char *resid, const struct store_limit_ask *ask,
+			 const struct limit_set_view *view, int64_t now,
 			 struct store_limit_state *state, const char **error_r)
 {
+	static const struct limit_set_view empty;
 	struct store_limit_state st;
 	struct limit_resv *r = NULL;
-	bool distinct = limit->count == STORE_COUNT_DISTINCT, found, add_hash = false;
+	bool distinct = limit->count == STORE_COUNT_DISTINCT, add_hash = false;
 	uint64_t cost = ask->amount, others;
 	int i;
 
-	adopt(rec, limit);
-	prune(rec, now);
+	if (view == NULL)
+		view = &empty;
+	(void)limit_record_prepare(rec, limit, now);
 	i = resv_find(rec, resid);
 	if (i >= 0)
 		r = &rec->resv[i];
@@ -557,11 +616,10 @@ int limit_record_reserve(struct limit_record *rec, const struct store_limit *lim
 		cost = 0;
 		if (ask->amount > 0 && (r == NULL || !resv_has_hash(r, ask->rcpt_hash))) {
 			add_hash = true;
-			hash_find(rec, ask->rcpt_hash, &found);
-			cost = found ? 0 : 1;
+			cost = view->has_hash ? 0 : 1;
 		}
 	}
-	limit_record_state(rec, limit, resid, now, &st);
+	limit_record_state(rec, limit, resid, view, now, &st);
 	others = st.committed + st.reserved - st.own;
 	if (cost > 0 && (others >= limit->max ||
 			 others + st.own + cost > limit->max + limit->margin)) {
@@ -569,7 +627,7 @@ int limit_record_reserve(struct limit_record *rec, const struct store_limit *lim
 			*state = st;
 		return STORE_REFUSED;
 	}
-	if (add_hash && cost > 0 && rec->n_hashes + rec->n_resv >= LIMIT_RECORD_HASHES_MAX) {
+	if (add_hash && cost > 0 && view->live + rec->n_resv >= LIMIT_RECORD_HASHES_MAX) {
 		*error_r = "too many distinct addresses kept";
 		return STORE_ERROR;
 	}
@@ -601,7 +659,7 @@ int limit_record_reserve(struct limit_record *rec, const struct store_limit *lim
 	r->expiry = add_span(now, limit->reservation_ttl);
 	rec->dirty = true;
 	if (state != NULL)
-		limit_record_state(rec, limit, resid, now, state);
+		limit_record_state(rec, limit, resid, view, now, state);
 	return STORE_OK;
 }
 
@@ -638,48 +696,20 @@ static void bucket_add(struct limit_record *rec, uint64_t amount, int64_t now)
 	rec->dirty = true;
 }
 
-/* hash_add - put hash into the set at time now (renewed when present) */
-static void hash_add(struct limit_record *rec, uint64_t hash, int64_t now)
-{
-	bool found;
-	uint32_t i = hash_find(rec, hash, &found);
-
-	if (found) {
-		if (rec->hashes[i].time < now)
-			rec->hashes[i].time = now;
-		return;
-	}
-	rec->hashes = grow(rec->hashes, &rec->hashes_alloc, rec->n_hashes + 1,
-			   sizeof(*rec->hashes));
-	memmove(rec->hashes + i + 1, rec->hashes + i,
-		(rec->n_hashes - i) * sizeof(*rec->hashes));
-	rec->hashes[i].hash = hash;
-	rec->hashes[i].time = now;
-	rec->n_hashes++;
-}
-
 int limit_record_commit(struct limit_record *rec, const struct store_limit *limit,
 			const char *resid, uint64_t final, int64_t now, const char **error_r)
 {
 	struct limit_resv *r;
 	uint64_t amount;
-	uint16_t j;
 	int i;
 
-	adopt(rec, limit);
-	prune(rec, now);
+	(void)error_r;
+	(void)limit_record_prepare(rec, limit, now);
 	i = resv_find(rec, resid);
 	if (i < 0)
 		return 0;
 	r = &rec->resv[i];
-	if (limit->count == STORE_COUNT_DISTINCT) {
-		if (rec->n_hashes + r->n_hashes > LIMIT_RECORD_HASHES_MAX) {
-			*error_r = "too many distinct addresses kept";
-			return -1;
-		}
-		for (j = 0; j < r->n_hashes; j++)
-			hash_add(rec, r->hashes[j].hash, now);
-	} else {
+	if (limit->count != STORE_COUNT_DISTINCT) {
 		amount = final != UINT64_MAX ? final : r->amount;
 		if (limit->window == STORE_WINDOW_CALENDAR)
 			rec->period_amount = sat_add(rec->period_amount, amount);

@@ -36,6 +36,8 @@ struct store_lmdb {
 	MDB_dbi cache_dbi;
 	MDB_dbi grey_dbi;
 	MDB_dbi limits_dbi;
+	MDB_dbi dhash_dbi;	/* distinct limits' addresses by hash (store_lmdb_limits.c) */
+	MDB_dbi dtime_dbi;	/*   ... and by time of last use */
 	MDB_dbi locks_dbi;
 	MDB_dbi strikes_dbi;
 	MDB_dbi events_dbi;

@@ -11,7 +11,7 @@
  *	itself in greylist_record.c.
  *
  *	One LMDB environment in the directory store.path (created 0750 when
- *	missing) with seven named databases:
+ *	missing) with nine named databases:
  *	  quota  key = the user name's bytes (binary-safe, at most the LMDB key
  *	         size, 511 bytes), value = the packed quota_record of
  *	         quota_record.h: at most interval/resolution + 2 buckets and
@@ -30,6 +30,11 @@
  *	  limits store_limits_* with id != 0: key = id (4 bytes big-endian)
  *	         then the owner's bytes, value = the packed limit_record of
  *	         limit_record.h (id 0 is the quota record above).
+ *	  distinct-hash, distinct-time
+ *	         the address sets of distinct-recipients limits, under the
+ *	         limit's "limits" key, as sorted duplicates of 16 bytes
+ *	         (MDB_DUPSORT | MDB_DUPFIXED): (hash, time) and (time, hash);
+ *	         layout and upkeep in store_lmdb_limits.c.
  *	  locks, strikes, events
  *	         store_lock_* and store_event*: a lock per user name, the
  *	         user's recent strike times (swept like the cache), and the
@@ -341,7 +346,7 @@ int store_lmdb_open(const struct config *config, struct store **store_r, const c
 		*error_r = store_lmdb_error(s, "mdb_env_create", rc);
 		goto fail;
 	}
-	if ((rc = mdb_env_set_maxdbs(s->env, 7)) != 0 ||
+	if ((rc = mdb_env_set_maxdbs(s->env, 9)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, LMDB_MAX_READERS)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, (size_t)config->store_map_size_mb << 20)) != 0) {
 		*error_r = store_lmdb_error(s, "LMDB settings", rc);
@@ -368,6 +373,10 @@ int store_lmdb_open(const struct config *config, struct store **store_r, const c
 	    (rc = mdb_dbi_open(txn, "cache", MDB_CREATE, &s->cache_dbi)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "grey", MDB_CREATE, &s->grey_dbi)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "limits", MDB_CREATE, &s->limits_dbi)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "distinct-hash", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+			       &s->dhash_dbi)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "distinct-time", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+			       &s->dtime_dbi)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "locks", MDB_CREATE, &s->locks_dbi)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "strikes", MDB_CREATE, &s->strikes_dbi)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "events", MDB_CREATE, &s->events_dbi)) != 0) {

@@ -11,6 +11,32 @@
  *	"quota" database's quota_record under the owner's name, the very
  *	state store_quota_* keeps, so usage survives the upgrade.
  *
+ *	A distinct-recipients limit's addresses are not in its record but in
+ *	two databases under the same key, each a sorted set of 16-byte
+ *	duplicates (MDB_DUPSORT | MDB_DUPFIXED): "distinct-hash" holds (hash,
+ *	time) sorted by hash, "distinct-time" (time, hash) sorted by time;
+ *	hash and time big-endian, time with its sign bit flipped so that the
+ *	bytes sort like the numbers; time is the address's last commit.  A
+ *	reserve looks up its one hash (MDB_GET_BOTH_RANGE), a commit its
+ *	message's hashes (a repeat address moves to its new time), and the
+ *	count is LMDB's own count of the key's duplicates (mdb_cursor_count,
+ *	kept by LMDB in the duplicate tree: O(1), it cannot drift from the
+ *	set).  Expiry (sliding windows): every write first drops the
+ *	addresses whose time + interval has passed, oldest first from
+ *	"distinct-time" (all at once when the newest has passed too), so each
+ *	address is deleted once in its life; a read (usage, top, the states
+ *	of a refused reserve) skips and does not count them.  So a reserve
+ *	costs a few B-tree look-ups, O(log n), with 10 or 100,000 addresses in
+ *	the window, and usage O(1) plus the addresses expired since the
+ *	limit's last write.  Another count, window or period empties the set
+ *	(mdb_del of the key: LMDB frees the duplicate tree's pages); the
+ *	record is kept (not deleted as empty) while its set has an address.
+ *
+ *	Records written before the set moved out (limit_record.h format
+ *	version 1) keep their addresses inline: reads count them there, and
+ *	the record's first write moves the live ones into the two databases
+ *	and writes the record as version 2.  Nothing is converted at open.
+ *
  *	Every call is ONE write transaction over its n records: each record
  *	is read, decided and written in turn; a refusal or an error aborts
  *	the transaction, so either every limit changes or none does (LMDB's
@@ -43,6 +69,273 @@ struct lmdb_limits_args {
 	size_t *refused_r;
 	struct store_limit_state *states;
 };
+
+#define SET_ENTRY 16		/* a duplicate: (hash, time) or (time, hash) */
+#define TIME_BIAS ((uint64_t)1 << 63)
+
+/* A distinct limit's address set in one transaction. */
+struct lmdb_set {
+	MDB_txn *txn;
+	const struct store_lmdb *s;
+	MDB_val key;		/* the limit's "limits" key */
+};
+
+/* put_be64 - v big-endian at p */
+static void put_be64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+/* get_be64 - the big-endian 64-bit value at p */
+static uint64_t get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* time_bits - t as bytes that sort like the numbers */
+static uint64_t time_bits(int64_t t)
+{
+	return (uint64_t)t ^ TIME_BIAS;
+}
+
+/* bits_time - time_bits undone */
+static int64_t bits_time(uint64_t v)
+{
+	v ^= TIME_BIAS;
+	return v <= INT64_MAX ? (int64_t)v : -(int64_t)(UINT64_MAX - v) - 1;
+}
+
+/* by_hash - the "distinct-hash" duplicate of (hash, t) into buf */
+static MDB_val by_hash(unsigned char *buf, uint64_t hash, int64_t t)
+{
+	MDB_val v = { SET_ENTRY, buf };
+
+	put_be64(buf, hash);
+	put_be64(buf + 8, time_bits(t));
+	return v;
+}
+
+/* by_time - the "distinct-time" duplicate of (hash, t) into buf */
+static MDB_val by_time(unsigned char *buf, uint64_t hash, int64_t t)
+{
+	MDB_val v = { SET_ENTRY, buf };
+
+	put_be64(buf, time_bits(t));
+	put_be64(buf + 8, hash);
+	return v;
+}
+
+/* addr_counts - does an address last used at t count at now (sliding interval)? */
+static bool addr_counts(int64_t t, uint32_t interval, int64_t now)
+{
+	return t > INT64_MAX - (int64_t)interval || now < t + (int64_t)interval;
+}
+
+/* set_error - "limits: WHAT: LMDB's text" */
+static int set_error(const struct lmdb_set *set, const char *what, int rc,
+		     const char **error_r)
+{
+	char context[64];
+
+	snprintf(context, sizeof(context), "limits: address set %s", what);
+	*error_r = store_lmdb_error(set->s, context, rc);
+	return -1;
+}
+
+/*
+ * set_scan - what the set holds at now for a record with window and
+ * interval: *count_r every address stored, and in *view those that count
+ * (sliding: the oldest ones whose time has passed are skipped) and the
+ * oldest of them; has_hash is left alone.  0 or -1 with *error_r.
+ */
+static int set_scan(const struct lmdb_set *set, bool sliding, uint32_t interval, int64_t now,
+		    size_t *count_r, struct limit_set_view *view, const char **error_r)
+{
+	MDB_cursor *cur;
+	MDB_val k = set->key, v;
+	size_t count = 0, dead = 0;
+	int rc;
+
+	view->live = 0;
+	view->oldest = 0;
+	*count_r = 0;
+	rc = mdb_cursor_open(set->txn, set->s->dtime_dbi, &cur);
+	if (rc != 0)
+		return set_error(set, "cursor", rc, error_r);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	if (rc == 0)
+		rc = mdb_cursor_count(cur, &count);
+	if (rc == 0 && sliding) {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP);
+		if (rc == 0 && v.mv_size == SET_ENTRY &&
+		    !addr_counts(bits_time(get_be64(v.mv_data)), interval, now)) {
+			dead = count;	/* the newest has passed: all have */
+		} else if (rc == 0) {
+			rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP);
+			while (rc == 0 && v.mv_size == SET_ENTRY &&
+			       !addr_counts(bits_time(get_be64(v.mv_data)), interval, now)) {
+				dead++;
+				rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+			}
+		}
+	} else if (rc == 0) {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP);
+	}
+	if (rc == 0 && dead < count && v.mv_size == SET_ENTRY)
+		view->oldest = bits_time(get_be64(v.mv_data));
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return set_error(set, "read", rc, error_r);
+	*count_r = count;
+	view->live = count - dead;
+	return 0;
+}
+
+/*
+ * set_find - is hash in the set?  *time_r gets its time.  0 (absent or
+ * present) or -1 with *error_r.
+ */
+static int set_find(const struct lmdb_set *set, uint64_t hash, bool *found_r, int64_t *time_r,
+		    const char **error_r)
+{
+	unsigned char buf[SET_ENTRY];
+	MDB_cursor *cur;
+	MDB_val k = set->key, v = by_hash(buf, hash, INT64_MIN);
+	int rc;
+
+	*found_r = false;
+	rc = mdb_cursor_open(set->txn, set->s->dhash_dbi, &cur);
+	if (rc != 0)
+		return set_error(set, "cursor", rc, error_r);
+	/* the first duplicate >= (hash, the smallest time): hash's own if any */
+	rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+	if (rc == 0 && v.mv_size == SET_ENTRY && memcmp(v.mv_data, buf, 8) == 0) {
+		*found_r = true;
+		*time_r = bits_time(get_be64((const unsigned char *)v.mv_data + 8));
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return set_error(set, "look-up", rc, error_r);
+	return 0;
+}
+
+/* set_drop - empty the set (both databases); 0 or -1 with *error_r */
+static int set_drop(const struct lmdb_set *set, const char **error_r)
+{
+	MDB_val k = set->key;
+	int rc;
+
+	rc = mdb_del(set->txn, set->s->dhash_dbi, &k, NULL);
+	if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = mdb_del(set->txn, set->s->dtime_dbi, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return set_error(set, "drop", rc, error_r);
+	return 0;
+}
+
+/* set_remove - delete (hash, t) from both databases; 0 or an LMDB code */
+static int set_remove(const struct lmdb_set *set, uint64_t hash, int64_t t)
+{
+	unsigned char buf[SET_ENTRY];
+	MDB_val k = set->key, v = by_hash(buf, hash, t);
+	int rc;
+
+	rc = mdb_del(set->txn, set->s->dhash_dbi, &k, &v);
+	if (rc == 0 || rc == MDB_NOTFOUND) {
+		k = set->key;
+		v = by_time(buf, hash, t);
+		rc = mdb_del(set->txn, set->s->dtime_dbi, &k, &v);
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * set_put - hash used at t: added, or its time moved to t when older;
+ * *added_r says whether it is new.  0 or -1 with *error_r.
+ */
+static int set_put(const struct lmdb_set *set, uint64_t hash, int64_t t, bool *added_r,
+		   const char **error_r)
+{
+	unsigned char buf[SET_ENTRY];
+	MDB_val k, v;
+	int64_t old;
+	bool found;
+	int rc;
+
+	*added_r = false;
+	if (set_find(set, hash, &found, &old, error_r) < 0)
+		return -1;
+	if (found && old >= t)
+		return 0;
+	if (found && (rc = set_remove(set, hash, old)) != 0)
+		return set_error(set, "delete", rc, error_r);
+	k = set->key;
+	v = by_hash(buf, hash, t);
+	rc = mdb_put(set->txn, set->s->dhash_dbi, &k, &v, 0);
+	if (rc == 0) {
+		k = set->key;
+		v = by_time(buf, hash, t);
+		rc = mdb_put(set->txn, set->s->dtime_dbi, &k, &v, 0);
+	}
+	if (rc != 0)
+		return set_error(set, "write", rc, error_r);
+	*added_r = !found;
+	return 0;
+}
+
+/*
+ * set_trim - drop the addresses that no longer count at now (sliding),
+ * oldest first: all at once when the newest has passed.  0 or -1.
+ */
+static int set_trim(const struct lmdb_set *set, uint32_t interval, int64_t now,
+		    const char **error_r)
+{
+	MDB_cursor *cur;
+	MDB_val k = set->key, v;
+	uint64_t hash;
+	int64_t t;
+	int rc;
+
+	rc = mdb_cursor_open(set->txn, set->s->dtime_dbi, &cur);
+	if (rc != 0)
+		return set_error(set, "cursor", rc, error_r);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	if (rc == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP);
+	if (rc == 0 && v.mv_size == SET_ENTRY &&
+	    !addr_counts(bits_time(get_be64(v.mv_data)), interval, now)) {
+		mdb_cursor_close(cur);
+		return set_drop(set, error_r);
+	}
+	if (rc == 0)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP);
+	while (rc == 0 && v.mv_size == SET_ENTRY) {
+		t = bits_time(get_be64(v.mv_data));
+		if (addr_counts(t, interval, now))
+			break;
+		hash = get_be64((const unsigned char *)v.mv_data + 8);
+		rc = set_remove(set, hash, t);
+		if (rc == 0) {
+			/* the cursor's page may have changed under the deletes: seek again */
+			k = set->key;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return set_error(set, "expiry", rc, error_r);
+	return 0;
+}
 
 /* limit_key - the "limits" key of l into buf (4 + LMDB_KEY_MAX) */
 static int limit_key(const struct store_lmdb *s, const struct store_limit *l,
@@ -131,19 +424,115 @@ static int quota_step(struct quota_record *rec, const struct lmdb_limits_args *a
 	return status;
 }
 
-/* limit_step - one operation on a limit_record */
+/*
+ * set_view - rec's distinct set at now as struct limit_set_view (empty for
+ * another count; a version 1 record's inline set), has_hash for hash
+ */
+static int set_view(const struct lmdb_set *set, const struct limit_record *rec, uint64_t hash,
+		    bool want_hash, int64_t now, struct limit_set_view *view,
+		    const char **error_r)
+{
+	bool sliding = rec->window == STORE_WINDOW_SLIDING, found;
+	size_t count;
+	int64_t t;
+
+	memset(view, 0, sizeof(*view));
+	if (rec->n_hashes > 0) {
+		limit_record_legacy_view(rec, hash, now, view);
+		return 0;
+	}
+	if (rec->count != STORE_COUNT_DISTINCT)
+		return 0;
+	if (set_scan(set, sliding, rec->interval, now, &count, view, error_r) < 0)
+		return -1;
+	if (want_hash && view->live > 0) {
+		if (set_find(set, hash, &found, &t, error_r) < 0)
+			return -1;
+		view->has_hash = found && (!sliding || addr_counts(t, rec->interval, now));
+	}
+	return 0;
+}
+
+/*
+ * set_prepare - before a write to limit l's record: prepare the record
+ * (limit_record_prepare); a distinct set whose usage was dropped is
+ * emptied, a version 1 record's inline addresses move into the set, and
+ * the set's addresses that no longer count are dropped
+ */
+static int set_prepare(const struct lmdb_set *set, struct limit_record *rec,
+		       const struct store_limit *l, int64_t now, const char **error_r)
+{
+	bool was_distinct = rec->count == STORE_COUNT_DISTINCT, added;
+	uint32_t i;
+
+	if (limit_record_prepare(rec, l, now) && was_distinct && set_drop(set, error_r) < 0)
+		return -1;
+	if (rec->n_hashes > 0) {
+		for (i = 0; i < rec->n_hashes; i++)
+			if (limit_record_hash_counts(rec, &rec->hashes[i], now) &&
+			    set_put(set, rec->hashes[i].hash, rec->hashes[i].time, &added,
+				    error_r) < 0)
+				return -1;
+		limit_record_forget_legacy(rec);
+	}
+	if (rec->count == STORE_COUNT_DISTINCT && rec->window == STORE_WINDOW_SLIDING)
+		return set_trim(set, rec->interval, now, error_r);
+	return 0;
+}
+
+/*
+ * set_commit - add resid's reserved hashes to the set at now (a repeat
+ * address gets the new time); too many addresses is an error, nothing
+ * added
+ */
+static int set_commit(const struct lmdb_set *set, const struct limit_record *rec,
+		      const char *resid, int64_t now, const char **error_r)
+{
+	const struct limit_resv *r = limit_record_resv(rec, resid);
+	struct limit_set_view view;
+	size_t count;
+	bool added;
+	uint16_t j;
+
+	if (r == NULL || r->n_hashes == 0)
+		return 0;
+	if (set_scan(set, false, 0, now, &count, &view, error_r) < 0)
+		return -1;
+	if (count + r->n_hashes > LIMIT_RECORD_HASHES_MAX) {
+		*error_r = "too many distinct addresses kept";
+		return -1;
+	}
+	for (j = 0; j < r->n_hashes; j++)
+		if (set_put(set, r->hashes[j].hash, now, &added, error_r) < 0)
+			return -1;
+	return 0;
+}
+
+/* limit_step - one operation on a limit_record and, distinct, its set */
 static int limit_step(struct limit_record *rec, const struct lmdb_limits_args *a, size_t i,
-		      const char **error_r)
+		      const struct lmdb_set *set, const char **error_r)
 {
 	const struct store_limit *l = &a->limits[i];
+	struct limit_set_view view;
 	int status = STORE_OK;
 
+	if (a->op == LIM_RESERVE || a->op == LIM_COMMIT || a->op == LIM_RELEASE) {
+		if (set_prepare(set, rec, l, a->now, error_r) < 0)
+			return STORE_ERROR;
+	}
 	switch (a->op) {
 	case LIM_RESERVE:
+		if (set_view(set, rec, a->asks[i].rcpt_hash,
+			     l->count == STORE_COUNT_DISTINCT && a->asks[i].amount > 0, a->now,
+			     &view, error_r) < 0)
+			return STORE_ERROR;
 		/* the state comes with the decision */
-		return limit_record_reserve(rec, l, a->resid, &a->asks[i], a->now,
+		return limit_record_reserve(rec, l, a->resid, &a->asks[i], &view, a->now,
 					    a->states != NULL ? &a->states[i] : NULL, error_r);
 	case LIM_COMMIT:
+		if (l->count == STORE_COUNT_DISTINCT &&
+		    set_commit(set, rec, a->resid, a->now, error_r) < 0)
+			return STORE_ERROR;
 		if (limit_record_commit(rec, l, a->resid,
 					a->final != NULL ? a->final[i] : UINT64_MAX, a->now,
 					error_r) < 0)
@@ -156,9 +545,11 @@ static int limit_step(struct limit_record *rec, const struct lmdb_limits_args *a
 	case LIM_RESET:
 		break;
 	}
-	if (a->states != NULL)
-		limit_record_state(rec, l, a->resid, a->now,
-				   &a->states[i]);
+	if (a->states != NULL && status == STORE_OK) {
+		if (set_view(set, rec, 0, false, a->now, &view, error_r) < 0)
+			return STORE_ERROR;
+		limit_record_state(rec, l, a->resid, &view, a->now, &a->states[i]);
+	}
 	return status;
 }
 
@@ -197,18 +588,26 @@ static int one_limit(struct store_lmdb *s, MDB_txn *txn, const struct lmdb_limit
 	MDB_dbi dbi = l->id == 0 ? s->quota_dbi : s->limits_dbi;
 	struct quota_record qrec;
 	struct limit_record lrec;
+	struct lmdb_set set;
 	MDB_val key, val;
 	const char *why;
+	size_t count;
+	bool empty;
 	int rc, status;
 
 	if (limit_key(s, l, buf, &key, error_r) < 0)
 		return STORE_ERROR;
+	set.txn = txn;
+	set.s = s;
+	set.key = key;
 	if (a->op == LIM_RESET) {
 		rc = mdb_del(txn, dbi, &key, NULL);
 		if (rc != 0 && rc != MDB_NOTFOUND) {
 			*error_r = store_lmdb_error(s, "limits: reset", rc);
 			return STORE_ERROR;
 		}
+		if (l->id != 0 && set_drop(&set, error_r) < 0)
+			return STORE_ERROR;
 		return STORE_OK;
 	}
 	rc = mdb_get(txn, dbi, &key, &val);
@@ -240,10 +639,21 @@ static int one_limit(struct store_lmdb *s, MDB_txn *txn, const struct lmdb_limit
 		*error_r = store_lmdb_errorf("%s (store_limits_reset clears it)", why);
 		return STORE_ERROR;
 	}
-	status = limit_step(&lrec, a, i, error_r);
+	status = limit_step(&lrec, a, i, &set, error_r);
 	if (status == STORE_OK && lrec.dirty && a->op != LIM_USAGE) {
-		rc = put_record(txn, dbi, &key, limit_record_is_empty(&lrec),
-				limit_record_encoded_size(&lrec), &lrec, false);
+		/* the record stays while its address set holds one */
+		empty = limit_record_is_empty(&lrec);
+		if (empty && lrec.count == STORE_COUNT_DISTINCT) {
+			struct limit_set_view view;
+
+			if (set_scan(&set, false, 0, a->now, &count, &view, error_r) < 0)
+				status = STORE_ERROR;
+			empty = count == 0;
+		}
+	}
+	if (status == STORE_OK && lrec.dirty && a->op != LIM_USAGE) {
+		rc = put_record(txn, dbi, &key, empty, limit_record_encoded_size(&lrec), &lrec,
+				false);
 		if (rc != 0) {
 			*error_r = store_lmdb_error(s, "limits: write", rc);
 			status = STORE_ERROR;
@@ -361,6 +771,8 @@ static int top_scan(struct store_lmdb *s, MDB_txn *txn, uint32_t id,
 	MDB_cursor *cur;
 	MDB_val key = { 4, prefix }, val;
 	MDB_cursor_op op = id == 0 ? MDB_FIRST : MDB_SET_RANGE;
+	struct limit_set_view view;
+	struct lmdb_set set = { txn, s, { 0, NULL } };
 	const char *why;
 	int rc;
 
@@ -385,9 +797,11 @@ static int top_scan(struct store_lmdb *s, MDB_txn *txn, uint32_t id,
 		if (key.mv_size < 4 || memcmp(key.mv_data, prefix, 4) != 0)
 			break;
 		limit_record_init(&r);
-		if (limit_record_decode(&r, val.mv_data, val.mv_size, &why) == 0)
+		set.key = key;
+		if (limit_record_decode(&r, val.mv_data, val.mv_size, &why) == 0 &&
+		    set_view(&set, &r, 0, false, now, &view, error_r) == 0)
 			emit(ctx, (const char *)key.mv_data + 4, key.mv_size - 4,
-			     limit_record_committed(&r, now));
+			     limit_record_committed(&r, &view, now));
 		limit_record_reset(&r);
 	}
 	mdb_cursor_close(cur);
