@@ -443,6 +443,239 @@ START_TEST(test_corrupt_record)
 }
 END_TEST
 
+/* raw_dups - the duplicates under key in a DUPSORT database of envdir (store closed) */
+static size_t raw_dups(const char *db, const void *key, size_t klen)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_dbi dbi;
+	size_t n = 0;
+	int rc;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 2), 0);
+	ck_assert_int_eq(mdb_env_open(env, envdir, MDB_RDONLY, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, db, MDB_DUPSORT | MDB_DUPFIXED, &dbi), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+	if (rc == 0)
+		ck_assert_int_eq(mdb_cursor_count(cur, &n), 0);
+	else
+		ck_assert_int_eq(rc, MDB_NOTFOUND);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return n;
+}
+
+/* raw_version - the format version byte of the "limits" record under key (0: none) */
+static int raw_version(const void *key, size_t klen)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int version = 0;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 2), 0);
+	ck_assert_int_eq(mdb_env_open(env, envdir, MDB_RDONLY, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "limits", 0, &dbi), 0);
+	if (mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size >= 2)
+		version = ((const unsigned char *)v.mv_data)[1];
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return version;
+}
+
+/* dlimit - the distinct-recipients limit of the set cases: "dora", id 9, sliding hour */
+static struct store_limit dlimit(void)
+{
+	struct store_limit l;
+
+	memset(&l, 0, sizeof(l));
+	l.owner = "dora";
+	l.owner_len = 4;
+	l.id = 9;
+	l.count = STORE_COUNT_DISTINCT;
+	l.window = STORE_WINDOW_SLIDING;
+	l.interval = 3600;
+	l.resolution = 60;
+	l.max = 100000;
+	l.reservation_ttl = 300;
+	return l;
+}
+
+static const char dkey[] = "\0\0\0\x09" "dora";	/* dlimit's key: id big-endian, owner */
+
+/* dask - reserve hash for resid at now; the reservation's amount after it */
+static uint64_t dask(const struct store_limit *l, const char *resid, uint64_t hash, int64_t now)
+{
+	struct store_limit_ask a = { 1, hash };
+	struct store_limit_state s;
+	const char *error = NULL;
+
+	ck_assert_msg(store_limits_reserve(st, resid, l, &a, 1, now, NULL, &s, &error) == STORE_OK,
+		      "reserve %s: %s", resid, error != NULL ? error : "refused");
+	return s.own;
+}
+
+/* dcommit - commit resid at now */
+static void dcommit(const struct store_limit *l, const char *resid, int64_t now)
+{
+	const char *error = NULL;
+
+	ck_assert_msg(store_limits_commit(st, resid, l, NULL, 1, now, &error) == STORE_OK,
+		      "commit %s: %s", resid, error);
+}
+
+/* dusage - the limit's state at now */
+static struct store_limit_state dusage(const struct store_limit *l, int64_t now)
+{
+	struct store_limit_state s;
+	const char *error = NULL;
+
+	ck_assert_msg(store_limits_usage(st, l, 1, now, &s, &error) == STORE_OK, "usage: %s",
+		      error);
+	return s;
+}
+
+START_TEST(test_distinct_set_expiry)
+{
+	/* ten messages of 100 new addresses, one every 100 s; the set in the
+	 * two address databases holds what counts, no more, after each write */
+	struct store_limit l = dlimit();
+	struct store_limit_state s;
+	const char *error = NULL;
+	char resid[16];
+	int k, j;
+
+	st = reopen();
+	for (k = 0; k < 10; k++) {
+		snprintf(resid, sizeof(resid), "m%d", k);
+		for (j = 0; j < 100; j++)
+			dask(&l, resid, (uint64_t)(k * 100 + j + 1), BASE + k * 100);
+		dcommit(&l, resid, BASE + k * 100);
+	}
+	s = dusage(&l, BASE + 900);
+	ck_assert_uint_eq(s.committed, 1000);
+	ck_assert_int_eq(s.next_free, BASE + 3600);
+	/* a read skips the expired ones (messages 0-2) without dropping them */
+	s = dusage(&l, BASE + 3600 + 250);
+	ck_assert_uint_eq(s.committed, 700);
+	ck_assert_int_eq(s.next_free, BASE + 300 + 3600);
+	/* an expired address costs again, a live one does not */
+	ck_assert_uint_eq(dask(&l, "x", 1, BASE + 3850), 1);
+	ck_assert_uint_eq(dask(&l, "x", 350, BASE + 3850), 1);
+	dcommit(&l, "x", BASE + 3850);
+	s = dusage(&l, BASE + 3850);
+	ck_assert_uint_eq(s.committed, 701);
+	store_close(&st);
+	ck_assert_uint_eq(raw_dups("distinct-hash", dkey, sizeof(dkey) - 1), 701);
+	ck_assert_uint_eq(raw_dups("distinct-time", dkey, sizeof(dkey) - 1), 701);
+	ck_assert_int_eq(raw_version(dkey, sizeof(dkey) - 1), 2);
+	/* the last message's addresses leave at BASE + 4500; 1 and 350
+	 * (renewed at BASE + 3850) stay */
+	st = reopen();
+	s = dusage(&l, BASE + 4500);
+	ck_assert_uint_eq(s.committed, 2);
+	ck_assert_int_eq(s.next_free, BASE + 3850 + 3600);
+	ck_assert_uint_eq(dask(&l, "y", 5000, BASE + 4500), 1);
+	dcommit(&l, "y", BASE + 4500);
+	store_close(&st);
+	ck_assert_uint_eq(raw_dups("distinct-hash", dkey, sizeof(dkey) - 1), 3);
+	ck_assert_uint_eq(raw_dups("distinct-time", dkey, sizeof(dkey) - 1), 3);
+	/* all gone: the whole set at once; a reserve alone keeps the record */
+	st = reopen();
+	ck_assert_uint_eq(dask(&l, "z", 350, BASE + 9000), 1);
+	s = dusage(&l, BASE + 9000);
+	ck_assert_uint_eq(s.committed, 0);
+	ck_assert_uint_eq(s.reserved, 1);
+	dcommit(&l, "z", BASE + 9000);
+	/* another window kind empties the set */
+	l.window = STORE_WINDOW_CALENDAR;
+	l.period_start = BASE + 9000;
+	l.period_end = BASE + 9000 + 86400;
+	ck_assert_uint_eq(dask(&l, "c", 350, BASE + 9001), 1);
+	s = dusage(&l, BASE + 9001);
+	ck_assert_uint_eq(s.committed, 0);
+	ck_assert_int_eq(store_limits_release(st, "c", &l, 1, BASE + 9001, &error), STORE_OK);
+	store_close(&st);
+	ck_assert_uint_eq(raw_dups("distinct-hash", dkey, sizeof(dkey) - 1), 0);
+	ck_assert_uint_eq(raw_version(dkey, sizeof(dkey) - 1), 0);
+	/* reset drops the set with the record */
+	st = reopen();
+	ck_assert_uint_eq(dask(&l, "d", 7, BASE + 9002), 1);
+	dcommit(&l, "d", BASE + 9002);
+	ck_assert_int_eq(store_limits_reset(st, &l, 1, &error), STORE_OK);
+	s = dusage(&l, BASE + 9002);
+	ck_assert_uint_eq(s.committed, 0);
+	store_close(&st);
+	ck_assert_uint_eq(raw_dups("distinct-hash", dkey, sizeof(dkey) - 1), 0);
+	ck_assert_uint_eq(raw_dups("distinct-time", dkey, sizeof(dkey) - 1), 0);
+	ck_assert_int_eq(raw_version(dkey, sizeof(dkey) - 1), 0);
+}
+END_TEST
+
+/* v1_put - append n bytes of v big-endian at *p */
+static void v1_put(unsigned char **p, uint64_t v, int n)
+{
+	while (n-- > 0)
+		*(*p)++ = (unsigned char)(v >> (8 * n));
+}
+
+START_TEST(test_distinct_version1)
+{
+	/* a record as the previous code wrote it (format 1): dora's hour,
+	 * addresses 1, 2, 3 inline, last used at BASE, BASE + 100, BASE + 200 */
+	struct store_limit l = dlimit();
+	struct store_limit_state s;
+	unsigned char rec[48 + 3 * 16], *p = rec;
+	int i;
+
+	v1_put(&p, 'L', 1);
+	v1_put(&p, 1, 1);
+	v1_put(&p, STORE_COUNT_DISTINCT, 1);
+	v1_put(&p, STORE_WINDOW_SLIDING, 1);
+	v1_put(&p, 3600, 4);
+	v1_put(&p, 60, 4);
+	v1_put(&p, 0, 24);
+	v1_put(&p, 0, 2);
+	v1_put(&p, 3, 4);
+	v1_put(&p, 0, 6);
+	for (i = 0; i < 3; i++) {
+		v1_put(&p, (uint64_t)i + 1, 8);
+		v1_put(&p, (uint64_t)(BASE + 100 * i), 8);
+	}
+	st = reopen();
+	store_close(&st);
+	put_raw("limits", dkey, sizeof(dkey) - 1, rec, sizeof(rec));
+	/* read as it is */
+	st = reopen();
+	s = dusage(&l, BASE + 3650);
+	ck_assert_uint_eq(s.committed, 2);
+	ck_assert_int_eq(s.next_free, BASE + 100 + 3600);
+	store_close(&st);
+	ck_assert_int_eq(raw_version(dkey, sizeof(dkey) - 1), 1);
+	/* converted by the first write: 2 known, 1 expired */
+	st = reopen();
+	ck_assert_uint_eq(dask(&l, "m", 2, BASE + 3650), 0);
+	ck_assert_uint_eq(dask(&l, "m", 1, BASE + 3650), 1);
+	dcommit(&l, "m", BASE + 3650);
+	s = dusage(&l, BASE + 3650);
+	ck_assert_uint_eq(s.committed, 3);
+	ck_assert_int_eq(s.next_free, BASE + 200 + 3600);
+	store_close(&st);
+	ck_assert_int_eq(raw_version(dkey, sizeof(dkey) - 1), 2);
+	ck_assert_uint_eq(raw_dups("distinct-hash", dkey, sizeof(dkey) - 1), 3);
+	ck_assert_uint_eq(raw_dups("distinct-time", dkey, sizeof(dkey) - 1), 3);
+}
+END_TEST
+
 START_TEST(test_long_names)
 {
 	struct store_quota_state s;
@@ -577,6 +810,8 @@ static Suite *lmdb_suite(void)
 	tcase_add_test(tc, test_directory);
 	tcase_add_test(tc, test_corrupt_record);
 	tcase_add_test(tc, test_long_names);
+	tcase_add_test(tc, test_distinct_set_expiry);
+	tcase_add_test(tc, test_distinct_version1);
 	tcase_add_test(tc, test_locks_multi_process);
 	tcase_add_test(tc, test_lock_get_cost);
 	tcase_add_test(tc, test_lock_long_names);
