@@ -9,7 +9,7 @@
  *	local_part_casefold).  The null sender passes with null_sender_ok.
  *	Each answer is cached in the store for cache_ttl seconds under
  *	sender_domain_auth_key, which chapps-cli clears on a change.  When
- *	quota is in force with lock.check, the first look-up reads the user's
+ *	quota runs next with lock.check, the first look-up reads the user's
  *	lock as well (store_mail_lookup: one round trip on Redis) and hands
  *	it to quota's lock check (policy_msg_set_lock).
  *
@@ -43,14 +43,23 @@ size_t sender_domain_auth_key(void *buf, size_t size, const char *user, char kin
 	return store_key(buf, size, "sda", user, tag, name, (char *)NULL);
 }
 
-/* sda_lock_along - read quota's lock.check along with the first cache look-up? */
+/*
+ * sda_lock_along - read quota's lock.check along with the first cache
+ * look-up?  When quota runs after this policy (listed after it: both have
+ * the same order) with lock.check on
+ */
 static bool sda_lock_along(const struct config *c)
 {
+	bool sda_seen = false;
+
 	if (!c->lock_check)
 		return false;
-	for (int k = 0; k < c->n_outbound_policies; k++)
-		if (c->outbound_policies[k] == OUTBOUND_POLICY_QUOTA)
-			return true;
+	for (int k = 0; k < c->n_outbound_policies; k++) {
+		if (c->outbound_policies[k] == OUTBOUND_POLICY_SDA)
+			sda_seen = true;
+		else if (c->outbound_policies[k] == OUTBOUND_POLICY_QUOTA)
+			return sda_seen;
+	}
 	return false;
 }
 
