@@ -42,6 +42,10 @@
 #   BENCH_E2E=0     skip D (Postfix)
 #   BENCH_METRICS_ROUNDS  rounds of M                                   [6]
 #   BENCH_ONLY=metrics    run M alone (and print its rows only)
+#   BENCH_ONLY=redis      run R alone: gate + SDA + quota on Redis, this build against
+#                         no-op and, with BENCH_BASELINE=/path/to/other/chapps-milter (say
+#                         main's), against that build, side by side in one run; milter and
+#                         redis-server CPU and Redis round trips per message
 #   BENCH_KEEP=1    keep the work directory (logs, configs, raw results)
 #
 # Exit status: 0 when every run saw only the replies it expected, 1 otherwise.  Targets
@@ -85,7 +89,7 @@ CLK_TCK=$(getconf CLK_TCK)
 W=
 FAILURES=()
 declare -A PID=()
-declare -A BEST=() BEST_CPU=()
+declare -A BEST=() BEST_CPU=() BEST_CMDS=()
 ROWS=()
 
 # ---- processes ----------------------------------------------------------------
@@ -205,23 +209,28 @@ run_bench()
 # the best run (highest rate) of KEY in BEST[KEY], its milter CPU us/message in BEST_CPU
 measure()
 {
-	local key=$1 port=$2 name=$3 c0 c1 r0=0 r1=0 line n cpu; shift 3
+	local key=$1 port=$2 name=$3 c0 c1 r0=0 r1=0 k0=0 k1=0 line n cpu; shift 3
 	c0=$(cpu_ticks "${PID[$name]}")
-	[ "$name" = credis ] && r0=$(cpu_ticks "${PID[redis]}")
+	case $name in credis*) r0=$(cpu_ticks "${PID[redis]}") k0=$(redis_reads) ;; esac
 	line=$(run_bench "$key" "$port" "$@")
 	c1=$(cpu_ticks "${PID[$name]}")
-	[ "$name" = credis ] && r1=$(cpu_ticks "${PID[redis]}")
+	case $name in credis*) r1=$(cpu_ticks "${PID[redis]}") k1=$(redis_reads) ;; esac
 	n=$(kv msgs "$line")
 	cpu=0
 	[ "$n" -gt 0 ] && cpu=$(( (c1 - c0) * 1000000 / CLK_TCK / n ))
 	# Redis: the server's CPU is part of the cost on this host ("milter+server")
-	[ "$n" -gt 0 ] && [ "$name" = credis ] &&
-		cpu="$cpu+$(( (r1 - r0) * 1000000 / CLK_TCK / n ))"
+	case $name in credis*)
+		[ "$n" -gt 0 ] && cpu="$cpu+$(( (r1 - r0) * 1000000 / CLK_TCK / n ))" ;;
+	esac
 	if [ -z "${BEST[$key]:-}" ] ||
 	   awk -v a="$(kv rate "$line")" -v b="$(kv rate "${BEST[$key]}")" 'BEGIN { exit !(a > b) }'
 	then
 		BEST[$key]=$line
 		BEST_CPU[$key]=$cpu
+		# Redis round trips per message (the INFO call is about one more)
+		[ "$n" -gt 0 ] && [ "$k1" -gt 0 ] &&
+			BEST_CMDS[$key]=$(awk -v a="$((k1 - k0 - 1))" -v n="$n" \
+				'BEGIN { printf "%.2f", a / n }')
 	fi
 	printf '  %-26s %9.0f msg/s  p99 %7.0f us  milter cpu %4s us/msg\n' "$key" \
 		"$(kv rate "$line")" "$(p99 "$line")" "$cpu" >&2
@@ -363,6 +372,12 @@ start_redis()
 	return 1
 }
 
+# redis_reads - INFO stats total_reads_processed of the private server: the read events on
+# client sockets, one per request or pipelined batch (a round trip; commands run inside a
+# script are not counted, as total_commands_processed would)
+redis_reads() { redis-cli -p "$P_REDIS" info stats 2>/dev/null | tr -d '\r' |
+	awk -F: '$1 == "total_reads_processed" { print $2 }'; }
+
 # redis_used_memory - INFO memory used_memory, bytes
 redis_used_memory() { redis-cli -p "$P_REDIS" info memory | tr -d '\r' |
 	awk -F: '$1 == "used_memory" { print $2 }'; }
@@ -453,6 +468,62 @@ phase_a()
 			-t 30
 	done
 	stop noop
+}
+
+# ---- R: Redis, this build against another one, side by side -------------------------
+
+# phase_r - BENCH_ONLY=redis: gate + SDA + quota on Redis with this build's chapps-milter
+# and, when BENCH_BASELINE names another build's chapps-milter (main's), with that one,
+# on the same Redis and policy database, interleaved with the no-op (accepts at DATA) at
+# 16 and 1 connections, BENCH_ROUNDS rounds
+phase_r()
+{
+	local c base=()
+	echo "R: Redis, this build${BENCH_BASELINE:+ and $BENCH_BASELINE}, side by side" >&2
+	start noop "$P_NOOP" "$NOOP" -p "inet:$P_NOOP@127.0.0.1" -l data -r || return 1
+	start credis "$P_CHAPPS2" "$MILTER" -f -c "$W/conf/redis.conf" || return 1
+	warm "$P_NOOP"
+	warm "$P_CHAPPS2"
+	if [ -n "${BENCH_BASELINE:-}" ]; then
+		conf "$W/conf/redis-base.conf" "$P_CHAPPS3" '"sender_domain_auth", "quota"' redis \
+			"$W/unused"
+		start credisbase "$P_CHAPPS3" "$BENCH_BASELINE" -f -c "$W/conf/redis-base.conf" ||
+			return 1
+		warm "$P_CHAPPS3"
+	fi
+	for c in 16 1; do
+		base=()
+		[ -n "${BENCH_BASELINE:-}" ] && base=("base$c:$P_CHAPPS3:credisbase")
+		compare "$c" "noop$c:$P_NOOP:noop" "redis$c:$P_CHAPPS2:credis" "${base[@]}"
+	done
+	stop noop credis
+	[ -n "${BENCH_BASELINE:-}" ] && stop credisbase
+	return 0
+}
+
+# table_r - the rows of phase_r
+table_r()
+{
+	local c l n b
+	section "R. Redis, gate+SDA+quota, this build${BENCH_BASELINE:+ vs $BENCH_BASELINE}, best of $ROUNDS interleaved rounds (msg/s, CPU us/msg milter+redis-server, Redis round trips/msg)"
+	for c in 16 1; do
+		l=${BEST[redis$c]:-} n=${BEST[noop$c]:-} b=${BEST[base$c]:-}
+		[ -n "$l" ] || continue
+		row "this build, $c conns, vs no-op" "$(fmt_rate "$l" "${BEST_CPU[redis$c]}")" \
+			"$(fmt_rate "$n" "${BEST_CPU[noop$c]}")" \
+			"$(ratio "$(kv rate "$l")" "$(kv rate "$n")")" \
+			"$([ "$c" = 16 ] && echo ">= 0.60" || echo -)" \
+			"$([ "$c" = 16 ] && verdict ge "$(ratio "$(kv rate "$l")" "$(kv rate "$n")")" 0.60 || echo -)"
+		row "  Redis round trips per message, $c conns" "${BEST_CMDS[redis$c]:-?}" \
+			"${BEST_CMDS[base$c]:-?} (baseline)" "" "" ""
+		[ -n "$b" ] || continue
+		row "baseline, $c conns, vs no-op" "$(fmt_rate "$b" "${BEST_CPU[base$c]}")" \
+			"$(fmt_rate "$n" "${BEST_CPU[noop$c]}")" \
+			"$(ratio "$(kv rate "$b")" "$(kv rate "$n")")" "-" "-"
+		row "  this build vs baseline, $c conns" "$(printf '%.0f/s' "$(kv rate "$l")")" \
+			"$(printf '%.0f/s' "$(kv rate "$b")")" \
+			"$(ratio "$(kv rate "$l")" "$(kv rate "$b")")" "-" "-"
+	done
 }
 
 # ---- M: the cost of metrics --------------------------------------------------------
@@ -728,6 +799,10 @@ table()
 		table_m
 		return 0
 	fi
+	if [ "${BENCH_ONLY:-}" = redis ]; then
+		table_r
+		return 0
+	fi
 
 	section "A. milter protocol, loopback TCP, 1 recipient, 1,000 users, best of $ROUNDS (msg/s, CPU us/msg of the milter [+redis-server])"
 	l=${BEST[gate16]:-} n=${BEST[noopmail16]:-}
@@ -973,6 +1048,19 @@ main()
 		echo "bench: redis-server not installed; no Redis rows" >&2
 	fi
 
+	if [ "${BENCH_ONLY:-}" = redis ]; then
+		if [ "$redis" = 1 ]; then
+			phase_r || FAILURES+=("phase R aborted")
+			stop redis
+		else
+			FAILURES+=("BENCH_ONLY=redis: no redis-server")
+		fi
+		table "$redis"
+		print_table
+		echo "(took $((SECONDS - t0)) s, load at the end $(cut -d' ' -f1 /proc/loadavg))"
+		[ ${#FAILURES[@]} -eq 0 ]
+		return
+	fi
 	if [ "${BENCH_ONLY:-}" = metrics ]; then
 		phase_m || FAILURES+=("phase M aborted")
 		[ "$redis" = 1 ] && stop redis

@@ -507,6 +507,72 @@ START_TEST(test_lock_check)
 }
 END_TEST
 
+#define SDA_QUOTA "outbound: { policies = [ \"sender_domain_auth\", \"quota\" ]; };\n"
+#define QUOTA_SDA "outbound: { policies = [ \"quota\", \"sender_domain_auth\" ]; };\n"
+
+/*
+ * lock.check with sender_domain_auth first: its cache look-up reads the
+ * lock too (store_mail_lookup) and quota uses that read, on a cache miss
+ * and on a hit; a lock set or cleared between two messages is seen by the
+ * next; with quota first, quota reads the lock itself
+ */
+START_TEST(test_lock_check_with_sda)
+{
+	struct store_lock_info info;
+	struct run m;
+	const char *err = NULL;
+	struct store *store;
+
+	start(SDA_QUOTA "lock: { reply = \"550 5.7.1 Locked\"; };");
+	store = backends_store(backends, clock_now, &err);
+	ck_assert_ptr_nonnull(store);
+	/* not locked: the read handed over is used (consumed) by quota */
+	ck_assert_int_eq(run_mail(&m, "alice", "<alice@example.com>"), POLICY_CONTINUE);
+	ck_assert_int_eq(policy_msg_take_lock(m.msg, &info), STORE_ERROR);
+	run_free(&m);
+	ck_assert_int_eq(store_lock_set(store, "alice", 5, "by hand", clock_now, &err), STORE_OK);
+	/* the SDA answer is cached now: the lock comes with the cache hit */
+	ck_assert_int_eq(run_mail(&m, "alice", "<alice@example.com>"), POLICY_REJECT);
+	ck_assert_str_eq(m.reply, "550 5.7.1 Locked");
+	ck_assert_str_eq(m.r.detail, "locked: by hand");
+	ck_assert_str_eq(m.r.policy, "lock");
+	run_free(&m);
+	ck_assert_int_eq(store_lock_clear(store, "alice", 5, &err), STORE_OK);
+	ck_assert_int_eq(send("alice", 1), 1);
+	ck_assert_uint_eq(used(), 1);
+	/* a sender the domain does not allow is refused by sender_domain_auth first */
+	ck_assert_int_eq(store_lock_set(store, "alice", 5, "again", clock_now, &err), STORE_OK);
+	ck_assert_int_eq(run_mail(&m, "alice", "<alice@other.test>"), POLICY_REJECT);
+	ck_assert_str_eq(m.r.policy, "sender_domain_auth");
+	run_free(&m);
+	ck_assert_int_eq(run_mail(&m, "alice", "<alice@example.com>"), POLICY_REJECT);
+	ck_assert_str_eq(m.r.detail, "locked: again");
+	run_free(&m);
+	stop();
+
+	/* the cache off: sender_domain_auth reads nothing, quota reads the lock */
+	start(SDA_QUOTA "sender_domain_auth: { cache_ttl = 0; };");
+	store = backends_store(backends, clock_now, &err);
+	ck_assert_int_eq(store_lock_set(store, "alice", 5, "nocache", clock_now, &err), STORE_OK);
+	ck_assert_int_eq(run_mail(&m, "alice", "<alice@example.com>"), POLICY_REJECT);
+	ck_assert_str_eq(m.r.detail, "locked: nocache");
+	run_free(&m);
+	stop();
+
+	/* quota first: it reads the lock itself; sender_domain_auth reads none along */
+	start(QUOTA_SDA);
+	store = backends_store(backends, clock_now, &err);
+	ck_assert_int_eq(run_mail(&m, "alice", "<alice@example.com>"), POLICY_CONTINUE);
+	ck_assert_int_eq(policy_msg_take_lock(m.msg, &info), STORE_ERROR);
+	run_free(&m);
+	ck_assert_int_eq(store_lock_set(store, "alice", 5, "first", clock_now, &err), STORE_OK);
+	ck_assert_int_eq(run_mail(&m, "alice", "<alice@example.com>"), POLICY_REJECT);
+	ck_assert_str_eq(m.r.detail, "locked: first");
+	run_free(&m);
+	stop();
+}
+END_TEST
+
 /* the replies of the actions, and what a monitored action logs */
 START_TEST(test_action_monitored_names_action)
 {
@@ -592,6 +658,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_limit_row_overrides);
 	tcase_add_test(tc, test_quarantine_cap_at_eom);
 	tcase_add_test(tc, test_lock_check);
+	tcase_add_test(tc, test_lock_check_with_sda);
 	tcase_add_test(tc, test_action_monitored_names_action);
 	tcase_add_test(tc, test_alerts);
 	suite_add_tcase(s, tc);

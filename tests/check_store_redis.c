@@ -7,7 +7,8 @@
  * folding after clock jumps, a server killed or hung mid-run (STORE_ERROR
  * within the timeouts, recovery without reopening the store), password,
  * database index, unix socket, pooling, the locks' layout (seen at once
- * through a second pool) and the cost of store_lock_get.  Exits 77 when
+ * through a second pool), store_mail_lookup's error replies and deadline,
+ * and the cost of store_lock_get and store_mail_lookup.  Exits 77 when
  * redis-server is not installed.
  */
 #include "autoconf.h"
@@ -32,6 +33,8 @@
 #define TIMEOUT_MS 300		/* connect and command timeouts of the failure cases */
 
 static struct redis_helper_server main_srv;
+
+static long long info_field(redisContext *c, const char *name);
 
 /*
  * The server of a case that kills, stops or configures it: started by an
@@ -361,6 +364,60 @@ START_TEST(test_error_reply)
 }
 END_TEST
 
+/* mail_lookup - store_mail_lookup of user with a fixed cache key */
+static int mail_lookup(struct store *store, const char *user, int *lock, const char **error)
+{
+	struct store_lock_info info;
+	char val[8];
+	size_t len = sizeof(val);
+
+	return store_mail_lookup(store, "sdakey", 6, val, &len, user, strlen(user), 1000, lock,
+				 &info, error);
+}
+
+START_TEST(test_mail_lookup_error_reply)
+{
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	redisReply *r;
+	long long before;
+	int lock;
+
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	c = connect_ok(&main_srv);
+	before = info_field(c, "total_connections_received");
+	/* the lock's HMGET fails (the cache's GET does not): no answer at all */
+	r = redis_helper_command(c, "SET chapps:k:bob notahash");
+	freeReplyObject(r);
+	ck_assert_int_eq(mail_lookup(store, "bob", &lock, &error), STORE_ERROR);
+	ck_assert_int_eq(lock, STORE_ERROR);
+	ck_assert_msg(error != NULL && strstr(error, "WRONGTYPE") != NULL &&
+			      strstr(error, "HMGET") != NULL,
+		      "error: got '%s', want HMGET: WRONGTYPE", error);
+	/* the cache's GET fails */
+	r = redis_helper_command(c, "HSET chapps:c:sdakey f v");
+	freeReplyObject(r);
+	ck_assert_int_eq(mail_lookup(store, "alice", &lock, &error), STORE_ERROR);
+	ck_assert_msg(error != NULL && strstr(error, "GET") != NULL,
+		      "error: got '%s', want GET: WRONGTYPE", error);
+	/* the connection stays in the pool and usable: nothing was left unread */
+	r = redis_helper_command(c, "DEL chapps:c:sdakey");
+	freeReplyObject(r);
+	ck_assert_int_eq(mail_lookup(store, "alice", &lock, &error), STORE_MISS);
+	ck_assert_int_eq(lock, STORE_MISS);
+	ck_assert_int_eq(store_lock_set(store, "alice", 5, "r", 1000, &error), STORE_OK);
+	ck_assert_int_eq(mail_lookup(store, "alice", &lock, &error), STORE_MISS);
+	ck_assert_int_eq(lock, STORE_OK);
+	/* the connection opened by store_open served every call */
+	ck_assert_int_eq(info_field(c, "total_connections_received") - before, 0);
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
 /* ---- bounds ------------------------------------------------------------ */
 
 START_TEST(test_reservation_cap)
@@ -674,8 +731,8 @@ START_TEST(test_server_hung)
 	struct config cfg;
 	struct store *store;
 	const char *error = NULL;
-	long long ms;
-	int status;
+	long long ms, t0;
+	int status, lock;
 
 	config_for(&cfg, srv);
 	cfg.redis_connect_timeout_ms = TIMEOUT_MS;
@@ -696,10 +753,18 @@ START_TEST(test_server_hung)
 	ck_assert_int_eq(status, STORE_ERROR);
 	ck_assert_msg(ms < 2 * TIMEOUT_MS, "new connection: error after %lld ms, want < %d", ms,
 		      2 * TIMEOUT_MS);
+	/* the pipelined look-up keeps the same deadline */
+	t0 = redis_helper_mono_ms();
+	ck_assert_int_eq(mail_lookup(store, "bob", &lock, &error), STORE_ERROR);
+	ms = redis_helper_mono_ms() - t0;
+	ck_assert_msg(ms < 2 * TIMEOUT_MS, "mail look-up: error after %lld ms, want < %d", ms,
+		      2 * TIMEOUT_MS);
 
 	kill(srv->pid, SIGCONT);
 	timed_reserve(store, "R4", &status, &error);
 	ck_assert_msg(status == STORE_OK, "after SIGCONT: got error %s, want STORE_OK", error);
+	ck_assert_int_eq(mail_lookup(store, "bob", &lock, &error), STORE_MISS);
+	ck_assert_int_eq(lock, STORE_MISS);
 	store_close(&store);
 }
 END_TEST
@@ -1021,7 +1086,7 @@ START_TEST(test_lock_get_cost)
 	struct store *store;
 	const char *error = NULL;
 	int i, ok = 0, n = 5000;
-	double us;
+	double us, us_get;
 
 	config_for(&cfg, &main_srv);
 	store = open_ok(&cfg);
@@ -1044,8 +1109,25 @@ START_TEST(test_lock_get_cost)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ck_assert_int_eq(ok, n);
+	us_get = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
+		 n;
+	/* both in one round trip */
+	ok = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++) {
+		char val[8];
+		size_t len = sizeof(val);
+		int lock = STORE_ERROR;
+
+		ok += store_mail_lookup(store, "k", 1, val, &len, i % 2 ? "locked" : "free",
+					i % 2 ? 6 : 4, 100000, &lock, NULL, &error) == STORE_MISS &&
+		      lock == (i % 2 ? STORE_OK : STORE_MISS);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_eq(ok, n);
 	fprintf(stderr, "check_store_redis: store_lock_get: %.1f us per call, store_cache_get "
-		"%.1f us (%d calls each, loopback)\n", us,
+		"%.1f us, store_mail_lookup (both) %.1f us (%d calls each, loopback)\n", us,
+		us_get,
 		((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
 		n, n);
 	store_close(&store);
@@ -1070,6 +1152,7 @@ static Suite *redis_suite(void)
 	tcase_add_checked_fixture(tc, setup_flush, NULL);
 	tcase_add_test(tc, test_noscript_recovery);
 	tcase_add_test(tc, test_error_reply);
+	tcase_add_test(tc, test_mail_lookup_error_reply);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bounds");

@@ -2199,6 +2199,91 @@ START_TEST(test_lock_set_get_clear)
 }
 END_TEST
 
+/*
+ * test_mail_lookup - store_mail_lookup gives what store_cache_get and
+ * store_lock_get give, in each combination (hit/miss/expired x locked/not),
+ * binary-safe user names, and refuses bad arguments
+ */
+START_TEST(test_mail_lookup)
+{
+	struct store_lock_info info;
+	unsigned char key[128];
+	char val[16];
+	const char *error = NULL;
+	size_t klen, vlen;
+	int lock;
+
+	klen = store_key(key, sizeof(key), "sda", "m\0x", "d", "example.org", NULL);
+	ck_assert_uint_gt(klen, 0);
+	/* neither present */
+	vlen = sizeof(val);
+	lock = 99;
+	CHECK_STATUS(store_mail_lookup(st, key, klen, val, &vlen, "m\0x", 3, BASE, &lock, &info,
+				       &error), STORE_MISS, "nothing");
+	CHECK_STATUS(lock, STORE_MISS, "nothing: lock");
+
+	/* cached, not locked */
+	CHECK_STATUS(store_cache_set(st, key, klen, "1", 1, 60, BASE, &error), STORE_OK, "set");
+	vlen = sizeof(val);
+	CHECK_STATUS(store_mail_lookup(st, key, klen, val, &vlen, "m\0x", 3, BASE + 1, &lock,
+				       &info, &error), STORE_OK, "hit");
+	ck_assert_uint_eq(vlen, 1);
+	ck_assert_int_eq(val[0], '1');
+	CHECK_STATUS(lock, STORE_MISS, "hit: lock");
+
+	/* cached and locked; a user sharing a prefix is not locked */
+	CHECK_STATUS(store_lock_set(st, "m\0x", 3, "held", BASE + 2, &error), STORE_OK, "lock");
+	vlen = sizeof(val);
+	memset(&info, 0xff, sizeof(info));
+	CHECK_STATUS(store_mail_lookup(st, key, klen, val, &vlen, "m\0x", 3, BASE + 3, &lock,
+				       &info, &error), STORE_OK, "hit, locked");
+	CHECK_STATUS(lock, STORE_OK, "hit, locked: lock");
+	ck_assert_int_eq(info.since, BASE + 2);
+	ck_assert_str_eq(info.reason, "held");
+	vlen = sizeof(val);
+	CHECK_STATUS(store_mail_lookup(st, key, klen, val, &vlen, "m\0", 2, BASE + 3, &lock, NULL,
+				       &error), STORE_OK, "other user");
+	CHECK_STATUS(lock, STORE_MISS, "other user: lock");
+
+	/* expired entry, still locked: as store_cache_get and store_lock_get */
+	vlen = sizeof(val);
+	CHECK_STATUS(store_mail_lookup(st, key, klen, val, &vlen, "m\0x", 3, BASE + 60, &lock,
+				       &info, &error), STORE_MISS, "expired");
+	CHECK_STATUS(lock, STORE_OK, "expired: lock");
+	ck_assert_str_eq(info.reason, "held");
+	vlen = sizeof(val);
+	CHECK_STATUS(store_cache_get(st, key, klen, val, &vlen, BASE + 60, &error), STORE_MISS,
+		     "cache get agrees");
+
+	/* unlocked again */
+	CHECK_STATUS(store_lock_clear(st, "m\0x", 3, &error), STORE_OK, "unlock");
+	CHECK_STATUS(store_cache_set(st, key, klen, "0", 1, 60, BASE + 61, &error), STORE_OK,
+		     "set again");
+	vlen = sizeof(val);
+	CHECK_STATUS(store_mail_lookup(st, key, klen, val, &vlen, "m\0x", 3, BASE + 62, &lock,
+				       &info, &error), STORE_OK, "hit, unlocked");
+	ck_assert_int_eq(val[0], '0');
+	CHECK_STATUS(lock, STORE_MISS, "hit, unlocked: lock");
+
+	/* a value that does not fit is an error for both answers */
+	vlen = 0;
+	CHECK_STATUS(store_mail_lookup(st, key, klen, val, &vlen, "m\0x", 3, BASE + 62, &lock,
+				       &info, &error), STORE_ERROR, "small buffer");
+	CHECK_STATUS(lock, STORE_ERROR, "small buffer: lock");
+
+	/* bad arguments */
+	vlen = sizeof(val);
+	CHECK_STATUS(store_mail_lookup(st, key, klen, val, &vlen, "", 0, BASE, &lock, &info,
+				       &error), STORE_ERROR, "empty user");
+	CHECK_STATUS(store_mail_lookup(st, key, 0, val, &vlen, "u", 1, BASE, &lock, &info,
+				       &error), STORE_ERROR, "empty key");
+	CHECK_STATUS(store_mail_lookup(st, key, klen, val, NULL, "u", 1, BASE, &lock, &info,
+				       &error), STORE_ERROR, "no buffer");
+	CHECK_STATUS(store_mail_lookup(NULL, key, klen, val, &vlen, "u", 1, BASE, &lock, &info,
+				       &error), STORE_ERROR, "no store");
+}
+END_TEST
+
 START_TEST(test_lock_strikes)
 {
 	struct store_lock_info info;
@@ -2611,6 +2696,7 @@ Suite *store_contract_suite(const struct store_contract_backend *b)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_lock_set_get_clear);
+	tcase_add_test(tc, test_mail_lookup);
 	tcase_add_test(tc, test_lock_strikes);
 	tcase_add_test(tc, test_lock_strike_window);
 	tcase_add_test(tc, test_lock_user_names);

@@ -63,6 +63,7 @@
 #include "policy/policy_ops.h"
 #include "request/request.h"
 #include "request/resolver.h"
+#include "store/store.h"
 
 #define CHAIN_MAX 32	/* policies in one chain (the registry is smaller) */
 
@@ -77,6 +78,8 @@ struct policy_msg {
 	uint64_t size;			/* its bytes: headers and body */
 	uint32_t touched;		/* registry slots whose state was handed out */
 	struct reply reply;		/* a reply formatted for this message */
+	int lock_st;			/* policy_msg_set_lock: STORE_OK, STORE_MISS; STORE_ERROR none */
+	struct store_lock_info lock_info;
 	bool held;			/* policy_msg_hold */
 	const char *hold_policy;
 	char hold_reason[256];
@@ -110,6 +113,7 @@ struct policy_msg *policy_msg_create(void)
 	struct policy_msg *msg = xcalloc(1, sizeof(*msg) + n * sizeof(msg->state[0]));
 
 	msg->n_states = n;
+	msg->lock_st = STORE_ERROR;
 	return msg;
 }
 
@@ -206,6 +210,23 @@ void policy_msg_hold(struct policy_msg *msg, const char *policy, const char *rea
 bool policy_msg_held(const struct policy_msg *msg)
 {
 	return msg->held;
+}
+
+void policy_msg_set_lock(struct policy_msg *msg, int st, const struct store_lock_info *info)
+{
+	msg->lock_st = st == STORE_OK || st == STORE_MISS ? st : STORE_ERROR;
+	if (st == STORE_OK && info != NULL)
+		msg->lock_info = *info;
+}
+
+int policy_msg_take_lock(struct policy_msg *msg, struct store_lock_info *info_r)
+{
+	int st = msg->lock_st;
+
+	msg->lock_st = STORE_ERROR;
+	if (st == STORE_OK)
+		*info_r = msg->lock_info;
+	return st;
 }
 
 void policy_msg_would(struct policy_msg *msg, const struct policy_result *r)
@@ -815,6 +836,7 @@ void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 	reply_clear(&msg->reply);
 	XFREE(msg->user);
 	msg->key = NULL;
+	msg->lock_st = STORE_ERROR;
 	msg->held = false;
 	msg->hold_policy = NULL;
 	msg->hold_reason[0] = '\0';

@@ -144,6 +144,17 @@ void policy_msg_hold(struct policy_msg *msg, const char *policy, const char *rea
 bool policy_msg_held(const struct policy_msg *msg);
 
 /*
+ * policy_msg_set_lock - the user's lock as an earlier policy read it at
+ * this MAIL along with its own look-up (store_mail_lookup): st is the
+ * store's STORE_OK (locked, info) or STORE_MISS.  policy_msg_take_lock
+ * hands it over once (STORE_OK with *info_r filled, STORE_MISS), or
+ * STORE_ERROR when nothing was read; the next message starts with none.
+ */
+struct store_lock_info;
+void policy_msg_set_lock(struct policy_msg *msg, int st, const struct store_lock_info *info);
+int policy_msg_take_lock(struct policy_msg *msg, struct store_lock_info *info_r);
+
+/*
  * policy_msg_would - record r (a REJECT or TEMPFAIL) as a refusal that
  * monitor mode turned into a pass, for the stage's log (at most
  * POLICY_WOULD_MAX per stage; more are dropped).  r's reply is copied.

@@ -368,7 +368,10 @@ static enum policy_step lock_check(struct policy_call *call, struct policy_resul
 	char reason[300];
 	int st;
 
-	st = store ? store_lock_get(store, user, strlen(user), &info, &err) : STORE_ERROR;
+	/* sender_domain_auth may have read it already, in its cache look-up */
+	st = policy_msg_take_lock(call->msg, &info);
+	if (st == STORE_ERROR)
+		st = store ? store_lock_get(store, user, strlen(user), &info, &err) : STORE_ERROR;
 	if (st == STORE_ERROR) {
 		/* the reservation at RCPT needs the store too: quota.on_error applies there */
 		backends_failed(b, BACKENDS_STORE, err, r);

@@ -8,7 +8,10 @@
  *	or to the whole address (local part as stored, or lower-cased with
  *	local_part_casefold).  The null sender passes with null_sender_ok.
  *	Each answer is cached in the store for cache_ttl seconds under
- *	sender_domain_auth_key, which chapps-cli clears on a change.
+ *	sender_domain_auth_key, which chapps-cli clears on a change.  When
+ *	quota runs next with lock.check, the first look-up reads the user's
+ *	lock as well (store_mail_lookup: one round trip on Redis) and hands
+ *	it to quota's lock check (policy_msg_set_lock).
  *
  *	Refusals: sda_reply (not linked, null sender), sda_malformed_reply
  *	(not an address); a database failure applies sender_domain_auth.
@@ -40,9 +43,32 @@ size_t sender_domain_auth_key(void *buf, size_t size, const char *user, char kin
 	return store_key(buf, size, "sda", user, tag, name, (char *)NULL);
 }
 
-/* sda_linked - is name (a domain, "*.parent" or a whole address) linked? */
-static int sda_linked(const struct policy_call *call, char kind, const char *name, bool *linked,
-		      struct policy_result *r)
+/*
+ * sda_lock_along - read quota's lock.check along with the first cache
+ * look-up?  When quota runs after this policy (listed after it: both have
+ * the same order) with lock.check on
+ */
+static bool sda_lock_along(const struct config *c)
+{
+	bool sda_seen = false;
+
+	if (!c->lock_check)
+		return false;
+	for (int k = 0; k < c->n_outbound_policies; k++) {
+		if (c->outbound_policies[k] == OUTBOUND_POLICY_SDA)
+			sda_seen = true;
+		else if (c->outbound_policies[k] == OUTBOUND_POLICY_QUOTA)
+			return sda_seen;
+	}
+	return false;
+}
+
+/*
+ * sda_linked - is name (a domain, "*.parent" or a whole address) linked?
+ * With lock_along the cache look-up reads the user's lock too, for quota
+ */
+static int sda_linked(const struct policy_call *call, char kind, const char *name,
+		      bool lock_along, bool *linked, struct policy_result *r)
 {
 	const struct config *c = call->env->config;
 	struct backends *b = call->env->backends;
@@ -57,8 +83,20 @@ static int sda_linked(const struct policy_call *call, char kind, const char *nam
 	int st;
 
 	if (store != NULL && klen > 0 && c->sda_cache_ttl > 0) {
-		bool hit = store_cache_get(store, key, klen, val, &vlen, t, &serr) == STORE_OK &&
-			   vlen == 1;
+		bool hit;
+
+		if (lock_along) {
+			/* lock.check's read too, in the same round trip */
+			struct store_lock_info info;
+			int lock;
+
+			hit = store_mail_lookup(store, key, klen, val, &vlen, user, strlen(user), t,
+						&lock, &info, &serr) == STORE_OK;
+			policy_msg_set_lock(call->msg, lock, &info);
+		} else {
+			hit = store_cache_get(store, key, klen, val, &vlen, t, &serr) == STORE_OK;
+		}
+		hit = hit && vlen == 1;
 
 		metrics_cache(METRICS_CACHE_SDA, hit);
 		if (hit) {
@@ -110,14 +148,14 @@ static enum policy_step sda_mail(struct policy_call *call, struct policy_result 
 		return POLICY_STEP_STOP;
 	}
 	/* the whole domain, then (subdomains on) "*.d" for it and each parent */
-	if (sda_linked(call, SDA_KIND_DOMAIN, parts.domain, &linked, r) < 0)
+	if (sda_linked(call, SDA_KIND_DOMAIN, parts.domain, sda_lock_along(c), &linked, r) < 0)
 		goto error;
 	if (!linked && c->sda_subdomains && !parts.ip_literal) {
 		char wild[ADDR_DOMAIN_MAX + 3];
 
 		for (const char *d = parts.domain; d != NULL && !linked;) {
 			snprintf(wild, sizeof(wild), "*.%s", d);
-			if (sda_linked(call, SDA_KIND_DOMAIN, wild, &linked, r) < 0)
+			if (sda_linked(call, SDA_KIND_DOMAIN, wild, false, &linked, r) < 0)
 				goto error;
 			d = strchr(d, '.');
 			if (d != NULL)
@@ -133,7 +171,7 @@ static enum policy_step sda_mail(struct policy_call *call, struct policy_result 
 			for (char *p = email; *p; p++)
 				if (*p >= 'A' && *p <= 'Z')
 					*p = (char)(*p - 'A' + 'a');
-		if (sda_linked(call, SDA_KIND_EMAIL, email, &linked, r) < 0)
+		if (sda_linked(call, SDA_KIND_EMAIL, email, false, &linked, r) < 0)
 			goto error;
 	}
 	if (linked)

@@ -3,7 +3,8 @@
  *	redis_conn - connections of the Redis engine: pool, Sentinel, deadlines
  * SUMMARY
  *	redis_pool_open() copies the settings and connects once;
- *	redis_pool_exec() runs one command or script on a pooled connection.
+ *	redis_pool_exec() runs one command or script on a pooled connection;
+ *	redis_pool_pipeline() sends several plain commands in one round trip.
  * DESCRIPTION
  *	Scripts.  Each script the pool is given is sent with EVALSHA; its SHA1
  *	comes from SCRIPT LOAD (at open, and whenever it is unknown), and a
@@ -44,9 +45,14 @@
  *	min(connect_timeout_ms, time left) and each command at most
  *	min(command_timeout_ms, time left), Sentinel discovery and retries
  *	included.  (Host names are resolved by getaddrinfo without a timeout:
- *	use addresses.)  A write to a socket the server closed must not kill
- *	the process, so SIGPIPE is blocked in the calling thread around each
- *	command and a pending one is consumed.
+ *	use addresses.)  The socket's send and receive timeouts are set only
+ *	when a command's budget differs from the one the connection has (a
+ *	pooled connection keeps command_timeout_ms: no system call per
+ *	command).  A write to a socket the server closed must not kill the
+ *	process: unless SIGPIPE is ignored process-wide (chapps-milter,
+ *	chapps-api; once seen ignored it is assumed to stay so), it is
+ *	blocked in the calling thread around each command and a pending one
+ *	is consumed.
  * DIAGNOSTICS
  *	Failures return NULL (or -1 from redis_pool_open) with *error_r
  *	pointing to a thread-local buffer that names the server and the
@@ -82,6 +88,7 @@ struct redis_conn {
 	struct redis_conn *next;	/* idle stack */
 	redisContext *ctx;
 	uint64_t generation;		/* pool generation it was opened in */
+	int timeout_ms;			/* the socket's send/receive timeout (-1: unknown) */
 	char addr[REDIS_ADDR_MAX];	/* "host:port" or "unix:path", for errors */
 };
 
@@ -193,57 +200,124 @@ static const char *ctx_error(const redisContext *ctx, int saved_errno, int timeo
 	return buf;
 }
 
-/* conn_command - run one command within the call's deadline; NULL on I/O error */
-static redisReply *conn_command(struct redis_conn *conn, const struct redis_call *call, int argc,
-				const char **argv, const size_t *lens, const char **error_r)
+/*
+ * sigpipe_ignored - is SIGPIPE ignored process-wide?  Asked of the kernel
+ * until the answer is yes, then remembered (chapps-milter and chapps-api
+ * ignore it for good), so that the guard below costs nothing per command.
+ */
+static bool sigpipe_ignored(void)
+{
+	static bool ignored;	/* atomic */
+	struct sigaction sa;
+
+	if (__atomic_load_n(&ignored, __ATOMIC_RELAXED))
+		return true;
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
+	    sa.sa_handler == SIG_IGN) {
+		__atomic_store_n(&ignored, true, __ATOMIC_RELAXED);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * conn_pipeline - send n commands at once and read their n replies within
+ * the call's deadline (one round trip); replies[0..n) are set, or NULL is
+ * returned for all on an I/O error.  Returns 0 or -1 with *error_r.
+ */
+static int conn_pipeline(struct redis_conn *conn, const struct redis_call *call, size_t n,
+			 const int *argcs, const char *const *const *argvs,
+			 const size_t *const *lenss, redisReply **replies, const char **error_r)
 {
 	sigset_t pipeset, oldset, pending;
-	bool was_pending;
-	redisReply *reply;
-	int budget, saved_errno;
+	bool guard, was_pending = false;
+	int budget, saved_errno, rc = REDIS_OK;
+	size_t i, got = 0;
 
+	for (i = 0; i < n; i++)
+		replies[i] = NULL;
 	budget = call_budget(call, call->rp->command_timeout_ms);
 	if (budget == 0) {
 		metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
 		*error_r = redis_error("redis %s: %.*s: deadline exceeded before sending",
-				       conn->addr, (int)lens[0], argv[0]);
-		return NULL;
+				       conn->addr, (int)lenss[0][0], argvs[0][0]);
+		return -1;
 	}
-	if (redisSetTimeout(conn->ctx, ms_timeval(budget)) != REDIS_OK) {
-		*error_r = redis_error("redis %s: setting timeout: %s", conn->addr,
-				       conn->ctx->errstr);
-		return NULL;
+	/* the socket keeps its timeouts: set them only when the budget changes */
+	if (budget != conn->timeout_ms) {
+		if (redisSetTimeout(conn->ctx, ms_timeval(budget)) != REDIS_OK) {
+			conn->timeout_ms = -1;
+			*error_r = redis_error("redis %s: setting timeout: %s", conn->addr,
+					       conn->ctx->errstr);
+			return -1;
+		}
+		conn->timeout_ms = budget;
 	}
 
 	/* A write to a closed socket must fail with EPIPE, not kill us. */
-	sigemptyset(&pipeset);
-	sigaddset(&pipeset, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipeset, &oldset);
-	sigpending(&pending);
-	was_pending = sigismember(&pending, SIGPIPE);
+	guard = !sigpipe_ignored();
+	if (guard) {
+		sigemptyset(&pipeset);
+		sigaddset(&pipeset, SIGPIPE);
+		pthread_sigmask(SIG_BLOCK, &pipeset, &oldset);
+		sigpending(&pending);
+		was_pending = sigismember(&pending, SIGPIPE);
+	}
 
 	errno = 0;
-	reply = redisCommandArgv(conn->ctx, argc, argv, lens);
+	for (i = 0; i < n && rc == REDIS_OK; i++)
+		rc = redisAppendCommandArgv(conn->ctx, argcs[i], (const char **)argvs[i],
+					    lenss[i]);
+	for (; got < n && rc == REDIS_OK; got++) {
+		void *reply = NULL;
+
+		rc = redisGetReply(conn->ctx, &reply);
+		replies[got] = reply;
+		if (rc == REDIS_OK && reply == NULL)
+			rc = REDIS_ERR;
+	}
 	saved_errno = errno;
 
-	if (!was_pending) {
-		sigpending(&pending);
-		if (sigismember(&pending, SIGPIPE)) {
-			struct timespec zero = { 0, 0 };
+	if (guard) {
+		if (!was_pending) {
+			sigpending(&pending);
+			if (sigismember(&pending, SIGPIPE)) {
+				struct timespec zero = { 0, 0 };
 
-			sigtimedwait(&pipeset, NULL, &zero);
+				sigtimedwait(&pipeset, NULL, &zero);
+			}
 		}
+		pthread_sigmask(SIG_SETMASK, &oldset, NULL);
 	}
-	pthread_sigmask(SIG_SETMASK, &oldset, NULL);
 
-	if (reply == NULL) {
+	if (rc != REDIS_OK) {
+		size_t bad = got > 0 ? got - 1 : 0;
+
+		for (i = 0; i < n; i++)
+			if (replies[i] != NULL) {
+				freeReplyObject(replies[i]);
+				replies[i] = NULL;
+			}
 		if (conn->ctx->err == REDIS_ERR_IO &&
 		    (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
 			metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
-		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0], argv[0],
-				       ctx_error(conn->ctx, saved_errno, budget));
-		return NULL;
+		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lenss[bad][0],
+				       argvs[bad][0], ctx_error(conn->ctx, saved_errno, budget));
+		return -1;
 	}
+	return 0;
+}
+
+/* conn_command - run one command within the call's deadline; NULL on I/O error */
+static redisReply *conn_command(struct redis_conn *conn, const struct redis_call *call, int argc,
+				const char **argv, const size_t *lens, const char **error_r)
+{
+	const char *const *argvs[1] = { argv };
+	const size_t *lenss[1] = { lens };
+	redisReply *reply;
+
+	if (conn_pipeline(conn, call, 1, &argc, argvs, lenss, &reply, error_r) < 0)
+		return NULL;
 	return reply;
 }
 
@@ -288,6 +362,7 @@ static struct redis_conn *conn_connect(struct redis_pool *rp, const struct redis
 	int budget;
 
 	conn = xcalloc(1, sizeof(*conn));
+	conn->timeout_ms = -1;	/* hiredis leaves the connect timeout on the socket */
 	if (socket != NULL)
 		snprintf(conn->addr, sizeof(conn->addr), "unix:%s", socket);
 	else
@@ -678,6 +753,46 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 		return NULL;
 	}
 }
+int redis_pool_pipeline(struct redis_pool *rp, size_t n, const int *argcs,
+			const char *const *const *argvs, const size_t *const *lenss,
+			redisReply **replies, const char **error_r)
+{
+	struct redis_call call;
+	struct redis_conn *conn;
+	size_t i;
+
+	call_init(&call, rp);
+	conn = pool_take(rp, &call, error_r);
+	if (conn == NULL) {
+		pool_lose(rp);
+		return -1;
+	}
+	if (conn_pipeline(conn, &call, n, argcs, argvs, lenss, replies, error_r) < 0) {
+		conn_free(&conn);
+		pool_lose(rp);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (reply_kind(replies[i]) == REPLY_OK)
+			continue;
+		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lenss[i][0],
+				       argvs[i][0], replies[i]->str);
+		if (reply_kind(replies[i]) == REPLY_FAILOVER) {
+			conn_free(&conn);
+			pool_lose(rp);
+		} else {
+			pool_give(rp, &conn);
+		}
+		for (i = 0; i < n; i++) {
+			freeReplyObject(replies[i]);
+			replies[i] = NULL;
+		}
+		return -1;
+	}
+	pool_give(rp, &conn);
+	return 0;
+}
+
 /* nonempty_dup - a copy of s, or NULL when s is NULL or "" */
 static char *nonempty_dup(const char *s)
 {

@@ -60,6 +60,17 @@ redisReply *redis_pool_exec(struct redis_pool *pool, int script, int argc, const
 			    size_t *lens, const char **error_r);
 
 /*
+ * redis_pool_pipeline - send n plain commands (argvs[i]: argcs[i] words of
+ * lenss[i] bytes) on one pooled connection at once and read their n
+ * replies: one round trip, one command budget.  Returns 0 with replies[i]
+ * set (none an error reply; the caller frees each), or -1 with *error_r
+ * and no reply (an I/O error or any error reply; nothing is retried).
+ */
+int redis_pool_pipeline(struct redis_pool *pool, size_t n, const int *argcs,
+			const char *const *const *argvs, const size_t *const *lenss,
+			redisReply **replies, const char **error_r);
+
+/*
  * redis_error - printf into this thread's error buffer (shared with the
  * pool's own messages) and return it; valid until the next call.
  */

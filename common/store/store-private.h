@@ -77,6 +77,11 @@ struct store_ops {
 	 * reason is NUL-terminated and at most STORE_LOCK_REASON_MAX - 1 bytes */
 	int (*lock_get)(struct store *store, const char *user, size_t user_len,
 			struct store_lock_info *info_r, const char **error_r);
+	/* mail_lookup: cache_get and lock_get as one read; NULL: store.c makes
+	 * the two calls; lock_r and info_r are never NULL */
+	int (*mail_lookup)(struct store *store, const void *key, size_t key_len, void *val,
+			   size_t *val_len, const char *user, size_t user_len, int64_t now,
+			   int *lock_r, struct store_lock_info *info_r, const char **error_r);
 	int (*lock_set)(struct store *store, const char *user, size_t user_len,
 			const char *reason, int64_t now, const char **error_r);
 	int (*lock_clear)(struct store *store, const char *user, size_t user_len,

@@ -8,7 +8,7 @@
  *	store_cache_set(), store_cache_del(), store_limits_reserve(),
  *	store_limits_commit(), store_limits_release(), store_limits_usage(),
  *	store_limits_reset(), store_limits_top(), store_lock_get(),
- *	store_lock_set(), store_lock_clear(), store_lock_strike(),
+ *	store_mail_lookup(), store_lock_set(), store_lock_clear(), store_lock_strike(),
  *	store_locks_list(), store_event_add(), store_events_list(),
  *	store_key()
  * DESCRIPTION
@@ -666,6 +666,46 @@ int store_lock_get(struct store *store, const char *user, size_t user_len,
 	    check_user(user, user_len, error_r) < 0)
 		return STORE_ERROR;
 	return store->ops->lock_get(store, user, user_len, info_r, error_r);
+}
+
+int store_mail_lookup(struct store *store, const void *key, size_t key_len, void *val,
+		      size_t *val_len, const char *user, size_t user_len, int64_t now,
+		      int *lock_r, struct store_lock_info *info_r, const char **error_r)
+{
+	struct store_lock_info local;
+	const char *dummy;
+	int lock, st;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (info_r == NULL)
+		info_r = &local;
+	if (lock_r == NULL)
+		lock_r = &lock;
+	memset(info_r, 0, sizeof(*info_r));
+	*lock_r = STORE_ERROR;
+	if (lock_args(store, error_r) < 0 || check_user(user, user_len, error_r) < 0 ||
+	    check_key(key, key_len, error_r) < 0 || check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	if (val_len == NULL || (val == NULL && *val_len > 0)) {
+		*error_r = "no buffer for the cache value";
+		return STORE_ERROR;
+	}
+	if (store->ops->mail_lookup != NULL) {
+		st = store->ops->mail_lookup(store, key, key_len, val, val_len, user, user_len, now,
+					     lock_r, info_r, error_r);
+	} else {
+		st = store->ops->cache_get(store, key, key_len, val, val_len, now, error_r);
+		if (st != STORE_ERROR)
+			*lock_r = store->ops->lock_get(store, user, user_len, info_r, error_r);
+		if (*lock_r == STORE_ERROR)
+			st = STORE_ERROR;
+	}
+	if (st == STORE_ERROR) {
+		*lock_r = STORE_ERROR;
+		memset(info_r, 0, sizeof(*info_r));
+	}
+	return st;
 }
 
 int store_lock_set(struct store *store, const char *user, size_t user_len, const char *reason,

@@ -372,6 +372,19 @@ struct store_lock_info {
 int store_lock_get(struct store *store, const char *user, size_t user_len,
 		   struct store_lock_info *info_r, const char **error_r);
 
+/*
+ * store_mail_lookup - store_cache_get of key and store_lock_get of user
+ * together, as one read (MAIL FROM asks both: the sender-domain cache and
+ * lock.check): one pipelined round trip on Redis (GET and HMGET), one read
+ * transaction on LMDB.  Returns the cache's STORE_OK or STORE_MISS (val
+ * and *val_len as store_cache_get's) with *lock_r set to the lock's
+ * STORE_OK (*info_r, may be NULL, filled) or STORE_MISS, or STORE_ERROR
+ * when either read failed (then neither answer is given).
+ */
+int store_mail_lookup(struct store *store, const void *key, size_t key_len, void *val,
+		      size_t *val_len, const char *user, size_t user_len, int64_t now,
+		      int *lock_r, struct store_lock_info *info_r, const char **error_r);
+
 /* store_lock_set - lock user (an existing lock keeps its since and reason): STORE_OK. */
 int store_lock_set(struct store *store, const char *user, size_t user_len, const char *reason,
 		   int64_t now, const char **error_r);

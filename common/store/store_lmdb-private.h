@@ -124,6 +124,9 @@ int store_lmdb_limits_top(struct store *store, uint32_t id,
 /* store_lmdb_cache.c: the cache ops */
 int store_lmdb_cache_get(struct store *store, const void *key, size_t key_len, void *val,
 			 size_t *val_len, int64_t now, const char **error_r);
+int store_lmdb_mail_lookup(struct store *store, const void *key, size_t key_len, void *val,
+			   size_t *val_len, const char *user, size_t user_len, int64_t now,
+			   int *lock_r, struct store_lock_info *info_r, const char **error_r);
 int store_lmdb_cache_set(struct store *store, const void *key, size_t key_len, const void *val,
 			 size_t val_len, uint32_t ttl, int64_t now, const char **error_r);
 int store_lmdb_cache_del(struct store *store, const void *key, size_t key_len,
@@ -143,6 +146,8 @@ int store_lmdb_greylist_peek(struct store *store, const void *tuple, size_t tupl
 			     const char **error_r);
 
 /* store_lmdb_locks.c: locks, strikes and events */
+int store_lmdb_lock_read(struct store_lmdb *s, MDB_txn *txn, const char *user, size_t user_len,
+			 struct store_lock_info *info_r, const char **error_r);
 int store_lmdb_lock_get(struct store *store, const char *user, size_t user_len,
 			struct store_lock_info *info_r, const char **error_r);
 int store_lmdb_lock_set(struct store *store, const char *user, size_t user_len,

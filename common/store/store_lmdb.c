@@ -277,6 +277,7 @@ static const struct store_ops lmdb_ops = {
 	.limits_reset = store_lmdb_limits_reset,
 	.limits_top = store_lmdb_limits_top,
 	.lock_get = store_lmdb_lock_get,
+	.mail_lookup = store_lmdb_mail_lookup,
 	.lock_set = store_lmdb_lock_set,
 	.lock_clear = store_lmdb_lock_clear,
 	.lock_strike = store_lmdb_lock_strike,

@@ -2,7 +2,7 @@
  * NAME
  *	store_lmdb_cache - the TTL cache operations of the LMDB engine
  * SUMMARY
- *	store_lmdb_cache_get/set/del, for lmdb_ops
+ *	store_lmdb_cache_get/set/del and store_lmdb_mail_lookup, for lmdb_ops
  * DESCRIPTION
  *	The "cache" database: key = the caller's key (see store_key), value =
  *	8-byte big-endian absolute expiry followed by the value bytes.  The
@@ -14,6 +14,7 @@
  */
 #include "autoconf.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,15 +37,52 @@ static void lmdb_cache_expire(struct store_lmdb *s, MDB_val *key, int64_t now)
 	mdb_txn_abort(txn);
 }
 
+/*
+ * cache_read - key's live value in the read transaction txn: STORE_OK,
+ * STORE_MISS (*expired_r true when an expired entry is to be deleted) or
+ * STORE_ERROR
+ */
+static int cache_read(struct store_lmdb *s, MDB_txn *txn, MDB_val *k, void *val,
+		      size_t *val_len, int64_t now, bool *expired_r, const char **error_r)
+{
+	MDB_val v;
+	size_t len;
+	int rc;
+
+	*expired_r = false;
+	rc = mdb_get(txn, s->cache_dbi, k, &v);
+	if (rc == MDB_NOTFOUND)
+		return STORE_MISS;
+	if (rc != 0) {
+		*error_r = store_lmdb_error(s, "cache: read", rc);
+		return STORE_ERROR;
+	}
+	if (v.mv_size < LMDB_EXPIRY_SIZE || now >= store_lmdb_get_expiry(v.mv_data)) {
+		/* expired (or unreadable): gone for the caller, deleted lazily */
+		*expired_r = true;
+		return STORE_MISS;
+	}
+	len = v.mv_size - LMDB_EXPIRY_SIZE;
+	if (len > *val_len) {
+		*error_r = store_lmdb_errorf("cache: value of %zu bytes does not fit a buffer "
+					     "of %zu", len, *val_len);
+		return STORE_ERROR;
+	}
+	if (len > 0)
+		memcpy(val, (const unsigned char *)v.mv_data + LMDB_EXPIRY_SIZE, len);
+	*val_len = len;
+	return STORE_OK;
+}
+
 /* store_lmdb_cache_get - store_cache_get for LMDB */
 int store_lmdb_cache_get(struct store *store, const void *key, size_t key_len, void *val,
 			 size_t *val_len, int64_t now, const char **error_r)
 {
 	struct store_lmdb *s = (struct store_lmdb *)store;
-	MDB_val k = { key_len, (void *)key }, v;
-	size_t len;
+	MDB_val k = { key_len, (void *)key };
 	MDB_txn *txn;
-	int rc;
+	bool expired;
+	int rc, st;
 
 	if (store_lmdb_check_key_len(s, key_len, "cache key", error_r) < 0)
 		return STORE_ERROR;
@@ -53,35 +91,42 @@ int store_lmdb_cache_get(struct store *store, const void *key, size_t key_len, v
 		*error_r = store_lmdb_error(s, "cache: begin read transaction", rc);
 		return STORE_ERROR;
 	}
-	rc = mdb_get(txn, s->cache_dbi, &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return STORE_MISS;
-	}
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		*error_r = store_lmdb_error(s, "cache: read", rc);
-		return STORE_ERROR;
-	}
-	if (v.mv_size < LMDB_EXPIRY_SIZE || now >= store_lmdb_get_expiry(v.mv_data)) {
-		/* expired (or unreadable): gone for the caller, deleted lazily */
-		mdb_txn_abort(txn);
-		lmdb_cache_expire(s, &k, now);
-		return STORE_MISS;
-	}
-	len = v.mv_size - LMDB_EXPIRY_SIZE;
-	if (len > *val_len) {
-		mdb_txn_abort(txn);
-		*error_r = store_lmdb_errorf("cache: value of %zu bytes does not fit a buffer "
-					     "of %zu", len, *val_len);
-		return STORE_ERROR;
-	}
-	if (len > 0)
-		memcpy(val, (const unsigned char *)v.mv_data + LMDB_EXPIRY_SIZE, len);
-	*val_len = len;
+	st = cache_read(s, txn, &k, val, val_len, now, &expired, error_r);
 	mdb_txn_abort(txn);
-	return STORE_OK;
+	if (expired)
+		lmdb_cache_expire(s, &k, now);
+	return st;
 }
+
+/* store_lmdb_mail_lookup - store_mail_lookup for LMDB: one read transaction */
+int store_lmdb_mail_lookup(struct store *store, const void *key, size_t key_len, void *val,
+			   size_t *val_len, const char *user, size_t user_len, int64_t now,
+			   int *lock_r, struct store_lock_info *info_r, const char **error_r)
+{
+	struct store_lmdb *s = (struct store_lmdb *)store;
+	MDB_val k = { key_len, (void *)key };
+	MDB_txn *txn;
+	bool expired = false;
+	int rc, st;
+
+	if (store_lmdb_check_key_len(s, key_len, "cache key", error_r) < 0)
+		return STORE_ERROR;
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc != 0) {
+		*error_r = store_lmdb_error(s, "cache: begin read transaction", rc);
+		return STORE_ERROR;
+	}
+	st = cache_read(s, txn, &k, val, val_len, now, &expired, error_r);
+	if (st != STORE_ERROR)
+		*lock_r = store_lmdb_lock_read(s, txn, user, user_len, info_r, error_r);
+	if (*lock_r == STORE_ERROR)
+		st = STORE_ERROR;
+	mdb_txn_abort(txn);
+	if (expired)
+		lmdb_cache_expire(s, &k, now);
+	return st;
+}
+
 /* store_lmdb_cache_set - store_cache_set for LMDB */
 int store_lmdb_cache_set(struct store *store, const void *key, size_t key_len,
 			 const void *val, size_t val_len, uint32_t ttl, int64_t now,

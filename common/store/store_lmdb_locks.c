@@ -2,7 +2,8 @@
  * NAME
  *	store_lmdb_locks - the locks, strikes and events of the LMDB engine
  * SUMMARY
- *	store_lmdb_lock_get/set/clear/strike, store_lmdb_locks_list,
+ *	store_lmdb_lock_get/set/clear/strike, store_lmdb_lock_read,
+ *	store_lmdb_locks_list,
  *	store_lmdb_event_add, store_lmdb_events_list, for lmdb_ops
  * DESCRIPTION
  *	Three named databases:
@@ -113,14 +114,33 @@ static int lmdb_commit(struct store_lmdb *s, MDB_txn *txn, const char *what,
 	return STORE_OK;
 }
 
+/* store_lmdb_lock_read - user's lock in the read transaction txn */
+int store_lmdb_lock_read(struct store_lmdb *s, MDB_txn *txn, const char *user, size_t user_len,
+			 struct store_lock_info *info_r, const char **error_r)
+{
+	MDB_val k = { user_len, (void *)user }, v;
+	int rc;
+
+	if (store_lmdb_check_key_len(s, user_len, "user name", error_r) < 0)
+		return STORE_ERROR;
+	rc = mdb_get(txn, s->locks_dbi, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return STORE_MISS;
+	if (rc != 0) {
+		*error_r = store_lmdb_error(s, "lock: read", rc);
+		return STORE_ERROR;
+	}
+	lock_info(&v, info_r);
+	return STORE_OK;
+}
+
 /* store_lmdb_lock_get - store_lock_get for LMDB */
 int store_lmdb_lock_get(struct store *store, const char *user, size_t user_len,
 			struct store_lock_info *info_r, const char **error_r)
 {
 	struct store_lmdb *s = (struct store_lmdb *)store;
-	MDB_val k = { user_len, (void *)user }, v;
 	MDB_txn *txn;
-	int rc;
+	int rc, st;
 
 	if (store_lmdb_check_key_len(s, user_len, "user name", error_r) < 0)
 		return STORE_ERROR;
@@ -129,17 +149,9 @@ int store_lmdb_lock_get(struct store *store, const char *user, size_t user_len,
 		*error_r = store_lmdb_error(s, "lock: begin read transaction", rc);
 		return STORE_ERROR;
 	}
-	rc = mdb_get(txn, s->locks_dbi, &k, &v);
-	if (rc == 0)
-		lock_info(&v, info_r);
+	st = store_lmdb_lock_read(s, txn, user, user_len, info_r, error_r);
 	mdb_txn_abort(txn);
-	if (rc == MDB_NOTFOUND)
-		return STORE_MISS;
-	if (rc != 0) {
-		*error_r = store_lmdb_error(s, "lock: read", rc);
-		return STORE_ERROR;
-	}
-	return STORE_OK;
+	return st;
 }
 
 /* store_lmdb_lock_set - store_lock_set for LMDB */

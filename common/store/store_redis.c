@@ -81,7 +81,8 @@
  *	(plus REDIS_EXPIRE_SLACK).  set, clear and strike are calls of
  *	redis/lock.lua, so a strike and the lock it causes are one atomic
  *	step: of racing strikes exactly one sees no lock and sets it.
- *	store_lock_get is one plain HMGET (no script).  store_locks_list
+ *	store_lock_get is one plain HMGET (no script); store_mail_lookup
+ *	sends the cache GET and that HMGET pipelined, in one round trip.  store_locks_list
  *	SCANs "chapps:k:*" and reads each hash (an operator command).  The
  *	events are one list, "chapps:events", of "<time> <text>" newest
  *	first: LPUSH and LTRIM to STORE_EVENTS_KEEP in one script call;
@@ -337,6 +338,38 @@ static int redis_quota_reset(struct store *store, const char *user, size_t user_
 	return ret == STORE_REFUSED ? STORE_OK : ret;
 }
 
+/* cache_parse - a GET reply of a cache entry into STORE_OK (val filled), STORE_MISS or STORE_ERROR */
+static int cache_parse(const redisReply *reply, void *val, size_t *val_len, int64_t now,
+		       const char **error_r)
+{
+	const unsigned char *p = (const unsigned char *)reply->str;
+	uint64_t expiry = 0;
+	size_t len;
+	int i;
+
+	if (reply->type == REDIS_REPLY_NIL)
+		return STORE_MISS;
+	if (reply->type != REDIS_REPLY_STRING || reply->len < 8) {
+		*error_r = redis_error("redis: cache GET: %s", reply->type == REDIS_REPLY_STRING
+									? "malformed entry"
+									: "unexpected reply");
+		return STORE_ERROR;
+	}
+	len = reply->len - 8;
+	for (i = 0; i < 8; i++)
+		expiry = expiry << 8 | p[i];
+	if ((int64_t)expiry <= now)
+		return STORE_MISS;
+	if (len > *val_len) {
+		*error_r = redis_error("redis: cache value of %zu bytes does not fit in %zu", len,
+				       *val_len);
+		return STORE_ERROR;
+	}
+	memcpy(val, p + 8, len);
+	*val_len = len;
+	return STORE_OK;
+}
+
 /* redis_cache_get - store_cache_get */
 static int redis_cache_get(struct store *store, const void *key, size_t key_len, void *val,
 			   size_t *val_len, int64_t now, const char **error_r)
@@ -354,33 +387,7 @@ static int redis_cache_get(struct store *store, const void *key, size_t key_len,
 	XFREE(k);
 	if (reply == NULL)
 		return STORE_ERROR;
-	if (reply->type == REDIS_REPLY_NIL) {
-		ret = STORE_MISS;
-	} else if (reply->type != REDIS_REPLY_STRING || reply->len < 8) {
-		*error_r = redis_error("redis: cache GET: %s", reply->type == REDIS_REPLY_STRING
-									? "malformed entry"
-									: "unexpected reply");
-		ret = STORE_ERROR;
-	} else {
-		const unsigned char *p = (const unsigned char *)reply->str;
-		uint64_t expiry = 0;
-		size_t len = reply->len - 8;
-		int i;
-
-		for (i = 0; i < 8; i++)
-			expiry = expiry << 8 | p[i];
-		if ((int64_t)expiry <= now) {
-			ret = STORE_MISS;
-		} else if (len > *val_len) {
-			*error_r = redis_error("redis: cache value of %zu bytes does not fit "
-					       "in %zu", len, *val_len);
-			ret = STORE_ERROR;
-		} else {
-			memcpy(val, p + 8, len);
-			*val_len = len;
-			ret = STORE_OK;
-		}
-	}
+	ret = cache_parse(reply, val, val_len, now, error_r);
 	freeReplyObject(reply);
 	return ret;
 }
@@ -997,6 +1004,44 @@ static int redis_lock_get(struct store *store, const char *user, size_t user_len
 	return ret;
 }
 
+/* redis_mail_lookup - store_mail_lookup: GET and HMGET pipelined, one round trip */
+static int redis_mail_lookup(struct store *store, const void *key, size_t key_len, void *val,
+			     size_t *val_len, const char *user, size_t user_len, int64_t now,
+			     int *lock_r, struct store_lock_info *info_r, const char **error_r)
+{
+	struct redis_pool *pool = ((struct store_redis *)store)->pool;
+	const char *get[2] = { "GET" };
+	size_t get_lens[2] = { 3 };
+	const char *hmget[4] = { "HMGET", NULL, "s", "r" };
+	size_t hmget_lens[4] = { 5, 0, 1, 1 };
+	const int argcs[2] = { 2, 4 };
+	const char *const *argvs[2] = { get, hmget };
+	const size_t *lenss[2] = { get_lens, hmget_lens };
+	redisReply *replies[2];
+	char *ck, *lk;
+	int ret, lock;
+
+	ck = redis_key(REDIS_CACHE_PREFIX, key, key_len, &get_lens[1]);
+	get[1] = ck;
+	lk = redis_key(REDIS_LOCK_PREFIX, user, user_len, &hmget_lens[1]);
+	hmget[1] = lk;
+	ret = redis_pool_pipeline(pool, 2, argcs, argvs, lenss, replies, error_r);
+	XFREE(ck);
+	XFREE(lk);
+	if (ret < 0)
+		return STORE_ERROR;
+	ret = cache_parse(replies[0], val, val_len, now, error_r);
+	lock = lock_parse(replies[1], info_r);
+	if (lock == STORE_ERROR && ret != STORE_ERROR) {
+		*error_r = redis_error("redis: lock HMGET: unexpected reply");
+		ret = STORE_ERROR;
+	}
+	freeReplyObject(replies[0]);
+	freeReplyObject(replies[1]);
+	*lock_r = lock;
+	return ret;
+}
+
 /* redis_lock_set - store_lock_set */
 static int redis_lock_set(struct store *store, const char *user, size_t user_len,
 			  const char *reason, int64_t now, const char **error_r)
@@ -1201,6 +1246,7 @@ static const struct store_ops redis_ops = {
 	.limits_reset = redis_limits_reset,
 	.limits_top = redis_limits_top,
 	.lock_get = redis_lock_get,
+	.mail_lookup = redis_mail_lookup,
 	.lock_set = redis_lock_set,
 	.lock_clear = redis_lock_clear,
 	.lock_strike = redis_lock_strike,
