@@ -68,19 +68,28 @@ local function limit_args(i)
   local def, c, w, iv, r, ps, pe, id, max, mg, ttl, am, h, fin = string.match(ARGV[6 + i],
     '^((%d+) (%d+) (%d+) (%d+) (%-?%d+) (%-?%d+)) (%d+) (%d+) (%d+) (%d+) (%d+) (%x+) (%-?%d+)$')
   if not def then return nil end
-  return {key = KEYS[2 * i - 1], zkey = KEYS[2 * i], id = tonumber(id), def = def,
-          count = tonumber(c), window = tonumber(w), interval = tonumber(iv),
-          res = tonumber(r), ps = tonumber(ps), pe = tonumber(pe),
-          max = tonumber(max), margin = tonumber(mg), ttl = tonumber(ttl),
-          amount = tonumber(am), hash = h, final = tonumber(fin)}
+  -- converted only when this op reads them (tonumber is most of a limit's parse)
+  local l = {key = KEYS[2 * i - 1], zkey = KEYS[2 * i], id = tonumber(id), def = def,
+             count = tonumber(c), window = tonumber(w), interval = tonumber(iv),
+             res = tonumber(r), ps = 0, pe = 0, max = 0, margin = 0, ttl = tonumber(ttl),
+             amount = 0, hash = h, final = -1}
+  if l.window ~= 0 then l.ps, l.pe = tonumber(ps), tonumber(pe) end
+  if op == 'reserve' then l.max, l.margin, l.amount = tonumber(max), tonumber(mg), tonumber(am) end
+  if op == 'commit' then l.final = tonumber(fin) end
+  return l
 end
 
+-- numbers - the n (6, 7 or 8) integers of s separated by single spaces
+-- (quota.lua pads its "b" with trailing spaces); nil when malformed.  One
+-- string.match, not a gmatch loop: this runs for every limit of every call.
+local NPAT = {[6] = '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) *$',
+              [7] = '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) *$',
+              [8] = '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) *$'}
 local function numbers(s, n)
   if not s then return nil end
-  local a = {}
-  for x in string.gmatch(s, '%S+') do a[#a + 1] = tonumber(x) end
+  local a = {string.match(s, NPAT[n])}
   if #a ~= n then return nil end
-  for i = 1, n do if not a[i] then return nil end end
+  for i = 1, n do a[i] = tonumber(a[i]) end
   return a
 end
 
@@ -218,8 +227,13 @@ local function load(l)
   -- the state (commit and release need no count of the addresses: the
   -- expired ones are dropped by the next reserve or usage)
   if l.count == 2 and states then
-    if l.window == 0 then
+    -- the oldest address first: the expired ones are dropped only when there are some
+    local z = redis.call('ZRANGE', l.zkey, 0, 0, 'WITHSCORES')
+    st.zoldest = z[2] and tonumber(z[2])
+    if st.zoldest and l.window == 0 and st.zoldest <= now - l.interval then
       redis.call('ZREMRANGEBYSCORE', l.zkey, '-inf', now - l.interval)
+      z = redis.call('ZRANGE', l.zkey, 0, 0, 'WITHSCORES')
+      st.zoldest = z[2] and tonumber(z[2])
     end
     st.committed = redis.call('ZCARD', l.zkey)
   elseif l.count == 2 then
@@ -238,8 +252,7 @@ local function load(l)
     if l.window == 1 then
       st.next_free = l.pe
     elseif l.count == 2 then
-      local z = redis.call('ZRANGE', l.zkey, 0, 0, 'WITHSCORES')
-      if z[2] then st.next_free = tonumber(z[2]) + l.interval end
+      if st.zoldest then st.next_free = st.zoldest + l.interval end
     elseif a[2] >= 0 then
       st.next_free = (a[2] + 1) * l.res + l.interval
     end
