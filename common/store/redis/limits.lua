@@ -104,6 +104,7 @@ local function parse_resv(v)
 end
 
 local function resv_string(amount, expiry, hs)
+  if #hs == 0 then return string.format('%d %d', amount, expiry) end
   local t = {string.format('%d %d', amount, expiry)}
   for _, e in ipairs(hs) do t[#t + 1] = (e[2] and '+' or '-') .. e[1] end
   return table.concat(t, ' ')
@@ -161,7 +162,10 @@ end
 
 -- load - the state of limit l at now, tidied; st.cost and st.hashadd for reserve
 local function load(l)
-  local st = {}
+  -- every field at once: a table grown one field at a time is rehashed each doubling
+  local st = {exists = false, a = false, def = false, dirty = false, committed = 0,
+              reserved = 0, own = 0, rexp = false, rh = false, rlive = false,
+              next_free = 0, cost = 0, hashadd = false, zoldest = false}
   local g = redis.call('HMGET', l.key, 'd', 'a', rf)
   st.exists = g[1] or g[2]
   -- the definition as the caller sent it: parsed only when it changed
