@@ -289,10 +289,11 @@ local function check(l, st)
   return 0
 end
 
--- finish - write "d" and "a", and the keys' TTL (longer than anything they hold)
-local function finish(l, st, rf, resv)
+-- finish - write "d" and "a" (with resv, the reservation too: one HSET), and
+-- the keys' TTL (longer than anything they hold)
+local function finish(l, st, resv)
   local a = st.a
-  if rf then
+  if resv then
     redis.call('HSET', l.key, rf, resv, 'd', st.def, 'a', a_string(a))
   else
     redis.call('HSET', l.key, 'd', st.def, 'a', a_string(a))
@@ -319,7 +320,7 @@ local function write_reserve(l, st)
   a[5] = a[5] + st.cost
   st.reserved = a[5]
   if a[7] == 0 or e < a[7] then a[7] = e end
-  finish(l, st, rf, resv_string(st.own, e, st.rh))
+  finish(l, st, resv_string(st.own, e, st.rh))
 end
 
 local function write_commit(l, st)
