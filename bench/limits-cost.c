@@ -2,8 +2,8 @@
  * NAME
  *	limits-cost - the store's cost per quota decision, one limit against several
  * SYNOPSIS
- *	limits-cost lmdb DIRECTORY [DECISIONS]
- *	limits-cost redis UNIX-SOCKET [DECISIONS]
+ *	limits-cost lmdb DIRECTORY [DECISIONS [SCENARIO]]
+ *	limits-cost redis UNIX-SOCKET [DECISIONS [SCENARIO]]
  * DESCRIPTION
  *	A bounded loop, single-threaded, straight against store.h (no milter,
  *	no network but the Redis socket): for each scenario it fills a
@@ -22,6 +22,11 @@
  *	              user, and a domain pool's daily calendar count
  *	  distinct    one distinct-recipients limit (a new address each time),
  *	              filled with as many addresses (one decision each)
+ *	  bench3      make bench's quota of three limits: the day's own number
+ *	              (id 0, quota.lua's hash), messages per hour and distinct
+ *	              recipients per day, a new address each time
+ *	It also prints this process's CPU per decision (building the calls
+ *	and reading the replies: the milter's share of the store's cost).
  *	The DIRECTORY or the Redis database is used as scratch: every key of
  *	the bench's owners is reset first.  Built on demand only:
  *	`make bench/limits-cost`.  Point it at a private Redis (e.g.
@@ -46,6 +51,7 @@
 static struct store *st;
 static redisContext *stats;	/* Redis: a side connection for INFO commandstats */
 static double server_us;	/* Redis: server time per decision of the last run */
+static double client_us;	/* this process's CPU per decision of the last run */
 
 /* server_usec - Redis: the server's total microseconds in EVALSHA so far */
 static double server_usec(void)
@@ -78,6 +84,15 @@ static double usec(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* cpu_usec - this process's CPU time in microseconds */
+static double cpu_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
@@ -156,12 +171,14 @@ static double run(long units, int decisions, int distinct)
 		decide(resid, u, ++h * 0x9e3779b97f4a7c15ull, t);
 	}
 	server_us = server_usec();
+	client_us = cpu_usec();
 	t0 = usec();
 	for (i = 0; i < decisions; i++) {
 		snprintf(resid, sizeof(resid), "d%ld", i);
 		decide(resid, 1, ++h * 0x9e3779b97f4a7c15ull, NOW + i / 100);
 	}
 	t0 = (usec() - t0) / decisions;
+	client_us = (cpu_usec() - client_us) / decisions;
 	server_us = (server_usec() - server_us) / decisions;
 	return t0;
 }
@@ -172,10 +189,10 @@ int main(int argc, char **argv)
 	const char *error = NULL;
 	int decisions = argc > 3 ? atoi(argv[3]) : 2000, s;
 	static const char *names[] = { "quota", "limits-id0", "limits-1", "limits-3",
-				       "distinct" };
+				       "distinct", "bench3" };
 
 	if (argc < 3 || decisions < 1 || decisions > 1000000) {
-		fprintf(stderr, "usage: limits-cost lmdb DIR | redis SOCKET [DECISIONS]\n");
+		fprintf(stderr, "usage: limits-cost lmdb DIR | redis SOCKET [DECISIONS [SCENARIO]]\n");
 		return 2;
 	}
 	memset(&config, 0, sizeof(config));
@@ -186,6 +203,9 @@ int main(int argc, char **argv)
 	} else {
 		config.store_backend = STORE_BACKEND_REDIS;
 		config.redis_socket = argv[2];
+		/* long: the server may run under valgrind (callgrind counts its instructions) */
+		config.redis_connect_timeout_ms = 30000;
+		config.redis_command_timeout_ms = 30000;
 		stats = redisConnectUnix(argv[2]);
 		if (stats == NULL || stats->err)
 			die("connect", stats != NULL ? stats->errstr : "no memory");
@@ -194,10 +214,13 @@ int main(int argc, char **argv)
 		die("open", error);
 	printf("%-11s %10s %10s %10s %10s %7s  (us per decision, %s, %d decisions)\n", "scenario",
 	       "10 units", "1440", "10000", "100000", "ratio", argv[1], decisions);
-	for (s = 0; s < 5; s++) {
+	for (s = 0; s < 6; s++) {
 		static const long sizes[4] = { 10, 1440, 10000, 100000 };
-		double t[4], sv[4];
+		double t[4], sv[4], cv[4];
 		int k;
+
+		if (argc > 4 && strcmp(argv[4], names[s]) != 0)
+			continue;
 
 		use_quota = s == 0;
 		nlims = 1;
@@ -216,12 +239,21 @@ int main(int argc, char **argv)
 		}
 		if (s == 4)
 			lims[0] = mk("bench", 4, STORE_COUNT_DISTINCT, DAY, 4000000000u);
+		if (s == 5) {
+			lims[0] = mk("bench", 0, STORE_COUNT_MESSAGES, DAY, 4000000000u);
+			lims[1] = mk("bench", 5, STORE_COUNT_MESSAGES, 3600, 4000000000u);
+			lims[2] = mk("bench", 6, STORE_COUNT_DISTINCT, DAY, 4000000000u);
+			nlims = 3;
+		}
 		for (k = 0; k < 4; k++) {
 			t[k] = run(sizes[k], decisions, s == 4);
 			sv[k] = server_us;
+			cv[k] = client_us;
 		}
 		printf("%-11s %10.1f %10.1f %10.1f %10.1f %7.2f\n", names[s], t[0], t[1], t[2], t[3],
 		       t[3] / t[1]);
+		printf("%-11s %10.1f %10.1f %10.1f %10.1f %7.2f  (this process's CPU us)\n",
+		       "  client", cv[0], cv[1], cv[2], cv[3], cv[3] / cv[1]);
 		if (stats != NULL)
 			printf("%-11s %10.1f %10.1f %10.1f %10.1f %7.2f  (Redis server us in EVALSHA)\n",
 			       "  server", sv[0], sv[1], sv[2], sv[3], sv[3] / sv[1]);

@@ -16,14 +16,19 @@
 --          (or a pool counted by its own call) there; not done yet.
 -- ARGV     1 op ('reserve', 'commit', 'release', 'usage', 'reset', 'top'),
 --          2 now, 3 reservation field ("r" + resid, or "r"), 4 expire
---          slack, 5 max reservations, 6 max buckets (hard cap), then 13 per
---          limit: id, count (0 messages, 1 recipients, 2 distinct, 3 bytes),
---          window (0 sliding, 1 calendar), interval, resolution,
---          period_start, period_end, max, margin, reservation_ttl, amount,
---          rcpt hash (16 hex digits), final amount (-1: none).
+--          slack, 5 max reservations, 6 max buckets (hard cap), then one
+--          per limit, 13 numbers separated by single spaces: count (0
+--          messages, 1 recipients, 2 distinct, 3 bytes), window (0 sliding,
+--          1 calendar), interval, resolution, period_start, period_end (these
+--          six are the definition "d" below, compared as a string), id, max,
+--          margin, reservation_ttl, amount, rcpt hash (16 hex digits), final
+--          amount (-1: none).  One argument a limit, not 13: each argument
+--          costs the caller and the server a conversion.
 -- Returns  {status, index, then 4 per limit: committed, reserved, own,
 --          next_free}; status 0 ok, 1 refused (index = the first refusing
 --          limit, 1-based), 2 too many reservations, 3 too many recipients.
+--          commit and release return {status, index} only (the caller
+--          reads no state from them, and the distinct count costs a ZCARD).
 --          'top' (KEYS = one limit's two keys, no limit arguments) returns
 --          {committed} with the definition stored in the hash.
 --
@@ -46,27 +51,45 @@
 -- when nothing can have died, else a scan (HGETALL) that prunes and
 -- rewrites "b" exactly as quota.lua's scan does, so both scripts keep
 -- working on the same state.
+--
+-- Debugging: against a scratch server (never a production one), a
+-- reserve of one message on bob's quota (id 0, a day) and an hourly limit:
+--   redis-cli --eval common/store/redis/limits.lua chapps:q:bob chapps:lh:0:bob \
+--       chapps:l:5:bob chapps:lh:5:bob , reserve 1700000000 rR1 60 1024 4096 \
+--       '0 0 86400 60 0 0 0 500 0 300 1 0000000000000000 -1' \
+--       '0 0 3600 60 0 0 5 100 0 300 1 0000000000000000 -1'
+-- (then commit with the same arguments; usage with "r" as the field).
 local op, now, rf = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local slack, maxres, bcap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local NA = 13
+local states = op ~= 'commit' and op ~= 'release'
 
+-- limit_args - limit i's argument; nil when malformed
 local function limit_args(i)
-  local b = 6 + (i - 1) * NA
-  local v = {}
-  for j = 1, NA do v[j] = ARGV[b + j] end
-  return {key = KEYS[2 * i - 1], zkey = KEYS[2 * i], id = tonumber(v[1]),
-          count = tonumber(v[2]), window = tonumber(v[3]), interval = tonumber(v[4]),
-          res = tonumber(v[5]), ps = tonumber(v[6]), pe = tonumber(v[7]),
-          max = tonumber(v[8]), margin = tonumber(v[9]), ttl = tonumber(v[10]),
-          amount = tonumber(v[11]), hash = v[12], final = tonumber(v[13])}
+  local def, c, w, iv, r, ps, pe, id, max, mg, ttl, am, h, fin = string.match(ARGV[6 + i],
+    '^((%d+) (%d+) (%d+) (%d+) (%-?%d+) (%-?%d+)) (%d+) (%d+) (%d+) (%d+) (%d+) (%x+) (%-?%d+)$')
+  if not def then return nil end
+  -- converted only when this op reads them (tonumber is most of a limit's parse)
+  local l = {key = KEYS[2 * i - 1], zkey = KEYS[2 * i], id = tonumber(id), def = def,
+             count = tonumber(c), window = tonumber(w), interval = tonumber(iv),
+             res = tonumber(r), ps = 0, pe = 0, max = 0, margin = 0, ttl = tonumber(ttl),
+             amount = 0, hash = h, final = -1}
+  if l.window ~= 0 then l.ps, l.pe = tonumber(ps), tonumber(pe) end
+  if op == 'reserve' then l.max, l.margin, l.amount = tonumber(max), tonumber(mg), tonumber(am) end
+  if op == 'commit' then l.final = tonumber(fin) end
+  return l
 end
 
+-- numbers - the n (6, 7 or 8) integers of s separated by single spaces
+-- (quota.lua pads its "b" with trailing spaces); nil when malformed.  One
+-- string.match, not a gmatch loop: this runs for every limit of every call.
+local NPAT = {[6] = '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) *$',
+              [7] = '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) *$',
+              [8] = '^(%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) (%-?%d+) *$'}
 local function numbers(s, n)
   if not s then return nil end
-  local a = {}
-  for x in string.gmatch(s, '%S+') do a[#a + 1] = tonumber(x) end
+  local a = {string.match(s, NPAT[n])}
   if #a ~= n then return nil end
-  for i = 1, n do if not a[i] then return nil end end
+  for i = 1, n do a[i] = tonumber(a[i]) end
   return a
 end
 
@@ -81,6 +104,7 @@ local function parse_resv(v)
 end
 
 local function resv_string(amount, expiry, hs)
+  if #hs == 0 then return string.format('%d %d', amount, expiry) end
   local t = {string.format('%d %d', amount, expiry)}
   for _, e in ipairs(hs) do t[#t + 1] = (e[2] and '+' or '-') .. e[1] end
   return table.concat(t, ' ')
@@ -138,12 +162,17 @@ end
 
 -- load - the state of limit l at now, tidied; st.cost and st.hashadd for reserve
 local function load(l)
-  local st = {}
+  -- every field at once: a table grown one field at a time is rehashed each doubling
+  local st = {exists = false, a = false, def = false, dirty = false, committed = 0,
+              reserved = 0, own = 0, rexp = false, rh = false, rlive = false,
+              next_free = 0, cost = 0, hashadd = false, zoldest = false}
   local g = redis.call('HMGET', l.key, 'd', 'a', rf)
   st.exists = g[1] or g[2]
-  local d = numbers(g[1], 6)
+  -- the definition as the caller sent it: parsed only when it changed
+  st.def = l.def
+  local d = nil
+  if g[1] ~= st.def then d = numbers(g[1], 6) end
   st.a = numbers(g[2], 7)
-  st.def = string.format('%d %d %d %d %d %d', l.count, l.window, l.interval, l.res, l.ps, l.pe)
   if d and (d[1] ~= l.count or d[2] ~= l.window) then
     -- redefined with another count or window: start from 0
     redis.call('DEL', l.key, l.zkey)
@@ -199,12 +228,20 @@ local function load(l)
       st.dirty = true
     end
   end
-  if l.count == 2 and l.window == 0 then
-    redis.call('ZREMRANGEBYSCORE', l.zkey, '-inf', now - l.interval)
-  end
-  -- the state
-  if l.count == 2 then
+  -- the state (commit and release need no count of the addresses: the
+  -- expired ones are dropped by the next reserve or usage)
+  if l.count == 2 and states then
+    -- the oldest address first: the expired ones are dropped only when there are some
+    local z = redis.call('ZRANGE', l.zkey, 0, 0, 'WITHSCORES')
+    st.zoldest = z[2] and tonumber(z[2])
+    if st.zoldest and l.window == 0 and st.zoldest <= now - l.interval then
+      redis.call('ZREMRANGEBYSCORE', l.zkey, '-inf', now - l.interval)
+      z = redis.call('ZRANGE', l.zkey, 0, 0, 'WITHSCORES')
+      st.zoldest = z[2] and tonumber(z[2])
+    end
     st.committed = redis.call('ZCARD', l.zkey)
+  elseif l.count == 2 then
+    st.committed = 0
   else
     st.committed = a[1]
   end
@@ -215,12 +252,11 @@ local function load(l)
     st.own, st.rexp, st.rh, st.rlive = amount, expiry, hs, true
   end
   st.next_free = 0
-  if st.committed > 0 then
+  if st.committed > 0 and states then
     if l.window == 1 then
       st.next_free = l.pe
     elseif l.count == 2 then
-      local z = redis.call('ZRANGE', l.zkey, 0, 0, 'WITHSCORES')
-      if z[2] then st.next_free = tonumber(z[2]) + l.interval end
+      if st.zoldest then st.next_free = st.zoldest + l.interval end
     elseif a[2] >= 0 then
       st.next_free = (a[2] + 1) * l.res + l.interval
     end
@@ -253,10 +289,15 @@ local function check(l, st)
   return 0
 end
 
--- finish - write "d" and "a", and the keys' TTL (longer than anything they hold)
-local function finish(l, st)
+-- finish - write "d" and "a" (with resv, the reservation too: one HSET), and
+-- the keys' TTL (longer than anything they hold)
+local function finish(l, st, resv)
   local a = st.a
-  redis.call('HSET', l.key, 'd', st.def, 'a', a_string(a))
+  if resv then
+    redis.call('HSET', l.key, rf, resv, 'd', st.def, 'a', a_string(a))
+  else
+    redis.call('HSET', l.key, 'd', st.def, 'a', a_string(a))
+  end
   local life = l.ttl
   if l.window == 0 then
     life = math.max(life, l.interval + l.res)
@@ -264,7 +305,8 @@ local function finish(l, st)
     life = math.max(life, l.pe - now)
   end
   redis.call('EXPIRE', l.key, life + slack)
-  if l.count == 2 and redis.call('EXISTS', l.zkey) == 1 then
+  if l.count == 2 then
+    -- a no-op when the set does not exist
     redis.call('EXPIRE', l.zkey, life + slack)
   end
 end
@@ -278,8 +320,7 @@ local function write_reserve(l, st)
   a[5] = a[5] + st.cost
   st.reserved = a[5]
   if a[7] == 0 or e < a[7] then a[7] = e end
-  redis.call('HSET', l.key, rf, resv_string(st.own, e, st.rh))
-  finish(l, st)
+  finish(l, st, resv_string(st.own, e, st.rh))
 end
 
 local function write_commit(l, st)
@@ -342,12 +383,21 @@ end
 
 -- ---- id 0: quota.lua's hash ----------------------------------------------
 
--- q_awrite - quota.lua's aggregates field "b" (its awrite)
-local function q_awrite(l, a)
+-- q_astr - quota.lua's aggregates field "b" as its awrite writes it; nil: none
+local function q_astr(a)
   if a[2] > 0 or a[6] > 0 then
     local v = string.format('%d %d %d %d %d %d %d %d',
                             a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
     if a[2] + a[6] > 32 then v = v .. string.rep(' ', 256 - #v) end
+    return v
+  end
+  return nil
+end
+
+-- q_awrite - quota.lua's aggregates field "b" (its awrite)
+local function q_awrite(l, a)
+  local v = q_astr(a)
+  if v then
     redis.call('HSET', l.key, 'b', v)
   else
     redis.call('HDEL', l.key, 'b')
@@ -388,8 +438,9 @@ local function q_fast(l)
   return st
 end
 
+-- q_expire - quota.lua's TTL (EXPIRE is a no-op when the hash is gone)
 local function q_expire(l, st)
-  if st.life > 0 and redis.call('EXISTS', l.key) == 1 then
+  if st.life > 0 then
     redis.call('EXPIRE', l.key, st.life + slack)
   end
 end
@@ -487,8 +538,8 @@ local function q_reserve(l, st)
       a[7], a[8] = math.min(a[7], e), math.max(a[8], e)
     end
     a[5] = st.reserved
-    redis.call('HSET', l.key, rf, string.format('%d %d', st.own, e))
-    q_awrite(l, a)
+    -- a[6] >= 1: q_astr gives the aggregates, written with the reservation
+    redis.call('HSET', l.key, rf, string.format('%d %d', st.own, e), 'b', q_astr(a))
     if l.ttl > st.life then st.life = l.ttl end
     q_expire(l, st)
     return
@@ -619,7 +670,10 @@ end
 
 local n = #KEYS / 2
 local L, S = {}, {}
-for i = 1, n do L[i] = limit_args(i) end
+for i = 1, n do
+  L[i] = limit_args(i)
+  if not L[i] then return redis.error_reply('limits.lua: malformed limit ' .. i) end
+end
 if op == 'reset' then
   local r = {0, 0}
   for i = 1, n do
@@ -653,6 +707,7 @@ elseif op == 'release' then
   end
 end
 local r = {status, index}
+if not states then return r end
 for i = 1, n do
   local st = S[i]
   local own = st.own
