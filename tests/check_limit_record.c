@@ -243,11 +243,11 @@ START_TEST(test_distinct)
 }
 END_TEST
 
-/* v1_put - append n bytes of v big-endian at *p */
+/* v1_put - append n bytes of v big-endian at *p (bytes above the 8th are 0) */
 static void v1_put(unsigned char **p, uint64_t v, int n)
 {
 	while (n-- > 0)
-		*(*p)++ = (unsigned char)(v >> (8 * n));
+		*(*p)++ = n < 8 ? (unsigned char)(v >> (8 * n)) : 0;
 }
 
 START_TEST(test_version1_inline_set)
