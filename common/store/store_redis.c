@@ -933,26 +933,23 @@ static int limits_top_one(struct redis_pool *pool, uint32_t id, const char *key,
 	return ret;
 }
 
-/* redis_limits_top - store_limits_top: SCAN the id's keys, one script call each */
-static int redis_limits_top(struct store *store, uint32_t id,
-			    void (*emit)(void *ctx, const char *owner, size_t owner_len,
-					 uint64_t committed),
-			    void *ctx, int64_t now, const char **error_r)
+/*
+ * redis_scan - SCAN every key matching pattern (a prefix of plen bytes and
+ * "*"), calling each(ctx, key, len) for each key longer than the prefix,
+ * until it returns other than STORE_OK (returned) or the scan ends.  what
+ * names the caller in errors.  An operator command, never on the decision
+ * path.
+ */
+static int redis_scan(struct redis_pool *pool, const char *pattern, size_t plen,
+		      int (*each)(void *ctx, const char *key, size_t len), void *ctx,
+		      const char *what, const char **error_r)
 {
-	struct redis_pool *pool = ((struct store_redis *)store)->pool;
-	char prefix[40], pattern[48], cursor[32] = "0";
+	char cursor[32] = "0";
 	const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", LIMITS_SCAN_COUNT };
-	size_t lens[6], plen, i;
+	size_t lens[6], i;
 	redisReply *reply;
-	uint64_t committed;
 	int k, ret = STORE_OK;
 
-	if (id == 0)
-		snprintf(prefix, sizeof(prefix), "%s", REDIS_QUOTA_PREFIX);
-	else
-		snprintf(prefix, sizeof(prefix), "%s%" PRIu32 ":", REDIS_LIMITS_PREFIX, id);
-	plen = strlen(prefix);
-	snprintf(pattern, sizeof(pattern), "%s*", prefix);
 	do {
 		for (k = 0; k < 6; k++)
 			lens[k] = strlen(argv[k]);
@@ -964,7 +961,7 @@ static int redis_limits_top(struct store *store, uint32_t id,
 		    reply->element[0]->len >= sizeof(cursor) ||
 		    reply->element[1]->type != REDIS_REPLY_ARRAY) {
 			freeReplyObject(reply);
-			*error_r = redis_error("redis: limits top: malformed SCAN reply");
+			*error_r = redis_error("redis: %s: malformed SCAN reply", what);
 			return STORE_ERROR;
 		}
 		memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
@@ -972,16 +969,54 @@ static int redis_limits_top(struct store *store, uint32_t id,
 		for (i = 0; i < reply->element[1]->elements && ret == STORE_OK; i++) {
 			const redisReply *e = reply->element[1]->element[i];
 
-			if (e->type != REDIS_REPLY_STRING || e->len <= plen)
-				continue;
-			ret = limits_top_one(pool, id, e->str, e->len, plen, now, &committed,
-					     error_r);
-			if (ret == STORE_OK && committed > 0)
-				emit(ctx, e->str + plen, e->len - plen, committed);
+			if (e->type == REDIS_REPLY_STRING && e->len > plen)
+				ret = each(ctx, e->str, e->len);
 		}
 		freeReplyObject(reply);
 	} while (ret == STORE_OK && strcmp(cursor, "0") != 0);
 	return ret;
+}
+
+struct top_scan {
+	struct redis_pool *pool;
+	uint32_t id;
+	size_t plen;
+	int64_t now;
+	void (*emit)(void *ctx, const char *owner, size_t owner_len, uint64_t committed);
+	void *ctx;
+	const char **error_r;
+};
+
+/* top_each - redis_scan's callback for limits top: the key's committed count */
+static int top_each(void *ctx, const char *key, size_t len)
+{
+	struct top_scan *t = ctx;
+	uint64_t committed;
+	int ret = limits_top_one(t->pool, t->id, key, len, t->plen, t->now, &committed,
+				 t->error_r);
+
+	if (ret == STORE_OK && committed > 0)
+		t->emit(t->ctx, key + t->plen, len - t->plen, committed);
+	return ret;
+}
+
+/* redis_limits_top - store_limits_top: SCAN the id's keys, one script call each */
+static int redis_limits_top(struct store *store, uint32_t id,
+			    void (*emit)(void *ctx, const char *owner, size_t owner_len,
+					 uint64_t committed),
+			    void *ctx, int64_t now, const char **error_r)
+{
+	struct top_scan t = { ((struct store_redis *)store)->pool, id, 0, now, emit, ctx,
+			      error_r };
+	char prefix[40], pattern[48];
+
+	if (id == 0)
+		snprintf(prefix, sizeof(prefix), "%s", REDIS_QUOTA_PREFIX);
+	else
+		snprintf(prefix, sizeof(prefix), "%s%" PRIu32 ":", REDIS_LIMITS_PREFIX, id);
+	t.plen = strlen(prefix);
+	snprintf(pattern, sizeof(pattern), "%s*", prefix);
+	return redis_scan(t.pool, pattern, t.plen, top_each, &t, "limits top", error_r);
 }
 
 /* ---- locks, strikes and events ------------------------------------------ */
@@ -1193,60 +1228,45 @@ static int redis_lock_strike(struct store *store, const char *user, size_t user_
 	return ret;
 }
 
+struct locks_scan {
+	struct redis_pool *pool;
+	void (*emit)(void *ctx, const char *user, size_t user_len, int64_t since,
+		     const char *reason);
+	void *ctx;
+	const char **error_r;
+};
+
+/* locks_each - redis_scan's callback for the lock list: one HMGET of the key */
+static int locks_each(void *ctx, const char *key, size_t len)
+{
+	struct locks_scan *l = ctx;
+	const char *hargv[4] = { "HMGET", key, "s", "r" };
+	size_t hlens[4] = { 5, len, 1, 1 }, plen = strlen(REDIS_LOCK_PREFIX);
+	struct store_lock_info info;
+	redisReply *h = redis_pool_exec(l->pool, REDIS_SCRIPT_NONE, 4, hargv, hlens, l->error_r);
+	int st;
+
+	if (h == NULL)
+		return STORE_ERROR;
+	memset(&info, 0, sizeof(info));
+	st = lock_parse(h, &info);
+	freeReplyObject(h);
+	if (st == STORE_OK)
+		l->emit(l->ctx, key + plen, len - plen, info.since, info.reason);
+	/* STORE_MISS: strikes only; STORE_ERROR: not ours, skipped */
+	return STORE_OK;
+}
+
 /* redis_locks_list - store_locks_list: SCAN "chapps:k:*", one HMGET per key */
 static int redis_locks_list(struct store *store,
 			    void (*emit)(void *ctx, const char *user, size_t user_len,
 					 int64_t since, const char *reason),
 			    void *ctx, const char **error_r)
 {
-	struct redis_pool *pool = ((struct store_redis *)store)->pool;
-	char cursor[32] = "0";
-	const char *argv[6] = { "SCAN", cursor, "MATCH", REDIS_LOCK_PREFIX "*", "COUNT",
-				LIMITS_SCAN_COUNT };
-	const char *hargv[4] = { "HMGET", NULL, "s", "r" };
-	size_t lens[6], hlens[4] = { 5, 0, 1, 1 }, plen = strlen(REDIS_LOCK_PREFIX), i;
-	struct store_lock_info info;
-	redisReply *reply, *h;
-	int k, ret = STORE_OK, st;
+	struct locks_scan l = { ((struct store_redis *)store)->pool, emit, ctx, error_r };
 
-	do {
-		for (k = 0; k < 6; k++)
-			lens[k] = strlen(argv[k]);
-		reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 6, argv, lens, error_r);
-		if (reply == NULL)
-			return STORE_ERROR;
-		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-		    reply->element[0]->type != REDIS_REPLY_STRING ||
-		    reply->element[0]->len >= sizeof(cursor) ||
-		    reply->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(reply);
-			*error_r = redis_error("redis: locks: malformed SCAN reply");
-			return STORE_ERROR;
-		}
-		memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
-		cursor[reply->element[0]->len] = '\0';
-		for (i = 0; i < reply->element[1]->elements && ret == STORE_OK; i++) {
-			const redisReply *e = reply->element[1]->element[i];
-
-			if (e->type != REDIS_REPLY_STRING || e->len <= plen)
-				continue;
-			hargv[1] = e->str;
-			hlens[1] = e->len;
-			h = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 4, hargv, hlens, error_r);
-			if (h == NULL) {
-				ret = STORE_ERROR;
-				break;
-			}
-			memset(&info, 0, sizeof(info));
-			st = lock_parse(h, &info);
-			freeReplyObject(h);
-			if (st == STORE_OK)
-				emit(ctx, e->str + plen, e->len - plen, info.since, info.reason);
-			/* STORE_MISS: strikes only; STORE_ERROR: not ours, skipped */
-		}
-		freeReplyObject(reply);
-	} while (ret == STORE_OK && strcmp(cursor, "0") != 0);
-	return ret;
+	return redis_scan(l.pool, REDIS_LOCK_PREFIX "*", strlen(REDIS_LOCK_PREFIX), locks_each,
+			  &l, "locks", error_r);
 }
 
 /* redis_event_add - store_event_add: LPUSH and LTRIM in one script call */
