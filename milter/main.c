@@ -240,7 +240,8 @@ static bool same_backends(const struct config *a, const struct config *b)
 #define SAME_S(f) (strcmp(a->f, b->f) == 0)
 #define SAME_I(f) (a->f == b->f)
 	return SAME_I(store_backend) && SAME_S(store_path) && SAME_S(redis_server) &&
-	       SAME_I(redis_port) && SAME_S(redis_socket) && SAME_S(redis_password) &&
+	       SAME_I(redis_port) && SAME_S(redis_socket) && SAME_S(redis_username) &&
+	       SAME_S(redis_password) &&
 	       SAME_I(redis_db) && SAME_S(redis_sentinel_dataset) &&
 	       SAME_I(policydb_backend) && SAME_S(policydb_path) && SAME_S(policydb_host) &&
 	       SAME_I(policydb_port) && SAME_S(policydb_name) && SAME_S(policydb_user) &&

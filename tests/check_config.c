@@ -297,6 +297,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(c->quota_on_error, ON_ERROR_REJECT);
 	ck_assert_int_eq(c->quota_commit, QUOTA_COMMIT_EOM);
 	ck_assert_int_eq(c->store_backend, STORE_BACKEND_REDIS);
+	ck_assert_str_eq(c->redis_username, "chapps");
 	ck_assert_str_eq(c->redis_password, "s3cret \"quoted\" \\ back");
 	ck_assert_int_eq(c->n_redis_sentinel_servers, 2);
 	ck_assert_str_eq(c->redis_sentinel_servers[1], "[2001:db8::1]:26380");
@@ -513,6 +514,9 @@ static const struct {
 	  "store: { backend = \"redis\"; redis: { command_timeout_ms = 1501; }; };\n",
 	  "FILE:1: store.redis.command_timeout_ms: connect_timeout_ms + command_timeout_ms must "
 	  "not exceed quota.on_error_deadline_ms (2000)\n" },
+	{ "redis user name without a password",
+	  "store: { backend = \"redis\"; redis: { username = \"chapps\"; }; };\n",
+	  "FILE:1: store.redis.username: needs store.redis.password (AUTH user password)\n" },
 	{ "redis without a server",
 	  "store: { backend = \"redis\"; redis: { server = \"\"; }; };\n",
 	  "FILE:1: store.redis.server: set server, socket or sentinel_servers\n" },

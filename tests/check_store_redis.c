@@ -797,6 +797,58 @@ START_TEST(test_password)
 }
 END_TEST
 
+/* acl_setuser - ACL SETUSER with the rules of a NULL-terminated list (one argument each) */
+static void acl_setuser(const struct redis_helper_server *srv, const char *const *rules)
+{
+	const char *argv[16] = { "ACL", "SETUSER" };
+	redisContext *c = connect_ok(srv);
+	redisReply *r;
+	int argc = 2;
+
+	while (*rules != NULL && argc < 16)
+		argv[argc++] = *rules++;
+	r = redisCommandArgv(c, argc, argv, NULL);
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STATUS, "ACL SETUSER %s failed",
+		      argv[2]);
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+/* A Redis 6 ACL user: AUTH user password, with hiredis 0.14 */
+START_TEST(test_acl_user)
+{
+	static char user[] = "chapps", limited[] = "limited", pw[] = "acl pw", wrong[] = "nope";
+	static const char *const full[] = { "chapps", "on", ">acl pw", "~*", "&*", "+@all", NULL };
+	static const char *const few[] = { "limited", "on", ">acl pw", "~*", "&*", "-@all",
+					    "+ping", "+auth", "+select", "+role", NULL };
+	struct redis_helper_server *srv = &own_srv;
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store = NULL;
+	const char *error = NULL;
+
+	acl_setuser(srv, full);
+	acl_setuser(srv, few);
+	config_for(&cfg, srv);
+	cfg.redis_username = user;
+	cfg.redis_password = wrong;
+	ck_assert_int_eq(store_open(&cfg, &store, &error), -1);
+	ck_assert_msg(strstr(error, "AUTH") != NULL, "wrong password: got '%s', want AUTH", error);
+
+	/* the user exists but may not run scripts: refused at open, not at the first mail */
+	cfg.redis_username = limited;
+	cfg.redis_password = pw;
+	ck_assert_int_eq(store_open(&cfg, &store, &error), -1);
+	ck_assert_ptr_null(store);
+	ck_assert_msg(strstr(error, "NOPERM") != NULL, "limited user: got '%s', want NOPERM", error);
+
+	cfg.redis_username = user;
+	store = open_ok(&cfg);
+	ck_assert_int_eq(reserve(store, "bob", "R1", 1, 1000, &st, &error), STORE_OK);
+	store_close(&store);
+}
+END_TEST
+
 START_TEST(test_db_index)
 {
 	struct store_quota_state st;
@@ -1179,6 +1231,7 @@ static Suite *redis_suite(void)
 	tc = tcase_create("password");
 	tcase_add_unchecked_fixture(tc, setup_own_password, teardown_own);
 	tcase_add_test(tc, test_password);
+	tcase_add_test(tc, test_acl_user);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("unix_socket");

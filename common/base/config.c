@@ -140,6 +140,7 @@ const struct setting config_settings[] = {
 	S("store.redis.server", redis_server, CONFIG_REDIS_SERVER_DEFAULT),
 	I("store.redis.port", redis_port, CONFIG_REDIS_PORT_DEFAULT, 1, 65535),
 	S("store.redis.socket", redis_socket, ""),
+	S("store.redis.username", redis_username, ""),
 	S("store.redis.password", redis_password, ""),
 	I("store.redis.db", redis_db, 0, 0, 65535),
 	SL("store.redis.sentinel_servers", redis_sentinel_servers, ""),

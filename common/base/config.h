@@ -156,6 +156,7 @@ struct config {
 	char *redis_server;
 	int redis_port;
 	char *redis_socket;
+	char *redis_username;		/* Redis 6 ACL user; "": AUTH password alone */
 	char *redis_password;
 	int redis_db;
 	char *redis_sentinel_servers[CONFIG_LIST_MAX];	/* "host:port" */

@@ -140,6 +140,9 @@ void config_check(struct config_loader *ld, struct config *c)
 		if (c->n_redis_sentinel_servers > 0 && c->redis_sentinel_dataset[0] == '\0')
 			config_problem_at(ld, "store.redis.sentinel_dataset",
 					  "must name the master when sentinel_servers is set");
+		if (c->redis_username[0] != '\0' && c->redis_password[0] == '\0')
+			config_problem_at(ld, "store.redis.username",
+					  "needs store.redis.password (AUTH user password)");
 		if (c->n_redis_sentinel_servers == 0 && c->redis_socket[0] == '\0' &&
 		    c->redis_server[0] == '\0')
 			config_problem_at(ld, "store.redis.server",

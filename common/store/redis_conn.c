@@ -108,6 +108,7 @@ struct redis_pool {
 	char *host;
 	int port;
 	char *socket;			/* NULL: TCP */
+	char *username;			/* NULL: AUTH password (the default user) */
 	char *password;			/* NULL: no AUTH */
 	int db;
 	struct hostport sentinels[CONFIG_LIST_MAX];
@@ -399,7 +400,14 @@ static struct redis_conn *conn_connect(struct redis_pool *rp, const struct redis
 static int conn_setup(struct redis_pool *rp, struct redis_conn *conn,
 		      const struct redis_call *call, const char **error_r)
 {
-	if (rp->password != NULL) {
+	if (rp->password != NULL && rp->username != NULL) {
+		/* Redis 6 ACL: AUTH is a plain command, hiredis 0.14 needs nothing new. */
+		const char *argv[] = { "AUTH", rp->username, rp->password };
+		size_t lens[] = { 4, strlen(rp->username), strlen(rp->password) };
+
+		if (conn_simple(conn, call, 3, argv, lens, "AUTH", error_r) < 0)
+			return -1;
+	} else if (rp->password != NULL) {
 		const char *argv[] = { "AUTH", rp->password };
 		size_t lens[] = { 4, strlen(rp->password) };
 
@@ -810,6 +818,7 @@ void redis_pool_close(struct redis_pool **pool)
 	pthread_mutex_destroy(&rp->lock);
 	XFREE(rp->host);
 	XFREE(rp->socket);
+	XFREE(rp->username);
 	if (rp->password != NULL) {
 		/* Do not leave the secret in freed memory. */
 		memset(rp->password, 0, strlen(rp->password));
@@ -844,6 +853,7 @@ int redis_pool_open(const struct config *config, const struct redis_script *scri
 				   : CONFIG_REDIS_SERVER_DEFAULT);
 	rp->port = config->redis_port > 0 ? config->redis_port : CONFIG_REDIS_PORT_DEFAULT;
 	rp->socket = nonempty_dup(config->redis_socket);
+	rp->username = nonempty_dup(config->redis_username);
 	rp->password = nonempty_dup(config->redis_password);
 	rp->db = config->redis_db;
 	rp->connect_timeout_ms = config->redis_connect_timeout_ms > 0
