@@ -153,7 +153,7 @@ struct worker {
 	int id;
 	struct samples lat[S_N];
 	unsigned long verdicts[V_N];
-	unsigned long done, unexpected, rcpt_refused, conn_errors;
+	unsigned long done, unexpected, rcpt_refused, rcpt_tempfailed, conn_errors;
 	uint64_t next_start;		/* paced runs: when the next message may start */
 	char first_problem[256];
 };
@@ -730,6 +730,8 @@ static int milter_message(struct conn *c, struct pkt *p, long n, struct worker *
 			accepted_rcpts++;
 		} else {
 			w->rcpt_refused++;
+			if (v == V_TEMPFAIL)
+				w->rcpt_tempfailed++;
 			if (opt.expect == V_ACCEPT)
 				problem(w, "RCPT %s of user %s: %s", rcpt, user, verdict_names[v]);
 		}
@@ -1013,6 +1015,8 @@ static int smtp_message(struct conn *c, struct worker *w, const char *user)
 			ok_rcpts++;
 		} else if (v == V_ACCEPT) {
 			w->rcpt_refused++;
+			if (code >= 400 && code < 500)
+				w->rcpt_tempfailed++;
 			if (opt.expect == V_ACCEPT)
 				problem(w, "RCPT of user %s: %s", user, text);
 		}
@@ -1271,6 +1275,7 @@ int main(int argc, char **argv)
 	struct worker *ws;
 	struct samples all[S_N] = { { 0 } };
 	unsigned long verdicts[V_N] = { 0 }, done = 0, unexpected = 0, refused = 0, errors = 0;
+	unsigned long rcpt_tempfailed = 0;
 	const char *first = NULL;
 	uint64_t t0, t1;
 	double secs;
@@ -1321,6 +1326,7 @@ int main(int argc, char **argv)
 		done += w->done;
 		unexpected += w->unexpected;
 		refused += w->rcpt_refused;
+		rcpt_tempfailed += w->rcpt_tempfailed;
 		errors += w->conn_errors;
 		if (first == NULL && w->first_problem[0] != '\0')
 			first = w->first_problem;
@@ -1331,10 +1337,11 @@ int main(int argc, char **argv)
 
 	if (opt.quiet) {
 		printf("label=%s mode=%s conns=%d msgs=%lu secs=%.3f rate=%.1f accepted=%lu "
-		       "rejected=%lu tempfailed=%lu rcpt_refused=%lu unexpected=%lu conn_errors=%lu",
+		       "rejected=%lu tempfailed=%lu rcpt_refused=%lu rcpt_tempfailed=%lu unexpected=%lu "
+		       "conn_errors=%lu",
 		       opt.label, opt.smtp ? "smtp" : "milter", opt.conns, done, secs,
 		       secs > 0 ? (double)done / secs : 0, verdicts[V_ACCEPT], verdicts[V_REJECT],
-		       verdicts[V_TEMPFAIL], refused, unexpected, errors);
+		       verdicts[V_TEMPFAIL], refused, rcpt_tempfailed, unexpected, errors);
 		for (int s = 0; s < S_N; s++)
 			printf(" %s_n=%zu %s_p50=%.1f %s_p99=%.1f %s_p999=%.1f", stat_names[s],
 			       all[s].n, stat_names[s], pct(&all[s], 50), stat_names[s],
@@ -1345,8 +1352,9 @@ int main(int argc, char **argv)
 		       opt.label, opt.smtp ? "SMTP" : "milter", opt.conns, done, secs,
 		       secs > 0 ? (double)done / secs : 0);
 		printf("  verdicts: %lu accept, %lu reject, %lu tempfail, %lu discard; "
-		       "%lu recipients refused\n", verdicts[V_ACCEPT], verdicts[V_REJECT],
-		       verdicts[V_TEMPFAIL], verdicts[V_DISCARD], refused);
+		       "%lu recipients refused (%lu of them tempfailed)\n", verdicts[V_ACCEPT],
+		       verdicts[V_REJECT], verdicts[V_TEMPFAIL], verdicts[V_DISCARD], refused,
+		       rcpt_tempfailed);
 		printf("  %-5s %10s %10s %10s %10s   (microseconds)\n", "stage", "count", "p50",
 		       "p99", "p99.9");
 		for (int s = 0; s < S_N; s++)

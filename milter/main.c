@@ -243,6 +243,7 @@ static bool same_backends(const struct config *a, const struct config *b)
 	       SAME_I(redis_port) && SAME_S(redis_socket) && SAME_S(redis_username) &&
 	       SAME_S(redis_password) &&
 	       SAME_I(redis_db) && SAME_S(redis_sentinel_dataset) &&
+	       SAME_I(redis_wait_replicas) &&
 	       SAME_I(policydb_backend) && SAME_S(policydb_path) && SAME_S(policydb_host) &&
 	       SAME_I(policydb_port) && SAME_S(policydb_name) && SAME_S(policydb_user) &&
 	       SAME_S(policydb_password) && SAME_S(spf_receiver) && SAME_S(spf_test_zone);

@@ -298,6 +298,7 @@ START_TEST(test_full)
 	ck_assert_int_eq(c->quota_commit, QUOTA_COMMIT_EOM);
 	ck_assert_int_eq(c->store_backend, STORE_BACKEND_REDIS);
 	ck_assert_str_eq(c->redis_username, "chapps");
+	ck_assert_int_eq(c->redis_wait_replicas, 1);
 	ck_assert_str_eq(c->redis_password, "s3cret \"quoted\" \\ back");
 	ck_assert_int_eq(c->n_redis_sentinel_servers, 2);
 	ck_assert_str_eq(c->redis_sentinel_servers[1], "[2001:db8::1]:26380");

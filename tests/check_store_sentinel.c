@@ -259,6 +259,87 @@ START_TEST(test_discovery_in_turn)
 }
 END_TEST
 
+/* wait_replica_acked - wait until the master has the replica's first ACK */
+static int wait_replica_acked(void)
+{
+	long long deadline = redis_helper_mono_ms() + 10000;
+
+	while (redis_helper_mono_ms() < deadline) {
+		redisContext *c = redis_helper_connect(&master);
+		bool acked = false;
+
+		if (c != NULL) {
+			redisReply *r = redis_helper_command(c, "INFO replication");
+
+			acked = r != NULL && r->type == REDIS_REPLY_STRING &&
+				strstr(r->str, "slave0:") != NULL &&
+				strstr(r->str, ",offset=0,") == NULL;
+			if (r != NULL)
+				freeReplyObject(r);
+			redisFree(c);
+		}
+		if (acked)
+			return 0;
+		nanosleep(&(struct timespec){ 0, 20 * 1000000 }, NULL);
+	}
+	return -1;
+}
+
+/* store.redis.wait_replicas: the reply comes once the replicas hold the write */
+START_TEST(test_wait_replicas)
+{
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.store_backend = STORE_BACKEND_REDIS;
+	cfg.redis_server = localhost;
+	cfg.redis_port = master.port;
+	cfg.redis_connect_timeout_ms = TIMEOUT_MS;
+	cfg.redis_command_timeout_ms = TIMEOUT_MS;
+	cfg.redis_wait_replicas = 1;
+	/*
+	 * A replica that just synced (diskless) gets the command stream, GETACK
+	 * included, only after its first periodic ACK (up to 1 s): until then
+	 * WAIT cannot count it.  Wait for that ACK (its offset on the master).
+	 */
+	ck_assert_int_eq(wait_replica_acked(), 0);
+	store = open_ok(&cfg);
+	ck_assert_msg(store_quota_reserve(store, "wally", 5, "R1", 1, &P, 1000, &st, &error) ==
+			      STORE_OK,
+		      "reserve with wait_replicas 1: got error %s, want STORE_OK", error);
+	c = redis_helper_connect(&master);
+	ck_assert_int_eq(redis_helper_integer(c, "HEXISTS chapps:q:wally rR1"), 1);
+	redisFree(c);
+	c = redis_helper_connect(&replica);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(redis_helper_integer(c, "HEXISTS chapps:q:wally rR1"), 1);
+	redisFree(c);
+	store_close(&store);
+
+	/* two wanted, one replica: an error naming the shortfall, the write on the master */
+	cfg.redis_wait_replicas = 2;
+	store = open_ok(&cfg);
+	ck_assert_int_eq(store_quota_reserve(store, "wally", 5, "R2", 1, &P, 1000, &st, &error),
+			 STORE_ERROR);
+	ck_assert_msg(strstr(error, "WAIT: 1 of 2 replicas") != NULL,
+		      "error: got '%s', want WAIT: 1 of 2 replicas", error);
+	/* the connection stays usable: the next call runs (and falls short) again */
+	ck_assert_int_eq(store_quota_reserve(store, "wally", 5, "R3", 1, &P, 1000, &st, &error),
+			 STORE_ERROR);
+	ck_assert_msg(strstr(error, "WAIT: 1 of 2") != NULL, "error: got '%s'", error);
+	c = redis_helper_connect(&master);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(redis_helper_integer(c, "HEXISTS chapps:q:wally rR2"), 1);
+	freeReplyObject(redis_helper_command(c, "DEL chapps:q:wally"));
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
 /*
  * Two stand-alone servers for the demotion case, started by an unchecked
  * fixture (in the runner's process, which stops them even when the case
@@ -470,6 +551,7 @@ static Suite *sentinel_suite(void)
 	tc = tcase_create("discovery");
 	tcase_add_test(tc, test_replica_is_readonly);
 	tcase_add_test(tc, test_discovery_in_turn);
+	tcase_add_test(tc, test_wait_replicas);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("demotion");

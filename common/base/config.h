@@ -164,6 +164,7 @@ struct config {
 	char *redis_sentinel_dataset;
 	int redis_connect_timeout_ms;
 	int redis_command_timeout_ms;
+	int redis_wait_replicas;		/* > 0: WAIT for so many replicas after each script */
 	int redis_pool_size;
 
 	/* policy_db */

@@ -116,6 +116,7 @@ struct redis_pool {
 	char *dataset;
 	int connect_timeout_ms;
 	int command_timeout_ms;
+	int wait_replicas;		/* > 0: WAIT for so many replicas after each script */
 };
 
 /* One public call: its deadline on the monotonic clock. */
@@ -320,6 +321,52 @@ static redisReply *conn_command(struct redis_conn *conn, const struct redis_call
 	if (conn_pipeline(conn, call, 1, &argc, argvs, lenss, &reply, error_r) < 0)
 		return NULL;
 	return reply;
+}
+
+/* wait_short - marks a conn_script_wait failure that leaves the connection usable */
+static const char wait_short[] = "wait";
+
+/*
+ * conn_script_wait - the script and WAIT in one round trip: the script's
+ * reply once pool.wait_replicas replicas hold its writes.  WAIT gets what
+ * is left of the call's command budget less 150 ms (half of it when that
+ * is short; at least 1 ms: 0 would block for ever), so that its own
+ * timeout reply arrives before the socket's.  Fewer replicas in time: NULL with *error_r == wait_short and the
+ * message in redis_errbuf (the script ran: its writes are on the master).
+ */
+static redisReply *conn_script_wait(struct redis_conn *conn, const struct redis_call *call,
+				    int argc, const char **argv, const size_t *lens,
+				    const char **error_r)
+{
+	char want[12], ms[24];
+	int budget = call_budget(call, call->rp->command_timeout_ms);
+	/* Redis ends a blocked WAIT on its event loop's tick (up to 100 ms late) */
+	int wait_ms = budget > 300 ? budget - 150 : (budget > 1 ? budget / 2 : 1);
+	const char *wargv[] = { "WAIT", want, ms };
+	size_t wlens[] = { 4, 0, 0 };
+	const char *const *argvs[2] = { argv, wargv };
+	const size_t *lenss[2] = { lens, wlens };
+	int argcs[2] = { argc, 3 };
+	redisReply *replies[2];
+
+	wlens[1] = (size_t)snprintf(want, sizeof(want), "%d", call->rp->wait_replicas);
+	wlens[2] = (size_t)snprintf(ms, sizeof(ms), "%d", wait_ms);
+	if (conn_pipeline(conn, call, 2, argcs, argvs, lenss, replies, error_r) < 0)
+		return NULL;
+	if (replies[0]->type != REDIS_REPLY_ERROR &&
+	    (replies[1]->type != REDIS_REPLY_INTEGER ||
+	     replies[1]->integer < call->rp->wait_replicas)) {
+		redis_error("redis %s: WAIT: %lld of %d replicas acknowledged within %d ms",
+			    conn->addr,
+			    replies[1]->type == REDIS_REPLY_INTEGER ? replies[1]->integer : -1LL,
+			    call->rp->wait_replicas, wait_ms);
+		freeReplyObject(replies[0]);
+		freeReplyObject(replies[1]);
+		*error_r = wait_short;
+		return NULL;
+	}
+	freeReplyObject(replies[1]);
+	return replies[0];
 }
 
 /* reply_kind - classify an error reply: retry-worthy or final */
@@ -714,7 +761,16 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 			argv[1] = sha;
 			lens[1] = 40;
 		}
-		reply = conn_command(conn, &call, argc, argv, lens, error_r);
+		if (script != REDIS_SCRIPT_NONE && rp->wait_replicas > 0)
+			reply = conn_script_wait(conn, &call, argc, argv, lens, error_r);
+		else
+			reply = conn_command(conn, &call, argc, argv, lens, error_r);
+		if (reply == NULL && *error_r == wait_short) {
+			/* The script ran and the connection is sound: only the replicas lag. */
+			pool_give(rp, &conn);
+			*error_r = redis_errbuf;
+			return NULL;
+		}
 		if (reply == NULL) {
 			/* Unknown whether it ran: no retry; reconnect next time. */
 			conn_free(&conn);
@@ -862,6 +918,7 @@ int redis_pool_open(const struct config *config, const struct redis_script *scri
 	rp->command_timeout_ms = config->redis_command_timeout_ms > 0
 					 ? config->redis_command_timeout_ms
 					 : CONFIG_REDIS_TIMEOUT_MS_DEFAULT;
+	rp->wait_replicas = config->redis_wait_replicas;
 	for (i = 0; i < config->n_redis_sentinel_servers && i < CONFIG_LIST_MAX; i++) {
 		/* config_load has checked them: this only splits, or catches a hand-made config */
 		if (hostport_parse(config->redis_sentinel_servers[i],
