@@ -45,7 +45,8 @@
 #   BENCH_ONLY=redis      run R alone: gate + SDA + quota on Redis, this build against
 #                         no-op and, with BENCH_BASELINE=/path/to/other/chapps-milter (say
 #                         main's), against that build, side by side in one run; milter and
-#                         redis-server CPU and Redis round trips per message
+#                         redis-server CPU and Redis round trips per message; then, with
+#                         a replica attached, store.redis.wait_replicas = 1 against 0
 #   BENCH_KEEP=1    keep the work directory (logs, configs, raw results)
 #
 # Exit status: 0 when every run saw only the replies it expected, 1 otherwise.  Targets
@@ -67,7 +68,7 @@ P_CHAPPS=16801 P_NOOP=16802 P_CHAPPS2=16803 P_NOOP2=16804 P_CHAPPS3=16805 P_REDI
 P_SMTP_NONE=16820 P_SMTP_NOOP_DATA=16821 P_SMTP_CHAPPS_DATA=16822
 P_SMTP_NOOP_EOM=16823 P_SMTP_CHAPPS_EOM=16824 P_SINK=16830
 P_SMTP_AUTH_NONE=16825 P_SMTP_AUTH_NOOP=16826 P_SMTP_AUTH_CHAPPS=16827
-P_METRICS_ON=16806 P_METRICS_HTTP=16807
+P_METRICS_ON=16806 P_METRICS_HTTP=16807 P_CHAPPS_WAIT=16808 P_REPLICA=16811
 
 ROUNDS=${BENCH_ROUNDS:-2}
 METRICS_ROUNDS=${BENCH_METRICS_ROUNDS:-6}
@@ -496,15 +497,40 @@ phase_r()
 		[ -n "${BENCH_BASELINE:-}" ] && base=("base$c:$P_CHAPPS3:credisbase")
 		compare "$c" "noop$c:$P_NOOP:noop" "redis$c:$P_CHAPPS2:credis" "${base[@]}"
 	done
-	stop noop credis
 	[ -n "${BENCH_BASELINE:-}" ] && stop credisbase
+	phase_r_wait
+	stop noop credis
 	return 0
+}
+
+# phase_r_wait - store.redis.wait_replicas (issue 12): a replica of the private Redis on
+# this host, then this build without and with wait_replicas = 1, interleaved, 16 conns
+phase_r_wait()
+{
+	local i
+	mkdir -p "$W/replica"
+	start replica "$P_REPLICA" redis-server --port "$P_REPLICA" --bind 127.0.0.1 --save '' \
+		--appendonly no --dir "$W/replica" --replicaof 127.0.0.1 "$P_REDIS" \
+		--protected-mode yes || return 1
+	# in sync, and its first ACK in (until then WAIT cannot count it)
+	for ((i = 0; i < 200; i++)); do
+		redis-cli -p "$P_REDIS" info replication | tr -d '\r' |
+			grep -q '^slave0:.*state=online' &&
+		! redis-cli -p "$P_REDIS" info replication | grep -q ',offset=0,' && break
+		sleep 0.05
+	done
+	sed "s/port = $P_REDIS; }/port = $P_REDIS; wait_replicas = 1; }/" "$W/conf/redis.conf" |
+		sed "s/inet:$P_CHAPPS2@/inet:$P_CHAPPS_WAIT@/" >"$W/conf/redis-wait.conf"
+	start credisw "$P_CHAPPS_WAIT" "$MILTER" -f -c "$W/conf/redis-wait.conf" || return 1
+	warm "$P_CHAPPS_WAIT"
+	compare 16 "redisr16:$P_CHAPPS2:credis" "redisw16:$P_CHAPPS_WAIT:credisw"
+	stop credisw replica
 }
 
 # table_r - the rows of phase_r
 table_r()
 {
-	local c l n b
+	local c l n b w
 	section "R. Redis, gate+SDA+quota, this build${BENCH_BASELINE:+ vs $BENCH_BASELINE}, best of $ROUNDS interleaved rounds (msg/s, CPU us/msg milter+redis-server, Redis round trips/msg)"
 	for c in 16 1; do
 		l=${BEST[redis$c]:-} n=${BEST[noop$c]:-} b=${BEST[base$c]:-}
@@ -524,6 +550,16 @@ table_r()
 			"$(printf '%.0f/s' "$(kv rate "$b")")" \
 			"$(ratio "$(kv rate "$l")" "$(kv rate "$b")")" "-" "-"
 	done
+	l=${BEST[redisr16]:-} w=${BEST[redisw16]:-}
+	if [ -n "$l" ] && [ -n "$w" ]; then
+		row "with a replica: wait_replicas = 1, 16 conns" \
+			"$(fmt_rate "$w" "${BEST_CPU[redisw16]}")" \
+			"$(fmt_rate "$l" "${BEST_CPU[redisr16]}")" \
+			"$(ratio "$(kv rate "$w")" "$(kv rate "$l")")" "-" "-"
+		row "  ... its message p50 against wait_replicas = 0" \
+			"$(kv msg_p50 "$w") us" "$(kv msg_p50 "$l") us" \
+			"$(ratio "$(kv msg_p50 "$w")" "$(kv msg_p50 "$l")")" "-" "-"
+	fi
 }
 
 # ---- M: the cost of metrics --------------------------------------------------------
