@@ -516,6 +516,31 @@ END_TEST
  * and on a hit; a lock set or cleared between two messages is seen by the
  * next; with quota first, quota reads the lock itself
  */
+/*
+ * The lock read handed from sender_domain_auth to quota: a failed read is
+ * handed over as a failure (with its reason), so that quota's lock check
+ * does not ask a store that just failed again within the same MAIL
+ */
+START_TEST(test_lock_handover)
+{
+	struct policy_msg *msg = policy_msg_create();
+	struct store_lock_info info = { .since = 7 }, got;
+	const char *err = NULL;
+
+	ck_assert_int_eq(policy_msg_take_lock(msg, &got, &err), POLICY_LOCK_UNREAD);
+	policy_msg_set_lock(msg, STORE_ERROR, NULL, "redis 10.0.0.1:6379: connect: timed out");
+	ck_assert_int_eq(policy_msg_take_lock(msg, &got, &err), STORE_ERROR);
+	ck_assert_str_eq(err, "redis 10.0.0.1:6379: connect: timed out");
+	ck_assert_int_eq(policy_msg_take_lock(msg, &got, &err), POLICY_LOCK_UNREAD);
+	policy_msg_set_lock(msg, STORE_OK, &info, NULL);
+	ck_assert_int_eq(policy_msg_take_lock(msg, &got, &err), STORE_OK);
+	ck_assert_int_eq(got.since, 7);
+	policy_msg_set_lock(msg, STORE_MISS, NULL, NULL);
+	ck_assert_int_eq(policy_msg_take_lock(msg, &got, &err), STORE_MISS);
+	policy_msg_destroy(&msg);
+}
+END_TEST
+
 START_TEST(test_lock_check_with_sda)
 {
 	struct store_lock_info info;
@@ -528,7 +553,7 @@ START_TEST(test_lock_check_with_sda)
 	ck_assert_ptr_nonnull(store);
 	/* not locked: the read handed over is used (consumed) by quota */
 	ck_assert_int_eq(run_mail(&m, "alice", "<alice@example.com>"), POLICY_CONTINUE);
-	ck_assert_int_eq(policy_msg_take_lock(m.msg, &info), STORE_ERROR);
+	ck_assert_int_eq(policy_msg_take_lock(m.msg, &info, &err), POLICY_LOCK_UNREAD);
 	run_free(&m);
 	ck_assert_int_eq(store_lock_set(store, "alice", 5, "by hand", clock_now, &err), STORE_OK);
 	/* the SDA answer is cached now: the lock comes with the cache hit */
@@ -563,7 +588,7 @@ START_TEST(test_lock_check_with_sda)
 	start(QUOTA_SDA);
 	store = backends_store(backends, clock_now, &err);
 	ck_assert_int_eq(run_mail(&m, "alice", "<alice@example.com>"), POLICY_CONTINUE);
-	ck_assert_int_eq(policy_msg_take_lock(m.msg, &info), STORE_ERROR);
+	ck_assert_int_eq(policy_msg_take_lock(m.msg, &info, &err), POLICY_LOCK_UNREAD);
 	run_free(&m);
 	ck_assert_int_eq(store_lock_set(store, "alice", 5, "first", clock_now, &err), STORE_OK);
 	ck_assert_int_eq(run_mail(&m, "alice", "<alice@example.com>"), POLICY_REJECT);
@@ -658,6 +683,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_limit_row_overrides);
 	tcase_add_test(tc, test_quarantine_cap_at_eom);
 	tcase_add_test(tc, test_lock_check);
+	tcase_add_test(tc, test_lock_handover);
 	tcase_add_test(tc, test_lock_check_with_sda);
 	tcase_add_test(tc, test_action_monitored_names_action);
 	tcase_add_test(tc, test_alerts);

@@ -78,8 +78,10 @@ struct policy_msg {
 	uint64_t size;			/* its bytes: headers and body */
 	uint32_t touched;		/* registry slots whose state was handed out */
 	struct reply reply;		/* a reply formatted for this message */
-	int lock_st;			/* policy_msg_set_lock: STORE_OK, STORE_MISS; STORE_ERROR none */
+	int lock_st;			/* policy_msg_set_lock: STORE_OK, STORE_MISS, STORE_ERROR;
+					   POLICY_LOCK_UNREAD none */
 	struct store_lock_info lock_info;
+	char lock_err[200];		/* why the read failed (STORE_ERROR) */
 	bool held;			/* policy_msg_hold */
 	const char *hold_policy;
 	char hold_reason[256];
@@ -113,7 +115,7 @@ struct policy_msg *policy_msg_create(void)
 	struct policy_msg *msg = xcalloc(1, sizeof(*msg) + n * sizeof(msg->state[0]));
 
 	msg->n_states = n;
-	msg->lock_st = STORE_ERROR;
+	msg->lock_st = POLICY_LOCK_UNREAD;
 	return msg;
 }
 
@@ -212,20 +214,27 @@ bool policy_msg_held(const struct policy_msg *msg)
 	return msg->held;
 }
 
-void policy_msg_set_lock(struct policy_msg *msg, int st, const struct store_lock_info *info)
+void policy_msg_set_lock(struct policy_msg *msg, int st, const struct store_lock_info *info,
+			 const char *err)
 {
 	msg->lock_st = st == STORE_OK || st == STORE_MISS ? st : STORE_ERROR;
 	if (st == STORE_OK && info != NULL)
 		msg->lock_info = *info;
+	if (msg->lock_st == STORE_ERROR)
+		snprintf(msg->lock_err, sizeof(msg->lock_err), "%s",
+			 err != NULL ? err : "lock look-up failed");
 }
 
-int policy_msg_take_lock(struct policy_msg *msg, struct store_lock_info *info_r)
+int policy_msg_take_lock(struct policy_msg *msg, struct store_lock_info *info_r,
+			 const char **err_r)
 {
 	int st = msg->lock_st;
 
-	msg->lock_st = STORE_ERROR;
+	msg->lock_st = POLICY_LOCK_UNREAD;
 	if (st == STORE_OK)
 		*info_r = msg->lock_info;
+	else if (st == STORE_ERROR)
+		*err_r = msg->lock_err;
 	return st;
 }
 
@@ -836,7 +845,7 @@ void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 	reply_clear(&msg->reply);
 	XFREE(msg->user);
 	msg->key = NULL;
-	msg->lock_st = STORE_ERROR;
+	msg->lock_st = POLICY_LOCK_UNREAD;
 	msg->held = false;
 	msg->hold_policy = NULL;
 	msg->hold_reason[0] = '\0';

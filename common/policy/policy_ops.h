@@ -146,13 +146,19 @@ bool policy_msg_held(const struct policy_msg *msg);
 /*
  * policy_msg_set_lock - the user's lock as an earlier policy read it at
  * this MAIL along with its own look-up (store_mail_lookup): st is the
- * store's STORE_OK (locked, info) or STORE_MISS.  policy_msg_take_lock
- * hands it over once (STORE_OK with *info_r filled, STORE_MISS), or
- * STORE_ERROR when nothing was read; the next message starts with none.
+ * store's STORE_OK (locked, info), STORE_MISS, or STORE_ERROR (the read
+ * failed: err says why; copied).  policy_msg_take_lock hands it over once
+ * (STORE_OK with *info_r filled, STORE_MISS, STORE_ERROR with *err_r
+ * pointing into msg), or POLICY_LOCK_UNREAD when nothing was read, so
+ * that a store that just failed is not asked again within the same
+ * stage; the next message starts with nothing read.
  */
+#define POLICY_LOCK_UNREAD 3
 struct store_lock_info;
-void policy_msg_set_lock(struct policy_msg *msg, int st, const struct store_lock_info *info);
-int policy_msg_take_lock(struct policy_msg *msg, struct store_lock_info *info_r);
+void policy_msg_set_lock(struct policy_msg *msg, int st, const struct store_lock_info *info,
+			 const char *err);
+int policy_msg_take_lock(struct policy_msg *msg, struct store_lock_info *info_r,
+			 const char **err_r);
 
 /*
  * policy_msg_would - record r (a REJECT or TEMPFAIL) as a refusal that

@@ -368,9 +368,9 @@ static enum policy_step lock_check(struct policy_call *call, struct policy_resul
 	char reason[300];
 	int st;
 
-	/* sender_domain_auth may have read it already, in its cache look-up */
-	st = policy_msg_take_lock(call->msg, &info);
-	if (st == STORE_ERROR)
+	/* sender_domain_auth may have read it already (or failed to), in its cache look-up */
+	st = policy_msg_take_lock(call->msg, &info, &err);
+	if (st == POLICY_LOCK_UNREAD)
 		st = store ? store_lock_get(store, user, strlen(user), &info, &err) : STORE_ERROR;
 	if (st == STORE_ERROR) {
 		/* the reservation at RCPT needs the store too: quota.on_error applies there */

@@ -84,19 +84,24 @@ static int sda_linked(const struct policy_call *call, char kind, const char *nam
 
 	if (store != NULL && klen > 0 && c->sda_cache_ttl > 0) {
 		bool hit;
+		int rc;
 
 		if (lock_along) {
 			/* lock.check's read too, in the same round trip */
 			struct store_lock_info info;
-			int lock;
+			int lock = STORE_ERROR;
 
-			hit = store_mail_lookup(store, key, klen, val, &vlen, user, strlen(user), t,
-						&lock, &info, &serr) == STORE_OK;
-			policy_msg_set_lock(call->msg, lock, &info);
+			rc = store_mail_lookup(store, key, klen, val, &vlen, user, strlen(user), t,
+					       &lock, &info, &serr);
+			policy_msg_set_lock(call->msg, rc == STORE_ERROR ? STORE_ERROR : lock, &info,
+					    serr);
 		} else {
-			hit = store_cache_get(store, key, klen, val, &vlen, t, &serr) == STORE_OK;
+			rc = store_cache_get(store, key, klen, val, &vlen, t, &serr);
 		}
-		hit = hit && vlen == 1;
+		/* a store that just failed is not asked again to cache the answer */
+		if (rc == STORE_ERROR)
+			store = NULL;
+		hit = rc == STORE_OK && vlen == 1;
 
 		metrics_cache(METRICS_CACHE_SDA, hit);
 		if (hit) {
