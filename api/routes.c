@@ -1816,13 +1816,19 @@ static void lock_put(struct api_req *r)
 		fail_detail(r, 500, "State store error");
 		goto out;
 	}
-	st = store_lock_get(s, user, strlen(user), &info, &err);
-	if (st == STORE_MISS)
-		st = store_lock_set(s, user, strlen(user), reason, now, &err);
-	else if (st == STORE_OK) {	/* already locked: as it is */
-		r->status = 200;
-		r->out = lock_json(user, strlen(user), info.since, info.reason);
-		goto out;
+	/* one atomic step: of two requests at once, exactly one locks (201, one event) */
+	st = store_lock_set(s, user, strlen(user), reason, now, &err);
+	if (st == STORE_REFUSED) {	/* already locked: as it is */
+		st = store_lock_get(s, user, strlen(user), &info, &err);
+		if (st == STORE_OK) {
+			r->status = 200;
+			r->out = lock_json(user, strlen(user), info.since, info.reason);
+			goto out;
+		}
+		if (st == STORE_MISS) {
+			st = STORE_ERROR;
+			err = "the user was unlocked meanwhile: try again";
+		}
 	}
 	if (st != STORE_OK) {
 		store_fail(r, err);

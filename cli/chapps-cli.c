@@ -1449,12 +1449,18 @@ static int cmd_lock(struct cli *cli, int argc, char **argv)
 	reason = argc == 2 ? argv[1] : CLI_LOCK_REASON;
 	if ((s = make_store(cli, &err)) == NULL)
 		return fail("state store: %s", err);
-	st = store_lock_get(s, argv[0], strlen(argv[0]), &info, &err);
-	if (st == STORE_OK)
+	/* set first, then read the lock that won if another locked it first */
+	st = store_lock_set(s, argv[0], strlen(argv[0]), reason, now, &err);
+	if (st == STORE_REFUSED) {
+		st = store_lock_get(s, argv[0], strlen(argv[0]), &info, &err);
+		if (st == STORE_MISS)
+			return fail("user %s was unlocked meanwhile: try again", argv[0]);
+		if (st != STORE_OK)
+			return fail("state store: %s", err);
 		return done(cli, "user %s was already locked since %s UTC: %s", argv[0],
 			    utc(info.since, since, sizeof(since)), info.reason);
-	if (st != STORE_MISS || store_lock_set(s, argv[0], strlen(argv[0]), reason, now, &err)
-	    != STORE_OK)
+	}
+	if (st != STORE_OK)
 		return fail("state store: %s", err);
 	lock_event(s, "lock", argv[0], reason, now);
 	lock_alert(cli, ALERT_LOCK, argv[0], reason, now);

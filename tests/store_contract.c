@@ -2164,7 +2164,7 @@ START_TEST(test_lock_set_get_clear)
 	ck_assert_str_eq(info.reason, "by hand");
 	ck_assert_int_eq(lock_get_n("bob", 3, NULL), STORE_OK);
 	/* locking again keeps the first since and reason */
-	CHECK_STATUS(store_lock_set(st, "bob", 3, "again", BASE + 50, &error), STORE_OK,
+	CHECK_STATUS(store_lock_set(st, "bob", 3, "again", BASE + 50, &error), STORE_REFUSED,
 		     "lock again");
 	ck_assert_int_eq(lock_get_n("bob", 3, &info), STORE_OK);
 	ck_assert_int_eq(info.since, BASE);
@@ -2566,6 +2566,53 @@ START_TEST(test_lock_concurrency)
 }
 END_TEST
 
+/* lock_set_worker_main - one store_lock_set of a shared user: locked counts STORE_OK */
+static void *lock_set_worker_main(void *arg)
+{
+	struct lock_worker *w = arg;
+	const char *error = NULL;
+	int ret;
+
+	pthread_barrier_wait(w->go);
+	ret = store_lock_set(st, "setrace", 7, "race", BASE, &error);
+	if (ret == STORE_OK)
+		w->locked++;
+	else if (ret != STORE_REFUSED) {
+		w->errors++;
+		snprintf(w->error, sizeof(w->error), "%s", error ? error : "?");
+	}
+	return NULL;
+}
+
+/* Locking by hand (CLI, API) at once: exactly one caller is told it locked */
+START_TEST(test_lock_set_race)
+{
+	struct lock_worker w[LOCK_THREADS];
+	pthread_barrier_t go;
+	int i, started, locked = 0;
+
+	memset(w, 0, sizeof(w));
+	ck_assert_int_eq(pthread_barrier_init(&go, NULL, LOCK_THREADS), 0);
+	for (started = 0; started < LOCK_THREADS; started++) {
+		w[started].go = &go;
+		if (pthread_create(&w[started].thread, NULL, lock_set_worker_main, &w[started]) !=
+		    0)
+			break;
+	}
+	ck_assert_msg(started == LOCK_THREADS, "pthread_create: started %d threads, want %d",
+		      started, LOCK_THREADS);	/* the barrier would hold the others */
+	for (i = 0; i < started; i++)
+		pthread_join(w[i].thread, NULL);
+	pthread_barrier_destroy(&go);
+	for (i = 0; i < LOCK_THREADS; i++) {
+		ck_assert_msg(w[i].errors == 0, "thread %d: error %s", i, w[i].error);
+		locked += w[i].locked;
+	}
+	ck_assert_msg(locked == 1, "callers told they locked: got %d, want exactly 1", locked);
+	ck_assert_int_eq(lock_get_n("setrace", 7, NULL), STORE_OK);
+}
+END_TEST
+
 /* events_worker_main - 100 events from one thread */
 static void *events_worker_main(void *arg)
 {
@@ -2711,6 +2758,7 @@ Suite *store_contract_suite(const struct store_contract_backend *b)
 	tcase_add_test(tc, test_grey_concurrency);
 	tcase_add_test(tc, test_limits_concurrency);
 	tcase_add_test(tc, test_lock_concurrency);
+	tcase_add_test(tc, test_lock_set_race);
 	tcase_add_test(tc, test_events_concurrency);
 	suite_add_tcase(s, tc);
 	return s;

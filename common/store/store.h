@@ -385,7 +385,11 @@ int store_mail_lookup(struct store *store, const void *key, size_t key_len, void
 		      size_t *val_len, const char *user, size_t user_len, int64_t now,
 		      int *lock_r, struct store_lock_info *info_r, const char **error_r);
 
-/* store_lock_set - lock user (an existing lock keeps its since and reason): STORE_OK. */
+/*
+ * store_lock_set - lock user: STORE_OK when this call locked it, STORE_REFUSED
+ * when it was locked already (the lock keeps its since and reason), atomically,
+ * so that of two callers at once exactly one is told it locked the user.
+ */
 int store_lock_set(struct store *store, const char *user, size_t user_len, const char *reason,
 		   int64_t now, const char **error_r);
 

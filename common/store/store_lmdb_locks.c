@@ -173,7 +173,7 @@ int store_lmdb_lock_set(struct store *store, const char *user, size_t user_len,
 	rc = mdb_get(txn, s->locks_dbi, &k, &v);
 	if (rc == 0) {		/* already locked: keep since and reason */
 		mdb_txn_abort(txn);
-		return STORE_OK;
+		return STORE_REFUSED;
 	}
 	if (rc == MDB_NOTFOUND)
 		rc = lock_put(s, txn, &k, reason, now);

@@ -1181,6 +1181,8 @@ static int redis_lock_set(struct store *store, const char *user, size_t user_len
 	k = redis_key(REDIS_LOCK_PREFIX, user, user_len, &len);
 	ret = lock_run(store, k, len, "set", now, args, arg_lens, 1, out, 1, error_r);
 	XFREE(k);
+	if (ret == STORE_OK && out[0] == 0)
+		ret = STORE_REFUSED;	/* already locked: kept as it was */
 	return ret;
 }
 
