@@ -50,6 +50,9 @@ struct store_lmdb {
 	struct lmdb_sweep cache_sweep;
 	struct lmdb_sweep grey_sweep;
 	struct lmdb_sweep strikes_sweep;
+	/* taken around the message path's write transactions: spins a little
+	 * before sleeping, where LMDB's robust mutex sleeps at once */
+	pthread_mutex_t wlock;
 	/* idle read transactions, reset, each keeping its reader slot */
 	pthread_mutex_t rpool_lock;
 	int rpool_n;

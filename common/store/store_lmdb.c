@@ -73,7 +73,12 @@
  *	snapshot) and renewed by the next reader on any thread: up to
  *	LMDB_RPOOL_MAX of them, each keeping its reader slot, so that a read
  *	neither allocates a transaction nor takes the reader table's
- *	process-shared mutex; store_close frees them.  Stale reader slots left by dead processes are
+ *	process-shared mutex; store_close frees them.  The quota's write
+ *	transactions (store_lmdb_quota.c) also take a process-local adaptive
+ *	mutex (wlock) before LMDB's: a thread that finds another of ours
+ *	writing spins a little before it sleeps, where LMDB's robust
+ *	process-shared mutex puts it to sleep at once (a futex wait and a
+ *	wake-up per collision; other processes still meet on LMDB's).  Stale reader slots left by dead processes are
  *	cleared at open (mdb_reader_check).  Do not fork after store_open and
  *	use the handle in the child: open the store after daemonising.
  *
@@ -289,6 +294,7 @@ static void lmdb_close(struct store *store)
 	while (s->rpool_n > 0)
 		mdb_txn_abort(s->rpool[--s->rpool_n]);
 	pthread_mutex_destroy(&s->rpool_lock);
+	pthread_mutex_destroy(&s->wlock);
 	if (s->env != NULL) {
 		(void)mdb_env_sync(s->env, 1);
 		mdb_env_close(s->env);
@@ -382,6 +388,12 @@ int store_lmdb_open(const struct config *config, struct store **store_r, const c
 	s->store.ops = &lmdb_ops;
 	s->map_size_mb = config->store_map_size_mb;
 	pthread_mutex_init(&s->rpool_lock, NULL);
+	pthread_mutexattr_t wattr;
+
+	pthread_mutexattr_init(&wattr);
+	pthread_mutexattr_settype(&wattr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&s->wlock, &wattr);
+	pthread_mutexattr_destroy(&wattr);
 	rc = mdb_env_create(&s->env);
 	if (rc != 0) {
 		s->env = NULL;
@@ -440,6 +452,7 @@ fail:
 	if (s->env != NULL)
 		mdb_env_close(s->env);
 	pthread_mutex_destroy(&s->rpool_lock);
+	pthread_mutex_destroy(&s->wlock);
 	XFREE(s);
 	return -1;
 }
