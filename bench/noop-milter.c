@@ -10,8 +10,9 @@
  *	(chapps asks for RCPT only when the quota runs), the same macro lists
  *	through smfi_setsymlist, an xxfi_data callback (without one libmilter
  *	negotiates DATA away and the MTA's next packet waits for a delayed
- *	ACK), and TCP_NODELAY on the listening socket as chapps-milter's
- *	main.c does.  It accepts the message at the stage chapps leaves it
+ *	ACK), TCP_NODELAY on the listening socket and 1 MiB thread stacks
+ *	(libmilter's workers come and go; see set_thread_stack) as
+ *	chapps-milter's main.c does.  It accepts the message at the stage chapps leaves it
  *	(-l): MAIL for the identity gate alone, DATA for the quota with
  *	quota.commit = "data", EOM for quota.commit = "eom".  Every other
  *	callback returns continue (CONNECT, negotiated without a reply, returns
@@ -26,6 +27,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +170,22 @@ static void set_nodelay(void)
 	closedir(d);
 }
 
+/* set_thread_stack - 1 MiB stacks for the threads to come (as chapps-milter does) */
+static void set_thread_stack(void)
+{
+#ifdef HAVE_PTHREAD_SETATTR_DEFAULT_NP
+	pthread_attr_t attr;
+	size_t size;
+
+	if (pthread_getattr_default_np(&attr) != 0)
+		return;
+	if (pthread_attr_getstacksize(&attr, &size) == 0 && size > 1024 * 1024 &&
+	    pthread_attr_setstacksize(&attr, 1024 * 1024) == 0)
+		(void)pthread_setattr_default_np(&attr);
+	pthread_attr_destroy(&attr);
+#endif
+}
+
 /* usage - the synopsis */
 static void usage(FILE *out)
 {
@@ -208,6 +226,7 @@ int main(int argc, char **argv)
 	}
 	if (strncmp(sock, "unix:", 5) == 0)
 		(void)unlink(sock + 5);
+	set_thread_stack();
 	if (smfi_register(desc) != MI_SUCCESS || smfi_setconn((char *)sock) != MI_SUCCESS) {
 		fprintf(stderr, "noop-milter: cannot register on %s\n", sock);
 		return 1;

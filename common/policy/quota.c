@@ -144,33 +144,64 @@ int quota_import_usage(const struct config *c, struct store *store, const char *
 	return 0;
 }
 
-static char resid_host[24];
-static long resid_pid;
+static char resid_prefix[48];		/* "host.pid." */
+static size_t resid_prefix_len;
 static pthread_once_t resid_once = PTHREAD_ONCE_INIT;
 
-/* init_host - the short host name used in reservation ids */
+/* init_host - the reservation ids' prefix: the short host name and the pid */
 static void init_host(void)
 {
 	char buf[256] = "";
+	int n;
 
 	if (gethostname(buf, sizeof(buf) - 1) < 0 || buf[0] == '\0')
 		snprintf(buf, sizeof(buf), "host");
 	buf[sizeof(buf) - 1] = '\0';
-	snprintf(resid_host, sizeof(resid_host), "%.23s", buf);
-	resid_pid = (long)getpid();	/* the first message comes after any detach */
+	/* the first message comes after any detach: the pid is the milter's */
+	n = snprintf(resid_prefix, sizeof(resid_prefix), "%.23s.%ld.", buf, (long)getpid());
+	resid_prefix_len = n > 0 && (size_t)n < sizeof(resid_prefix) ? (size_t)n : 0;
 }
 
-/* new_resid - an id unique to this message across processes and hosts */
+/* put_hex - v in lower-case hexadecimal at p ("%lx"); returns the end */
+static char *put_hex(char *p, unsigned long v)
+{
+	char d[2 * sizeof(v)];
+	size_t n = 0;
+
+	do
+		d[n++] = "0123456789abcdef"[v & 15];
+	while ((v >>= 4) != 0);
+	while (n > 0)
+		*p++ = d[--n];
+	return p;
+}
+
+/*
+ * new_resid - an id unique to this message across processes and hosts:
+ * "host.pid.counter.sec.nsec" (the last three in hex), built without
+ * printf (once per message) and cut to STORE_RESID_MAX as snprintf would
+ */
 static void new_resid(struct quota_state *s)
 {
 	static unsigned long counter;
 	unsigned long n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
 	struct timespec ts;
+	char id[sizeof(resid_prefix) + 3 * (2 * sizeof(unsigned long) + 1)], *p;
+	size_t len;
 
 	pthread_once(&resid_once, init_host);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(s->resid, sizeof(s->resid), "%s.%ld.%lx.%lx.%lx", resid_host, resid_pid, n,
-		 (unsigned long)ts.tv_sec, (unsigned long)ts.tv_nsec);
+	memcpy(id, resid_prefix, resid_prefix_len);
+	p = put_hex(id + resid_prefix_len, n);
+	*p++ = '.';
+	p = put_hex(p, (unsigned long)ts.tv_sec);
+	*p++ = '.';
+	p = put_hex(p, (unsigned long)ts.tv_nsec);
+	len = (size_t)(p - id);
+	if (len > sizeof(s->resid) - 1)
+		len = sizeof(s->resid) - 1;
+	memcpy(s->resid, id, len);
+	s->resid[len] = '\0';
 }
 
 /* detail_append - append text to r's detail (its numbers formatted first) */

@@ -9,6 +9,7 @@
 #ifndef CHAPPS_STORE_LMDB_PRIVATE_H
 #define CHAPPS_STORE_LMDB_PRIVATE_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include <lmdb.h>
@@ -21,6 +22,7 @@
 #define LMDB_SWEEP_EVERY 32	/* writes to a database between two sweeps */
 #define LMDB_SWEEP_SPAN 64	/* entries examined per sweep */
 #define LMDB_EXPIRY_SIZE 8	/* cache and grey values start with it */
+#define LMDB_RPOOL_MAX 32	/* idle read transactions kept (store_lmdb_read_begin) */
 
 /* Where the next lazy sweep of a database starts. */
 struct lmdb_sweep {
@@ -48,6 +50,13 @@ struct store_lmdb {
 	struct lmdb_sweep cache_sweep;
 	struct lmdb_sweep grey_sweep;
 	struct lmdb_sweep strikes_sweep;
+	/* taken around the message path's write transactions: spins a little
+	 * before sleeping, where LMDB's robust mutex sleeps at once */
+	pthread_mutex_t wlock;
+	/* idle read transactions, reset, each keeping its reader slot */
+	pthread_mutex_t rpool_lock;
+	int rpool_n;
+	MDB_txn *rpool[LMDB_RPOOL_MAX];
 };
 
 /*
@@ -65,6 +74,17 @@ int64_t store_lmdb_get_expiry(const unsigned char *p);
 
 /* store_lmdb_put_expiry - store expiry big-endian at p */
 void store_lmdb_put_expiry(unsigned char *p, int64_t expiry);
+
+/*
+ * store_lmdb_read_begin - a read-only transaction on the newest snapshot:
+ * an idle one renewed (no allocation, no reader-table lock) or a new one.
+ * Returns 0 or an LMDB error code.  End it with store_lmdb_read_end, on
+ * the same thread or another (MDB_NOTLS).
+ */
+int store_lmdb_read_begin(struct store_lmdb *s, MDB_txn **txn_r);
+
+/* store_lmdb_read_end - end a read transaction of store_lmdb_read_begin, kept idle if there is room */
+void store_lmdb_read_end(struct store_lmdb *s, MDB_txn *txn);
 
 /* store_lmdb_check_key_len - 0 when len fits LMDB's key size, else -1 with *error_r */
 int store_lmdb_check_key_len(const struct store_lmdb *s, size_t len, const char *what,

@@ -68,7 +68,17 @@
  *	threads, so the environment uses MDB_NOTLS (reader slots belong to
  *	transactions, not threads).  Every transaction here begins and ends
  *	inside one function call on one thread, which is what LMDB requires
- *	for write transactions.  Stale reader slots left by dead processes are
+ *	for write transactions.  The read transactions of the message path
+ *	(store_lmdb_read_begin) are kept after use, reset (holding no
+ *	snapshot) and renewed by the next reader on any thread: up to
+ *	LMDB_RPOOL_MAX of them, each keeping its reader slot, so that a read
+ *	neither allocates a transaction nor takes the reader table's
+ *	process-shared mutex; store_close frees them.  The quota's write
+ *	transactions (store_lmdb_quota.c) also take a process-local adaptive
+ *	mutex (wlock) before LMDB's: a thread that finds another of ours
+ *	writing spins a little before it sleeps, where LMDB's robust
+ *	process-shared mutex puts it to sleep at once (a futex wait and a
+ *	wake-up per collision; other processes still meet on LMDB's).  Stale reader slots left by dead processes are
  *	cleared at open (mdb_reader_check).  Do not fork after store_open and
  *	use the handle in the child: open the store after daemonising.
  *
@@ -211,6 +221,38 @@ int store_lmdb_sweep_tick(MDB_txn *txn, MDB_dbi dbi, struct lmdb_sweep *sw, int6
 	return lmdb_sweep(txn, dbi, sw, now);
 }
 
+int store_lmdb_read_begin(struct store_lmdb *s, MDB_txn **txn_r)
+{
+	MDB_txn *txn = NULL;
+
+	pthread_mutex_lock(&s->rpool_lock);
+	if (s->rpool_n > 0)
+		txn = s->rpool[--s->rpool_n];
+	pthread_mutex_unlock(&s->rpool_lock);
+	if (txn != NULL) {
+		if (mdb_txn_renew(txn) == 0) {
+			*txn_r = txn;
+			return 0;
+		}
+		mdb_txn_abort(txn);	/* frees it and its slot; start afresh */
+	}
+	return mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn_r);
+}
+
+void store_lmdb_read_end(struct store_lmdb *s, MDB_txn *txn)
+{
+	/* reset: the snapshot is released (writers may reuse its pages), the slot kept */
+	mdb_txn_reset(txn);
+	pthread_mutex_lock(&s->rpool_lock);
+	if (s->rpool_n < LMDB_RPOOL_MAX) {
+		s->rpool[s->rpool_n++] = txn;
+		txn = NULL;
+	}
+	pthread_mutex_unlock(&s->rpool_lock);
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+}
+
 int store_lmdb_delete_key(struct store_lmdb *s, MDB_dbi dbi, MDB_val *k, const char *what,
 			  const char **error_r)
 {
@@ -249,6 +291,10 @@ static void lmdb_close(struct store *store)
 {
 	struct store_lmdb *s = (struct store_lmdb *)store;
 
+	while (s->rpool_n > 0)
+		mdb_txn_abort(s->rpool[--s->rpool_n]);
+	pthread_mutex_destroy(&s->rpool_lock);
+	pthread_mutex_destroy(&s->wlock);
 	if (s->env != NULL) {
 		(void)mdb_env_sync(s->env, 1);
 		mdb_env_close(s->env);
@@ -341,6 +387,13 @@ int store_lmdb_open(const struct config *config, struct store **store_r, const c
 	s = xcalloc(1, sizeof(*s));
 	s->store.ops = &lmdb_ops;
 	s->map_size_mb = config->store_map_size_mb;
+	pthread_mutex_init(&s->rpool_lock, NULL);
+	pthread_mutexattr_t wattr;
+
+	pthread_mutexattr_init(&wattr);
+	pthread_mutexattr_settype(&wattr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	pthread_mutex_init(&s->wlock, &wattr);
+	pthread_mutexattr_destroy(&wattr);
 	rc = mdb_env_create(&s->env);
 	if (rc != 0) {
 		s->env = NULL;
@@ -398,6 +451,8 @@ int store_lmdb_open(const struct config *config, struct store **store_r, const c
 fail:
 	if (s->env != NULL)
 		mdb_env_close(s->env);
+	pthread_mutex_destroy(&s->rpool_lock);
+	pthread_mutex_destroy(&s->wlock);
 	XFREE(s);
 	return -1;
 }

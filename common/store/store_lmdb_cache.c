@@ -86,13 +86,13 @@ int store_lmdb_cache_get(struct store *store, const void *key, size_t key_len, v
 
 	if (store_lmdb_check_key_len(s, key_len, "cache key", error_r) < 0)
 		return STORE_ERROR;
-	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	rc = store_lmdb_read_begin(s, &txn);
 	if (rc != 0) {
 		*error_r = store_lmdb_error(s, "cache: begin read transaction", rc);
 		return STORE_ERROR;
 	}
 	st = cache_read(s, txn, &k, val, val_len, now, &expired, error_r);
-	mdb_txn_abort(txn);
+	store_lmdb_read_end(s, txn);
 	if (expired)
 		lmdb_cache_expire(s, &k, now);
 	return st;
@@ -111,7 +111,7 @@ int store_lmdb_mail_lookup(struct store *store, const void *key, size_t key_len,
 
 	if (store_lmdb_check_key_len(s, key_len, "cache key", error_r) < 0)
 		return STORE_ERROR;
-	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	rc = store_lmdb_read_begin(s, &txn);
 	if (rc != 0) {
 		*error_r = store_lmdb_error(s, "cache: begin read transaction", rc);
 		return STORE_ERROR;
@@ -121,7 +121,7 @@ int store_lmdb_mail_lookup(struct store *store, const void *key, size_t key_len,
 		*lock_r = store_lmdb_lock_read(s, txn, user, user_len, info_r, error_r);
 	if (*lock_r == STORE_ERROR)
 		st = STORE_ERROR;
-	mdb_txn_abort(txn);
+	store_lmdb_read_end(s, txn);
 	if (expired)
 		lmdb_cache_expire(s, &k, now);
 	return st;

@@ -144,13 +144,13 @@ int store_lmdb_lock_get(struct store *store, const char *user, size_t user_len,
 
 	if (store_lmdb_check_key_len(s, user_len, "user name", error_r) < 0)
 		return STORE_ERROR;
-	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	rc = store_lmdb_read_begin(s, &txn);
 	if (rc != 0) {
 		*error_r = store_lmdb_error(s, "lock: begin read transaction", rc);
 		return STORE_ERROR;
 	}
 	st = store_lmdb_lock_read(s, txn, user, user_len, info_r, error_r);
-	mdb_txn_abort(txn);
+	store_lmdb_read_end(s, txn);
 	return st;
 }
 

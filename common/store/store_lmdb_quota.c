@@ -56,8 +56,10 @@ static int lmdb_quota_update(struct store_lmdb *s, const char *user, size_t user
 
 	if (store_lmdb_check_key_len(s, user_len, "user name", error_r) < 0)
 		return STORE_ERROR;
+	pthread_mutex_lock(&s->wlock);
 	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc != 0) {
+		pthread_mutex_unlock(&s->wlock);
 		*error_r = store_lmdb_error(s, "quota: begin transaction", rc);
 		return STORE_ERROR;
 	}
@@ -104,6 +106,7 @@ static int lmdb_quota_update(struct store_lmdb *s, const char *user, size_t user
 		goto abort;
 	}
 	rc = mdb_txn_commit(txn);
+	pthread_mutex_unlock(&s->wlock);
 	quota_record_reset(&rec);
 	if (rc != 0) {
 		*error_r = store_lmdb_error(s, "quota: commit", rc);
@@ -112,6 +115,7 @@ static int lmdb_quota_update(struct store_lmdb *s, const char *user, size_t user
 	return status;
 abort:
 	mdb_txn_abort(txn);
+	pthread_mutex_unlock(&s->wlock);
 	quota_record_reset(&rec);
 	return status;
 }
