@@ -7,23 +7,28 @@
 -- writes, and only when every limit granted: a refused message leaves no
 -- trace.  Redis runs the script alone, so the n limits change together.
 --
--- KEYS     two per limit: the limit's hash and its address set (a sorted
---          set, distinct only), "chapps:l:<id>:" + owner and
---          "chapps:lh:<id>:" + owner; for id 0 the first is the quota
---          hash of quota.lua, "chapps:q:" + owner (the second unused).
+-- KEYS     per limit, in the order of the limits: its hash, then for a
+--          distinct limit (and for every limit with op 'reset') its
+--          address set (a sorted set): "chapps:l:<id>:" + owner and
+--          "chapps:lh:<id>:" + owner; for id 0 the hash is the quota hash
+--          of quota.lua, "chapps:q:" + owner.  A key sent costs a
+--          conversion: a set that the limit never touches is not sent.
 --          Redis Cluster (issue 12): a domain pool's keys hash to another
 --          slot than the user's, so one call over both needs hash tags
 --          (or a pool counted by its own call) there; not done yet.
--- ARGV     1 op ('reserve', 'commit', 'release', 'usage', 'reset', 'top'),
---          2 now, 3 reservation field ("r" + resid, or "r"), 4 expire
---          slack, 5 max reservations, 6 max buckets (hard cap), then one
---          per limit, 13 numbers separated by single spaces: count (0
---          messages, 1 recipients, 2 distinct, 3 bytes), window (0 sliding,
---          1 calendar), interval, resolution, period_start, period_end (these
---          six are the definition "d" below, compared as a string), id, max,
---          margin, reservation_ttl, amount, rcpt hash (16 hex digits), final
---          amount (-1: none).  One argument a limit, not 13: each argument
---          costs the caller and the server a conversion.
+-- ARGV     1 op ('reserve', 'commit', 'release', 'usage', 'reset', 'top',
+--          'qtop'), 2 reservation field ("r" + resid, or "r"), 3 four
+--          little-endian doubles: now, expire slack, max reservations, max
+--          buckets (hard cap); then one per limit: 12 little-endian
+--          doubles (count: 0 messages, 1 recipients, 2 distinct, 3 bytes;
+--          window: 0 sliding, 1 calendar; interval, resolution,
+--          period_start, period_end, id, max, margin, reservation_ttl,
+--          amount, final amount: -1 none), the rcpt hash in 16 hex digits,
+--          then the definition "count window interval resolution
+--          period_start period_end" in decimal ("d" below, compared as a
+--          string).  Numbers travel as doubles, not decimal: one
+--          struct.unpack instead of a string.match and a tonumber
+--          (strtod) each, which were most of a limit's parse.
 -- Returns  {status, index, then 4 per limit: committed, reserved, own,
 --          next_free}; status 0 ok, 1 refused (index = the first refusing
 --          limit, 1-based), 2 too many reservations, 3 too many recipients.
@@ -52,31 +57,32 @@
 -- rewrites "b" exactly as quota.lua's scan does, so both scripts keep
 -- working on the same state.
 --
--- Debugging: against a scratch server (never a production one), a
--- reserve of one message on bob's quota (id 0, a day) and an hourly limit:
---   redis-cli --eval common/store/redis/limits.lua chapps:q:bob chapps:lh:0:bob \
---       chapps:l:5:bob chapps:lh:5:bob , reserve 1700000000 rR1 60 1024 4096 \
---       '0 0 86400 60 0 0 0 500 0 300 1 0000000000000000 -1' \
---       '0 0 3600 60 0 0 5 100 0 300 1 0000000000000000 -1'
--- (then commit with the same arguments; usage with "r" as the field).
-local op, now, rf = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local slack, maxres, bcap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+-- Debugging: the arguments are binary (store_redis.c's limit_arg and
+-- limits_head); against a scratch server (never a production one), a
+-- reserve of one message on bob's quota (id 0, a day) and an hourly limit
+-- from redis-cli's Lua (EVAL with the script, struct.pack for the numbers):
+--   head = struct.pack('<dddd', 1700000000, 60, 1024, 4096)
+--   l0 = struct.pack('<dddddddddddd', 0, 0, 86400, 60, 0, 0, 0, 500, 0, 300, 1, -1)
+--        .. '0000000000000000' .. '0 0 86400 60 0 0'
+-- (ARGV: reserve rR1 head l0 ...; KEYS: chapps:q:bob ...).
+local op, rf = ARGV[1], ARGV[2]
+local now, slack, maxres, bcap = struct.unpack('<dddd', ARGV[3])
 local states = op ~= 'commit' and op ~= 'release'
 
--- limit_args - limit i's argument; nil when malformed
-local function limit_args(i)
-  local def, c, w, iv, r, ps, pe, id, max, mg, ttl, am, h, fin = string.match(ARGV[6 + i],
-    '^((%d+) (%d+) (%d+) (%d+) (%-?%d+) (%-?%d+)) (%d+) (%d+) (%d+) (%d+) (%d+) (%x+) (%-?%d+)$')
-  if not def then return nil end
-  -- converted only when this op reads them (tonumber is most of a limit's parse)
-  local l = {key = KEYS[2 * i - 1], zkey = KEYS[2 * i], id = tonumber(id), def = def,
-             count = tonumber(c), window = tonumber(w), interval = tonumber(iv),
-             res = tonumber(r), ps = 0, pe = 0, max = 0, margin = 0, ttl = tonumber(ttl),
-             amount = 0, hash = h, final = -1}
-  if l.window ~= 0 then l.ps, l.pe = tonumber(ps), tonumber(pe) end
-  if op == 'reserve' then l.max, l.margin, l.amount = tonumber(max), tonumber(mg), tonumber(am) end
-  if op == 'commit' then l.final = tonumber(fin) end
-  return l
+-- limit_args - limit i's argument, its keys from KEYS[k] on; the next k
+-- (struct.unpack raises an error on a short argument: the call fails)
+local function limit_args(i, k)
+  local a = ARGV[3 + i]
+  local c, w, iv, r, ps, pe, id, max, mg, ttl, am, fin, h, pos =
+    struct.unpack('<ddddddddddddc16', a)
+  local l = {key = KEYS[k], zkey = false, id = id, def = string.sub(a, pos),
+             count = c, window = w, interval = iv, res = r, ps = ps, pe = pe, max = max,
+             margin = mg, ttl = ttl, amount = am, hash = h, final = fin}
+  if c == 2 or op == 'reset' then
+    l.zkey = KEYS[k + 1]
+    return l, k + 2
+  end
+  return l, k + 1
 end
 
 -- numbers - the n (6, 7 or 8) integers of s separated by single spaces
@@ -174,12 +180,13 @@ local function load(l)
   if g[1] ~= st.def then d = numbers(g[1], 6) end
   st.a = numbers(g[2], 7)
   if d and (d[1] ~= l.count or d[2] ~= l.window) then
-    -- redefined with another count or window: start from 0
-    redis.call('DEL', l.key, l.zkey)
+    -- redefined with another count or window: start from 0 (a set left by
+    -- a former distinct definition is dropped when one comes back)
+    if l.zkey then redis.call('DEL', l.key, l.zkey) else redis.call('DEL', l.key) end
     g, st.a, st.dirty = {nil, nil, nil}, {0, -1, -1, 0, 0, 0, 0}, true
   elseif d and l.window == 1 and d[5] ~= l.ps then
     -- a new calendar period
-    redis.call('DEL', l.zkey)
+    if l.zkey then redis.call('DEL', l.zkey) end
     if st.a then st.a[1] = 0 end
     st.dirty = true
   end
@@ -668,12 +675,13 @@ if op == 'qtop' then
   return {sum}
 end
 
-local n = #KEYS / 2
+local n = #ARGV - 3
 local L, S = {}, {}
+local k = 1
 for i = 1, n do
-  L[i] = limit_args(i)
-  if not L[i] then return redis.error_reply('limits.lua: malformed limit ' .. i) end
+  L[i], k = limit_args(i, k)
 end
+if k ~= #KEYS + 1 then return redis.error_reply('limits.lua: keys and limits do not match') end
 if op == 'reset' then
   local r = {0, 0}
   for i = 1, n do
