@@ -123,16 +123,34 @@ local function bucket_floor(l)
   return math.floor((now - l.interval) / l.res)
 end
 
--- a_string - the aggregates field "a"
-local function a_string(a)
+-- a_string - the aggregates field "a" of limit l: binary ("A" and 8
+-- little-endian doubles, the 8th the TTL deadline) for a sliding window,
+-- the 7 numbers in decimal for a calendar one (see the head of the file)
+local function a_string(l, a)
+  if l.window == 0 then
+    return 'A' .. struct.pack('<dddddddd', a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+  end
   return string.format('%d %d %d %d %d %d %d', a[1], a[2], a[3], a[4], a[5], a[6], a[7])
+end
+
+-- aread - the aggregates field in either form; nil when missing or
+-- malformed (decimal: no deadline known, 0)
+local function aread(v)
+  if not v then return nil end
+  if #v == 65 and string.byte(v) == 65 then
+    local _, s, o, w, b, r, n, e, x = struct.unpack('<c1dddddddd', v)
+    return {s, o, w, b, r, n, e, x}
+  end
+  local a = numbers(v, 7)
+  if a then a[8] = 0 end
+  return a
 end
 
 -- rebuild - aggregates from a scan of the hash (missing or malformed "a",
 -- or a reservation that may have expired); drops what is dead
 local function rebuild(l, st)
   local h = redis.call('HGETALL', l.key)
-  local a = {0, -1, -1, 0, 0, 0, 0}
+  local a = {0, -1, -1, 0, 0, 0, 0, 0}
   local kmin = l.window == 0 and bucket_floor(l) or nil
   local dead = {}
   for i = 1, #h, 2 do
@@ -160,6 +178,8 @@ local function rebuild(l, st)
     end
   end
   if l.window == 1 and st.a then a[1] = st.a[1] end
+  -- dropping fields leaves the TTL, and its deadline, as they were
+  if st.a then a[8] = st.a[8] end
   for i = 1, #dead, 256 do
     redis.call('HDEL', l.key, unpack(dead, i, math.min(i + 255, #dead)))
   end
@@ -178,12 +198,12 @@ local function load(l)
   st.def = l.def
   local d = nil
   if g[1] ~= st.def then d = numbers(g[1], 6) end
-  st.a = numbers(g[2], 7)
+  st.a = aread(g[2])
   if d and (d[1] ~= l.count or d[2] ~= l.window) then
     -- redefined with another count or window: start from 0 (a set left by
     -- a former distinct definition is dropped when one comes back)
     if l.zkey then redis.call('DEL', l.key, l.zkey) else redis.call('DEL', l.key) end
-    g, st.a, st.dirty = {nil, nil, nil}, {0, -1, -1, 0, 0, 0, 0}, true
+    g, st.a, st.dirty = {nil, nil, nil}, {0, -1, -1, 0, 0, 0, 0, 0}, true
   elseif d and l.window == 1 and d[5] ~= l.ps then
     -- a new calendar period
     if l.zkey then redis.call('DEL', l.zkey) end
@@ -191,7 +211,7 @@ local function load(l)
     st.dirty = true
   end
   if not g[1] and not g[2] then
-    if not st.a then st.a = {0, -1, -1, 0, 0, 0, 0} end
+    if not st.a then st.a = {0, -1, -1, 0, 0, 0, 0, 0} end
   elseif not st.a then
     rebuild(l, st)
     g[3] = redis.call('HGET', l.key, rf)
@@ -231,7 +251,7 @@ local function load(l)
       -- written now, not only by phase 2: a usage call or a refused reserve
       -- writes nothing else, and stale aggregates over deleted buckets
       -- would count them for good (the walk cannot subtract them again)
-      redis.call('HSET', l.key, 'a', a_string(a))
+      redis.call('HSET', l.key, 'a', a_string(l, a))
       st.dirty = true
     end
   end
@@ -296,26 +316,38 @@ local function check(l, st)
   return 0
 end
 
+-- life - how long the keys of l must live from now (longer than anything
+-- they hold, a reservation included)
+local function life(l)
+  if l.window == 0 then return math.max(l.ttl, l.interval + l.res) end
+  return math.max(l.ttl, l.pe - now)
+end
+
 -- finish - write "d" and "a" (with resv, the reservation too: one HSET), and
--- the keys' TTL (longer than anything they hold)
-local function finish(l, st, resv)
+-- the hash's TTL.  A sliding window's "a" keeps in a[8] the deadline (the
+-- caller's clock) that the hash's last EXPIRE gave it; EXPIREs only ever
+-- move it later.  need is the end of the life of what this write adds (a
+-- reservation's expiry, a bucket's end; 0: nothing): the hash is given a
+-- new TTL only when need + slack is past the deadline, and then the same
+-- TTL as always (longer than anything it can hold).  a[8] is 0 (EXPIRE
+-- now) in a hash just made or last written in the decimal form (a
+-- calendar window, or the previous version of this script, whose EXPIREs
+-- do not keep it), so a deadline is never trusted that another writer
+-- may have moved.
+local function finish(l, st, resv, need)
   local a = st.a
+  local expire = l.window ~= 0 or a[8] == 0 or a[8] < need + slack
+  local left = 0
+  if expire then
+    left = life(l) + slack
+    a[8] = now + left
+  end
   if resv then
-    redis.call('HSET', l.key, rf, resv, 'd', st.def, 'a', a_string(a))
+    redis.call('HSET', l.key, rf, resv, 'd', st.def, 'a', a_string(l, a))
   else
-    redis.call('HSET', l.key, 'd', st.def, 'a', a_string(a))
+    redis.call('HSET', l.key, 'd', st.def, 'a', a_string(l, a))
   end
-  local life = l.ttl
-  if l.window == 0 then
-    life = math.max(life, l.interval + l.res)
-  else
-    life = math.max(life, l.pe - now)
-  end
-  redis.call('EXPIRE', l.key, life + slack)
-  if l.count == 2 then
-    -- a no-op when the set does not exist
-    redis.call('EXPIRE', l.zkey, life + slack)
-  end
+  if expire then redis.call('EXPIRE', l.key, left) end
 end
 
 local function write_reserve(l, st)
@@ -327,23 +359,30 @@ local function write_reserve(l, st)
   a[5] = a[5] + st.cost
   st.reserved = a[5]
   if a[7] == 0 or e < a[7] then a[7] = e end
-  finish(l, st, resv_string(st.own, e, st.rh))
+  finish(l, st, resv_string(st.own, e, st.rh), e)
 end
 
 local function write_commit(l, st)
   if not st.rlive then
-    if st.dirty and st.exists then finish(l, st) end
+    if st.dirty and st.exists then finish(l, st, nil, 0) end
     return
   end
-  local a = st.a
+  local a, need = st.a, 0
   redis.call('HDEL', l.key, rf)
   a[5], a[6] = a[5] - st.own, a[6] - 1
   if a[6] <= 0 then a[5], a[6], a[7] = 0, 0, 0 end
   if l.count == 2 then
+    local added = false
     for _, e in ipairs(st.rh) do
       local t = tonumber(redis.call('ZSCORE', l.zkey, e[1]))
-      if not t or t < now then redis.call('ZADD', l.zkey, now, e[1]) end
+      if not t or t < now then
+        redis.call('ZADD', l.zkey, now, e[1])
+        added = true
+      end
     end
+    -- the set's TTL moves only here, where it gains an address or a later
+    -- time: it covers every address it holds until the next such commit
+    if added then redis.call('EXPIRE', l.zkey, life(l) + slack) end
   else
     local amount = st.own
     if l.final >= 0 then amount = l.final end
@@ -359,6 +398,7 @@ local function write_commit(l, st)
           if cur > a[3] then a[3] = cur end
         end
         a[1] = a[1] + amount
+        need = (cur + 1) * l.res + l.interval
         -- past the cap (clock jumps): fold the oldest into the next newer one
         local cap = math.min(math.floor(l.interval / l.res) + 2, bcap)
         while a[4] > cap do
@@ -374,7 +414,7 @@ local function write_commit(l, st)
     end
   end
   st.own = 0
-  finish(l, st)
+  finish(l, st, nil, need)
 end
 
 local function write_release(l, st)
@@ -385,7 +425,7 @@ local function write_release(l, st)
     if a[6] <= 0 then a[5], a[6], a[7] = 0, 0, 0 end
     st.own = 0
   end
-  if st.rlive or (st.dirty and st.exists) then finish(l, st) end
+  if st.rlive or (st.dirty and st.exists) then finish(l, st, nil, 0) end
 end
 
 -- ---- id 0: quota.lua's hash ----------------------------------------------
@@ -644,7 +684,7 @@ end
 if op == 'top' then
   -- the committed usage of one limit with the definition it was written with
   local g = redis.call('HMGET', KEYS[1], 'd', 'a')
-  local d, a = numbers(g[1], 6), numbers(g[2], 7)
+  local d, a = numbers(g[1], 6), aread(g[2])
   if not d or not a then return {0} end
   if d[1] == 2 then
     if d[2] == 1 then
