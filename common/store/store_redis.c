@@ -44,9 +44,10 @@
  *	of messages ever sent, and is constant while nothing expires.
  *
  *	Limits (store_limits_*).  Each call is one call of redis/limits.lua
- *	with two keys per limit: the limit's hash "chapps:l:<id>:" + owner
- *	and its address set "chapps:lh:<id>:" + owner (distinct recipients:
- *	a sorted set hash -> time of last use); id 0 is the quota hash above,
+ *	with the limit's hash "chapps:l:<id>:" + owner and, for a distinct
+ *	limit (and for every limit at reset), its address set
+ *	"chapps:lh:<id>:" + owner (distinct recipients: a sorted set hash ->
+ *	time of last use); id 0 is the quota hash above,
  *	kept in quota.lua's format (its fast path included), so the single
  *	quota and id 0 are one state.  The script checks every limit before
  *	it writes any, keeps running aggregates (sum, oldest and newest
@@ -55,11 +56,14 @@
  *	holds.  store_limits_top SCANs "chapps:l:<id>:*" (or "chapps:q:*")
  *	and asks the script for each key's usage.  Redis Cluster: a domain
  *	pool's keys hash to another slot than its user's (see limits.lua).
- *	A limit travels as one argument of 13 numbers (limit_arg, written
- *	without stdio): each argument costs hiredis a formatting step and the
- *	server a conversion, and with 13 a limit those were most of the
- *	milter's cost of a call (bench/limits-cost, three limits: 160,000
- *	instructions a decision before, 47,000 after, as the single quota).
+ *	A limit travels as one argument (limit_arg, written without stdio):
+ *	each argument costs hiredis a formatting step and the server a
+ *	conversion, and with 13 a limit those were most of the milter's cost
+ *	of a call (bench/limits-cost, three limits: 160,000 instructions a
+ *	decision before, 47,000 after, as the single quota).  Its 12 numbers
+ *	are little-endian doubles, read by the script with one struct.unpack:
+ *	in decimal, a string.match and a tonumber (strtod) each were most of
+ *	the script's cost of reading a limit.
  *
  *	Cache.  "chapps:c:" + the caller's binary key holds an 8-byte
  *	big-endian expiry (caller's clock) followed by the value; the key
