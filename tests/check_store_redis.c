@@ -671,6 +671,131 @@ START_TEST(test_old_format_key)
 }
 END_TEST
 
+/* limits_states_are - the n states are committed/reserved as given */
+static void limits_states_are(const char *what, const struct store_limit_state *st, size_t n,
+			      const uint64_t *committed, const uint64_t *reserved)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ck_assert_msg(st[i].committed == committed[i] && st[i].reserved == reserved[i],
+			      "%s: limit %zu: got %llu/%llu, want %llu/%llu", what, i,
+			      (unsigned long long)st[i].committed,
+			      (unsigned long long)st[i].reserved,
+			      (unsigned long long)committed[i], (unsigned long long)reserved[i]);
+}
+
+START_TEST(test_limits_old_format)
+{
+	/*
+	 * Limits written by the previous script (decimal aggregates "a") are
+	 * read as they are, their reservation included (committed once), and
+	 * rewritten: a sliding window's "a" in binary ('A' and 8 doubles), a
+	 * calendar window's still in decimal.  Then the TTLs: a write adds
+	 * no EXPIRE while the hash's TTL already covers what it adds, and
+	 * gives the TTL again when it does not; the address set (recreated
+	 * empty by a commit) always gets one.  EXPIRE by hand stands for the
+	 * real time passing.
+	 */
+	const int64_t now = 100000;
+	struct store_limit l[3];
+	struct store_limit_ask asks[3] = { { 1, 0 }, { 1, 0x01 }, { 1, 0 } };
+	struct store_limit_state st[3];
+	struct config cfg;
+	struct store *store;
+	const char *error = NULL;
+	redisContext *c;
+	redisReply *r;
+	long long ttl;
+
+	memset(l, 0, sizeof(l));
+	l[0].owner = "up";
+	l[0].owner_len = 2;
+	l[0].id = 7;
+	l[0].count = STORE_COUNT_MESSAGES;
+	l[0].window = STORE_WINDOW_SLIDING;
+	l[0].interval = 3600;
+	l[0].resolution = 60;
+	l[0].max = 10;
+	l[0].reservation_ttl = 300;
+	l[1] = l[0];
+	l[1].id = 8;
+	l[1].count = STORE_COUNT_DISTINCT;
+	l[2] = l[0];
+	l[2].id = 9;
+	l[2].window = STORE_WINDOW_CALENDAR;
+	l[2].interval = 86400;
+	l[2].period_start = 99000;
+	l[2].period_end = 186400;
+	config_for(&cfg, &main_srv);
+	store = open_ok(&cfg);
+	c = connect_ok(&main_srv);
+	/* the previous script's state at 99,400..99,900, reservation X live until 100,100 */
+	freeReplyObject(redis_helper_command(c, "HSET chapps:l:7:up d %s a %s b1656 2 b1657 1 "
+					     "rX %s", "0 0 3600 60 0 0", "3 1656 1657 2 1 1 100100",
+					     "1 100100"));
+	freeReplyObject(redis_helper_command(c, "HSET chapps:l:8:up d %s a %s rX %s",
+					     "2 0 3600 60 0 0", "0 -1 -1 0 1 1 100100",
+					     "1 100100 +00000000000000aa"));
+	freeReplyObject(redis_helper_command(c, "ZADD chapps:lh:8:up 99400 0000000000000001 "
+					     "99500 0000000000000002"));
+	freeReplyObject(redis_helper_command(c, "HSET chapps:l:9:up d %s a %s rX %s",
+					     "0 1 86400 60 99000 186400", "4 -1 -1 0 1 1 100100",
+					     "1 100100"));
+	ck_assert_int_eq(store_limits_usage(store, l, 3, now, st, &error), STORE_OK);
+	limits_states_are("usage", st, 3, (const uint64_t[]){ 3, 2, 4 },
+			  (const uint64_t[]){ 1, 1, 1 });
+	ck_assert_int_eq(store_limits_commit(store, "X", l, NULL, 3, now, &error), STORE_OK);
+	ck_assert_int_eq(store_limits_usage(store, l, 3, now, st, &error), STORE_OK);
+	limits_states_are("after commit", st, 3, (const uint64_t[]){ 4, 3, 5 },
+			  (const uint64_t[]){ 0, 0, 0 });
+	r = redis_helper_command(c, "HGET chapps:l:7:up a");
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING && r->len == 65 && r->str[0] == 'A',
+		      "sliding aggregates: not binary");
+	freeReplyObject(r);
+	r = redis_helper_command(c, "HGET chapps:l:9:up a");
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, "5 -1 -1 0 0 0 0") == 0,
+		      "calendar aggregates: got %s", r != NULL && r->str != NULL ? r->str : "nothing");
+	freeReplyObject(r);
+	ttl = redis_helper_integer(c, "TTL chapps:l:7:up");
+	ck_assert_msg(ttl > 3600 && ttl <= 3720, "limit TTL: got %lld", ttl);
+	ttl = redis_helper_integer(c, "TTL chapps:lh:8:up");
+	ck_assert_msg(ttl > 3600 && ttl <= 3720, "address set TTL: got %lld", ttl);
+	ck_assert_int_eq(store_limits_reserve(store, "Y", l, asks, 3, now, NULL, st, &error),
+			 STORE_OK);
+	limits_states_are("reserve Y", st, 3, (const uint64_t[]){ 4, 3, 5 },
+			  (const uint64_t[]){ 1, 0, 1 });
+
+	/* 10 s later: Y's bucket ends at 103,620, the TTL (to 103,720) covers it: no EXPIRE */
+	freeReplyObject(redis_helper_command(c, "EXPIRE chapps:l:7:up 3710"));
+	ck_assert_int_eq(store_limits_commit(store, "Y", l, NULL, 3, now + 10, &error), STORE_OK);
+	ttl = redis_helper_integer(c, "TTL chapps:l:7:up");
+	ck_assert_msg(ttl >= 103620 + 60 - (now + 10) && ttl <= 3710,
+		      "limit TTL after a covered commit: got %lld, want [3670, 3710]", ttl);
+	/* at 103,620 (100 s of TTL left) a reservation to 103,920 needs it again */
+	freeReplyObject(redis_helper_command(c, "EXPIRE chapps:l:7:up 100"));
+	freeReplyObject(redis_helper_command(c, "EXPIRE chapps:lh:8:up 100"));
+	asks[1].rcpt_hash = 0xbb;
+	ck_assert_int_eq(store_limits_reserve(store, "Z", l, asks, 3, 103620, NULL, st, &error),
+			 STORE_OK);
+	ttl = redis_helper_integer(c, "TTL chapps:l:7:up");
+	ck_assert_msg(ttl > 3600 && ttl <= 3720, "limit TTL after a reserve: got %lld", ttl);
+	/* every address had expired: the set is gone, and made again by the commit, with a TTL */
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS chapps:lh:8:up"), 0);
+	ck_assert_int_eq(store_limits_commit(store, "Z", l, NULL, 3, 103620, &error), STORE_OK);
+	ttl = redis_helper_integer(c, "TTL chapps:lh:8:up");
+	ck_assert_msg(ttl > 3600 && ttl <= 3720, "address set TTL after a commit: got %lld", ttl);
+	ck_assert_int_eq(store_limits_usage(store, l, 3, 103620, st, &error), STORE_OK);
+	limits_states_are("after Z", st, 3, (const uint64_t[]){ 1, 1, 7 },
+			  (const uint64_t[]){ 0, 0, 0 });
+	ck_assert_int_eq(store_limits_reset(store, l, 3, &error), STORE_OK);
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS chapps:l:7:up"), 0);
+	ck_assert_int_eq(redis_helper_integer(c, "EXISTS chapps:lh:8:up"), 0);
+	redisFree(c);
+	store_close(&store);
+}
+END_TEST
+
 /* ---- failures of the server -------------------------------------------- */
 
 /* timed_reserve - reserve and return the elapsed milliseconds */
@@ -1214,6 +1339,7 @@ static Suite *redis_suite(void)
 	tcase_add_test(tc, test_bucket_fold);
 	tcase_add_test(tc, test_aggregates);
 	tcase_add_test(tc, test_old_format_key);
+	tcase_add_test(tc, test_limits_old_format);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("server_killed");

@@ -44,9 +44,10 @@
  *	of messages ever sent, and is constant while nothing expires.
  *
  *	Limits (store_limits_*).  Each call is one call of redis/limits.lua
- *	with two keys per limit: the limit's hash "chapps:l:<id>:" + owner
- *	and its address set "chapps:lh:<id>:" + owner (distinct recipients:
- *	a sorted set hash -> time of last use); id 0 is the quota hash above,
+ *	with the limit's hash "chapps:l:<id>:" + owner and, for a distinct
+ *	limit (and for every limit at reset), its address set
+ *	"chapps:lh:<id>:" + owner (distinct recipients: a sorted set hash ->
+ *	time of last use); id 0 is the quota hash above,
  *	kept in quota.lua's format (its fast path included), so the single
  *	quota and id 0 are one state.  The script checks every limit before
  *	it writes any, keeps running aggregates (sum, oldest and newest
@@ -55,11 +56,14 @@
  *	holds.  store_limits_top SCANs "chapps:l:<id>:*" (or "chapps:q:*")
  *	and asks the script for each key's usage.  Redis Cluster: a domain
  *	pool's keys hash to another slot than its user's (see limits.lua).
- *	A limit travels as one argument of 13 numbers (limit_arg, written
- *	without stdio): each argument costs hiredis a formatting step and the
- *	server a conversion, and with 13 a limit those were most of the
- *	milter's cost of a call (bench/limits-cost, three limits: 160,000
- *	instructions a decision before, 47,000 after, as the single quota).
+ *	A limit travels as one argument (limit_arg, written without stdio):
+ *	each argument costs hiredis a formatting step and the server a
+ *	conversion, and with 13 a limit those were most of the milter's cost
+ *	of a call (bench/limits-cost, three limits: 160,000 instructions a
+ *	decision before, 47,000 after, as the single quota).  Its 12 numbers
+ *	are little-endian doubles, read by the script with one struct.unpack:
+ *	in decimal, a string.match and a tonumber (strtod) each were most of
+ *	the script's cost of reading a limit.
  *
  *	Cache.  "chapps:c:" + the caller's binary key holds an 8-byte
  *	big-endian expiry (caller's clock) followed by the value; the key
@@ -669,9 +673,27 @@ static char *put_i64(char *p, int64_t v, char sep)
 }
 
 /*
- * limit_arg - a limit's one script argument: "count window interval
- * resolution period_start period_end id max margin reservation_ttl amount
- * hash final" (the first six are the definition the script stores as "d");
+ * put_num - v as a little-endian IEEE double at p (Lua's struct.unpack
+ * "<d": a copy, no conversion); returns the end.  Every number sent is
+ * an integer below 2^53 (store.h: STORE_LIMIT_MAX), so exact.
+ */
+static char *put_num(char *p, double v)
+{
+	uint64_t u;
+	int k;
+
+	memcpy(&u, &v, sizeof(u));
+	for (k = 0; k < 8; k++)
+		*p++ = (char)(u >> (8 * k));
+	return p;
+}
+
+/*
+ * limit_arg - a limit's one script argument: 12 numbers as doubles
+ * ("count window interval resolution period_start period_end id max margin
+ * reservation_ttl amount final", final -1: none), the rcpt hash in 16 hex
+ * digits, then the definition "count window interval resolution
+ * period_start period_end" in decimal, as the script stores it in "d";
  * returns its length
  */
 static size_t limit_arg(char *buf, const struct store_limit *l,
@@ -679,29 +701,45 @@ static size_t limit_arg(char *buf, const struct store_limit *l,
 {
 	static const char hex[] = "0123456789abcdef";
 	uint64_t h = ask != NULL ? ask->rcpt_hash : 0;
+	uint32_t res = l->resolution > 0 ? l->resolution : 1;
 	char *p = buf;
 	int k;
 
+	p = put_num(p, (double)l->count);
+	p = put_num(p, (double)l->window);
+	p = put_num(p, (double)l->interval);
+	p = put_num(p, (double)res);
+	p = put_num(p, (double)l->period_start);
+	p = put_num(p, (double)l->period_end);
+	p = put_num(p, (double)l->id);
+	p = put_num(p, (double)l->max);
+	p = put_num(p, (double)l->margin);
+	p = put_num(p, (double)l->reservation_ttl);
+	p = put_num(p, (double)(ask != NULL ? ask->amount : 0));
+	p = put_num(p, final != NULL && *final != UINT64_MAX ? (double)*final : -1.0);
+	for (k = 15; k >= 0; k--)
+		*p++ = hex[(h >> (4 * k)) & 0xf];
 	p = put_u64(p, (uint64_t)l->count, ' ');
 	p = put_u64(p, (uint64_t)l->window, ' ');
 	p = put_u64(p, l->interval, ' ');
-	p = put_u64(p, l->resolution > 0 ? l->resolution : 1, ' ');
+	p = put_u64(p, res, ' ');
 	p = put_i64(p, l->period_start, ' ');
-	p = put_i64(p, l->period_end, ' ');
-	p = put_u64(p, l->id, ' ');
-	p = put_u64(p, l->max, ' ');
-	p = put_u64(p, l->margin, ' ');
-	p = put_u64(p, l->reservation_ttl, ' ');
-	p = put_u64(p, ask != NULL ? ask->amount : 0, ' ');
-	for (k = 15; k >= 0; k--)
-		*p++ = hex[(h >> (4 * k)) & 0xf];
-	*p++ = ' ';
-	if (final != NULL && *final != UINT64_MAX) {
-		p = put_u64(p, *final, '\0');
-	} else {
-		*p++ = '-';
-		*p++ = '1';
-	}
+	p = put_i64(p, l->period_end, '\0');
+	return (size_t)(p - buf);
+}
+
+/*
+ * limits_head - the script's third argument: now, the expire slack, the
+ * cap of reservations and of buckets, as doubles; returns its length
+ */
+static size_t limits_head(char *buf, int64_t now)
+{
+	char *p = buf;
+
+	p = put_num(p, (double)now);
+	p = put_num(p, REDIS_EXPIRE_SLACK);
+	p = put_num(p, LIMIT_RECORD_RESV_MAX);
+	p = put_num(p, LIMIT_RECORD_BUCKETS_MAX);
 	return (size_t)(p - buf);
 }
 
@@ -761,20 +799,25 @@ static const char *limits_key_into(char *buf, const struct store_limit *l, bool 
 	return buf;
 }
 
-/* limits_run - one call of the limits script over the n limits */
+/*
+ * limits_run - one call of the limits script over the n limits: the
+ * limit's hash, and its address set only where the script may touch it
+ * (distinct; every limit for reset, which drops a set left by a former
+ * distinct definition): each key costs the server a conversion
+ */
 static int limits_run(struct store *store, enum limits_op op, const char *resid,
 		      const struct store_limit *limits, const struct store_limit_ask *asks,
 		      const uint64_t *final, size_t n, int64_t now, size_t *refused_r,
 		      struct store_limit_state *states, const char **error_r)
 {
 	struct redis_pool *pool = ((struct store_redis *)store)->pool;
-	char field[STORE_RESID_MAX + 2], head[2][24];
+	char field[STORE_RESID_MAX + 2], nkeys[24], head[32];
 	char (*kb)[LIMITS_KEY_MAX], (*ab)[LIMITS_ARG_MAX];
 	const char *argv[LIMITS_ARGC];
 	size_t lens[LIMITS_ARGC];
 	char *heap[2 * STORE_LIMITS_MAX];
 	redisReply *reply;
-	size_t i, argc = 0;
+	size_t i, argc = 0, keys = 0;
 	int ret;
 
 	/* one block for the keys and the arguments: no formatting through stdio */
@@ -784,32 +827,28 @@ static int limits_run(struct store *store, enum limits_op op, const char *resid,
 	lens[argc++] = 7;
 	argv[argc] = "";	/* the SHA1, filled in by redis_pool_exec */
 	lens[argc++] = 0;
-	argv[argc] = head[0];
-	lens[argc++] = (size_t)(put_u64(head[0], 2 * n, '\0') - head[0]);
+	argv[argc] = nkeys;	/* the number of keys, set below */
+	argc++;
 	for (i = 0; i < n; i++) {
+		heap[2 * i + 1] = NULL;
 		argv[argc] = limits_key_into(kb[2 * i], &limits[i], false, &lens[argc],
 					     &heap[2 * i]);
 		argc++;
-		argv[argc] = limits_key_into(kb[2 * i + 1], &limits[i], true, &lens[argc],
-					     &heap[2 * i + 1]);
-		argc++;
+		if (limits[i].count == STORE_COUNT_DISTINCT || op == LIM_RESET) {
+			argv[argc] = limits_key_into(kb[2 * i + 1], &limits[i], true, &lens[argc],
+						     &heap[2 * i + 1]);
+			argc++;
+		}
 	}
+	keys = argc - 3;
+	lens[2] = (size_t)(put_u64(nkeys, keys, '\0') - nkeys);
 	argv[argc] = limits_op_names[op];
 	lens[argc] = strlen(argv[argc]);
 	argc++;
-	argv[argc] = head[1];
-	lens[argc++] = (size_t)(put_i64(head[1], now, '\0') - head[1]);
 	lens[argc] = resid_field(field, resid);
 	argv[argc++] = field;
-	argv[argc] = REDIS_STR(REDIS_EXPIRE_SLACK);
-	lens[argc] = strlen(argv[argc]);
-	argc++;
-	argv[argc] = REDIS_STR(LIMIT_RECORD_RESV_MAX);
-	lens[argc] = strlen(argv[argc]);
-	argc++;
-	argv[argc] = REDIS_STR(LIMIT_RECORD_BUCKETS_MAX);
-	lens[argc] = strlen(argv[argc]);
-	argc++;
+	argv[argc] = head;
+	lens[argc++] = limits_head(head, now);
 	for (i = 0; i < n; i++) {
 		lens[argc] = limit_arg(ab[i], &limits[i], asks != NULL ? &asks[i] : NULL,
 				       final != NULL ? &final[i] : NULL);
@@ -886,13 +925,12 @@ static int limits_top_one(struct redis_pool *pool, uint32_t id, const char *key,
 			  size_t prefix_len, int64_t now, uint64_t *committed_r,
 			  const char **error_r)
 {
-	const char *argv[11];
-	size_t lens[11];
-	char nowbuf[24], *set = NULL;
+	const char *argv[8];
+	size_t lens[8];
+	char head[32], *set = NULL;
 	redisReply *reply;
 	int i, ret = STORE_OK;
 
-	snprintf(nowbuf, sizeof(nowbuf), "%lld", (long long)now);
 	argv[0] = "EVALSHA";
 	argv[1] = "";
 	argv[2] = "2";
@@ -910,15 +948,13 @@ static int limits_top_one(struct redis_pool *pool, uint32_t id, const char *key,
 		argv[4] = set;
 	}
 	argv[5] = id == 0 ? "qtop" : "top";
-	argv[6] = nowbuf;
-	argv[7] = "r";
-	argv[8] = "0";
-	argv[9] = "0";
-	argv[10] = "0";
-	for (i = 0; i < 11; i++)
+	argv[6] = "r";
+	argv[7] = head;
+	lens[7] = limits_head(head, now);
+	for (i = 0; i < 7; i++)
 		if (i != 3 && i != 4)
 			lens[i] = strlen(argv[i]);
-	reply = redis_pool_exec(pool, REDIS_SCRIPT_LIMITS, 11, argv, lens, error_r);
+	reply = redis_pool_exec(pool, REDIS_SCRIPT_LIMITS, 8, argv, lens, error_r);
 	XFREE(set);
 	if (reply == NULL)
 		return STORE_ERROR;

@@ -7,23 +7,28 @@
 -- writes, and only when every limit granted: a refused message leaves no
 -- trace.  Redis runs the script alone, so the n limits change together.
 --
--- KEYS     two per limit: the limit's hash and its address set (a sorted
---          set, distinct only), "chapps:l:<id>:" + owner and
---          "chapps:lh:<id>:" + owner; for id 0 the first is the quota
---          hash of quota.lua, "chapps:q:" + owner (the second unused).
+-- KEYS     per limit, in the order of the limits: its hash, then for a
+--          distinct limit (and for every limit with op 'reset') its
+--          address set (a sorted set): "chapps:l:<id>:" + owner and
+--          "chapps:lh:<id>:" + owner; for id 0 the hash is the quota hash
+--          of quota.lua, "chapps:q:" + owner.  A key sent costs a
+--          conversion: a set that the limit never touches is not sent.
 --          Redis Cluster (issue 12): a domain pool's keys hash to another
 --          slot than the user's, so one call over both needs hash tags
 --          (or a pool counted by its own call) there; not done yet.
--- ARGV     1 op ('reserve', 'commit', 'release', 'usage', 'reset', 'top'),
---          2 now, 3 reservation field ("r" + resid, or "r"), 4 expire
---          slack, 5 max reservations, 6 max buckets (hard cap), then one
---          per limit, 13 numbers separated by single spaces: count (0
---          messages, 1 recipients, 2 distinct, 3 bytes), window (0 sliding,
---          1 calendar), interval, resolution, period_start, period_end (these
---          six are the definition "d" below, compared as a string), id, max,
---          margin, reservation_ttl, amount, rcpt hash (16 hex digits), final
---          amount (-1: none).  One argument a limit, not 13: each argument
---          costs the caller and the server a conversion.
+-- ARGV     1 op ('reserve', 'commit', 'release', 'usage', 'reset', 'top',
+--          'qtop'), 2 reservation field ("r" + resid, or "r"), 3 four
+--          little-endian doubles: now, expire slack, max reservations, max
+--          buckets (hard cap); then one per limit: 12 little-endian
+--          doubles (count: 0 messages, 1 recipients, 2 distinct, 3 bytes;
+--          window: 0 sliding, 1 calendar; interval, resolution,
+--          period_start, period_end, id, max, margin, reservation_ttl,
+--          amount, final amount: -1 none), the rcpt hash in 16 hex digits,
+--          then the definition "count window interval resolution
+--          period_start period_end" in decimal ("d" below, compared as a
+--          string).  Numbers travel as doubles, not decimal: one
+--          struct.unpack instead of a string.match and a tonumber
+--          (strtod) each, which were most of a limit's parse.
 -- Returns  {status, index, then 4 per limit: committed, reserved, own,
 --          next_free}; status 0 ok, 1 refused (index = the first refusing
 --          limit, 1-based), 2 too many reservations, 3 too many recipients.
@@ -46,37 +51,51 @@
 -- >= E); distinct lookups are ZSCORE, expiry ZREMRANGEBYSCORE, the count
 -- ZCARD.  So a decision costs the same for 10 or 100,000 units.
 --
+-- The form of "a": a sliding window's is binary, "A" and 8 little-endian
+-- doubles (struct.pack): S O W B R N E and X, the deadline (caller's
+-- clock) that the hash's last EXPIRE gave it (finish: no EXPIRE while it
+-- covers what a write adds).  A calendar window's is the 7 numbers in
+-- decimal, as the previous version of this script wrote every "a".  Both
+-- are read (aread), so the previous version's state is used as it is and
+-- rewritten at the next write; and that version, which takes a binary
+-- "a" for a malformed one, rebuilds a sliding window's from the buckets
+-- and reservations (exact), while a calendar window's count, which lives
+-- only in "a", stays readable by it: old and new milters may share a
+-- Redis during an upgrade.  Unpacking 8 doubles costs the server about
+-- a fifth of a string.match and 7 tonumber (glibc strtod).
+--
 -- Id 0 is quota.lua's hash, handled as quota.lua does: its fast path
 -- (aggregates "b", the reservation and the current bucket in one HMGET)
 -- when nothing can have died, else a scan (HGETALL) that prunes and
 -- rewrites "b" exactly as quota.lua's scan does, so both scripts keep
 -- working on the same state.
 --
--- Debugging: against a scratch server (never a production one), a
--- reserve of one message on bob's quota (id 0, a day) and an hourly limit:
---   redis-cli --eval common/store/redis/limits.lua chapps:q:bob chapps:lh:0:bob \
---       chapps:l:5:bob chapps:lh:5:bob , reserve 1700000000 rR1 60 1024 4096 \
---       '0 0 86400 60 0 0 0 500 0 300 1 0000000000000000 -1' \
---       '0 0 3600 60 0 0 5 100 0 300 1 0000000000000000 -1'
--- (then commit with the same arguments; usage with "r" as the field).
-local op, now, rf = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local slack, maxres, bcap = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+-- Debugging: the arguments are binary (store_redis.c's limit_arg and
+-- limits_head); against a scratch server (never a production one), a
+-- reserve of one message on bob's quota (id 0, a day) and an hourly limit
+-- from redis-cli's Lua (EVAL with the script, struct.pack for the numbers):
+--   head = struct.pack('<dddd', 1700000000, 60, 1024, 4096)
+--   l0 = struct.pack('<dddddddddddd', 0, 0, 86400, 60, 0, 0, 0, 500, 0, 300, 1, -1)
+--        .. '0000000000000000' .. '0 0 86400 60 0 0'
+-- (ARGV: reserve rR1 head l0 ...; KEYS: chapps:q:bob ...).
+local op, rf = ARGV[1], ARGV[2]
+local now, slack, maxres, bcap = struct.unpack('<dddd', ARGV[3])
 local states = op ~= 'commit' and op ~= 'release'
 
--- limit_args - limit i's argument; nil when malformed
-local function limit_args(i)
-  local def, c, w, iv, r, ps, pe, id, max, mg, ttl, am, h, fin = string.match(ARGV[6 + i],
-    '^((%d+) (%d+) (%d+) (%d+) (%-?%d+) (%-?%d+)) (%d+) (%d+) (%d+) (%d+) (%d+) (%x+) (%-?%d+)$')
-  if not def then return nil end
-  -- converted only when this op reads them (tonumber is most of a limit's parse)
-  local l = {key = KEYS[2 * i - 1], zkey = KEYS[2 * i], id = tonumber(id), def = def,
-             count = tonumber(c), window = tonumber(w), interval = tonumber(iv),
-             res = tonumber(r), ps = 0, pe = 0, max = 0, margin = 0, ttl = tonumber(ttl),
-             amount = 0, hash = h, final = -1}
-  if l.window ~= 0 then l.ps, l.pe = tonumber(ps), tonumber(pe) end
-  if op == 'reserve' then l.max, l.margin, l.amount = tonumber(max), tonumber(mg), tonumber(am) end
-  if op == 'commit' then l.final = tonumber(fin) end
-  return l
+-- limit_args - limit i's argument, its keys from KEYS[k] on; the next k
+-- (struct.unpack raises an error on a short argument: the call fails)
+local function limit_args(i, k)
+  local a = ARGV[3 + i]
+  local c, w, iv, r, ps, pe, id, max, mg, ttl, am, fin, h, pos =
+    struct.unpack('<ddddddddddddc16', a)
+  local l = {key = KEYS[k], zkey = false, id = id, def = string.sub(a, pos),
+             count = c, window = w, interval = iv, res = r, ps = ps, pe = pe, max = max,
+             margin = mg, ttl = ttl, amount = am, hash = h, final = fin}
+  if c == 2 or op == 'reset' then
+    l.zkey = KEYS[k + 1]
+    return l, k + 2
+  end
+  return l, k + 1
 end
 
 -- numbers - the n (6, 7 or 8) integers of s separated by single spaces
@@ -117,16 +136,34 @@ local function bucket_floor(l)
   return math.floor((now - l.interval) / l.res)
 end
 
--- a_string - the aggregates field "a"
-local function a_string(a)
+-- a_string - the aggregates field "a" of limit l: binary ("A" and 8
+-- little-endian doubles, the 8th the TTL deadline) for a sliding window,
+-- the 7 numbers in decimal for a calendar one (see the head of the file)
+local function a_string(l, a)
+  if l.window == 0 then
+    return 'A' .. struct.pack('<dddddddd', a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+  end
   return string.format('%d %d %d %d %d %d %d', a[1], a[2], a[3], a[4], a[5], a[6], a[7])
+end
+
+-- aread - the aggregates field in either form; nil when missing or
+-- malformed (decimal: no deadline known, 0)
+local function aread(v)
+  if not v then return nil end
+  if #v == 65 and string.byte(v) == 65 then
+    local _, s, o, w, b, r, n, e, x = struct.unpack('<c1dddddddd', v)
+    return {s, o, w, b, r, n, e, x}
+  end
+  local a = numbers(v, 7)
+  if a then a[8] = 0 end
+  return a
 end
 
 -- rebuild - aggregates from a scan of the hash (missing or malformed "a",
 -- or a reservation that may have expired); drops what is dead
 local function rebuild(l, st)
   local h = redis.call('HGETALL', l.key)
-  local a = {0, -1, -1, 0, 0, 0, 0}
+  local a = {0, -1, -1, 0, 0, 0, 0, 0}
   local kmin = l.window == 0 and bucket_floor(l) or nil
   local dead = {}
   for i = 1, #h, 2 do
@@ -154,6 +191,8 @@ local function rebuild(l, st)
     end
   end
   if l.window == 1 and st.a then a[1] = st.a[1] end
+  -- dropping fields leaves the TTL, and its deadline, as they were
+  if st.a then a[8] = st.a[8] end
   for i = 1, #dead, 256 do
     redis.call('HDEL', l.key, unpack(dead, i, math.min(i + 255, #dead)))
   end
@@ -172,19 +211,20 @@ local function load(l)
   st.def = l.def
   local d = nil
   if g[1] ~= st.def then d = numbers(g[1], 6) end
-  st.a = numbers(g[2], 7)
+  st.a = aread(g[2])
   if d and (d[1] ~= l.count or d[2] ~= l.window) then
-    -- redefined with another count or window: start from 0
-    redis.call('DEL', l.key, l.zkey)
-    g, st.a, st.dirty = {nil, nil, nil}, {0, -1, -1, 0, 0, 0, 0}, true
+    -- redefined with another count or window: start from 0 (a set left by
+    -- a former distinct definition is dropped when one comes back)
+    if l.zkey then redis.call('DEL', l.key, l.zkey) else redis.call('DEL', l.key) end
+    g, st.a, st.dirty = {nil, nil, nil}, {0, -1, -1, 0, 0, 0, 0, 0}, true
   elseif d and l.window == 1 and d[5] ~= l.ps then
     -- a new calendar period
-    redis.call('DEL', l.zkey)
+    if l.zkey then redis.call('DEL', l.zkey) end
     if st.a then st.a[1] = 0 end
     st.dirty = true
   end
   if not g[1] and not g[2] then
-    if not st.a then st.a = {0, -1, -1, 0, 0, 0, 0} end
+    if not st.a then st.a = {0, -1, -1, 0, 0, 0, 0, 0} end
   elseif not st.a then
     rebuild(l, st)
     g[3] = redis.call('HGET', l.key, rf)
@@ -224,7 +264,7 @@ local function load(l)
       -- written now, not only by phase 2: a usage call or a refused reserve
       -- writes nothing else, and stale aggregates over deleted buckets
       -- would count them for good (the walk cannot subtract them again)
-      redis.call('HSET', l.key, 'a', a_string(a))
+      redis.call('HSET', l.key, 'a', a_string(l, a))
       st.dirty = true
     end
   end
@@ -289,26 +329,38 @@ local function check(l, st)
   return 0
 end
 
+-- life - how long the keys of l must live from now (longer than anything
+-- they hold, a reservation included)
+local function life(l)
+  if l.window == 0 then return math.max(l.ttl, l.interval + l.res) end
+  return math.max(l.ttl, l.pe - now)
+end
+
 -- finish - write "d" and "a" (with resv, the reservation too: one HSET), and
--- the keys' TTL (longer than anything they hold)
-local function finish(l, st, resv)
+-- the hash's TTL.  A sliding window's "a" keeps in a[8] the deadline (the
+-- caller's clock) that the hash's last EXPIRE gave it; EXPIREs only ever
+-- move it later.  need is the end of the life of what this write adds (a
+-- reservation's expiry, a bucket's end; 0: nothing): the hash is given a
+-- new TTL only when need + slack is past the deadline, and then the same
+-- TTL as always (longer than anything it can hold).  a[8] is 0 (EXPIRE
+-- now) in a hash just made or last written in the decimal form (a
+-- calendar window, or the previous version of this script, whose EXPIREs
+-- do not keep it), so a deadline is never trusted that another writer
+-- may have moved.
+local function finish(l, st, resv, need)
   local a = st.a
+  local expire = l.window ~= 0 or a[8] == 0 or a[8] < need + slack
+  local left = 0
+  if expire then
+    left = life(l) + slack
+    a[8] = now + left
+  end
   if resv then
-    redis.call('HSET', l.key, rf, resv, 'd', st.def, 'a', a_string(a))
+    redis.call('HSET', l.key, rf, resv, 'd', st.def, 'a', a_string(l, a))
   else
-    redis.call('HSET', l.key, 'd', st.def, 'a', a_string(a))
+    redis.call('HSET', l.key, 'd', st.def, 'a', a_string(l, a))
   end
-  local life = l.ttl
-  if l.window == 0 then
-    life = math.max(life, l.interval + l.res)
-  else
-    life = math.max(life, l.pe - now)
-  end
-  redis.call('EXPIRE', l.key, life + slack)
-  if l.count == 2 then
-    -- a no-op when the set does not exist
-    redis.call('EXPIRE', l.zkey, life + slack)
-  end
+  if expire then redis.call('EXPIRE', l.key, left) end
 end
 
 local function write_reserve(l, st)
@@ -320,23 +372,30 @@ local function write_reserve(l, st)
   a[5] = a[5] + st.cost
   st.reserved = a[5]
   if a[7] == 0 or e < a[7] then a[7] = e end
-  finish(l, st, resv_string(st.own, e, st.rh))
+  finish(l, st, resv_string(st.own, e, st.rh), e)
 end
 
 local function write_commit(l, st)
   if not st.rlive then
-    if st.dirty and st.exists then finish(l, st) end
+    if st.dirty and st.exists then finish(l, st, nil, 0) end
     return
   end
-  local a = st.a
+  local a, need = st.a, 0
   redis.call('HDEL', l.key, rf)
   a[5], a[6] = a[5] - st.own, a[6] - 1
   if a[6] <= 0 then a[5], a[6], a[7] = 0, 0, 0 end
   if l.count == 2 then
+    local added = false
     for _, e in ipairs(st.rh) do
       local t = tonumber(redis.call('ZSCORE', l.zkey, e[1]))
-      if not t or t < now then redis.call('ZADD', l.zkey, now, e[1]) end
+      if not t or t < now then
+        redis.call('ZADD', l.zkey, now, e[1])
+        added = true
+      end
     end
+    -- the set's TTL moves only here, where it gains an address or a later
+    -- time: it covers every address it holds until the next such commit
+    if added then redis.call('EXPIRE', l.zkey, life(l) + slack) end
   else
     local amount = st.own
     if l.final >= 0 then amount = l.final end
@@ -352,6 +411,7 @@ local function write_commit(l, st)
           if cur > a[3] then a[3] = cur end
         end
         a[1] = a[1] + amount
+        need = (cur + 1) * l.res + l.interval
         -- past the cap (clock jumps): fold the oldest into the next newer one
         local cap = math.min(math.floor(l.interval / l.res) + 2, bcap)
         while a[4] > cap do
@@ -367,7 +427,7 @@ local function write_commit(l, st)
     end
   end
   st.own = 0
-  finish(l, st)
+  finish(l, st, nil, need)
 end
 
 local function write_release(l, st)
@@ -378,7 +438,7 @@ local function write_release(l, st)
     if a[6] <= 0 then a[5], a[6], a[7] = 0, 0, 0 end
     st.own = 0
   end
-  if st.rlive or (st.dirty and st.exists) then finish(l, st) end
+  if st.rlive or (st.dirty and st.exists) then finish(l, st, nil, 0) end
 end
 
 -- ---- id 0: quota.lua's hash ----------------------------------------------
@@ -637,7 +697,7 @@ end
 if op == 'top' then
   -- the committed usage of one limit with the definition it was written with
   local g = redis.call('HMGET', KEYS[1], 'd', 'a')
-  local d, a = numbers(g[1], 6), numbers(g[2], 7)
+  local d, a = numbers(g[1], 6), aread(g[2])
   if not d or not a then return {0} end
   if d[1] == 2 then
     if d[2] == 1 then
@@ -668,12 +728,13 @@ if op == 'qtop' then
   return {sum}
 end
 
-local n = #KEYS / 2
+local n = #ARGV - 3
 local L, S = {}, {}
+local k = 1
 for i = 1, n do
-  L[i] = limit_args(i)
-  if not L[i] then return redis.error_reply('limits.lua: malformed limit ' .. i) end
+  L[i], k = limit_args(i, k)
 end
+if k ~= #KEYS + 1 then return redis.error_reply('limits.lua: keys and limits do not match') end
 if op == 'reset' then
   local r = {0, 0}
   for i = 1, n do
