@@ -11,6 +11,11 @@
  *	snapshot is then dumped with config_dump, the dump loaded again and
  *	dumped again: config_dump promises text that config_load accepts, so
  *	the reload must succeed and the second dump must equal the first.
+ *	The two files stay open for the whole run and each input is written
+ *	over the last with pwrite and cut with ftruncate: creating them anew
+ *	(open with O_TRUNC, write, close) made ext4 write them out on every
+ *	close, which took longer than config_load itself; config_load still
+ *	opens and reads them by name, as the milter does.
  *
  *	@include is relative to the file's directory.  Inputs that include a
  *	path with a '/' are skipped, so that an input cannot read a device
@@ -54,19 +59,33 @@ const char *__lsan_default_suppressions(void)
 static char dir[64];
 static char input_path[128];
 static char dump_path[128];
+static int input_fd = -1, dump_fd = -1;
 
-/* write_file - replace path's content with size bytes of data */
-static void write_file(const char *path, const void *data, size_t size)
+/* open_file - open (create) path for reading and writing */
+static int open_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	const char *p = data;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
 		perror(path);
 		abort();
 	}
-	while (size > 0) {
-		ssize_t n = write(fd, p, size);
+	return fd;
+}
+
+/*
+ * write_file - make the file open on fd hold exactly size bytes of data:
+ * written in place, then cut to size (on ext4, closing a file that was
+ * truncated to zero and written again forces it out to the disk, which
+ * cost more than config_load: only an empty input truncates to zero here)
+ */
+static void write_file(int fd, const char *path, const void *data, size_t size)
+{
+	const char *p = data;
+	size_t off = 0;
+
+	while (off < size) {
+		ssize_t n = pwrite(fd, p + off, size - off, (off_t)off);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -74,13 +93,15 @@ static void write_file(const char *path, const void *data, size_t size)
 			perror(path);
 			abort();
 		}
-		p += n;
-		size -= (size_t)n;
+		off += (size_t)n;
 	}
-	close(fd);
+	if (ftruncate(fd, (off_t)size) < 0) {
+		perror(path);
+		abort();
+	}
 }
 
-/* setup - create the private directory once */
+/* setup - create the private directory and its files once */
 static void setup(void)
 {
 	static const char inc[] = "log: { level = \"debug\"; };\n";
@@ -98,10 +119,15 @@ static void setup(void)
 	}
 	snprintf(input_path, sizeof(input_path), "%s/input.conf", dir);
 	snprintf(dump_path, sizeof(dump_path), "%s/dump.conf", dir);
+	input_fd = open_file(input_path);
+	dump_fd = open_file(dump_path);
 	char inc_path[128];
+	int inc_fd;
 
 	snprintf(inc_path, sizeof(inc_path), "%s/inc.conf", dir);
-	write_file(inc_path, inc, sizeof(inc) - 1);
+	inc_fd = open_file(inc_path);
+	write_file(inc_fd, inc_path, inc, sizeof(inc) - 1);
+	close(inc_fd);
 }
 
 /* cleanup - remove the private directory at exit */
@@ -111,6 +137,8 @@ static void cleanup(void)
 
 	if (dir[0] == '\0')
 		return;
+	close(input_fd);
+	close(dump_fd);
 	unlink(input_path);
 	unlink(dump_path);
 	snprintf(path, sizeof(path), "%s/inc.conf", dir);
@@ -164,7 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	setup();
 	if (unsafe_include(data, size))
 		return 0;
-	write_file(input_path, data, size);
+	write_file(input_fd, input_path, data, size);
 	if (config_load(input_path, &c, &errors) < 0) {
 		if (errors == NULL || errors[0] == '\0') {
 			fprintf(stderr, "config_load failed without an error text\n");
@@ -178,7 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* the dump must load again and dump to the same text */
 	d1 = dump_text(c, &l1);
-	write_file(dump_path, d1, l1);
+	write_file(dump_fd, dump_path, d1, l1);
 	if (config_load(dump_path, &c2, &errors) < 0) {
 		fprintf(stderr, "the dump of a loaded config does not load:\n%s--- dump:\n%s\n",
 			errors, d1);
