@@ -20,10 +20,10 @@
 # leaves its reproducer in FUZZ_LONG_DIR/artifacts.
 #
 # Output, one line per target, then a summary line:
-#	fuzz-NAME: EXECUTIONS executions in S s (10 M reached | cap of C s hit | stopped by a
+#	fuzz-NAME: EXECUTIONS executions in S s (N M reached | cap of C s hit | stopped by a
 #	  crash), cov: N, ft: M,
 #	  corpus: K inputs, crashes: X, leaks: Y
-#	fuzz-long: T targets, R reached 10 M executions, X crashes, Y leaks, total S s
+#	fuzz-long: T targets, R reached N M executions (N: FUZZ_RUNS in millions), X crashes, Y leaks, total S s
 # Exit 0 when no target crashed or leaked.
 
 export LC_ALL=C
@@ -84,7 +84,7 @@ for name in "${targets[@]}"; do
 	crashes=$((crashes + crash))
 	leaks=$((leaks + leak))
 	if [ $crash = 1 ]; then end="stopped by a crash"
-	elif [ "${execs:-0}" -ge "$runs" ]; then end="10 M reached"
+	elif [ "${execs:-0}" -ge "$runs" ]; then end="$((runs / 1000000)) M reached"
 	else end="cap of $cap s hit"; fi
 	echo "fuzz-$name: ${execs:-?} executions in $secs s ($end), ${cov:-cov: ?}," \
 		"corpus: $(ls "$corpus" | wc -l) inputs, crashes: $crash, leaks: $leak"
