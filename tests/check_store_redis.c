@@ -243,6 +243,25 @@ START_TEST(test_key_layout)
 }
 END_TEST
 
+
+/* two_limits - l[0] messages (id 7) and l[1] distinct recipients (id 8) of owner, per hour */
+static void two_limits(struct store_limit *l, const char *owner, size_t olen)
+{
+	memset(l, 0, 2 * sizeof(*l));
+	l[0].owner = owner;
+	l[0].owner_len = olen;
+	l[0].id = 7;
+	l[0].count = STORE_COUNT_MESSAGES;
+	l[0].window = STORE_WINDOW_SLIDING;
+	l[0].interval = 3600;
+	l[0].resolution = 60;
+	l[0].max = 10;
+	l[0].reservation_ttl = 300;
+	l[1] = l[0];
+	l[1].id = 8;
+	l[1].count = STORE_COUNT_DISTINCT;
+}
+
 START_TEST(test_limits_key_layout)
 {
 	static const char owner[] = "\0pool:x";	/* a pool name: NUL, colon */
@@ -259,19 +278,7 @@ START_TEST(test_limits_key_layout)
 	size_t klen, slen;
 	long long ttl;
 
-	memset(l, 0, sizeof(l));
-	l[0].owner = owner;
-	l[0].owner_len = olen;
-	l[0].id = 7;
-	l[0].count = STORE_COUNT_MESSAGES;
-	l[0].window = STORE_WINDOW_SLIDING;
-	l[0].interval = 3600;
-	l[0].resolution = 60;
-	l[0].max = 10;
-	l[0].reservation_ttl = 300;
-	l[1] = l[0];
-	l[1].id = 8;
-	l[1].count = STORE_COUNT_DISTINCT;
+	two_limits(l, owner, olen);
 	config_for(&cfg, &main_srv);
 	store = open_ok(&cfg);
 	ck_assert_int_eq(store_limits_reserve(store, "R1", l, asks, 2, now, NULL, NULL, &error),
@@ -708,19 +715,7 @@ START_TEST(test_limits_old_format)
 	redisReply *r;
 	long long ttl;
 
-	memset(l, 0, sizeof(l));
-	l[0].owner = "up";
-	l[0].owner_len = 2;
-	l[0].id = 7;
-	l[0].count = STORE_COUNT_MESSAGES;
-	l[0].window = STORE_WINDOW_SLIDING;
-	l[0].interval = 3600;
-	l[0].resolution = 60;
-	l[0].max = 10;
-	l[0].reservation_ttl = 300;
-	l[1] = l[0];
-	l[1].id = 8;
-	l[1].count = STORE_COUNT_DISTINCT;
+	two_limits(l, "up", 2);
 	l[2] = l[0];
 	l[2].id = 9;
 	l[2].window = STORE_WINDOW_CALENDAR;

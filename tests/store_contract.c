@@ -2535,17 +2535,20 @@ static void *lock_worker_main(void *arg)
 	return NULL;
 }
 
-START_TEST(test_lock_concurrency)
+/*
+ * run_lock_workers - LOCK_THREADS threads of fn on w (zeroed first), started
+ * together at a barrier and joined; none may report an error
+ */
+static void run_lock_workers(struct lock_worker *w, void *(*fn)(void *))
 {
-	struct lock_worker w[LOCK_THREADS];
 	pthread_barrier_t go;
-	int i, started, locked = 0, max_strikes = 0;
+	int i, started;
 
-	memset(w, 0, sizeof(w));
+	memset(w, 0, LOCK_THREADS * sizeof(*w));
 	ck_assert_int_eq(pthread_barrier_init(&go, NULL, LOCK_THREADS), 0);
 	for (started = 0; started < LOCK_THREADS; started++) {
 		w[started].go = &go;
-		if (pthread_create(&w[started].thread, NULL, lock_worker_main, &w[started]) != 0)
+		if (pthread_create(&w[started].thread, NULL, fn, &w[started]) != 0)
 			break;
 	}
 	ck_assert_msg(started == LOCK_THREADS, "pthread_create: started %d threads, want %d",
@@ -2553,9 +2556,18 @@ START_TEST(test_lock_concurrency)
 	for (i = 0; i < started; i++)
 		pthread_join(w[i].thread, NULL);
 	pthread_barrier_destroy(&go);
-	for (i = 0; i < LOCK_THREADS; i++) {
+	for (i = 0; i < LOCK_THREADS; i++)
 		ck_assert_msg(w[i].errors == 0, "thread %d: %d errors, last: %s", i, w[i].errors,
 			      w[i].error);
+}
+
+START_TEST(test_lock_concurrency)
+{
+	struct lock_worker w[LOCK_THREADS];
+	int i, locked = 0, max_strikes = 0;
+
+	run_lock_workers(w, lock_worker_main);
+	for (i = 0; i < LOCK_THREADS; i++) {
 		locked += w[i].locked;
 		if (w[i].max_strikes > max_strikes)
 			max_strikes = w[i].max_strikes;
@@ -2588,26 +2600,11 @@ static void *lock_set_worker_main(void *arg)
 START_TEST(test_lock_set_race)
 {
 	struct lock_worker w[LOCK_THREADS];
-	pthread_barrier_t go;
-	int i, started, locked = 0;
+	int i, locked = 0;
 
-	memset(w, 0, sizeof(w));
-	ck_assert_int_eq(pthread_barrier_init(&go, NULL, LOCK_THREADS), 0);
-	for (started = 0; started < LOCK_THREADS; started++) {
-		w[started].go = &go;
-		if (pthread_create(&w[started].thread, NULL, lock_set_worker_main, &w[started]) !=
-		    0)
-			break;
-	}
-	ck_assert_msg(started == LOCK_THREADS, "pthread_create: started %d threads, want %d",
-		      started, LOCK_THREADS);	/* the barrier would hold the others */
-	for (i = 0; i < started; i++)
-		pthread_join(w[i].thread, NULL);
-	pthread_barrier_destroy(&go);
-	for (i = 0; i < LOCK_THREADS; i++) {
-		ck_assert_msg(w[i].errors == 0, "thread %d: error %s", i, w[i].error);
+	run_lock_workers(w, lock_set_worker_main);
+	for (i = 0; i < LOCK_THREADS; i++)
 		locked += w[i].locked;
-	}
 	ck_assert_msg(locked == 1, "callers told they locked: got %d, want exactly 1", locked);
 	ck_assert_int_eq(lock_get_n("setrace", 7, NULL), STORE_OK);
 }
@@ -2636,25 +2633,8 @@ static void *events_worker_main(void *arg)
 START_TEST(test_events_concurrency)
 {
 	struct lock_worker w[LOCK_THREADS];
-	pthread_barrier_t go;
-	int i, started;
 
-	memset(w, 0, sizeof(w));
-	ck_assert_int_eq(pthread_barrier_init(&go, NULL, LOCK_THREADS), 0);
-	for (started = 0; started < LOCK_THREADS; started++) {
-		w[started].go = &go;
-		if (pthread_create(&w[started].thread, NULL, events_worker_main,
-				   &w[started]) != 0)
-			break;
-	}
-	ck_assert_msg(started == LOCK_THREADS, "pthread_create: started %d threads, want %d",
-		      started, LOCK_THREADS);
-	for (i = 0; i < started; i++)
-		pthread_join(w[i].thread, NULL);
-	pthread_barrier_destroy(&go);
-	for (i = 0; i < LOCK_THREADS; i++)
-		ck_assert_msg(w[i].errors == 0, "thread %d: %d errors, last: %s", i, w[i].errors,
-			      w[i].error);
+	run_lock_workers(w, events_worker_main);
 	/* 1600 added at once, exactly the newest 1000 kept */
 	ck_assert_int_eq(events_seen(5000).n, STORE_EVENTS_KEEP);
 }
