@@ -89,12 +89,12 @@ static int sda_linked(const struct policy_call *call, char kind, const char *nam
 		if (lock_along) {
 			/* lock.check's read too, in the same round trip */
 			struct store_lock_info info;
-			int lock = STORE_ERROR;
+			int lock;
 
 			rc = store_mail_lookup(store, key, klen, val, &vlen, user, strlen(user), t,
 					       &lock, &info, &serr);
-			policy_msg_set_lock(call->msg, rc == STORE_ERROR ? STORE_ERROR : lock, &info,
-					    serr);
+			/* lock is STORE_ERROR when the look-up failed (store_mail_lookup) */
+			policy_msg_set_lock(call->msg, lock, &info, serr);
 		} else {
 			rc = store_cache_get(store, key, klen, val, &vlen, t, &serr);
 		}
