@@ -110,10 +110,11 @@ struct backends_limits {
 	long base;
 	bool from_domain;		/* the domain's default quota, not the user's own */
 	size_t n;
-	struct policydb_limit l[POLICYDB_LIMITS_MAX];
 	bool pool;			/* the domain has a pool */
 	long pool_base;
 	size_t n_pool;
+	/* the rows: only the first n (n_pool) are meaningful (quota.c zeroes the head alone) */
+	struct policydb_limit l[POLICYDB_LIMITS_MAX];
 	struct policydb_limit pool_l[POLICYDB_LIMITS_MAX];
 };
 

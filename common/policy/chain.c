@@ -132,9 +132,11 @@ static void *msg_state(struct policy_msg *msg, size_t i)
 
 /*
  * reset_states - the abort hook of every policy used (env may be NULL),
- * then zero its state; an unused state is zero already ("nothing done")
+ * then zero its state (its first state_reset bytes, when it says so),
+ * unless it is about to be freed (clear false); an unused state is zero
+ * already ("nothing done")
  */
-static void reset_states(const struct policy_env *env, struct policy_msg *msg)
+static void reset_states(const struct policy_env *env, struct policy_msg *msg, bool clear)
 {
 	for (size_t i = 0; i < msg->n_states && msg->touched != 0; i++) {
 		const struct policy_ops *ops = policy_registry_ops(i);
@@ -145,8 +147,8 @@ static void reset_states(const struct policy_env *env, struct policy_msg *msg)
 		msg->touched &= ~(1u << i);
 		if (ops->abort != NULL)
 			ops->abort(&call);
-		if (msg->state[i] != NULL)
-			memset(msg->state[i], 0, ops->state_size);
+		if (clear && msg->state[i] != NULL)
+			memset(msg->state[i], 0, ops->state_reset ? ops->state_reset : ops->state_size);
 	}
 }
 
@@ -156,7 +158,7 @@ void policy_msg_destroy(struct policy_msg **msgp)
 
 	if (msg == NULL)
 		return;
-	reset_states(NULL, msg);
+	reset_states(NULL, msg, false);
 	for (size_t i = 0; i < msg->n_states; i++)
 		free(msg->state[i]);
 	for (size_t i = 0; msg->would != NULL && i < POLICY_WOULD_MAX; i++)
@@ -841,7 +843,7 @@ void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 {
 	if (msg == NULL)
 		return;
-	reset_states(env, msg);
+	reset_states(env, msg, true);
 	reply_clear(&msg->reply);
 	XFREE(msg->user);
 	msg->key = NULL;

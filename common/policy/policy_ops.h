@@ -20,6 +20,10 @@
  *   uses      BACKENDS_USES_* bits: the backends it talks to (start-up check);
  *   state_size  bytes of per-message state, zeroed for every message: a
  *             policy's state must mean "nothing done" when all zero;
+ *   state_reset  optional: only the first state_reset bytes are zeroed
+ *             between messages (0: all state_size), for a state whose tail
+ *             (arrays sized by counts kept in the head) is always written
+ *             before it is read;
  *   monitored optional: is the policy in monitor mode under config (its
  *             <policy>.mode)?  Then a hook's refusal (REJECT or TEMPFAIL)
  *             is only recorded for the log (policy_msg_monitored) and the
@@ -97,6 +101,7 @@ struct policy_ops {
 	void (*needs)(const struct config *config, struct policy_needs *needs);
 	unsigned uses;
 	size_t state_size;
+	size_t state_reset;
 	int (*check)(const struct config *config, char *err, size_t errsize);
 	bool (*monitored)(const struct config *config);
 

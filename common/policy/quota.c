@@ -58,6 +58,7 @@
 #include "autoconf.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -85,12 +86,19 @@ struct quota_state {
 	bool struck;			/* action lock: this message's strike is counted */
 	uint64_t size;			/* SIZE= of MAIL FROM */
 	bool sized;			/* a bytes limit or max_message_bytes: commit at EOM */
-	struct backends_limits set;
 	size_t n;			/* store limits built at the first RCPT */
+	/*
+	 * From set.l on, only what the counts (set.n, set.n_pool, n) cover is
+	 * read, and it is written first: the runner zeroes the state up to
+	 * there alone (QUOTA_STATE_RESET), not its 5 kB of rows each message.
+	 */
+	struct backends_limits set;
 	struct store_limit limits[STORE_LIMITS_MAX];
 	struct limits_entry entries[STORE_LIMITS_MAX];
 	char pool_owner[LIMITS_OWNER_MAX];
 };
+
+#define QUOTA_STATE_RESET (offsetof(struct quota_state, set) + offsetof(struct backends_limits, l))
 
 void quota_store_params(const struct config *c, long limit, struct store_quota_params *p)
 {
@@ -842,6 +850,7 @@ const struct policy_ops policy_quota = {
 	.uses = BACKENDS_USES_STORE | BACKENDS_USES_DB,
 	.needs = quota_needs,
 	.state_size = sizeof(struct quota_state),
+	.state_reset = QUOTA_STATE_RESET,
 	.check = quota_check,
 	.mail = quota_mail,
 	.rcpt = quota_rcpt,
