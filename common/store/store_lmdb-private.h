@@ -15,6 +15,7 @@
 #include <lmdb.h>
 
 #include "store/greylist_record.h"
+#include "store/quota_record.h"
 #include "store/store-private.h"
 
 #define LMDB_MAX_READERS 1024	/* concurrent read transactions, all processes */
@@ -53,6 +54,10 @@ struct store_lmdb {
 	/* taken around the message path's write transactions: spins a little
 	 * before sleeping, where LMDB's robust mutex sleeps at once */
 	pthread_mutex_t wlock;
+	/* the record the quota's write transactions decode into, under wlock:
+	 * its arrays are kept from one transaction to the next (at most
+	 * QUOTA_RECORD_RESV_MAX and QUOTA_RECORD_BUCKETS_MAX entries) */
+	struct quota_record wrec;
 	/* idle read transactions, reset, each keeping its reader slot */
 	pthread_mutex_t rpool_lock;
 	int rpool_n;

@@ -295,6 +295,7 @@ static void lmdb_close(struct store *store)
 		mdb_txn_abort(s->rpool[--s->rpool_n]);
 	pthread_mutex_destroy(&s->rpool_lock);
 	pthread_mutex_destroy(&s->wlock);
+	quota_record_reset(&s->wrec);
 	if (s->env != NULL) {
 		(void)mdb_env_sync(s->env, 1);
 		mdb_env_close(s->env);

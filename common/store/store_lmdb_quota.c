@@ -45,13 +45,20 @@ struct lmdb_quota_args {
 	struct store_quota_state *state;
 };
 
-/* lmdb_quota_update - one read-decide-write transaction on a user's record */
+/*
+ * lmdb_quota_update - one read-decide-write transaction on a user's
+ * record: one cursor finds it, and the write replaces it where the cursor
+ * stands (MDB_CURRENT) without a second search; the record is decoded
+ * into s->wrec, whose arrays the next transaction reuses
+ */
 static int lmdb_quota_update(struct store_lmdb *s, const char *user, size_t user_len,
 			     const struct lmdb_quota_args *a, const char **error_r)
 {
 	MDB_val key = { user_len, (void *)user }, val;
-	struct quota_record rec;
+	struct quota_record *rec = &s->wrec;
+	MDB_cursor *cur;
 	MDB_txn *txn;
+	bool found;
 	int rc, status = STORE_OK;
 
 	if (store_lmdb_check_key_len(s, user_len, "user name", error_r) < 0)
@@ -63,10 +70,19 @@ static int lmdb_quota_update(struct store_lmdb *s, const char *user, size_t user
 		*error_r = store_lmdb_error(s, "quota: begin transaction", rc);
 		return STORE_ERROR;
 	}
-	quota_record_init(&rec);
-	rc = mdb_get(txn, s->quota_dbi, &key, &val);
-	if (rc == 0) {
-		if (decode_record(&rec, &val, error_r) < 0) {
+	rec->n_buckets = 0;
+	rec->n_resv = 0;
+	rec->dirty = false;
+	rc = mdb_cursor_open(txn, s->quota_dbi, &cur);
+	if (rc != 0) {
+		*error_r = store_lmdb_error(s, "quota: read", rc);
+		status = STORE_ERROR;
+		goto abort;
+	}
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET);
+	found = rc == 0;
+	if (found) {
+		if (decode_record(rec, &val, error_r) < 0) {
 			status = STORE_ERROR;
 			goto abort;
 		}
@@ -77,46 +93,45 @@ static int lmdb_quota_update(struct store_lmdb *s, const char *user, size_t user
 	}
 	switch (a->op) {
 	case LMDB_RESERVE:
-		status = quota_record_reserve(&rec, a->resid, a->n, a->params, a->now, a->state,
+		status = quota_record_reserve(rec, a->resid, a->n, a->params, a->now, a->state,
 					      error_r);
 		break;
 	case LMDB_COMMIT:
-		quota_record_commit(&rec, a->resid, a->params, a->now);
+		quota_record_commit(rec, a->resid, a->params, a->now);
 		break;
 	case LMDB_RELEASE:
-		quota_record_release(&rec, a->resid, a->now);
+		quota_record_release(rec, a->resid, a->now);
 		break;
 	}
-	if (status == STORE_ERROR || !rec.dirty)
+	if (status == STORE_ERROR || !rec->dirty)
 		goto abort;
-	if (quota_record_is_empty(&rec)) {
-		rc = mdb_del(txn, s->quota_dbi, &key, NULL);
-		if (rc == MDB_NOTFOUND)
-			rc = 0;
+	rc = 0;
+	if (quota_record_is_empty(rec)) {
+		if (found)
+			rc = mdb_cursor_del(cur, 0);
 	} else {
-		val.mv_size = quota_record_encoded_size(&rec);
+		val.mv_size = quota_record_encoded_size(rec);
 		val.mv_data = NULL;
-		rc = mdb_put(txn, s->quota_dbi, &key, &val, MDB_RESERVE);
+		rc = mdb_cursor_put(cur, &key, &val, MDB_RESERVE | (found ? MDB_CURRENT : 0));
 		if (rc == 0)
-			quota_record_encode(&rec, val.mv_data, val.mv_size);
+			quota_record_encode(rec, val.mv_data, val.mv_size);
 	}
 	if (rc != 0) {
 		*error_r = store_lmdb_error(s, "quota: write", rc);
 		status = STORE_ERROR;
 		goto abort;
 	}
+	mdb_cursor_close(cur);
 	rc = mdb_txn_commit(txn);
 	pthread_mutex_unlock(&s->wlock);
-	quota_record_reset(&rec);
 	if (rc != 0) {
 		*error_r = store_lmdb_error(s, "quota: commit", rc);
 		return STORE_ERROR;
 	}
 	return status;
 abort:
-	mdb_txn_abort(txn);
+	mdb_txn_abort(txn);	/* closes the cursor */
 	pthread_mutex_unlock(&s->wlock);
-	quota_record_reset(&rec);
 	return status;
 }
 
