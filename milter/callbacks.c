@@ -386,6 +386,26 @@ static char *port_text(unsigned port, char *buf)
 	return buf;
 }
 
+/* ipv4_text - a.b.c.d of the address at p (network order) into buf (16 bytes), as inet_ntop */
+static char *ipv4_text(const unsigned char *p, char *buf)
+{
+	size_t o = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = p[i];
+
+		if (i > 0)
+			buf[o++] = '.';
+		if (v >= 100)
+			buf[o++] = (char)('0' + v / 100);
+		if (v >= 10)
+			buf[o++] = (char)('0' + v / 10 % 10);
+		buf[o++] = (char)('0' + v % 10);
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 /* mlfi_connect - the client's address and the listener */
 static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
@@ -399,8 +419,8 @@ static sfsistat mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 	if (hostaddr != NULL && hostaddr->sa_family == AF_INET) {
 		const struct sockaddr_in *sin = (const struct sockaddr_in *)(void *)hostaddr;
 
-		if (inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr)) != NULL)
-			(void)request_set(req, REQ_CLIENT_ADDR, addr);
+		(void)request_set(req, REQ_CLIENT_ADDR,
+				  ipv4_text((const unsigned char *)&sin->sin_addr, addr));
 		(void)request_set(req, REQ_CLIENT_PORT, port_text(ntohs(sin->sin_port), port));
 	} else if (hostaddr != NULL && hostaddr->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(void *)hostaddr;

@@ -461,6 +461,21 @@ START_TEST(test_connect_address)
 	ck_assert_int_eq(mail("<a@example.com>"), SMFIS_ACCEPT);
 	ck_assert_int_eq(fk.setreply_calls, 0);
 	close_conn();
+	/* the address as inet_ntop writes it (the milter formats IPv4 itself) */
+	for (size_t i = 0; i < 5; i++) {
+		static const char *const addrs[] = { "0.0.0.0", "9.10.99.100", "255.255.255.255",
+						     "10.0.200.1", "172.16.5.250" };
+		char want[64];
+
+		log_capture_start(LOG_LEVEL_INFO);
+		connect4(addrs[i]);
+		ck_assert_int_eq(mail("<a@example.com>"), SMFIS_ACCEPT);
+		snprintf(want, sizeof(want), "from client.test[%s]: user=<%s> ", addrs[i],
+			 addrs[i]);
+		ck_assert_msg(strstr(log_capture_text(), want) != NULL, "%s not in %s", want,
+			      log_capture_text());
+		close_conn();
+	}
 	/* IPv6 */
 	ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::7", &sin6.sin6_addr), 1);
 	ck_assert_int_eq(callbacks_desc()->xxfi_connect(CTX, (char *)"client.test",
