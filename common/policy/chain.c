@@ -67,6 +67,11 @@
 
 #define CHAIN_MAX 32	/* policies in one chain (the registry is smaller) */
 
+struct chain {
+	size_t n;
+	size_t slot[CHAIN_MAX];
+};
+
 struct policy_msg {
 	char *user;
 	const char *key;		/* borrowed from the config's resolver */
@@ -87,6 +92,10 @@ struct policy_msg {
 	char hold_reason[256];
 	size_t n_would;			/* would-be refusals of the current stage */
 	struct would *would;		/* POLICY_WOULD_MAX, allocated at the first */
+	/* the chain of this message's flow under chain_config, built at MAIL
+	 * for its later stages (NULL: build it again) */
+	const struct config *chain_config;
+	struct chain chain;
 	size_t n_states;
 	void *state[];			/* one per registry slot (NULL: no state) */
 };
@@ -95,11 +104,6 @@ struct policy_msg {
 struct would {
 	struct policy_result r;
 	struct reply reply;		/* r.reply points here */
-};
-
-struct chain {
-	size_t n;
-	size_t slot[CHAIN_MAX];
 };
 
 int64_t policy_now(const struct policy_env *env)
@@ -446,6 +450,20 @@ static void chain_build(const struct config *c, enum flow flow, struct chain *ch
 }
 
 /*
+ * msg_chain - chain_build for msg's flow under c, built once per message:
+ * MAIL builds it (fresh: MAIL decides the flow), RCPT, DATA and EOM reuse it
+ */
+static void msg_chain(const struct config *c, struct policy_msg *msg, bool fresh,
+		      struct chain *ch)
+{
+	if (fresh || msg->chain_config != c) {
+		chain_build(c, (enum flow)msg->flow, &msg->chain);
+		msg->chain_config = c;
+	}
+	*ch = msg->chain;
+}
+
+/*
  * monitor - the step of a hook whose policy is in monitor mode: a refusal
  * is recorded and r made a pass again (its default action: CONTINUE, or
  * ACCEPT at EOM); the policy follows on when it has a later hook
@@ -630,6 +648,7 @@ void policy_mail(const struct policy_env *env, struct request *req, struct polic
 
 	memset(r, 0, sizeof(*r));
 	msg->n_would = 0;
+	msg->chain_config = NULL;
 	if (overflow != NULL) {
 		policy_refuse(r, &c->limits_reply, "limits");
 		snprintf(r->detail, sizeof(r->detail), "%s exceeds its limit", overflow);
@@ -648,7 +667,7 @@ void policy_mail(const struct policy_env *env, struct request *req, struct polic
 			return;
 		}
 	}
-	chain_build(c, (enum flow)msg->flow, &ch);
+	msg_chain(c, msg, true, &ch);
 	for (size_t k = 0; k < ch.n; k++) {
 		const struct policy_ops *ops = policy_registry_ops(ch.slot[k]);
 		struct policy_call call = { 0 };
@@ -706,7 +725,7 @@ static void run_rcpt(const struct policy_env *env, struct request *req, struct p
 
 	call.rcpt = request_rcpt(req, request_rcpt_count(req) - 1);
 	call.rcpt_seq = ++msg->rcpt_seq;
-	chain_build(c, (enum flow)msg->flow, &ch);
+	msg_chain(c, msg, false, &ch);
 	for (size_t k = 0; k < ch.n; k++) {
 		size_t i = ch.slot[k];
 		const struct policy_ops *ops = policy_registry_ops(i);
@@ -797,7 +816,7 @@ static void run_stage(const struct policy_env *env, struct request *req, struct 
 		held_result(msg, eom, r);
 		return;
 	}
-	chain_build(env->config, (enum flow)msg->flow, &ch);
+	msg_chain(env->config, msg, false, &ch);
 	for (size_t k = 0; k < ch.n; k++) {
 		size_t i = ch.slot[k];
 		const struct policy_ops *ops = policy_registry_ops(i);
@@ -858,4 +877,5 @@ void policy_abort(const struct policy_env *env, struct policy_msg *msg)
 	msg->rcpt_seq = 0;
 	msg->size_known = false;
 	msg->size = 0;
+	msg->chain_config = NULL;
 }
