@@ -191,22 +191,26 @@ static void log_emit_fmt(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* put_text - append text at *o in line (size bytes), cut to fit */
-static void put_text(char *line, size_t size, size_t *o, const char *text)
+/* put_textn - append the n bytes of text at *o in line (size bytes), cut to fit */
+static void put_textn(char *line, size_t size, size_t *o, const char *text, size_t n)
 {
-	size_t n = strlen(text);
-
 	if (*o + n >= size)
 		n = *o < size ? size - 1 - *o : 0;
 	memcpy(line + *o, text, n);
 	*o += n;
 }
 
+/* put_text - append text at *o in line (size bytes), cut to fit */
+static void put_text(char *line, size_t size, size_t *o, const char *text)
+{
+	put_textn(line, size, o, text, strlen(text));
+}
+
 /*
- * log_emit_text - log_emit(level, "%s", text) without the printf machinery:
- * the decision line is written for every message
+ * log_emit_text - log_emit(level, "%s", text) without the printf machinery
+ * (text_len: strlen(text)): the decision line is written for every message
  */
-static void log_emit_text(enum log_level level, const char *text)
+static void log_emit_text(enum log_level level, const char *text, size_t text_len)
 {
 	char line[LOG_LINE_MAX], digits[24];
 	size_t o = 0, nd = 0;
@@ -217,7 +221,7 @@ static void log_emit_text(enum log_level level, const char *text)
 			return;
 		put_text(line, sizeof(line), &o, level_names[level]);
 		put_text(line, sizeof(line), &o, ": ");
-		put_text(line, sizeof(line), &o, text);
+		put_textn(line, sizeof(line), &o, text, text_len);
 		line[o] = '\0';
 		capture_append(line);
 		return;
@@ -239,7 +243,7 @@ static void log_emit_text(enum log_level level, const char *text)
 	put_text(line, sizeof(line), &o, "]: ");
 	put_text(line, sizeof(line), &o, level_names[level]);
 	put_text(line, sizeof(line), &o, ": ");
-	put_text(line, sizeof(line) - 1, &o, text);
+	put_textn(line, sizeof(line) - 1, &o, text, text_len);
 	line[o++] = '\n';
 	if (write(STDERR_FILENO, line, o) < 0) {
 		/* nowhere left to report it */
@@ -318,11 +322,9 @@ char *log_sanitize(char *dst, size_t dstsize, const char *src)
 	return dst;
 }
 
-/* line_put - append the literal text to the line, cut at its end */
-static void line_put(char *line, size_t size, size_t *len, const char *text)
+/* line_putn - append the n bytes of text to the line, cut at its end */
+static void line_putn(char *line, size_t size, size_t *len, const char *text, size_t n)
 {
-	size_t n = strlen(text);
-
 	if (*len + n >= size)
 		n = *len < size ? size - 1 - *len : 0;
 	memcpy(line + *len, text, n);
@@ -330,31 +332,60 @@ static void line_put(char *line, size_t size, size_t *len, const char *text)
 	line[*len] = '\0';
 }
 
+/* line_put - append the text to the line, cut at its end */
+static void line_put(char *line, size_t size, size_t *len, const char *text)
+{
+	line_putn(line, size, len, text, strlen(text));
+}
+
+/* LINE_LIT - line_put of a string literal, its length known at compile time */
+#define LINE_LIT(line, size, len, lit) line_putn(line, size, len, lit, sizeof(lit) - 1)
+
 /*
  * line_clean - append value sanitized as log_sanitize(buf, max, value)
- * would, straight into the line (no intermediate copy, no format pass)
+ * would, straight into the line (no intermediate copy, no format pass): a
+ * value all printable that fits is copied in one pass, anything else goes
+ * through log_sanitize
  */
 static void line_clean(char *line, size_t size, size_t *len, const char *value, size_t max)
 {
-	size_t room = size - *len;
+	size_t room = size - *len, cap, o = 0;
+	char *dst = line + *len;
 
 	if (room <= 1)
 		return;
-	log_sanitize(line + *len, room < max ? room : max, value);
-	*len += strlen(line + *len);
+	cap = room < max ? room : max;
+	if (value == NULL)
+		value = "";
+	/* what log_sanitize writes when every byte is printable and fewer than cap */
+	for (;;) {
+		unsigned char c = (unsigned char)value[o];
+
+		if (c == '\0') {
+			dst[o] = '\0';
+			*len += o;
+			return;
+		}
+		if (c < 0x20 || c >= 0x7f || o + 1 >= cap)
+			break;
+		dst[o++] = (char)c;
+	}
+	log_sanitize(dst, cap, value);
+	*len += strlen(dst);
 }
 
-/* field - append " name=<value>" (sanitized, value cut to 511 bytes) if value is set */
-static void field(char *line, size_t size, size_t *len, const char *name, const char *value,
-		  bool brackets)
+/*
+ * field - append " name=<value>" (sanitized, value cut to 511 bytes) if
+ * value is set; name_eq is " name=" or " name=<" (with brackets)
+ */
+static void field(char *line, size_t size, size_t *len, const char *name_eq, size_t name_eq_len,
+		  const char *value, bool brackets)
 {
 	size_t start, n;
 
 	if (value == NULL || *len + 1 >= size)
 		return;
-	line_put(line, size, len, " ");
-	line_put(line, size, len, name);
-	line_put(line, size, len, brackets ? "=<" : "=");
+	line_putn(line, size, len, name_eq, name_eq_len);
 	start = *len;
 	line_clean(line, size, len, value, 512);
 	n = *len - start;
@@ -365,8 +396,12 @@ static void field(char *line, size_t size, size_t *len, const char *name, const 
 		line[*len] = '\0';
 	}
 	if (brackets)
-		line_put(line, size, len, ">");
+		LINE_LIT(line, size, len, ">");
 }
+
+/* FIELD - field() of a literal " name=" or " name=<" */
+#define FIELD(line, size, len, name_eq, value, brackets) \
+	field(line, size, len, name_eq, sizeof(name_eq) - 1, value, brackets)
 
 void log_decision(const struct log_decision *d)
 {
@@ -380,31 +415,31 @@ void log_decision(const struct log_decision *d)
 	if (d->queue_id && *d->queue_id)
 		line_clean(line, sizeof(line), &len, d->queue_id, 64);
 	else
-		line_put(line, sizeof(line), &len, "NOQUEUE");
-	line_put(line, sizeof(line), &len, ": ");
+		LINE_LIT(line, sizeof(line), &len, "NOQUEUE");
+	LINE_LIT(line, sizeof(line), &len, ": ");
 	line_put(line, sizeof(line), &len, d->action);
-	line_put(line, sizeof(line), &len, ": ");
+	LINE_LIT(line, sizeof(line), &len, ": ");
 	line_put(line, sizeof(line), &len, d->stage ? d->stage : "?");
-	line_put(line, sizeof(line), &len, " from ");
+	LINE_LIT(line, sizeof(line), &len, " from ");
 	line_clean(line, sizeof(line), &len, d->client_name, 256);
-	line_put(line, sizeof(line), &len, "[");
+	LINE_LIT(line, sizeof(line), &len, "[");
 	line_clean(line, sizeof(line), &len, d->client_addr, 128);
-	line_put(line, sizeof(line), &len, "]:");
+	LINE_LIT(line, sizeof(line), &len, "]:");
 	if (d->reply != NULL) {
-		line_put(line, sizeof(line), &len, " ");
+		LINE_LIT(line, sizeof(line), &len, " ");
 		line_clean(line, sizeof(line), &len, d->reply, 1024);
-		line_put(line, sizeof(line), &len, ";");
+		LINE_LIT(line, sizeof(line), &len, ";");
 	}
-	field(line, sizeof(line), &len, "user", d->user, true);
-	field(line, sizeof(line), &len, "from", d->sender, true);
-	field(line, sizeof(line), &len, "to", d->rcpt, true);
-	field(line, sizeof(line), &len, "policy", d->policy, false);
-	field(line, sizeof(line), &len, "key", d->key, false);
+	FIELD(line, sizeof(line), &len, " user=<", d->user, true);
+	FIELD(line, sizeof(line), &len, " from=<", d->sender, true);
+	FIELD(line, sizeof(line), &len, " to=<", d->rcpt, true);
+	FIELD(line, sizeof(line), &len, " policy=", d->policy, false);
+	FIELD(line, sizeof(line), &len, " key=", d->key, false);
 	if (d->extra != NULL) {
-		line_put(line, sizeof(line), &len, " ");
+		LINE_LIT(line, sizeof(line), &len, " ");
 		line_put(line, sizeof(line), &len, d->extra);
 	}
-	log_emit_text(LOG_LEVEL_INFO, line);
+	log_emit_text(LOG_LEVEL_INFO, line, len);
 }
 
 void log_capture_start(enum log_level level)
