@@ -417,6 +417,50 @@ START_TEST(test_many_recipients)
 }
 END_TEST
 
+/*
+ * a message's strings past the request's arena (1 KiB) go to the heap:
+ * every value reads back whole, before and after request_message_reset,
+ * over several messages, with fields replaced many times within one
+ */
+START_TEST(test_arena_spill)
+{
+	struct request *req = new_request(1000);
+	char buf[128], want[128];
+
+	for (int m = 0; m < 3; m++) {
+		for (int i = 0; i < 200; i++) {
+			snprintf(buf, sizeof(buf), "<m%d-rcpt%d@example.com>", m, i);
+			ck_assert_int_eq(request_add_rcpt(req, buf), REQUEST_RCPT_OK);
+			snprintf(buf, sizeof(buf), "<m%d-sender%d@example.com>", m, i);
+			ck_assert_int_eq(request_set_sender(req, buf), 0);
+			snprintf(buf, sizeof(buf), "Q%d.%d", m, i);
+			ck_assert_int_eq(request_set(req, REQ_QUEUE_ID, buf), 0);
+		}
+		request_remove_last_rcpt(req);
+		ck_assert_uint_eq(request_rcpt_count(req), 199);
+		for (int i = 0; i < 199; i++) {
+			snprintf(want, sizeof(want), "m%d-rcpt%d@example.com", m, i);
+			ck_assert_str_eq(request_rcpt(req, (size_t)i), want);
+		}
+		snprintf(want, sizeof(want), "m%d-sender199@example.com", m);
+		ck_assert_str_eq(request_get(req, REQ_SENDER), want);
+		snprintf(want, sizeof(want), "Q%d.199", m);
+		ck_assert_str_eq(request_get(req, REQ_QUEUE_ID), want);
+		request_message_reset(req);
+		ck_assert_uint_eq(request_rcpt_count(req), 0);
+		ck_assert_ptr_null(request_get(req, REQ_SENDER));
+		ck_assert_ptr_null(request_get(req, REQ_QUEUE_ID));
+		/* a short message fits the arena again */
+		ck_assert_int_eq(request_set_sender(req, "<s@x>"), 0);
+		ck_assert_int_eq(request_add_rcpt(req, "<r@x>"), REQUEST_RCPT_OK);
+		ck_assert_str_eq(request_get(req, REQ_SENDER), "s@x");
+		ck_assert_str_eq(request_rcpt(req, 0), "r@x");
+		request_message_reset(req);
+	}
+	request_destroy(&req);
+}
+END_TEST
+
 /* rcpt_max reached: TOO_MANY, nothing stored; removing one makes room */
 START_TEST(test_rcpt_max)
 {
@@ -588,6 +632,7 @@ static Suite *make_suite(void)
 	tc = tcase_create("recipients");
 	tcase_set_timeout(tc, 60);	/* 10,000 recipients under valgrind */
 	tcase_add_test(tc, test_many_recipients);
+	tcase_add_test(tc, test_arena_spill);
 	tcase_add_test(tc, test_rcpt_max);
 	tcase_add_test(tc, test_rcpt_too_long);
 	tcase_add_test(tc, test_remove_last_rcpt);

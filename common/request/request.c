@@ -4,7 +4,10 @@
  * DESCRIPTION
  *	Fields live in one array of owned strings indexed by enum
  *	request_field.  Recipients are an array that grows geometrically up
- *	to rcpt_max.  Overflow is sticky per scope: a connection-level
+ *	to rcpt_max.  The message's strings are copied into an arena inside
+ *	the request, emptied by request_message_reset (no malloc and free per
+ *	value for every message; a string that does not fit any more is
+ *	allocated as the connection's are).  Overflow is sticky per scope: a connection-level
  *	overflow (a 64 KiB HELO, say) taints every message of the connection,
  *	a message-level one only that message.
  * DIAGNOSTICS
@@ -12,11 +15,16 @@
  */
 #include "autoconf.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "request/request.h"
 #include "base/xalloc.h"
+
+#define REQUEST_ARENA_SIZE 1024	/* a message's strings, before they go to the heap */
 
 struct request {
 	struct request_limits limits;
@@ -27,7 +35,42 @@ struct request {
 	size_t n_rcpt, rcpt_size;
 	const char *conn_overflow;	/* static name, or NULL */
 	const char *msg_overflow;
+	size_t arena_len;		/* bytes of arena in use by this message */
+	char arena[REQUEST_ARENA_SIZE];	/* last: request_create leaves it uninitialised */
 };
+
+/* in_arena - does p point into req's arena (then it is not freed alone)? */
+static bool in_arena(const struct request *req, const char *p)
+{
+	uintptr_t a = (uintptr_t)req->arena, q = (uintptr_t)p;
+
+	return q >= a && q < a + sizeof(req->arena);
+}
+
+/* drop - forget *slot, freeing it unless it lives in the arena */
+static void drop(struct request *req, char **slot)
+{
+	if (*slot != NULL && !in_arena(req, *slot))
+		free(*slot);
+	*slot = NULL;
+}
+
+/*
+ * copy - a NUL-terminated copy of len bytes of value, in the arena for a
+ * message's string (message) while it has room, else on the heap
+ */
+static char *copy(struct request *req, const char *value, size_t len, bool message)
+{
+	if (message && len < sizeof(req->arena) - req->arena_len) {
+		char *p = req->arena + req->arena_len;
+
+		memcpy(p, value, len);
+		p[len] = '\0';
+		req->arena_len += len + 1;
+		return p;
+	}
+	return xstrndup(value, len);
+}
 
 static const char *const field_names[REQ_FIELD_COUNT] = {
 	[REQ_CLIENT_ADDR] = "client_address", [REQ_CLIENT_NAME] = "client_name",
@@ -50,8 +93,9 @@ void request_limits_default(struct request_limits *limits)
 
 struct request *request_create(const struct request_limits *limits, size_t n_macros)
 {
-	struct request *req = xcalloc(1, sizeof(*req));
+	struct request *req = xmalloc(sizeof(*req));
 
+	memset(req, 0, offsetof(struct request, arena));
 	req->limits = *limits;
 	req->n_macros = n_macros < REQUEST_MACROS_MAX ? n_macros : REQUEST_MACROS_MAX;
 	return req;
@@ -60,13 +104,14 @@ struct request *request_create(const struct request_limits *limits, size_t n_mac
 void request_message_reset(struct request *req)
 {
 	for (int f = REQ_FIRST_MESSAGE_FIELD; f < REQ_FIELD_COUNT; f++)
-		XFREE(req->field[f]);
+		drop(req, &req->field[f]);
 	for (size_t i = 0; i < req->n_macros; i++)
-		XFREE(req->macro[i]);
+		drop(req, &req->macro[i]);
 	for (size_t i = 0; i < req->n_rcpt; i++)
-		XFREE(req->rcpt[i]);
+		drop(req, &req->rcpt[i]);
 	req->n_rcpt = 0;
 	req->msg_overflow = NULL;
+	req->arena_len = 0;
 }
 
 void request_destroy(struct request **reqp)
@@ -98,14 +143,14 @@ static void note_overflow(struct request *req, bool message, const char *name)
 static int store(struct request *req, char **slot, const char *value, size_t len, size_t max,
 		 bool message, const char *name)
 {
-	XFREE(*slot);
+	drop(req, slot);
 	if (value == NULL)
 		return 0;
 	if (len > max) {
 		note_overflow(req, message, name);
 		return -1;
 	}
-	*slot = xstrndup(value, len);
+	*slot = copy(req, value, len, message);
 	return 0;
 }
 
@@ -172,7 +217,7 @@ int request_set_esmtp(struct request *req, char **argv)
 	size_t max = req->limits.esmtp_max, len = 0;
 	char *buf;
 
-	XFREE(req->field[REQ_ESMTP_ARGS]);
+	drop(req, &req->field[REQ_ESMTP_ARGS]);
 	if (argv == NULL || argv[0] == NULL)
 		return 0;
 	for (size_t i = 0; argv[i] != NULL; i++) {
@@ -228,7 +273,7 @@ enum request_rcpt_status request_add_rcpt(struct request *req, const char *arg)
 		req->rcpt_size = req->rcpt_size ? req->rcpt_size * 2 : 4;
 		req->rcpt = xreallocarray(req->rcpt, req->rcpt_size, sizeof(*req->rcpt));
 	}
-	req->rcpt[req->n_rcpt++] = xstrndup(start, len);
+	req->rcpt[req->n_rcpt++] = copy(req, start, len, true);
 	return REQUEST_RCPT_OK;
 }
 
@@ -245,7 +290,7 @@ const char *request_rcpt(const struct request *req, size_t i)
 void request_remove_last_rcpt(struct request *req)
 {
 	if (req->n_rcpt > 0)
-		XFREE(req->rcpt[--req->n_rcpt]);
+		drop(req, &req->rcpt[--req->n_rcpt]);
 }
 
 const char *request_overflow(const struct request *req)
