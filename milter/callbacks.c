@@ -232,15 +232,19 @@ static const char *getmacro(SMFICTX *ctx, const char *name)
 	return mta->getsymval(ctx, (char *)name);
 }
 
-/* capture_queue_id - remember {i} once the MTA has assigned it */
+/*
+ * capture_queue_id - remember {i} once the MTA has assigned it: the MTA
+ * assigns a message one queue id, so once this message has it (MAIL
+ * empties the field) the later stages do not ask for it again
+ */
 static void capture_queue_id(SMFICTX *ctx, struct conn *conn)
 {
-	const char *qid = getmacro(ctx, "i"), *had;
+	const char *qid;
 
-	if (qid == NULL || *qid == '\0')
+	if (request_get(conn->req, REQ_QUEUE_ID) != NULL)
 		return;
-	had = request_get(conn->req, REQ_QUEUE_ID);
-	if (had == NULL || strcmp(had, qid) != 0)
+	qid = getmacro(ctx, "i");
+	if (qid != NULL && *qid != '\0')
 		(void)request_set(conn->req, REQ_QUEUE_ID, qid);
 }
 
