@@ -418,17 +418,22 @@ START_TEST(test_many_recipients)
 END_TEST
 
 /*
- * a message's strings past the request's arena (1 KiB) go to the heap:
- * every value reads back whole, before and after request_message_reset,
- * over several messages, with fields replaced many times within one
+ * strings past the request's arena (640 bytes, shared by the message's and
+ * the connection's) go to the heap: every value reads back whole, before
+ * and after request_message_reset, over several messages, with fields of
+ * both replaced many times; the connection's outlive each message
  */
 START_TEST(test_arena_spill)
 {
 	struct request *req = new_request(1000);
 	char buf[128], want[128];
 
+	ck_assert_int_eq(request_set(req, REQ_CLIENT_NAME, "client.test"), 0);
+	ck_assert_int_eq(request_set(req, REQ_CLIENT_ADDR, "192.0.2.7"), 0);
 	for (int m = 0; m < 3; m++) {
 		for (int i = 0; i < 200; i++) {
+			snprintf(buf, sizeof(buf), "helo-%d-%d.test", m, i);
+			ck_assert_int_eq(request_set(req, REQ_HELO, buf), 0);
 			snprintf(buf, sizeof(buf), "<m%d-rcpt%d@example.com>", m, i);
 			ck_assert_int_eq(request_add_rcpt(req, buf), REQUEST_RCPT_OK);
 			snprintf(buf, sizeof(buf), "<m%d-sender%d@example.com>", m, i);
@@ -447,6 +452,10 @@ START_TEST(test_arena_spill)
 		snprintf(want, sizeof(want), "Q%d.199", m);
 		ck_assert_str_eq(request_get(req, REQ_QUEUE_ID), want);
 		request_message_reset(req);
+		snprintf(want, sizeof(want), "helo-%d-199.test", m);
+		ck_assert_str_eq(request_get(req, REQ_HELO), want);
+		ck_assert_str_eq(request_get(req, REQ_CLIENT_NAME), "client.test");
+		ck_assert_str_eq(request_get(req, REQ_CLIENT_ADDR), "192.0.2.7");
 		ck_assert_uint_eq(request_rcpt_count(req), 0);
 		ck_assert_ptr_null(request_get(req, REQ_SENDER));
 		ck_assert_ptr_null(request_get(req, REQ_QUEUE_ID));

@@ -123,13 +123,20 @@ struct policy_msg *policy_msg_create(void)
 	return msg;
 }
 
-/* msg_state - slot i's state, allocated (zeroed) on first use; marks it used */
+/*
+ * msg_state - slot i's state, allocated on first use with the bytes every
+ * message starts from zeroed (state_reset, when the policy says so, else
+ * all); marks it used
+ */
 static void *msg_state(struct policy_msg *msg, size_t i)
 {
-	size_t size = policy_registry_ops(i)->state_size;
+	const struct policy_ops *ops = policy_registry_ops(i);
+	size_t size = ops->state_size;
 
-	if (msg->state[i] == NULL && size > 0)
-		msg->state[i] = xcalloc(1, size);
+	if (msg->state[i] == NULL && size > 0) {
+		msg->state[i] = xmalloc(size);
+		memset(msg->state[i], 0, ops->state_reset ? ops->state_reset : size);
+	}
 	msg->touched |= 1u << i;
 	return msg->state[i];
 }

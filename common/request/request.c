@@ -4,10 +4,11 @@
  * DESCRIPTION
  *	Fields live in one array of owned strings indexed by enum
  *	request_field.  Recipients are an array that grows geometrically up
- *	to rcpt_max.  The message's strings are copied into an arena inside
- *	the request, emptied by request_message_reset (no malloc and free per
- *	value for every message; a string that does not fit any more is
- *	allocated as the connection's are).  Overflow is sticky per scope: a connection-level
+ *	to rcpt_max.  Strings are copied into an arena inside the request
+ *	(no malloc and free per value): the message's from its start, emptied
+ *	by request_message_reset, the connection's from its end, kept until
+ *	request_destroy; a string that does not fit any more goes to the heap
+ *	(a value replaced in the arena keeps its bytes until then).  Overflow is sticky per scope: a connection-level
  *	overflow (a 64 KiB HELO, say) taints every message of the connection,
  *	a message-level one only that message.
  * DIAGNOSTICS
@@ -24,7 +25,8 @@
 #include "request/request.h"
 #include "base/xalloc.h"
 
-#define REQUEST_ARENA_SIZE 1024	/* a message's strings, before they go to the heap */
+#define REQUEST_ARENA_SIZE 640	/* strings before they go to the heap (the request
+				   stays under glibc's 1 KiB per-thread cache) */
 
 struct request {
 	struct request_limits limits;
@@ -35,7 +37,8 @@ struct request {
 	size_t n_rcpt, rcpt_size;
 	const char *conn_overflow;	/* static name, or NULL */
 	const char *msg_overflow;
-	size_t arena_len;		/* bytes of arena in use by this message */
+	size_t arena_len;		/* arena[0, arena_len): this message's strings */
+	size_t arena_conn;		/* arena[arena_conn, end): the connection's */
 	char arena[REQUEST_ARENA_SIZE];	/* last: request_create leaves it uninitialised */
 };
 
@@ -56,20 +59,26 @@ static void drop(struct request *req, char **slot)
 }
 
 /*
- * copy - a NUL-terminated copy of len bytes of value, in the arena for a
- * message's string (message) while it has room, else on the heap
+ * copy - a NUL-terminated copy of len bytes of value, in the arena while it
+ * has room (a message's string at its low end, the connection's at its
+ * high end), else on the heap
  */
 static char *copy(struct request *req, const char *value, size_t len, bool message)
 {
-	if (message && len < sizeof(req->arena) - req->arena_len) {
-		char *p = req->arena + req->arena_len;
+	char *p;
 
-		memcpy(p, value, len);
-		p[len] = '\0';
+	if (len >= req->arena_conn - req->arena_len)
+		return xstrndup(value, len);
+	if (message) {
+		p = req->arena + req->arena_len;
 		req->arena_len += len + 1;
-		return p;
+	} else {
+		req->arena_conn -= len + 1;
+		p = req->arena + req->arena_conn;
 	}
-	return xstrndup(value, len);
+	memcpy(p, value, len);
+	p[len] = '\0';
+	return p;
 }
 
 static const char *const field_names[REQ_FIELD_COUNT] = {
@@ -96,6 +105,7 @@ struct request *request_create(const struct request_limits *limits, size_t n_mac
 	struct request *req = xmalloc(sizeof(*req));
 
 	memset(req, 0, offsetof(struct request, arena));
+	req->arena_conn = sizeof(req->arena);
 	req->limits = *limits;
 	req->n_macros = n_macros < REQUEST_MACROS_MAX ? n_macros : REQUEST_MACROS_MAX;
 	return req;
@@ -122,7 +132,7 @@ void request_destroy(struct request **reqp)
 		return;
 	request_message_reset(req);
 	for (int f = 0; f < REQ_FIRST_MESSAGE_FIELD; f++)
-		XFREE(req->field[f]);
+		drop(req, &req->field[f]);
 	XFREE(req->rcpt);
 	free(req);
 	*reqp = NULL;
