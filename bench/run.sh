@@ -47,6 +47,10 @@
 #                         main's), against that build, side by side in one run; milter and
 #                         redis-server CPU and Redis round trips per message; then, with
 #                         a replica attached, store.redis.wait_replicas = 1 against 0
+#   BENCH_ONLY=lmdb       run L alone: section A's rows of gate + SDA + quota on LMDB at 16
+#                         connections of 50, 10 and 1 message against the no-op (accepts
+#                         at DATA) and, with BENCH_BASELINE=/path/to/other/chapps-milter,
+#                         against that build, side by side in one run
 #   BENCH_KEEP=1    keep the work directory (logs, configs, raw results)
 #
 # Exit status: 0 when every run saw only the replies it expected, 1 otherwise.  Targets
@@ -471,6 +475,60 @@ phase_a()
 	stop noop
 }
 
+# ---- L: LMDB per message, this build against another one, side by side ---------------
+
+# phase_l - BENCH_ONLY=lmdb: gate + SDA + quota on LMDB (quota.commit = "data") with this
+# build's chapps-milter and, when BENCH_BASELINE names another build's chapps-milter, with
+# that one (its own state directory, the same policy database), interleaved with the no-op
+# (accepts at DATA) at 16 connections of 50, 10 and 1 message, BENCH_ROUNDS rounds
+phase_l()
+{
+	local k base=()
+	echo "L: LMDB, this build${BENCH_BASELINE:+ and $BENCH_BASELINE}, side by side" >&2
+	start noop "$P_NOOP" "$NOOP" -p "inet:$P_NOOP@127.0.0.1" -l data -r || return 1
+	start lmdb "$P_CHAPPS" "$MILTER" -f -c "$W/conf/lmdb.conf" || return 1
+	warm "$P_NOOP"
+	warm "$P_CHAPPS"
+	if [ -n "${BENCH_BASELINE:-}" ]; then
+		conf "$W/conf/lmdb-base.conf" "$P_CHAPPS3" '"sender_domain_auth", "quota"' lmdb \
+			"$W/state-lmdbbase"
+		start lmdbbase "$P_CHAPPS3" "$BENCH_BASELINE" -f -c "$W/conf/lmdb-base.conf" ||
+			return 1
+		warm "$P_CHAPPS3"
+	fi
+	for k in 50 10 1; do
+		base=()
+		[ -n "${BENCH_BASELINE:-}" ] && base=("base16k$k:$P_CHAPPS3:lmdbbase")
+		PER_CONN=$k compare 16 "noop16k$k:$P_NOOP:noop" "lmdb16k$k:$P_CHAPPS:lmdb" \
+			"${base[@]}"
+	done
+	[ -n "${BENCH_BASELINE:-}" ] && stop lmdbbase
+	stop noop lmdb
+	return 0
+}
+
+# table_l - the rows of phase_l
+table_l()
+{
+	local k l n b
+	section "L. LMDB, gate+SDA+quota, 16 conns, this build${BENCH_BASELINE:+ vs $BENCH_BASELINE}, best of $ROUNDS interleaved rounds (msg/s, CPU us/msg of the milter)"
+	for k in 50 10 1; do
+		l=${BEST[lmdb16k$k]:-} n=${BEST[noop16k$k]:-} b=${BEST[base16k$k]:-}
+		[ -n "$l" ] || continue
+		row "this build, $k msg/conn, vs no-op" "$(fmt_rate "$l" "${BEST_CPU[lmdb16k$k]}")" \
+			"$(fmt_rate "$n" "${BEST_CPU[noop16k$k]}")" \
+			"$(ratio "$(kv rate "$l")" "$(kv rate "$n")")" ">= 0.95" \
+			"$(verdict ge "$(ratio "$(kv rate "$l")" "$(kv rate "$n")")" 0.95)"
+		[ -n "$b" ] || continue
+		row "baseline, $k msg/conn, vs no-op" "$(fmt_rate "$b" "${BEST_CPU[base16k$k]}")" \
+			"$(fmt_rate "$n" "${BEST_CPU[noop16k$k]}")" \
+			"$(ratio "$(kv rate "$b")" "$(kv rate "$n")")" "-" "-"
+		row "  this build vs baseline, $k msg/conn" "$(printf '%.0f/s' "$(kv rate "$l")")" \
+			"$(printf '%.0f/s' "$(kv rate "$b")")" \
+			"$(ratio "$(kv rate "$l")" "$(kv rate "$b")")" "-" "-"
+	done
+}
+
 # ---- R: Redis, this build against another one, side by side -------------------------
 
 # phase_r - BENCH_ONLY=redis: gate + SDA + quota on Redis with this build's chapps-milter
@@ -839,6 +897,10 @@ table()
 		table_r
 		return 0
 	fi
+	if [ "${BENCH_ONLY:-}" = lmdb ]; then
+		table_l
+		return 0
+	fi
 
 	section "A. milter protocol, loopback TCP, 1 recipient, 1,000 users, best of $ROUNDS (msg/s, CPU us/msg of the milter [+redis-server])"
 	l=${BEST[gate16]:-} n=${BEST[noopmail16]:-}
@@ -1070,6 +1132,7 @@ main()
 	LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 	command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 && redis=1
 	[ "${BENCH_ONLY:-}" = metrics ] && redis=0	# M needs no Redis
+	[ "${BENCH_ONLY:-}" = lmdb ] && redis=0		# nor does L
 
 	conf "$W/conf/gate.conf" "$P_CHAPPS" "" lmdb "$W/state-gate"
 	conf "$W/conf/lmdb.conf" "$P_CHAPPS" '"sender_domain_auth", "quota"' lmdb "$W/state-lmdb"
@@ -1080,7 +1143,7 @@ main()
 	make_policy_db || { echo "bench: could not build the policy database" >&2; exit 1; }
 	if [ "$redis" = 1 ]; then
 		start_redis || { echo "bench: redis-server did not start; no Redis rows" >&2; redis=0; }
-	elif [ "${BENCH_ONLY:-}" != metrics ]; then
+	elif [ "${BENCH_ONLY:-}" != metrics ] && [ "${BENCH_ONLY:-}" != lmdb ]; then
 		echo "bench: redis-server not installed; no Redis rows" >&2
 	fi
 
@@ -1091,6 +1154,14 @@ main()
 		else
 			FAILURES+=("BENCH_ONLY=redis: no redis-server")
 		fi
+		table "$redis"
+		print_table
+		echo "(took $((SECONDS - t0)) s, load at the end $(cut -d' ' -f1 /proc/loadavg))"
+		[ ${#FAILURES[@]} -eq 0 ]
+		return
+	fi
+	if [ "${BENCH_ONLY:-}" = lmdb ]; then
+		phase_l || FAILURES+=("phase L aborted")
 		table "$redis"
 		print_table
 		echo "(took $((SECONDS - t0)) s, load at the end $(cut -d' ' -f1 /proc/loadavg))"
