@@ -40,23 +40,42 @@ ib_send()
 }
 
 # ib_retry SECS OUT PORT FROM TO [SWAKS-ARGS...] - send the message again every 250 ms until
-# swaks succeeds or SECS have passed (bounded); each attempt's transcript is OUT.N, the last
-# also OUT.  Sets IB_TRIES (attempts made), IB_MS (milliseconds until the success) and
-# IB_DEFERS (the RCPT replies of the failed attempts, one per line).  True on success.
+# every recipient has been accepted or SECS have passed (bounded), as a sending MTA does: when
+# an attempt is accepted for some recipients and deferred for others (the greylisting store
+# counts whole seconds, so two tuples made by one message may be a second apart), the next
+# attempts go to the deferred ones only.  Each attempt's transcript is OUT.N, the last also
+# OUT.  Sets IB_TRIES (attempts made), IB_MS (milliseconds until the success), IB_PARTIAL
+# (attempts accepted for some recipients only: each is one more message at the sink) and
+# IB_DEFERS (the deferring RCPT replies of the attempts, one per line).  True on success.
 ib_retry()
 {
-	local secs=$1 out=$2 t0 rc; shift 2
+	local secs=$1 out=$2 port=$3 from=$4 to=$5 t0 rc left r i
+	local -a rcpts replies
+	shift 5
 	t0=${EPOCHREALTIME/./}
-	IB_TRIES=0
+	IB_TRIES=0 IB_PARTIAL=0
 	IB_DEFERS=
 	while :; do
 		IB_TRIES=$((IB_TRIES + 1))
-		ib_send "$out.$IB_TRIES" "$@"
+		ib_send "$out.$IB_TRIES" "$port" "$from" "$to" "$@"
 		rc=$?
 		cp "$out.$IB_TRIES" "$out"
 		IB_MS=$(((10#${EPOCHREALTIME/./} - 10#$t0) / 1000))
-		[ $rc = 0 ] && return 0
-		IB_DEFERS+=$(e2e_replies "$out" "RCPT TO")$'\n'
+		IFS=, read -r -a rcpts <<<"$to"
+		mapfile -t replies < <(e2e_replies "$out" "RCPT TO")
+		left=
+		for i in "${!rcpts[@]}"; do
+			r=${replies[i]:-}
+			case $r in
+			2*) ;;
+			*) left+=${left:+,}${rcpts[i]} IB_DEFERS+=$r$'\n' ;;
+			esac
+		done
+		[ $rc = 0 ] && [ -z "$left" ] && return 0
+		if [ $rc = 0 ]; then
+			IB_PARTIAL=$((IB_PARTIAL + 1))
+			to=$left
+		fi
 		[ "$IB_MS" -ge $((secs * 1000)) ] && return 1
 		sleep 0.25
 	done

@@ -113,9 +113,9 @@ e2e_eq "master.cf: two listeners name the same milter with their own daemon name
 # space-separated list, when given)
 delivered()
 {
-	local tag=$1 from=$2
+	local tag=$1 from=$2 n=${4:-1}
 	e2e_eq "$tag: 250 after DATA" "$(e2e_reply "$O/$tag" . | cut -c1-3)" 250
-	if e2e_wait_sink "$from" 1 15; then
+	if e2e_wait_sink "$from" "$n" 15; then
 		e2e_ok "$tag: reached the sink"
 		if [ -n "${3:-}" ]; then
 			e2e_eq "$tag: delivered to $3" "$(ib_sink_rcpt_list "$from" | xargs)" "$3"
@@ -285,16 +285,17 @@ else
 	e2e_notok "t3 a retry after the delay is accepted" "$IB_TRIES attempts in $IB_MS ms" \
 		"$(printf '%s' "$IB_DEFERS" | sort | uniq -c)"
 fi
-delivered t3c t3@pass.test "a@grey.test b@both.test"
+# IB_PARTIAL: the retry reached one recipient a second before the other (one more message)
+delivered t3c t3@pass.test "a@grey.test b@both.test" $((1 + IB_PARTIAL))
 spf_header t3c t3@pass.test Pass
 e2e_eq "t3 tally counts one pass for the message (two recipients)" \
-	"$(ib_tally "$CFG" 127.0.0.1)" 1
+	"$(ib_tally "$CFG" 127.0.0.1)" $((1 + IB_PARTIAL))
 e2e_eq "t3 tally --json" "$(e2e_cli "$CFG" --json tally 127.0.0.1)" \
 	'{"client":"127.0.0.1","passes":1,"threshold":10}'
 ib_send "$O/t3d" $P_IN t3@pass.test a@grey.test
 e2e_eq "t3 a passed tuple passes at once next time" "$?" 0
-e2e_check "t3 ... and is delivered" e2e_wait_sink t3@pass.test 2 15
-e2e_eq "t3 tally counts the second message" "$(ib_tally "$CFG" 127.0.0.1)" 2
+e2e_check "t3 ... and is delivered" e2e_wait_sink t3@pass.test $((2 + IB_PARTIAL)) 15
+e2e_eq "t3 tally counts the second message" "$(ib_tally "$CFG" 127.0.0.1)" $((2 + IB_PARTIAL))
 
 # ---- 4. softfail on an enforcing domain --------------------------------------------
 e2e_note "4. SPF softfail on an enforcing domain"
