@@ -381,7 +381,11 @@ static void node_id(int i, char *id)
 /* slot_owner - the node (index into node_srv) whose CLUSTER SLOTS says it serves slot */
 static int slot_owner(long long slot)
 {
-	redisContext *c = node_connect(0);
+	int ask = 0;
+
+	while (ask < NODES - 1 && node_srv[ask].pid == 0)	/* killed by test_failover */
+		ask++;
+	redisContext *c = node_connect(ask);
 	redisReply *r = redis_helper_command(c, "CLUSTER SLOTS");
 	int owner = -1;
 	size_t i;
@@ -616,6 +620,76 @@ START_TEST(test_race_processes)
 }
 END_TEST
 
+/* failover_user - a user of another domain than "failover.example" whose slot another master serves */
+static void failover_user(int master, char *user, size_t size)
+{
+	char key[64];
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "chapps:q:{d%d.example}", i);
+		if (slot_owner(keyslot(key, strlen(key))) != master) {
+			snprintf(user, size, "x@d%d.example", i);
+			return;
+		}
+	}
+	ck_abort_msg("no slot on another master");
+}
+
+START_TEST(test_failover)
+{
+	static const char ukey[] = "chapps:q:{failover.example}f@failover.example";
+	struct store_quota_state st;
+	struct store *store;
+	const char *error = NULL;
+	char other[64];
+	long long slot = keyslot(ukey, sizeof(ukey) - 1), end, start;
+	int master = slot_owner(slot), failed = 0, ret;
+
+	ck_assert_int_ge(master, 0);
+	failover_user(master, other, sizeof(other));
+	flush_all();
+	store = open_ok();
+	ck_assert_int_eq(store_quota_reserve(store, "f@failover.example", 18, "F1", 1, &P, 100000,
+					     NULL, &error), STORE_OK);
+	ck_assert_int_eq(store_quota_commit(store, "f@failover.example", 18, "F1", &P, 100000,
+					    &error), STORE_OK);
+	/* the replica holds the count before its master dies */
+	{
+		redisContext *c = node_connect(master);
+
+		ck_assert_int_eq(redis_helper_integer(c, "WAIT 1 5000"), 1);
+		redisFree(c);
+	}
+	redis_helper_kill(&node_srv[master]);
+	start = redis_helper_mono_ms();
+
+	/* while it is down its slots fail, and the other masters' still answer */
+	ret = store_quota_usage(store, "f@failover.example", 18, &P, 100000, &st, &error);
+	ck_assert_int_eq(ret, STORE_ERROR);
+	ck_assert_msg(store_quota_usage(store, other, strlen(other), &P, 100000, &st, &error) ==
+		      STORE_OK, "another master's user during the outage: %s", error);
+
+	/* the cluster promotes the replica: the same store works again, same count */
+	end = redis_helper_mono_ms() + READY_MS;
+	while ((ret = store_quota_usage(store, "f@failover.example", 18, &P, 100000, &st,
+					&error)) != STORE_OK) {
+		ck_assert_int_eq(ret, STORE_ERROR);
+		ck_assert_msg(redis_helper_mono_ms() < end, "no recovery in %d ms: %s", READY_MS,
+			      error);
+		failed++;
+		nap(POLL_MS);
+	}
+	fprintf(stderr, "test_failover: master killed, %d failed calls, recovered after %lld ms\n",
+		failed + 1, redis_helper_mono_ms() - start);
+	ck_assert_uint_eq(st.committed, 1);
+	ck_assert_int_ne(slot_owner(slot), master);
+	ck_assert_int_eq(store_quota_reserve(store, "f@failover.example", 18, "F2", 1, &P, 100000,
+					     NULL, &error), STORE_OK);
+	store_close(&store);
+}
+END_TEST
+
 static Suite *slot_suite(void)
 {
 	Suite *s = suite_create("redis_cluster_slot");
@@ -638,6 +712,17 @@ static Suite *cluster_suite(void)
 	tcase_add_test(tc, test_scan_every_master);
 	tcase_add_test(tc, test_reshard);
 	tcase_add_test(tc, test_race_processes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+static Suite *failover_suite(void)
+{
+	Suite *s = suite_create("redis_cluster_failover");
+	TCase *tc = tcase_create("failover");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_failover);
 	suite_add_tcase(s, tc);
 	return s;
 }
@@ -746,6 +831,7 @@ int main(void)
 	else {
 		srunner_add_suite(sr, cluster_suite());
 		srunner_add_suite(sr, store_contract_suite(&backend));
+		srunner_add_suite(sr, failover_suite());	/* last: it kills a master */
 	}
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

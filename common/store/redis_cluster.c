@@ -39,7 +39,8 @@
  *	fails or times out: STORE_ERROR, so the configured on_error), as
  *	behind Sentinel; the failed call marks the map stale, and once the
  *	cluster has promoted a replica, the next CLUSTER SLOTS names it and
- *	calls succeed again, without a restart.  A command is never retried
+ *	calls succeed again, without a restart.  A stale map is read again at
+ *	most once per REDIS_CLUSTER_REFRESH_MS (100 ms; at open always).  A command is never retried
  *	after an I/O error (it may have run).
  *
  *	Not supported: replicas are never read from; a pipeline is one round
@@ -80,6 +81,8 @@ struct redis_cluster {
 	int n_nodes;
 	int n_seeds;			/* nodes[0..n_seeds) are the configured seeds */
 	bool stale;			/* atomic: read the map again before the next call */
+	int64_t refreshed_ms;		/* atomic: when the map was last asked for */
+	int answered;			/* the node that gave the last map: asked first */
 	int16_t map[REDIS_CLUSTER_SLOTS];
 };
 
@@ -230,9 +233,9 @@ static bool node_is_master(const struct redis_cluster *cl, int i)
 }
 
 /*
- * map_refresh - CLUSTER SLOTS of the first node that answers (masters
- * first, then the others, the seeds among them) into the map; 0, or -1
- * with *error_r (the last node's failure)
+ * map_refresh - CLUSTER SLOTS of the first node that answers (the one
+ * that gave the last map, then the masters, then the others, the seeds
+ * among them) into the map; 0, or -1 with *error_r (the last failure)
  */
 static int map_refresh(struct redis_cluster *cl, int64_t deadline_ms, const char **error_r)
 {
@@ -241,12 +244,14 @@ static int map_refresh(struct redis_cluster *cl, int64_t deadline_ms, const char
 	int16_t *map = NULL;
 
 	pthread_rwlock_rdlock(&cl->lock);
+	order[n++] = cl->answered;
 	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < cl->n_nodes; i++)
-			if (node_is_master(cl, i) == (pass == 0))
+			if (i != cl->answered && node_is_master(cl, i) == (pass == 0))
 				order[n++] = i;
 	pthread_rwlock_unlock(&cl->lock);
 
+	__atomic_store_n(&cl->refreshed_ms, redis_mono_ms(), __ATOMIC_RELAXED);
 	*error_r = "redis cluster: no node to ask for CLUSTER SLOTS";
 	for (k = 0; k < n; k++) {
 		const char *argv[2] = { argv0[0], argv0[1] };
@@ -273,6 +278,7 @@ static int map_refresh(struct redis_cluster *cl, int64_t deadline_ms, const char
 		r = map_parse(cl, reply, order[k], map);
 		if (r == 0) {
 			memcpy(cl->map, map, sizeof(cl->map));
+			cl->answered = order[k];
 			__atomic_store_n(&cl->stale, false, __ATOMIC_RELEASE);
 		}
 		pthread_rwlock_unlock(&cl->lock);
@@ -288,13 +294,20 @@ static int map_refresh(struct redis_cluster *cl, int64_t deadline_ms, const char
 	return -1;
 }
 
-/* map_get - the master of slot (refreshing a stale map first), -1 with *error_r */
+/*
+ * map_get - the master of slot, -1 with *error_r; a stale map is read
+ * again first, at most once per REDIS_CLUSTER_REFRESH_MS (while a master
+ * is down every call to it fails and marks the map stale: the calls to
+ * the other masters must not each pay a CLUSTER SLOTS)
+ */
 static int map_get(struct redis_cluster *cl, unsigned slot, int64_t deadline_ms,
 		   const char **error_r)
 {
 	int idx;
 
 	if (__atomic_load_n(&cl->stale, __ATOMIC_ACQUIRE) &&
+	    redis_mono_ms() - __atomic_load_n(&cl->refreshed_ms, __ATOMIC_RELAXED) >=
+		    REDIS_CLUSTER_REFRESH_MS &&
 	    map_refresh(cl, deadline_ms, error_r) < 0)
 		return -1;
 	pthread_rwlock_rdlock(&cl->lock);

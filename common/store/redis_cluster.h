@@ -27,6 +27,7 @@ struct redis_cluster;
 #define REDIS_CLUSTER_SLOTS 16384
 #define REDIS_CLUSTER_NODES_MAX 64	/* nodes ever seen by one cluster handle */
 #define REDIS_CLUSTER_REDIRECTS_MAX 5	/* MOVED, ASK and TRYAGAIN answers followed per call */
+#define REDIS_CLUSTER_REFRESH_MS 100	/* a stale slot map is read again at most this often */
 
 /*
  * redis_cluster_slot - the slot of key (len bytes): CRC16 (XMODEM) of
