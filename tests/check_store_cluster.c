@@ -290,6 +290,40 @@ START_TEST(test_tags)
 }
 END_TEST
 
+/* a reserve over two owners of different tags: two script calls, the first undone on refusal */
+START_TEST(test_groups)
+{
+	struct store_limit_ask asks[2] = { { 1, 0 }, { 1, 0 } };
+	struct store_limit l[2];
+	struct store_limit_state s[2];
+	struct store *store;
+	const char *error = NULL;
+	size_t refused = 99;
+
+	flush_all();
+	store = open_ok();
+	pool_limits(l, "ann", "bob", 3);	/* bare names: tags "ann" and "bob" */
+	l[1].max = 1;
+	ck_assert_uint_ne(slot_of("{ann}"), slot_of("{bob}"));
+	ck_assert_int_eq(store_limits_reserve(store, "R1", l, asks, 2, 100000, &refused, s, &error),
+			 STORE_OK);
+	ck_assert_uint_eq(s[0].reserved, 1);
+	ck_assert_uint_eq(s[1].reserved, 1);
+	ck_assert_int_eq(store_limits_reserve(store, "R2", l, asks, 2, 100000, &refused, s, &error),
+			 STORE_REFUSED);
+	ck_assert_uint_eq(refused, 1);
+	/* ann's reservation of R2 was released: one unit, R1's */
+	ck_assert_int_eq(store_limits_usage(store, l, 1, 100000, s, &error), STORE_OK);
+	ck_assert_uint_eq(s[0].reserved, 1);
+	ck_assert_int_eq(store_limits_commit(store, "R1", l, NULL, 2, 100000, &error), STORE_OK);
+	ck_assert_int_eq(store_limits_usage(store, l, 2, 100000, s, &error), STORE_OK);
+	ck_assert_uint_eq(s[0].committed, 1);
+	ck_assert_uint_eq(s[1].committed, 1);
+	ck_assert_uint_eq(s[0].reserved + s[1].reserved, 0);
+	store_close(&store);
+}
+END_TEST
+
 struct top_seen {
 	int n;
 	bool bob;
@@ -709,6 +743,7 @@ static Suite *cluster_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_slot_server);
 	tcase_add_test(tc, test_tags);
+	tcase_add_test(tc, test_groups);
 	tcase_add_test(tc, test_scan_every_master);
 	tcase_add_test(tc, test_reshard);
 	tcase_add_test(tc, test_race_processes);

@@ -23,7 +23,10 @@
  *	lock keys are tagged with the user's domain (after the last '@',
  *	lowercased), and a domain pool's ("\0pool:" + domain) with its domain,
  *	so a user's limits and the pool reserved in one script call are in one
- *	slot; names without a domain share the tag "_".  A cache key made by
+ *	slot; a name without a domain is its own tag (it has no pool).  A
+ *	limits call over owners of several tags (the store's contract allows
+ *	it, the policy never makes one) runs one script call per tag
+ *	(limits_run).  A cache key made by
  *	store_key is tagged like the user that is its first part (the SDA entry
  *	and the user's lock: one slot, one round trip in store_mail_lookup);
  *	a greylisting tuple and its client's tally are tagged with the client
@@ -184,6 +187,7 @@ static char *redis_key(const char *prefix, const void *data, size_t data_len, si
 	return k;
 }
 
+#define REDIS_ERROR_COPY 512	/* an error kept across a clean-up call */
 #define REDIS_TAG_MAX 64	/* a hash tag's bytes, at most (longer: cut, it only places keys) */
 #define REDIS_POOL_OWNER "\0pool:"	/* a domain pool's owner (store.h, policy/limits.h) */
 #define REDIS_POOL_OWNER_LEN 6
@@ -222,9 +226,8 @@ static void tag_bytes(const char *data, size_t len, struct redis_tag *t)
 
 /*
  * tag_user - a user's tag: the domain after the last '@' (every user of a
- * domain in one slot, with the domain's pool), else "_" (every name
- * without a domain in one slot, so that any owners without one may share
- * a call); nothing outside cluster mode
+ * domain in one slot, with the domain's pool), else the whole name (a
+ * name without a domain has no pool); nothing outside cluster mode
  */
 static void tag_user(const struct store_redis *rs, const void *user, size_t len,
 		     struct redis_tag *t)
@@ -237,7 +240,7 @@ static void tag_user(const struct store_redis *rs, const void *user, size_t len,
 	if (at != NULL && (size_t)(at - u) + 1 < len)
 		tag_bytes(at + 1, len - (size_t)(at - u) - 1, t);
 	else
-		tag_bytes("", 0, t);
+		tag_bytes(u, len, t);
 }
 
 /* tag_owner - a limit owner's tag: a domain pool's is its domain, a user's tag_user */
@@ -1003,7 +1006,7 @@ static const char *limits_key_into(const struct store_redis *rs, char *buf,
  * (distinct; every limit for reset, which drops a set left by a former
  * distinct definition): each key costs the server a conversion
  */
-static int limits_run(struct store *store, enum limits_op op, const char *resid,
+static int limits_run_one(struct store *store, enum limits_op op, const char *resid,
 		      const struct store_limit *limits, const struct store_limit_ask *asks,
 		      const uint64_t *final, size_t n, int64_t now, size_t *refused_r,
 		      struct store_limit_state *states, const char **error_r)
@@ -1072,6 +1075,96 @@ static int limits_run(struct store *store, enum limits_op op, const char *resid,
 		*error_r = "too many recipients in one reservation";
 	if (ret == LIMITS_TOO_MANY || ret == LIMITS_TOO_MANY_RCPT)
 		ret = STORE_ERROR;
+	return ret;
+}
+
+/*
+ * limits_run - limits_run_one, or in cluster mode, when the limits' tags
+ * differ (owners of different domains: never a call of the policy, whose
+ * user and pool share the domain's tag, but the store's contract allows
+ * it), one call per tag in the order of the limits: a reserve that a
+ * later group refuses (or fails) releases the earlier groups' reservation,
+ * so no limit ever counts more than it grants (a message racing with it
+ * may be refused by the short-lived reservation: never over-admitted);
+ * the other operations are per limit anyway
+ */
+static int limits_run(struct store *store, enum limits_op op, const char *resid,
+		      const struct store_limit *limits, const struct store_limit_ask *asks,
+		      const uint64_t *final, size_t n, int64_t now, size_t *refused_r,
+		      struct store_limit_state *states, const char **error_r)
+{
+	const struct store_redis *rs = (const struct store_redis *)store;
+	struct redis_tag tags[STORE_LIMITS_MAX], t0;
+	struct store_limit sl[STORE_LIMITS_MAX];
+	struct store_limit_ask sa[STORE_LIMITS_MAX];
+	struct store_limit_state ss[STORE_LIMITS_MAX];
+	uint64_t sf[STORE_LIMITS_MAX];
+	size_t idx[STORE_LIMITS_MAX], i, j, k, m, refused = 0;
+	bool same = true, grouped[STORE_LIMITS_MAX] = { false };
+	bool granted[STORE_LIMITS_MAX] = { false };
+	int ret = STORE_OK;
+
+	if (!rs->cluster || n < 2 || n > STORE_LIMITS_MAX)
+		return limits_run_one(store, op, resid, limits, asks, final, n, now, refused_r,
+				      states, error_r);
+	for (i = 0; i < n; i++) {
+		tag_owner(rs, limits[i].owner, limits[i].owner_len, &tags[i]);
+		if (tags[i].len != tags[0].len ||
+		    memcmp(tags[i].buf, tags[0].buf, tags[0].len) != 0)
+			same = false;
+	}
+	if (same)
+		return limits_run_one(store, op, resid, limits, asks, final, n, now, refused_r,
+				      states, error_r);
+	for (i = 0; i < n && ret == STORE_OK; i++) {
+		if (grouped[i])
+			continue;
+		t0 = tags[i];
+		for (m = 0, j = i; j < n; j++) {
+			if (grouped[j] || tags[j].len != t0.len ||
+			    memcmp(tags[j].buf, t0.buf, t0.len) != 0)
+				continue;
+			grouped[j] = true;
+			idx[m] = j;
+			sl[m] = limits[j];
+			if (asks != NULL)
+				sa[m] = asks[j];
+			if (final != NULL)
+				sf[m] = final[j];
+			m++;
+		}
+		ret = limits_run_one(store, op, resid, sl, asks != NULL ? sa : NULL,
+				     final != NULL ? sf : NULL, m, now, &refused,
+				     states != NULL ? ss : NULL, error_r);
+		for (k = 0; states != NULL && ret != STORE_ERROR && k < m; k++)
+			states[idx[k]] = ss[k];
+		for (k = 0; ret == STORE_OK && k < m; k++)
+			granted[idx[k]] = true;
+		if (ret == STORE_REFUSED && refused_r != NULL)
+			*refused_r = idx[refused < m ? refused : 0];
+	}
+	if (ret != STORE_OK && op == LIM_RESERVE) {
+		/* undo the groups that granted, one release per group */
+		char saved[REDIS_ERROR_COPY];
+
+		snprintf(saved, sizeof(saved), "%s", ret == STORE_ERROR ? *error_r : "");
+		for (i = 0; i < n; i++) {
+			const char *ignored;
+
+			if (!granted[i])
+				continue;
+			for (m = 0, j = i; j < n; j++)
+				if (granted[j] && tags[j].len == tags[i].len &&
+				    memcmp(tags[j].buf, tags[i].buf, tags[i].len) == 0) {
+					granted[j] = false;
+					sl[m++] = limits[j];
+				}
+			limits_run_one(store, LIM_RELEASE, resid, sl, NULL, NULL, m, now, NULL,
+				       NULL, &ignored);
+		}
+		if (ret == STORE_ERROR)
+			*error_r = redis_error("%s", saved);
+	}
 	return ret;
 }
 
