@@ -217,15 +217,17 @@ measure()
 {
 	local key=$1 port=$2 name=$3 c0 c1 r0=0 r1=0 k0=0 k1=0 line n cpu; shift 3
 	c0=$(cpu_ticks "${PID[$name]}")
-	case $name in credis*) r0=$(cpu_ticks "${PID[redis]}") k0=$(redis_reads) ;; esac
+	case $name in credis*) r0=$(cpu_ticks "${PID[redis]}") k0=$(redis_reads) ;;
+		kcluster*) r0=$(cluster_ticks) ;; esac
 	line=$(run_bench "$key" "$port" "$@")
 	c1=$(cpu_ticks "${PID[$name]}")
-	case $name in credis*) r1=$(cpu_ticks "${PID[redis]}") k1=$(redis_reads) ;; esac
+	case $name in credis*) r1=$(cpu_ticks "${PID[redis]}") k1=$(redis_reads) ;;
+		kcluster*) r1=$(cluster_ticks) ;; esac
 	n=$(kv msgs "$line")
 	cpu=0
 	[ "$n" -gt 0 ] && cpu=$(( (c1 - c0) * 1000000 / CLK_TCK / n ))
 	# Redis: the server's CPU is part of the cost on this host ("milter+server")
-	case $name in credis*)
+	case $name in credis* | kcluster*)
 		[ "$n" -gt 0 ] && cpu="$cpu+$(( (r1 - r0) * 1000000 / CLK_TCK / n ))" ;;
 	esac
 	if [ -z "${BEST[$key]:-}" ] ||
@@ -578,11 +580,19 @@ phase_k()
 }
 declare -A KEYS_ON=()
 
+# cluster_ticks - the CPU ticks of phase K's cluster nodes, summed
+cluster_ticks()
+{
+	local p t=0
+	for p in "${P_CLUSTER[@]}"; do t=$((t + $(cpu_ticks "${PID[node$p]:-0}"))); done
+	echo "$t"
+}
+
 # table_k - the rows of phase_k
 table_k()
 {
 	local l k n p spread=''
-	section "K. Redis Cluster (${#P_CLUSTER[@]} masters, one host) against one Redis, gate+SDA+quota, 16 conns, best of $ROUNDS interleaved rounds (msg/s, milter CPU us/msg [+redis-server])"
+	section "K. Redis Cluster (${#P_CLUSTER[@]} masters, one host) against one Redis, gate+SDA+quota, 16 conns, best of $ROUNDS interleaved rounds (msg/s, milter+redis-server CPU us/msg)"
 	l=${BEST[redis16]:-} k=${BEST[cluster16]:-} n=${BEST[noop16]:-}
 	[ -n "$l" ] && [ -n "$k" ] || return 0
 	row "cluster vs one Redis, 16 conns" "$(fmt_rate "$k" "${BEST_CPU[cluster16]}")" \
