@@ -28,7 +28,8 @@
 #      message per session: no milter, no-op milter, chapps (quota.commit = "data"),
 #      interleaved (needs saslpasswd2 as well).
 #
-# Everything listens on 127.0.0.1 ports 16801-16830 only, every run is bounded in count and
+# Everything listens on 127.0.0.1 ports 16801-16830 only (and K's cluster buses on
+# 26812-26814), every run is bounded in count and
 # time, every process is started in the background, recorded by PID and stopped by that
 # PID (also on failure, by the EXIT trap).  Needs root for D (skipped otherwise), and
 # redis-server for the Redis rows (skipped without it).
@@ -51,6 +52,9 @@
 #                         connections of 50, 10 and 1 message against the no-op (accepts
 #                         at DATA) and, with BENCH_BASELINE=/path/to/other/chapps-milter,
 #                         against that build, side by side in one run
+#   BENCH_ONLY=cluster    run K alone: gate + SDA + quota on a Redis Cluster of three
+#                         masters on this host (store.redis.cluster, no replicas) against
+#                         the same on one Redis and the no-op, interleaved, 16 connections
 #   BENCH_KEEP=1    keep the work directory (logs, configs, raw results)
 #
 # Exit status: 0 when every run saw only the replies it expected, 1 otherwise.  Targets
@@ -73,6 +77,7 @@ P_SMTP_NONE=16820 P_SMTP_NOOP_DATA=16821 P_SMTP_CHAPPS_DATA=16822
 P_SMTP_NOOP_EOM=16823 P_SMTP_CHAPPS_EOM=16824 P_SINK=16830
 P_SMTP_AUTH_NONE=16825 P_SMTP_AUTH_NOOP=16826 P_SMTP_AUTH_CHAPPS=16827
 P_METRICS_ON=16806 P_METRICS_HTTP=16807 P_CHAPPS_WAIT=16808 P_REPLICA=16811
+P_CLUSTER=(16812 16813 16814)	# K: cluster nodes (bus ports: + 10000)
 
 ROUNDS=${BENCH_ROUNDS:-2}
 METRICS_ROUNDS=${BENCH_METRICS_ROUNDS:-6}
@@ -216,15 +221,17 @@ measure()
 {
 	local key=$1 port=$2 name=$3 c0 c1 r0=0 r1=0 k0=0 k1=0 line n cpu; shift 3
 	c0=$(cpu_ticks "${PID[$name]}")
-	case $name in credis*) r0=$(cpu_ticks "${PID[redis]}") k0=$(redis_reads) ;; esac
+	case $name in credis*) r0=$(cpu_ticks "${PID[redis]}") k0=$(redis_reads) ;;
+		kcluster*) r0=$(cluster_ticks) ;; esac
 	line=$(run_bench "$key" "$port" "$@")
 	c1=$(cpu_ticks "${PID[$name]}")
-	case $name in credis*) r1=$(cpu_ticks "${PID[redis]}") k1=$(redis_reads) ;; esac
+	case $name in credis*) r1=$(cpu_ticks "${PID[redis]}") k1=$(redis_reads) ;;
+		kcluster*) r1=$(cluster_ticks) ;; esac
 	n=$(kv msgs "$line")
 	cpu=0
 	[ "$n" -gt 0 ] && cpu=$(( (c1 - c0) * 1000000 / CLK_TCK / n ))
 	# Redis: the server's CPU is part of the cost on this host ("milter+server")
-	case $name in credis*)
+	case $name in credis* | kcluster*)
 		[ "$n" -gt 0 ] && cpu="$cpu+$(( (r1 - r0) * 1000000 / CLK_TCK / n ))" ;;
 	esac
 	if [ -z "${BEST[$key]:-}" ] ||
@@ -585,6 +592,77 @@ phase_r_wait()
 	stop credisw replica
 }
 
+# phase_k - BENCH_ONLY=cluster (issue 12): three cluster-enabled redis-servers, one master
+# each (redis-cli --cluster create, CLUSTER INFO polled until cluster_state:ok everywhere),
+# this build on them (store.redis.cluster) against this build on the one private Redis and
+# the no-op, interleaved, 16 connections, BENCH_ROUNDS rounds.  The bench users u0..u999
+# have no domain: their keys spread over the three masters one by one.
+phase_k()
+{
+	local p i ok seeds='' addrs=()
+	echo "K: Redis Cluster of ${#P_CLUSTER[@]} masters against one Redis" >&2
+	for p in "${P_CLUSTER[@]}"; do
+		mkdir -p "$W/cluster$p"
+		start "node$p" "$p" redis-server --port "$p" --bind 127.0.0.1 --save '' \
+			--appendonly no --dir "$W/cluster$p" --cluster-enabled yes \
+			--cluster-config-file nodes.conf --protected-mode yes || return 1
+		seeds="$seeds${seeds:+, }\"127.0.0.1:$p\""
+		addrs+=("127.0.0.1:$p")
+	done
+	redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes \
+		>>"$W/log/cluster.log" 2>&1 || return 1
+	for ((i = 0; i < 600; i++)); do
+		ok=1
+		for p in "${P_CLUSTER[@]}"; do
+			redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || ok=0
+		done
+		[ "$ok" = 1 ] && break
+		sleep 0.05
+	done
+	[ "$ok" = 1 ] || { echo "bench: the cluster did not come up" >&2; return 1; }
+	sed -e "s/redis: { server = \"127.0.0.1\"; port = $P_REDIS; }/redis: { cluster = [ $seeds ]; }/" \
+		-e "s/inet:$P_CHAPPS2@/inet:$P_CHAPPS3@/" "$W/conf/redis.conf" >"$W/conf/cluster.conf"
+	start noop "$P_NOOP" "$NOOP" -p "inet:$P_NOOP@127.0.0.1" -l data -r || return 1
+	start credis "$P_CHAPPS2" "$MILTER" -f -c "$W/conf/redis.conf" || return 1
+	start kcluster "$P_CHAPPS3" "$MILTER" -f -c "$W/conf/cluster.conf" || return 1
+	warm "$P_NOOP"
+	warm "$P_CHAPPS2"
+	warm "$P_CHAPPS3"
+	compare 16 "noop16:$P_NOOP:noop" "redis16:$P_CHAPPS2:credis" "cluster16:$P_CHAPPS3:kcluster"
+	for p in "${P_CLUSTER[@]}"; do
+		KEYS_ON[$p]=$(redis-cli -p "$p" dbsize 2>/dev/null)
+	done
+	stop noop credis kcluster
+	for p in "${P_CLUSTER[@]}"; do stop "node$p"; done
+	return 0
+}
+declare -A KEYS_ON=()
+
+# cluster_ticks - the CPU ticks of phase K's cluster nodes, summed
+cluster_ticks()
+{
+	local p t=0
+	for p in "${P_CLUSTER[@]}"; do t=$((t + $(cpu_ticks "${PID[node$p]:-0}"))); done
+	echo "$t"
+}
+
+# table_k - the rows of phase_k
+table_k()
+{
+	local l k n p spread=''
+	section "K. Redis Cluster (${#P_CLUSTER[@]} masters, one host) against one Redis, gate+SDA+quota, 16 conns, best of $ROUNDS interleaved rounds (msg/s, milter+redis-server CPU us/msg)"
+	l=${BEST[redis16]:-} k=${BEST[cluster16]:-} n=${BEST[noop16]:-}
+	[ -n "$l" ] && [ -n "$k" ] || return 0
+	row "cluster vs one Redis, 16 conns" "$(fmt_rate "$k" "${BEST_CPU[cluster16]}")" \
+		"$(fmt_rate "$l" "${BEST_CPU[redis16]}")" \
+		"$(ratio "$(kv rate "$k")" "$(kv rate "$l")")" "-" "-"
+	row "  cluster vs no-op, 16 conns" "$(printf '%.0f/s' "$(kv rate "$k")")" \
+		"$(fmt_rate "$n" "${BEST_CPU[noop16]}")" \
+		"$(ratio "$(kv rate "$k")" "$(kv rate "$n")")" "-" "-"
+	for p in "${P_CLUSTER[@]}"; do spread="$spread${spread:+ / }${KEYS_ON[$p]:-?}"; done
+	row "  keys per master after the runs" "$spread" "" "" "" ""
+}
+
 # table_r - the rows of phase_r
 table_r()
 {
@@ -901,6 +979,10 @@ table()
 		table_l
 		return 0
 	fi
+	if [ "${BENCH_ONLY:-}" = cluster ]; then
+		table_k
+		return 0
+	fi
 
 	section "A. milter protocol, loopback TCP, 1 recipient, 1,000 users, best of $ROUNDS (msg/s, CPU us/msg of the milter [+redis-server])"
 	l=${BEST[gate16]:-} n=${BEST[noopmail16]:-}
@@ -1147,6 +1229,19 @@ main()
 		echo "bench: redis-server not installed; no Redis rows" >&2
 	fi
 
+	if [ "${BENCH_ONLY:-}" = cluster ]; then
+		if [ "$redis" = 1 ]; then
+			phase_k || FAILURES+=("phase K aborted")
+			stop redis
+		else
+			FAILURES+=("BENCH_ONLY=cluster: no redis-server")
+		fi
+		table "$redis"
+		print_table
+		echo "(took $((SECONDS - t0)) s, load at the end $(cut -d' ' -f1 /proc/loadavg))"
+		[ ${#FAILURES[@]} -eq 0 ]
+		return
+	fi
 	if [ "${BENCH_ONLY:-}" = redis ]; then
 		if [ "$redis" = 1 ]; then
 			phase_r || FAILURES+=("phase R aborted")

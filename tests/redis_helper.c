@@ -300,7 +300,7 @@ static int spawn(struct redis_helper_server *srv, const struct redis_helper_opti
 {
 	char port[16], replicaof[32], conf[REDIS_HELPER_PATH_MAX + 32];
 	char logfile[REDIS_HELPER_PATH_MAX + 32];
-	const char *argv[40];
+	const char *argv[48];
 	const char *binary;
 	int argc = 0, status;
 	pid_t parent = getpid();
@@ -350,6 +350,15 @@ static int spawn(struct redis_helper_server *srv, const struct redis_helper_opti
 		if (srv->password[0] != '\0') {
 			argv[argc++] = "--requirepass";
 			argv[argc++] = srv->password;
+		}
+		if (opts->cluster) {
+			/* bus port: port + 10000; node timeout long enough for a loaded CI box */
+			argv[argc++] = "--cluster-enabled";
+			argv[argc++] = "yes";
+			argv[argc++] = "--cluster-config-file";
+			argv[argc++] = "nodes.conf";
+			argv[argc++] = "--cluster-node-timeout";
+			argv[argc++] = "3000";
 		}
 		if (opts->replicaof_port > 0) {
 			snprintf(replicaof, sizeof(replicaof), "127.0.0.1 %d",

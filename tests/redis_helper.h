@@ -34,6 +34,7 @@ struct redis_helper_options {
 	bool unix_socket;		/* also listen on dir/redis.sock */
 	const char *password;		/* requirepass */
 	int replicaof_port;		/* > 0: replica of 127.0.0.1:replicaof_port */
+	bool cluster;			/* cluster-enabled, nodes.conf in its directory */
 	/* sentinel: monitor master_name at 127.0.0.1:monitor_port, quorum 1 */
 	const char *sentinel_master;
 	int monitor_port;

@@ -145,6 +145,7 @@ const struct setting config_settings[] = {
 	I("store.redis.db", redis_db, 0, 0, 65535),
 	SL("store.redis.sentinel_servers", redis_sentinel_servers, ""),
 	S("store.redis.sentinel_dataset", redis_sentinel_dataset, ""),
+	SL("store.redis.cluster", redis_cluster, ""),
 	I("store.redis.connect_timeout_ms", redis_connect_timeout_ms,
 	  CONFIG_REDIS_TIMEOUT_MS_DEFAULT, 10, 25000),
 	I("store.redis.command_timeout_ms", redis_command_timeout_ms,

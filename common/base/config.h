@@ -162,6 +162,8 @@ struct config {
 	char *redis_sentinel_servers[CONFIG_LIST_MAX];	/* "host:port" */
 	int n_redis_sentinel_servers;
 	char *redis_sentinel_dataset;
+	char *redis_cluster[CONFIG_LIST_MAX];	/* "host:port" seed nodes of a Redis Cluster */
+	int n_redis_cluster;
 	int redis_connect_timeout_ms;
 	int redis_command_timeout_ms;
 	int redis_wait_replicas;		/* > 0: WAIT for so many replicas after each script */

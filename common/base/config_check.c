@@ -155,6 +155,31 @@ void config_check(struct config_loader *ld, struct config *c)
 						  "entry \"%s\" must be host:port",
 						  c->redis_sentinel_servers[i]);
 		}
+		for (int i = 0; i < c->n_redis_cluster; i++) {
+			struct hostport hp;
+
+			if (hostport_parse(c->redis_cluster[i], &hp, &err) < 0)
+				config_problem_at(ld, "store.redis.cluster",
+						  "entry \"%s\" must be host:port",
+						  c->redis_cluster[i]);
+		}
+		if (c->n_redis_cluster > 0) {
+			/* the seeds replace every other way of naming the server */
+			if (c->n_redis_sentinel_servers > 0)
+				config_problem_at(ld, "store.redis.cluster",
+						  "cannot be used with store.redis.sentinel_servers");
+			if (c->redis_socket[0] != '\0')
+				config_problem_at(ld, "store.redis.cluster",
+						  "cannot be used with store.redis.socket");
+			if (strcmp(c->redis_server, CONFIG_REDIS_SERVER_DEFAULT) != 0 ||
+			    c->redis_port != CONFIG_REDIS_PORT_DEFAULT)
+				config_problem_at(ld, "store.redis.cluster",
+						  "cannot be used with store.redis.server or port");
+			if (c->redis_db != 0)
+				config_problem_at(ld, "store.redis.db",
+						  "must be 0 with store.redis.cluster (a cluster has "
+						  "one database)");
+		}
 		if (c->redis_connect_timeout_ms + c->redis_command_timeout_ms >
 		    c->quota_on_error_deadline_ms)
 			config_problem_at(ld, "store.redis.command_timeout_ms",

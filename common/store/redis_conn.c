@@ -53,6 +53,14 @@
  *	chapps-api; once seen ignored it is assumed to stay so), it is
  *	blocked in the calling thread around each command and a pending one
  *	is consumed.
+ *
+ *	Cluster.  With store.redis.cluster, redis_pool_open() hands the
+ *	settings to redis_cluster.c, and redis_pool_exec and
+ *	redis_pool_pipeline go through it: it keeps one pool of this file per
+ *	node (redis_pool_node), and runs each command on the right node with
+ *	redis_pool_node_exec, which returns MOVED, ASK, TRYAGAIN and
+ *	CLUSTERDOWN answers to it instead of failing, and sends ASKING first
+ *	when asked to.
  * DIAGNOSTICS
  *	Failures return NULL (or -1 from redis_pool_open) with *error_r
  *	pointing to a thread-local buffer that names the server and the
@@ -79,6 +87,7 @@
 #include "base/hostport.h"
 #include "base/metrics.h"
 #include "base/xalloc.h"
+#include "store/redis_cluster.h"
 #include "store/redis_conn.h"
 
 #define REDIS_ADDR_MAX 300
@@ -117,6 +126,8 @@ struct redis_pool {
 	int connect_timeout_ms;
 	int command_timeout_ms;
 	int wait_replicas;		/* > 0: WAIT for so many replicas after each script */
+	bool node;			/* a cluster node's pool: cluster answers go back raw */
+	struct redis_cluster *cluster;	/* store.redis.cluster: every call is routed by it */
 };
 
 /* One public call: its deadline on the monotonic clock. */
@@ -125,7 +136,8 @@ struct redis_call {
 	int64_t deadline_ms;
 };
 
-enum redis_reply_kind { REPLY_OK, REPLY_NOSCRIPT, REPLY_FAILOVER, REPLY_OTHER_ERROR };
+enum redis_reply_kind { REPLY_OK, REPLY_NOSCRIPT, REPLY_FAILOVER, REPLY_CLUSTER,
+		       REPLY_OTHER_ERROR };
 
 static __thread char redis_errbuf[REDIS_ERROR_MAX];
 
@@ -139,8 +151,7 @@ const char *redis_error(const char *fmt, ...)
 	return redis_errbuf;
 }
 
-/* mono_ms - the monotonic clock in milliseconds */
-static int64_t mono_ms(void)
+int64_t redis_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -152,13 +163,13 @@ static int64_t mono_ms(void)
 static void call_init(struct redis_call *call, struct redis_pool *rp)
 {
 	call->rp = rp;
-	call->deadline_ms = mono_ms() + rp->connect_timeout_ms + rp->command_timeout_ms;
+	call->deadline_ms = redis_mono_ms() + rp->connect_timeout_ms + rp->command_timeout_ms;
 }
 
 /* call_budget - min(step_ms, time left), or 0 when the deadline has passed */
 static int call_budget(const struct redis_call *call, int step_ms)
 {
-	int64_t left = call->deadline_ms - mono_ms();
+	int64_t left = call->deadline_ms - redis_mono_ms();
 
 	if (left <= 0)
 		return 0;
@@ -379,6 +390,9 @@ static enum redis_reply_kind reply_kind(const redisReply *reply)
 	if (strncmp(reply->str, "READONLY", 8) == 0 || strncmp(reply->str, "LOADING", 7) == 0 ||
 	    strncmp(reply->str, "MASTERDOWN", 10) == 0 || strstr(reply->str, "-READONLY") != NULL)
 		return REPLY_FAILOVER;
+	if (strncmp(reply->str, "MOVED ", 6) == 0 || strncmp(reply->str, "ASK ", 4) == 0 ||
+	    strncmp(reply->str, "TRYAGAIN", 8) == 0 || strncmp(reply->str, "CLUSTERDOWN", 11) == 0)
+		return REPLY_CLUSTER;
 	return REPLY_OTHER_ERROR;
 }
 
@@ -720,10 +734,43 @@ static int script_load(struct redis_pool *rp, struct redis_conn *conn,
 	return 0;
 }
 
-redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const char **argv,
-			    size_t *lens, const char **error_r)
+/*
+ * conn_asking - ASKING then the command, in one round trip (a cluster's
+ * ASK redirection: the command runs on the importing node once); the
+ * command's reply, or NULL on an I/O error or a refused ASKING
+ */
+static redisReply *conn_asking(struct redis_conn *conn, const struct redis_call *call, int argc,
+			       const char **argv, const size_t *lens, const char **error_r)
 {
-	struct redis_call call;
+	const char *aargv[] = { "ASKING" };
+	const size_t alens[] = { 6 };
+	const char *const *argvs[2] = { aargv, argv };
+	const size_t *lenss[2] = { alens, lens };
+	int argcs[2] = { 1, argc };
+	redisReply *replies[2];
+
+	if (conn_pipeline(conn, call, 2, argcs, argvs, lenss, replies, error_r) < 0)
+		return NULL;
+	if (replies[0]->type == REDIS_REPLY_ERROR) {
+		*error_r = redis_error("redis %s: ASKING: %s", conn->addr, replies[0]->str);
+		freeReplyObject(replies[0]);
+		freeReplyObject(replies[1]);
+		return NULL;
+	}
+	freeReplyObject(replies[0]);
+	return replies[1];
+}
+
+/*
+ * pool_exec - redis_pool_exec on one pool within call's deadline; with
+ * asking, each command is preceded by ASKING.  A node's pool (rp->node)
+ * hands a cluster answer (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) back as it
+ * is, for redis_cluster.c to follow.
+ */
+static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int script,
+			     bool asking, int argc, const char **argv, size_t *lens,
+			     const char **error_r)
+{
 	struct redis_conn *conn;
 	redisReply *reply;
 	bool noscript_retried = false, failover_retried = false;
@@ -733,9 +780,8 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 		*error_r = "redis: no such script";
 		return NULL;
 	}
-	call_init(&call, rp);
 	for (;;) {
-		conn = pool_take(rp, &call, error_r);
+		conn = pool_take(rp, call, error_r);
 		if (conn == NULL) {
 			/* Nothing pooled is worth keeping if a new connection fails. */
 			pool_lose(rp);
@@ -746,7 +792,7 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 			memcpy(sha, rp->sha[script], sizeof(sha));
 			pthread_mutex_unlock(&rp->lock);
 			if (sha[0] == '\0') {
-				int r = script_load(rp, conn, &call, script, sha, error_r);
+				int r = script_load(rp, conn, call, script, sha, error_r);
 
 				if (r == -1) {
 					conn_free(&conn);
@@ -761,10 +807,12 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 			argv[1] = sha;
 			lens[1] = 40;
 		}
-		if (script != REDIS_SCRIPT_NONE && rp->wait_replicas > 0)
-			reply = conn_script_wait(conn, &call, argc, argv, lens, error_r);
+		if (asking)
+			reply = conn_asking(conn, call, argc, argv, lens, error_r);
+		else if (script != REDIS_SCRIPT_NONE && rp->wait_replicas > 0)
+			reply = conn_script_wait(conn, call, argc, argv, lens, error_r);
 		else
-			reply = conn_command(conn, &call, argc, argv, lens, error_r);
+			reply = conn_command(conn, call, argc, argv, lens, error_r);
 		if (reply == NULL && *error_r == wait_short) {
 			/* The script ran and the connection is sound: only the replicas lag. */
 			pool_give(rp, &conn);
@@ -794,7 +842,7 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 			break;
 		case REPLY_FAILOVER:
 			if (rp->n_sentinels > 0 && !failover_retried &&
-			    call_budget(&call, 1) > 0) {
+			    call_budget(call, 1) > 0) {
 				failover_retried = true;
 				freeReplyObject(reply);
 				conn_free(&conn);
@@ -807,6 +855,13 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 			conn_free(&conn);
 			pool_lose(rp);
 			return NULL;
+		case REPLY_CLUSTER:
+			if (rp->node) {
+				/* not executed: redis_cluster.c follows it */
+				pool_give(rp, &conn);
+				return reply;
+			}
+			break;
 		case REPLY_OTHER_ERROR:
 			break;
 		}
@@ -817,44 +872,134 @@ redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const c
 		return NULL;
 	}
 }
-int redis_pool_pipeline(struct redis_pool *rp, size_t n, const int *argcs,
-			const char *const *const *argvs, const size_t *const *lenss,
-			redisReply **replies, const char **error_r)
+
+redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const char **argv,
+			    size_t *lens, const char **error_r)
 {
 	struct redis_call call;
+
+	if (rp->cluster != NULL)
+		return redis_cluster_exec(rp->cluster, script, argc, argv, lens, error_r);
+	call_init(&call, rp);
+	return pool_exec(rp, &call, script, false, argc, argv, lens, error_r);
+}
+
+redisReply *redis_pool_node_exec(struct redis_pool *node, int64_t deadline_ms, int script,
+				 bool asking, int argc, const char **argv, size_t *lens,
+				 const char **error_r)
+{
+	struct redis_call call = { node, deadline_ms };
+
+	return pool_exec(node, &call, script, asking, argc, argv, lens, error_r);
+}
+
+/*
+ * pool_pipeline - redis_pool_pipeline on one pool within call's deadline;
+ * -2 (replies freed, *error_r set) when a node's pool got a cluster answer
+ */
+static int pool_pipeline(struct redis_pool *rp, struct redis_call *call, size_t n,
+			 const int *argcs, const char *const *const *argvs,
+			 const size_t *const *lenss, redisReply **replies, const char **error_r)
+{
 	struct redis_conn *conn;
 	size_t i;
+	int ret = -1;
 
-	call_init(&call, rp);
-	conn = pool_take(rp, &call, error_r);
+	conn = pool_take(rp, call, error_r);
 	if (conn == NULL) {
 		pool_lose(rp);
 		return -1;
 	}
-	if (conn_pipeline(conn, &call, n, argcs, argvs, lenss, replies, error_r) < 0) {
+	if (conn_pipeline(conn, call, n, argcs, argvs, lenss, replies, error_r) < 0) {
 		conn_free(&conn);
 		pool_lose(rp);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		if (reply_kind(replies[i]) == REPLY_OK)
+		enum redis_reply_kind kind = reply_kind(replies[i]);
+
+		if (kind == REPLY_OK)
 			continue;
 		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lenss[i][0],
 				       argvs[i][0], replies[i]->str);
-		if (reply_kind(replies[i]) == REPLY_FAILOVER) {
+		if (kind == REPLY_FAILOVER) {
 			conn_free(&conn);
 			pool_lose(rp);
 		} else {
+			if (kind == REPLY_CLUSTER && rp->node)
+				ret = -2;
 			pool_give(rp, &conn);
 		}
 		for (i = 0; i < n; i++) {
 			freeReplyObject(replies[i]);
 			replies[i] = NULL;
 		}
-		return -1;
+		return ret;
 	}
 	pool_give(rp, &conn);
 	return 0;
+}
+
+int redis_pool_pipeline(struct redis_pool *rp, size_t n, const int *argcs,
+			const char *const *const *argvs, const size_t *const *lenss,
+			redisReply **replies, const char **error_r)
+{
+	struct redis_call call;
+
+	if (rp->cluster != NULL)
+		return redis_cluster_pipeline(rp->cluster, n, argcs, argvs, lenss, replies,
+					      error_r);
+	call_init(&call, rp);
+	return pool_pipeline(rp, &call, n, argcs, argvs, lenss, replies, error_r);
+}
+
+int redis_pool_node_pipeline(struct redis_pool *node, int64_t deadline_ms, size_t n,
+			     const int *argcs, const char *const *const *argvs,
+			     const size_t *const *lenss, redisReply **replies,
+			     const char **error_r)
+{
+	struct redis_call call = { node, deadline_ms };
+
+	return pool_pipeline(node, &call, n, argcs, argvs, lenss, replies, error_r);
+}
+
+size_t redis_pool_masters(struct redis_pool *rp, const char **error_r)
+{
+	if (rp->cluster != NULL)
+		return redis_cluster_masters(rp->cluster, error_r);
+	return 1;
+}
+
+redisReply *redis_pool_exec_master(struct redis_pool *rp, size_t i, int argc, const char **argv,
+				   size_t *lens, const char **error_r)
+{
+	if (rp->cluster != NULL)
+		return redis_cluster_exec_master(rp->cluster, i, argc, argv, lens, error_r);
+	return redis_pool_exec(rp, REDIS_SCRIPT_NONE, argc, argv, lens, error_r);
+}
+
+int64_t redis_pool_deadline(const struct redis_pool *rp)
+{
+	return redis_mono_ms() + rp->connect_timeout_ms + rp->command_timeout_ms;
+}
+
+struct redis_pool *redis_pool_node(const struct redis_pool *owner, const char *host, int port)
+{
+	struct redis_pool *rp = xcalloc(1, sizeof(*rp));
+
+	pthread_mutex_init(&rp->lock, NULL);
+	rp->scripts = owner->scripts;
+	rp->n_scripts = owner->n_scripts;
+	rp->pool_size = owner->pool_size;
+	rp->host = xstrdup(host);
+	rp->port = port;
+	rp->username = owner->username != NULL ? xstrdup(owner->username) : NULL;
+	rp->password = owner->password != NULL ? xstrdup(owner->password) : NULL;
+	rp->connect_timeout_ms = owner->connect_timeout_ms;
+	rp->command_timeout_ms = owner->command_timeout_ms;
+	rp->wait_replicas = owner->wait_replicas;
+	rp->node = true;
+	return rp;
 }
 
 /* nonempty_dup - a copy of s, or NULL when s is NULL or "" */
@@ -870,6 +1015,7 @@ void redis_pool_close(struct redis_pool **pool)
 	if (rp == NULL)
 		return;
 	*pool = NULL;
+	redis_cluster_close(&rp->cluster);
 	pool_retire(rp);
 	pthread_mutex_destroy(&rp->lock);
 	XFREE(rp->host);
@@ -940,6 +1086,16 @@ int redis_pool_open(const struct config *config, const struct redis_script *scri
 		*error_r = redis_error("redis: db %d is negative", rp->db);
 		redis_pool_close(&rp);
 		return -1;
+	}
+
+	if (config->n_redis_cluster > 0) {
+		/* the cluster's seeds: its own pools connect, and load the scripts */
+		if (redis_cluster_open(rp, config, &rp->cluster, error_r) < 0) {
+			redis_pool_close(&rp);
+			return -1;
+		}
+		*pool_r = rp;
+		return 0;
 	}
 
 	/* Connect once now, so that a wrong address, password or db shows at start-up. */

@@ -17,7 +17,9 @@
 #ifndef CHAPPS_REDIS_CONN_H
 #define CHAPPS_REDIS_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hiredis/hiredis.h>
 
@@ -69,6 +71,55 @@ redisReply *redis_pool_exec(struct redis_pool *pool, int script, int argc, const
 int redis_pool_pipeline(struct redis_pool *pool, size_t n, const int *argcs,
 			const char *const *const *argvs, const size_t *const *lenss,
 			redisReply **replies, const char **error_r);
+
+/*
+ * redis_pool_masters - how many servers a SCAN of every key must visit:
+ * 1, or with store.redis.cluster the masters of the current slot map
+ * (0 with *error_r when there is no map).
+ */
+size_t redis_pool_masters(struct redis_pool *pool, const char **error_r);
+
+/*
+ * redis_pool_exec_master - run the plain command argv (SCAN: no key) on
+ * the i-th of redis_pool_masters' servers; redis_pool_exec's contract.
+ */
+redisReply *redis_pool_exec_master(struct redis_pool *pool, size_t i, int argc, const char **argv,
+				   size_t *lens, const char **error_r);
+
+/* ---- for redis_cluster.c: one node's pool ---- */
+
+/* redis_mono_ms - the monotonic clock in milliseconds. */
+int64_t redis_mono_ms(void);
+
+/* redis_pool_deadline - the deadline of a call starting now (connect + command timeout). */
+int64_t redis_pool_deadline(const struct redis_pool *pool);
+
+/*
+ * redis_pool_node - a pool for one cluster node at host:port with the
+ * settings (scripts, AUTH, timeouts, size) of owner; connects lazily.
+ * Closed with redis_pool_close.
+ */
+struct redis_pool *redis_pool_node(const struct redis_pool *owner, const char *host, int port);
+
+/*
+ * redis_pool_node_exec - redis_pool_exec on a node's pool within
+ * deadline_ms (redis_mono_ms clock), preceded by ASKING when asking; a
+ * cluster answer (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) is returned as the
+ * error reply it is (the command did not run).
+ */
+redisReply *redis_pool_node_exec(struct redis_pool *node, int64_t deadline_ms, int script,
+				 bool asking, int argc, const char **argv, size_t *lens,
+				 const char **error_r);
+
+/*
+ * redis_pool_node_pipeline - redis_pool_pipeline on a node's pool within
+ * deadline_ms; -2 (no reply kept, *error_r set) when a reply was a
+ * cluster answer.
+ */
+int redis_pool_node_pipeline(struct redis_pool *node, int64_t deadline_ms, size_t n,
+			     const int *argcs, const char *const *const *argvs,
+			     const size_t *const *lenss, redisReply **replies,
+			     const char **error_r);
 
 /*
  * redis_error - printf into this thread's error buffer (shared with the

@@ -1,10 +1,11 @@
 /*
  * NAME
- *	store_redis - the Redis engine of the store (hiredis 0.14, Sentinel)
+ *	store_redis - the Redis engine of the store (hiredis 0.14, Sentinel, Cluster)
  * SUMMARY
  *	store_redis_open() builds a struct store whose ops talk to one Redis
  *	master, given directly (redis.server/port or redis.socket) or found
- *	through Sentinel (redis.sentinel_servers + redis.sentinel_dataset).
+ *	through Sentinel (redis.sentinel_servers + redis.sentinel_dataset),
+ *	or to a Redis Cluster (redis.cluster: seed nodes).
  * DESCRIPTION
  *	This file builds the commands and reads the replies; the connections
  *	(pool, Sentinel discovery, deadlines, EVALSHA with SCRIPT LOAD again
@@ -13,6 +14,24 @@
  *	redis/lock.lua, embedded at build time
  *	(store.am generates redis_scripts.c from them in the build directory).
  *	Every key is one prefix + the caller's raw bytes (redis_key).
+ *
+ *	Redis Cluster.  With store.redis.cluster, redis_conn.c routes each
+ *	call by the slot of its (first) key (redis_cluster.c), and every key
+ *	carries a hash tag after its prefix, "{tag}", so that each call's keys
+ *	share one slot (redis_tkey; without the cluster no tag: today's key
+ *	names, so a single Redis keeps its state).  A user's quota, limit and
+ *	lock keys are tagged with the user's domain (after the last '@',
+ *	lowercased), and a domain pool's ("\0pool:" + domain) with its domain,
+ *	so a user's limits and the pool reserved in one script call are in one
+ *	slot; a name without a domain is its own tag (it has no pool).  A
+ *	limits call over owners of several tags (the store's contract allows
+ *	it, the policy never makes one) runs one script call per tag
+ *	(limits_run).  A cache key made by
+ *	store_key is tagged like the user that is its first part (the SDA entry
+ *	and the user's lock: one slot, one round trip in store_mail_lookup);
+ *	a greylisting tuple and its client's tally are tagged with the client
+ *	(their first part), other keys of theirs with "g".  The events list is
+ *	one key.  The SCANs of the operator commands visit every master.
  *
  *	Quota.  Each decision (reserve, commit, release, usage, reset) is one
  *	call of the quota script, so it runs atomically on the server and any
@@ -55,7 +74,7 @@
  *	the window holds, and gives every key a TTL longer than what it
  *	holds.  store_limits_top SCANs "chapps:l:<id>:*" (or "chapps:q:*")
  *	and asks the script for each key's usage.  Redis Cluster: a domain
- *	pool's keys hash to another slot than its user's (see limits.lua).
+ *	pool's keys and its users' share the domain's tag (above).
  *	A limit travels as one argument (limit_arg, written without stdio):
  *	each argument costs hiredis a formatting step and the server a
  *	conversion, and with 13 a limit those were most of the milter's cost
@@ -113,6 +132,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "base/config.h"
 #include "base/xalloc.h"
 #include "store/greylist_record.h"
 #include "store/limit_record.h"
@@ -140,6 +160,7 @@ enum redis_script_id { REDIS_SCRIPT_QUOTA, REDIS_SCRIPT_GREYLIST, REDIS_SCRIPT_L
 struct store_redis {
 	struct store store;		/* first: store.c sees only this */
 	struct redis_pool *pool;
+	bool cluster;			/* store.redis.cluster: keys carry hash tags */
 	struct redis_script scripts[REDIS_SCRIPTS];
 };
 
@@ -164,6 +185,172 @@ static char *redis_key(const char *prefix, const void *data, size_t data_len, si
 		memcpy(k + plen, data, data_len);
 	*len_r = plen + data_len;
 	return k;
+}
+
+#define REDIS_ERROR_COPY 512	/* an error kept across a clean-up call */
+#define REDIS_TAG_MAX 64	/* a hash tag's bytes, at most (longer: cut, it only places keys) */
+#define REDIS_POOL_OWNER "\0pool:"	/* a domain pool's owner (store.h, policy/limits.h) */
+#define REDIS_POOL_OWNER_LEN 6
+
+/* A key's hash tag in cluster mode; len 0: none (single Redis: today's key names). */
+struct redis_tag {
+	char buf[REDIS_TAG_MAX];
+	size_t len;
+};
+
+/*
+ * tag_bytes - data (len bytes) as a tag: ASCII letters lowercased, '{'
+ * and '}' replaced by '_' (a tag must not end early), cut to
+ * REDIS_TAG_MAX bytes, "_" when empty.  A tag only decides the slot:
+ * the whole name follows it in the key, so two names with one tag stay
+ * two keys.
+ */
+static void tag_bytes(const char *data, size_t len, struct redis_tag *t)
+{
+	size_t i;
+
+	if (len > REDIS_TAG_MAX)
+		len = REDIS_TAG_MAX;
+	for (i = 0; i < len; i++) {
+		char c = data[i];
+
+		t->buf[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a')
+			    : c == '{' || c == '}' ? '_' : c;
+	}
+	t->len = len;
+	if (len == 0) {
+		t->buf[0] = '_';
+		t->len = 1;
+	}
+}
+
+/*
+ * tag_user - a user's tag: the domain after the last '@' (every user of a
+ * domain in one slot, with the domain's pool), else the whole name (a
+ * name without a domain has no pool); nothing outside cluster mode
+ */
+static void tag_user(const struct store_redis *rs, const void *user, size_t len,
+		     struct redis_tag *t)
+{
+	const char *u = user, *at = len > 0 ? memrchr(u, '@', len) : NULL;
+
+	t->len = 0;
+	if (!rs->cluster)
+		return;
+	if (at != NULL && (size_t)(at - u) + 1 < len)
+		tag_bytes(at + 1, len - (size_t)(at - u) - 1, t);
+	else
+		tag_bytes(u, len, t);
+}
+
+/* tag_owner - a limit owner's tag: a domain pool's is its domain, a user's tag_user */
+static void tag_owner(const struct store_redis *rs, const char *owner, size_t len,
+		      struct redis_tag *t)
+{
+	t->len = 0;
+	if (!rs->cluster)
+		return;
+	if (len > REDIS_POOL_OWNER_LEN &&
+	    memcmp(owner, REDIS_POOL_OWNER, REDIS_POOL_OWNER_LEN) == 0)
+		tag_bytes(owner + REDIS_POOL_OWNER_LEN, len - REDIS_POOL_OWNER_LEN, t);
+	else
+		tag_user(rs, owner, len, t);
+}
+
+/*
+ * tag_keyed - the tag of a store_key key, from its first part: with
+ * fallback NULL (the cache) tag_user of it (the user of an SDA entry, so
+ * it shares the slot of the user's lock), else the part itself (the
+ * client of a greylisting tuple and of its tally, so the two share one);
+ * a key of another form gets the fixed tag fallback, or none (the cache)
+ */
+static void tag_keyed(const struct store_redis *rs, const void *key, size_t len,
+		      const char *fallback, struct redis_tag *t)
+{
+	const unsigned char *k = key;
+	const unsigned char *nul = len > 0 ? memchr(k, 0, len < 32 ? len : 32) : NULL;
+
+	t->len = 0;
+	if (!rs->cluster)
+		return;
+	if (nul != NULL && (size_t)(nul - k) + 5 <= len) {
+		size_t at = (size_t)(nul - k) + 1;
+		uint32_t plen = (uint32_t)k[at] << 24 | (uint32_t)k[at + 1] << 16 |
+				(uint32_t)k[at + 2] << 8 | k[at + 3];
+
+		if (plen > 0 && plen <= len - at - 4) {
+			if (fallback == NULL)
+				tag_user(rs, k + at + 4, plen, t);
+			else
+				tag_bytes((const char *)k + at + 4, plen, t);
+			return;
+		}
+	}
+	if (fallback != NULL)
+		tag_bytes(fallback, strlen(fallback), t);
+}
+
+/* redis_tkey - prefix + "{" tag "}" (when t has one) + the caller's raw bytes, as redis_key */
+static char *redis_tkey(const char *prefix, const struct redis_tag *t, const void *data,
+			size_t data_len, size_t *len_r)
+{
+	size_t plen = strlen(prefix), tlen = t->len > 0 ? t->len + 2 : 0;
+	char *k = xmalloc(plen + tlen + data_len);
+
+	memcpy(k, prefix, plen);
+	if (tlen > 0) {
+		k[plen] = '{';
+		memcpy(k + plen + 1, t->buf, t->len);
+		k[plen + tlen - 1] = '}';
+	}
+	if (data_len > 0)
+		memcpy(k + plen + tlen, data, data_len);
+	*len_r = plen + tlen + data_len;
+	return k;
+}
+
+/*
+ * untag - the name in a key read back by SCAN (after its prefix of plen
+ * bytes): in cluster mode past the "{tag}"; sets *len_r
+ */
+static const char *untag(const struct store_redis *rs, const char *key, size_t len, size_t plen,
+			 size_t *len_r)
+{
+	const char *p = key + plen, *close;
+
+	if (rs->cluster && len > plen && *p == '{' &&
+	    (close = memchr(p, '}', len - plen)) != NULL)
+		p = close + 1;
+	*len_r = len - (size_t)(p - key);
+	return p;
+}
+
+/* cache_key - "chapps:c:" (+ tag_keyed) + the cache key */
+static char *cache_key(const struct store *store, const void *key, size_t len, size_t *len_r)
+{
+	struct redis_tag t;
+
+	tag_keyed((const struct store_redis *)store, key, len, NULL, &t);
+	return redis_tkey(REDIS_CACHE_PREFIX, &t, key, len, len_r);
+}
+
+/* grey_key - a greylisting key: prefix (+ tag_keyed, fixed tag "g") + the caller's key */
+static char *grey_key(const struct store *store, const char *prefix, const void *key, size_t len,
+		      size_t *len_r)
+{
+	struct redis_tag t;
+
+	tag_keyed((const struct store_redis *)store, key, len, "g", &t);
+	return redis_tkey(prefix, &t, key, len, len_r);
+}
+
+/* lock_key - "chapps:k:" (+ tag_user) + the user name */
+static char *lock_key(const struct store *store, const char *user, size_t len, size_t *len_r)
+{
+	struct redis_tag t;
+
+	tag_user((const struct store_redis *)store, user, len, &t);
+	return redis_tkey(REDIS_LOCK_PREFIX, &t, user, len, len_r);
 }
 
 /* resid_field - "r" + resid into field (size 1 + STORE_RESID_MAX + 1); returns its length */
@@ -233,6 +420,7 @@ static int quota_run(struct store *store, enum quota_op op, const char *user, si
 	struct redis_pool *pool = ((struct store_redis *)store)->pool;
 	char num[10][24], field[STORE_RESID_MAX + 2];
 	const char *argv[QUOTA_ARGC];
+	struct redis_tag tag;
 	size_t lens[QUOTA_ARGC];
 	redisReply *reply;
 	uint32_t maxbuckets;
@@ -259,7 +447,8 @@ static int quota_run(struct store *store, enum quota_op op, const char *user, si
 	snprintf(num[8], sizeof(num[8]), "%lld", (long long)floordiv(now, params->resolution));
 	snprintf(num[9], sizeof(num[9]), "%u", maxbuckets);
 
-	key = redis_key(REDIS_QUOTA_PREFIX, user, user_len, &lens[3]);
+	tag_user((struct store_redis *)store, user, user_len, &tag);
+	key = redis_tkey(REDIS_QUOTA_PREFIX, &tag, user, user_len, &lens[3]);
 	argv[0] = "EVALSHA";
 	argv[1] = "";	/* the SHA1, filled in by redis_pool_exec */
 	argv[2] = "1";
@@ -390,7 +579,7 @@ static int redis_cache_get(struct store *store, const void *key, size_t key_len,
 	char *k;
 	int ret;
 
-	k = redis_key(REDIS_CACHE_PREFIX, key, key_len, &lens[1]);
+	k = cache_key(store, key, key_len, &lens[1]);
 	argv[1] = k;
 	reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 2, argv, lens, error_r);
 	XFREE(k);
@@ -429,7 +618,7 @@ static int redis_cache_set(struct store *store, const void *key, size_t key_len,
 	lens[2] = 8 + val_len;
 	lens[4] = (size_t)snprintf(ex, sizeof(ex), "%llu",
 				   (unsigned long long)ttl + REDIS_EXPIRE_SLACK);
-	k = redis_key(REDIS_CACHE_PREFIX, key, key_len, &lens[1]);
+	k = cache_key(store, key, key_len, &lens[1]);
 	argv[1] = k;
 	reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 5, argv, lens, error_r);
 	XFREE(k);
@@ -449,7 +638,7 @@ static int redis_cache_del(struct store *store, const void *key, size_t key_len,
 	redisReply *reply;
 	char *k;
 
-	k = redis_key(REDIS_CACHE_PREFIX, key, key_len, &lens[1]);
+	k = cache_key(store, key, key_len, &lens[1]);
 	argv[1] = k;
 	reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 2, argv, lens, error_r);
 	XFREE(k);
@@ -505,10 +694,10 @@ static int grey_run(struct store *store, enum grey_op op, const void *tuple, siz
 	lens[argc++] = 0;
 	argv[argc] = nkeys == 2 ? "2" : "1";
 	lens[argc++] = 1;
-	ck = redis_key(REDIS_GREY_TALLY_PREFIX, client, client_len, &lens[argc]);
+	ck = grey_key(store, REDIS_GREY_TALLY_PREFIX, client, client_len, &lens[argc]);
 	argv[argc++] = ck;
 	if (nkeys == 2) {
-		tk = redis_key(REDIS_GREY_TUPLE_PREFIX, tuple, tuple_len, &lens[argc]);
+		tk = grey_key(store, REDIS_GREY_TUPLE_PREFIX, tuple, tuple_len, &lens[argc]);
 		argv[argc++] = tk;
 	}
 	argv[argc] = grey_op_names[op];
@@ -583,7 +772,7 @@ static int redis_greylist_peek(struct store *store, const void *tuple, size_t tu
 	char *tk;
 	int ret = STORE_OK;
 
-	tk = redis_key(REDIS_GREY_TUPLE_PREFIX, tuple, tuple_len, &lens[1]);
+	tk = grey_key(store, REDIS_GREY_TUPLE_PREFIX, tuple, tuple_len, &lens[1]);
 	argv[1] = tk;
 	reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 5, argv, lens, error_r);
 	XFREE(tk);
@@ -620,7 +809,7 @@ static int redis_greylist_peek(struct store *store, const void *tuple, size_t tu
 
 #define LIMITS_ARG_MAX 256	/* one limit's packed argument, at most (13 numbers) */
 #define LIMITS_OWNER_BYTES 320	/* owners up to this many bytes: keys built in place */
-#define LIMITS_KEY_MAX (40 + LIMITS_OWNER_BYTES)
+#define LIMITS_KEY_MAX (40 + REDIS_TAG_MAX + 2 + LIMITS_OWNER_BYTES)
 #define LIMITS_ARGC (3 + 2 * STORE_LIMITS_MAX + 6 + STORE_LIMITS_MAX)
 #define LIMITS_TOO_MANY 2	/* script status: a new reservation over the cap */
 #define LIMITS_TOO_MANY_RCPT 3	/* script status: too many hashes in a reservation */
@@ -636,15 +825,18 @@ static const char *const limits_op_names[] = { "reserve", "commit", "release", "
  * quota hash "chapps:q:" + owner) or, with set, its address set
  * ("chapps:lh:<id>:" + owner); built by redis_key like every key
  */
-static char *limit_key(const struct store_limit *l, bool set, size_t *len_r)
+static char *limit_key(const struct store_redis *rs, const struct store_limit *l, bool set,
+		       size_t *len_r)
 {
 	char prefix[40];
+	struct redis_tag t;
 
+	tag_owner(rs, l->owner, l->owner_len, &t);
 	if (l->id == 0 && !set)
-		return redis_key(REDIS_QUOTA_PREFIX, l->owner, l->owner_len, len_r);
+		return redis_tkey(REDIS_QUOTA_PREFIX, &t, l->owner, l->owner_len, len_r);
 	snprintf(prefix, sizeof(prefix), "%s%" PRIu32 ":",
 		 set ? REDIS_LIMITS_SET_PREFIX : REDIS_LIMITS_PREFIX, l->id);
-	return redis_key(prefix, l->owner, l->owner_len, len_r);
+	return redis_tkey(prefix, &t, l->owner, l->owner_len, len_r);
 }
 
 /* put_u64 - v in decimal at p, then sep unless it is '\0'; returns the end */
@@ -779,9 +971,11 @@ static int limits_parse(const redisReply *reply, enum limits_op op, size_t n,
  * to LIMITS_OWNER_BYTES; a longer one takes limit_key's heap copy, set in
  * *heap_r); returns the key
  */
-static const char *limits_key_into(char *buf, const struct store_limit *l, bool set,
-				   size_t *len_r, char **heap_r)
+static const char *limits_key_into(const struct store_redis *rs, char *buf,
+				   const struct store_limit *l, bool set, size_t *len_r,
+				   char **heap_r)
 {
+	struct redis_tag t;
 	const char *prefix = l->id == 0 && !set ? REDIS_QUOTA_PREFIX
 			   : set ? REDIS_LIMITS_SET_PREFIX : REDIS_LIMITS_PREFIX;
 	size_t plen = strlen(prefix);
@@ -789,11 +983,18 @@ static const char *limits_key_into(char *buf, const struct store_limit *l, bool 
 
 	*heap_r = NULL;
 	if (l->owner_len > LIMITS_OWNER_BYTES)
-		return *heap_r = limit_key(l, set, len_r);
+		return *heap_r = limit_key(rs, l, set, len_r);
 	memcpy(buf, prefix, plen);
 	p = buf + plen;
 	if (l->id != 0 || set)
 		p = put_u64(p, l->id, ':');
+	tag_owner(rs, l->owner, l->owner_len, &t);
+	if (t.len > 0) {
+		*p++ = '{';
+		memcpy(p, t.buf, t.len);
+		p += t.len;
+		*p++ = '}';
+	}
 	memcpy(p, l->owner, l->owner_len);
 	*len_r = (size_t)(p - buf) + l->owner_len;
 	return buf;
@@ -805,12 +1006,13 @@ static const char *limits_key_into(char *buf, const struct store_limit *l, bool 
  * (distinct; every limit for reset, which drops a set left by a former
  * distinct definition): each key costs the server a conversion
  */
-static int limits_run(struct store *store, enum limits_op op, const char *resid,
+static int limits_run_one(struct store *store, enum limits_op op, const char *resid,
 		      const struct store_limit *limits, const struct store_limit_ask *asks,
 		      const uint64_t *final, size_t n, int64_t now, size_t *refused_r,
 		      struct store_limit_state *states, const char **error_r)
 {
-	struct redis_pool *pool = ((struct store_redis *)store)->pool;
+	const struct store_redis *rs = (const struct store_redis *)store;
+	struct redis_pool *pool = rs->pool;
 	char field[STORE_RESID_MAX + 2], nkeys[24], head[32];
 	char (*kb)[LIMITS_KEY_MAX], (*ab)[LIMITS_ARG_MAX];
 	const char *argv[LIMITS_ARGC];
@@ -831,11 +1033,11 @@ static int limits_run(struct store *store, enum limits_op op, const char *resid,
 	argc++;
 	for (i = 0; i < n; i++) {
 		heap[2 * i + 1] = NULL;
-		argv[argc] = limits_key_into(kb[2 * i], &limits[i], false, &lens[argc],
+		argv[argc] = limits_key_into(rs, kb[2 * i], &limits[i], false, &lens[argc],
 					     &heap[2 * i]);
 		argc++;
 		if (limits[i].count == STORE_COUNT_DISTINCT || op == LIM_RESET) {
-			argv[argc] = limits_key_into(kb[2 * i + 1], &limits[i], true, &lens[argc],
+			argv[argc] = limits_key_into(rs, kb[2 * i + 1], &limits[i], true, &lens[argc],
 						     &heap[2 * i + 1]);
 			argc++;
 		}
@@ -873,6 +1075,96 @@ static int limits_run(struct store *store, enum limits_op op, const char *resid,
 		*error_r = "too many recipients in one reservation";
 	if (ret == LIMITS_TOO_MANY || ret == LIMITS_TOO_MANY_RCPT)
 		ret = STORE_ERROR;
+	return ret;
+}
+
+/*
+ * limits_run - limits_run_one, or in cluster mode, when the limits' tags
+ * differ (owners of different domains: never a call of the policy, whose
+ * user and pool share the domain's tag, but the store's contract allows
+ * it), one call per tag in the order of the limits: a reserve that a
+ * later group refuses (or fails) releases the earlier groups' reservation,
+ * so no limit ever counts more than it grants (a message racing with it
+ * may be refused by the short-lived reservation: never over-admitted);
+ * the other operations are per limit anyway
+ */
+static int limits_run(struct store *store, enum limits_op op, const char *resid,
+		      const struct store_limit *limits, const struct store_limit_ask *asks,
+		      const uint64_t *final, size_t n, int64_t now, size_t *refused_r,
+		      struct store_limit_state *states, const char **error_r)
+{
+	const struct store_redis *rs = (const struct store_redis *)store;
+	struct redis_tag tags[STORE_LIMITS_MAX], t0;
+	struct store_limit sl[STORE_LIMITS_MAX];
+	struct store_limit_ask sa[STORE_LIMITS_MAX];
+	struct store_limit_state ss[STORE_LIMITS_MAX];
+	uint64_t sf[STORE_LIMITS_MAX];
+	size_t idx[STORE_LIMITS_MAX], i, j, k, m, refused = 0;
+	bool same = true, grouped[STORE_LIMITS_MAX] = { false };
+	bool granted[STORE_LIMITS_MAX] = { false };
+	int ret = STORE_OK;
+
+	if (!rs->cluster || n < 2 || n > STORE_LIMITS_MAX)
+		return limits_run_one(store, op, resid, limits, asks, final, n, now, refused_r,
+				      states, error_r);
+	for (i = 0; i < n; i++) {
+		tag_owner(rs, limits[i].owner, limits[i].owner_len, &tags[i]);
+		if (tags[i].len != tags[0].len ||
+		    memcmp(tags[i].buf, tags[0].buf, tags[0].len) != 0)
+			same = false;
+	}
+	if (same)
+		return limits_run_one(store, op, resid, limits, asks, final, n, now, refused_r,
+				      states, error_r);
+	for (i = 0; i < n && ret == STORE_OK; i++) {
+		if (grouped[i])
+			continue;
+		t0 = tags[i];
+		for (m = 0, j = i; j < n; j++) {
+			if (grouped[j] || tags[j].len != t0.len ||
+			    memcmp(tags[j].buf, t0.buf, t0.len) != 0)
+				continue;
+			grouped[j] = true;
+			idx[m] = j;
+			sl[m] = limits[j];
+			if (asks != NULL)
+				sa[m] = asks[j];
+			if (final != NULL)
+				sf[m] = final[j];
+			m++;
+		}
+		ret = limits_run_one(store, op, resid, sl, asks != NULL ? sa : NULL,
+				     final != NULL ? sf : NULL, m, now, &refused,
+				     states != NULL ? ss : NULL, error_r);
+		for (k = 0; states != NULL && ret != STORE_ERROR && k < m; k++)
+			states[idx[k]] = ss[k];
+		for (k = 0; ret == STORE_OK && k < m; k++)
+			granted[idx[k]] = true;
+		if (ret == STORE_REFUSED && refused_r != NULL)
+			*refused_r = idx[refused < m ? refused : 0];
+	}
+	if (ret != STORE_OK && op == LIM_RESERVE) {
+		/* undo the groups that granted, one release per group */
+		char saved[REDIS_ERROR_COPY];
+
+		snprintf(saved, sizeof(saved), "%s", ret == STORE_ERROR ? *error_r : "");
+		for (i = 0; i < n; i++) {
+			const char *ignored;
+
+			if (!granted[i])
+				continue;
+			for (m = 0, j = i; j < n; j++)
+				if (granted[j] && tags[j].len == tags[i].len &&
+				    memcmp(tags[j].buf, tags[i].buf, tags[i].len) == 0) {
+					granted[j] = false;
+					sl[m++] = limits[j];
+				}
+			limits_run_one(store, LIM_RELEASE, resid, sl, NULL, NULL, m, now, NULL,
+				       NULL, &ignored);
+		}
+		if (ret == STORE_ERROR)
+			*error_r = redis_error("%s", saved);
+	}
 	return ret;
 }
 
@@ -973,47 +1265,55 @@ static int limits_top_one(struct redis_pool *pool, uint32_t id, const char *key,
  * redis_scan - SCAN every key matching pattern (a prefix of plen bytes and
  * "*"), calling each(ctx, key, len) for each key longer than the prefix,
  * until it returns other than STORE_OK (returned) or the scan ends.  what
- * names the caller in errors.  An operator command, never on the decision
- * path.
+ * names the caller in errors.  In cluster mode every master is scanned in
+ * turn (a key lives on one master).  An operator command, never on the
+ * decision path.
  */
 static int redis_scan(struct redis_pool *pool, const char *pattern, size_t plen,
 		      int (*each)(void *ctx, const char *key, size_t len), void *ctx,
 		      const char *what, const char **error_r)
 {
-	char cursor[32] = "0";
+	char cursor[32];
 	const char *argv[6] = { "SCAN", cursor, "MATCH", pattern, "COUNT", LIMITS_SCAN_COUNT };
-	size_t lens[6], i;
+	size_t lens[6], i, m, masters;
 	redisReply *reply;
 	int k, ret = STORE_OK;
 
-	do {
-		for (k = 0; k < 6; k++)
-			lens[k] = strlen(argv[k]);
-		reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 6, argv, lens, error_r);
-		if (reply == NULL)
-			return STORE_ERROR;
-		if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-		    reply->element[0]->type != REDIS_REPLY_STRING ||
-		    reply->element[0]->len >= sizeof(cursor) ||
-		    reply->element[1]->type != REDIS_REPLY_ARRAY) {
-			freeReplyObject(reply);
-			*error_r = redis_error("redis: %s: malformed SCAN reply", what);
-			return STORE_ERROR;
-		}
-		memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
-		cursor[reply->element[0]->len] = '\0';
-		for (i = 0; i < reply->element[1]->elements && ret == STORE_OK; i++) {
-			const redisReply *e = reply->element[1]->element[i];
+	masters = redis_pool_masters(pool, error_r);
+	if (masters == 0)
+		return STORE_ERROR;
+	for (m = 0; m < masters && ret == STORE_OK; m++) {
+		strcpy(cursor, "0");
+		do {
+			for (k = 0; k < 6; k++)
+				lens[k] = strlen(argv[k]);
+			reply = redis_pool_exec_master(pool, m, 6, argv, lens, error_r);
+			if (reply == NULL)
+				return STORE_ERROR;
+			if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+			    reply->element[0]->type != REDIS_REPLY_STRING ||
+			    reply->element[0]->len >= sizeof(cursor) ||
+			    reply->element[1]->type != REDIS_REPLY_ARRAY) {
+				freeReplyObject(reply);
+				*error_r = redis_error("redis: %s: malformed SCAN reply", what);
+				return STORE_ERROR;
+			}
+			memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
+			cursor[reply->element[0]->len] = '\0';
+			for (i = 0; i < reply->element[1]->elements && ret == STORE_OK; i++) {
+				const redisReply *e = reply->element[1]->element[i];
 
-			if (e->type == REDIS_REPLY_STRING && e->len > plen)
-				ret = each(ctx, e->str, e->len);
-		}
-		freeReplyObject(reply);
-	} while (ret == STORE_OK && strcmp(cursor, "0") != 0);
+				if (e->type == REDIS_REPLY_STRING && e->len > plen)
+					ret = each(ctx, e->str, e->len);
+			}
+			freeReplyObject(reply);
+		} while (ret == STORE_OK && strcmp(cursor, "0") != 0);
+	}
 	return ret;
 }
 
 struct top_scan {
+	const struct store_redis *rs;
 	struct redis_pool *pool;
 	uint32_t id;
 	size_t plen;
@@ -1030,9 +1330,12 @@ static int top_each(void *ctx, const char *key, size_t len)
 	uint64_t committed;
 	int ret = limits_top_one(t->pool, t->id, key, len, t->plen, t->now, &committed,
 				 t->error_r);
+	const char *owner;
+	size_t owner_len;
 
+	owner = untag(t->rs, key, len, t->plen, &owner_len);
 	if (ret == STORE_OK && committed > 0)
-		t->emit(t->ctx, key + t->plen, len - t->plen, committed);
+		t->emit(t->ctx, owner, owner_len, committed);
 	return ret;
 }
 
@@ -1042,8 +1345,8 @@ static int redis_limits_top(struct store *store, uint32_t id,
 					 uint64_t committed),
 			    void *ctx, int64_t now, const char **error_r)
 {
-	struct top_scan t = { ((struct store_redis *)store)->pool, id, 0, now, emit, ctx,
-			      error_r };
+	struct top_scan t = { (struct store_redis *)store, ((struct store_redis *)store)->pool,
+			      id, 0, now, emit, ctx, error_r };
 	char prefix[40], pattern[48];
 
 	if (id == 0)
@@ -1152,7 +1455,7 @@ static int redis_lock_get(struct store *store, const char *user, size_t user_len
 	char *k;
 	int ret;
 
-	k = redis_key(REDIS_LOCK_PREFIX, user, user_len, &lens[1]);
+	k = lock_key(store, user, user_len, &lens[1]);
 	argv[1] = k;
 	reply = redis_pool_exec(pool, REDIS_SCRIPT_NONE, 4, argv, lens, error_r);
 	XFREE(k);
@@ -1182,9 +1485,9 @@ static int redis_mail_lookup(struct store *store, const void *key, size_t key_le
 	char *ck, *lk;
 	int ret, lock;
 
-	ck = redis_key(REDIS_CACHE_PREFIX, key, key_len, &get_lens[1]);
+	ck = cache_key(store, key, key_len, &get_lens[1]);
 	get[1] = ck;
-	lk = redis_key(REDIS_LOCK_PREFIX, user, user_len, &hmget_lens[1]);
+	lk = lock_key(store, user, user_len, &hmget_lens[1]);
 	hmget[1] = lk;
 	ret = redis_pool_pipeline(pool, 2, argcs, argvs, lenss, replies, error_r);
 	XFREE(ck);
@@ -1214,7 +1517,7 @@ static int redis_lock_set(struct store *store, const char *user, size_t user_len
 	char *k;
 	int ret;
 
-	k = redis_key(REDIS_LOCK_PREFIX, user, user_len, &len);
+	k = lock_key(store, user, user_len, &len);
 	ret = lock_run(store, k, len, "set", now, args, arg_lens, 1, out, 1, error_r);
 	XFREE(k);
 	if (ret == STORE_OK && out[0] == 0)
@@ -1231,7 +1534,7 @@ static int redis_lock_clear(struct store *store, const char *user, size_t user_l
 	char *k;
 	int ret;
 
-	k = redis_key(REDIS_LOCK_PREFIX, user, user_len, &len);
+	k = lock_key(store, user, user_len, &len);
 	ret = lock_run(store, k, len, "clear", 0, NULL, NULL, 0, out, 1, error_r);
 	XFREE(k);
 	if (ret == STORE_OK && out[0] == 0)
@@ -1256,7 +1559,7 @@ static int redis_lock_strike(struct store *store, const char *user, size_t user_
 	snprintf(num[1], sizeof(num[1]), "%" PRIu32, window);
 	for (i = 0; i < 4; i++)
 		arg_lens[i] = strlen(args[i]);
-	k = redis_key(REDIS_LOCK_PREFIX, user, user_len, &len);
+	k = lock_key(store, user, user_len, &len);
 	ret = lock_run(store, k, len, "strike", now, args, arg_lens, 4, out, 2, error_r);
 	XFREE(k);
 	if (ret == STORE_OK) {
@@ -1267,6 +1570,7 @@ static int redis_lock_strike(struct store *store, const char *user, size_t user_
 }
 
 struct locks_scan {
+	const struct store_redis *rs;
 	struct redis_pool *pool;
 	void (*emit)(void *ctx, const char *user, size_t user_len, int64_t since,
 		     const char *reason);
@@ -1289,8 +1593,12 @@ static int locks_each(void *ctx, const char *key, size_t len)
 	memset(&info, 0, sizeof(info));
 	st = lock_parse(h, &info);
 	freeReplyObject(h);
-	if (st == STORE_OK)
-		l->emit(l->ctx, key + plen, len - plen, info.since, info.reason);
+	if (st == STORE_OK) {
+		size_t ulen;
+		const char *user = untag(l->rs, key, len, plen, &ulen);
+
+		l->emit(l->ctx, user, ulen, info.since, info.reason);
+	}
 	/* STORE_MISS: strikes only; STORE_ERROR: not ours, skipped */
 	return STORE_OK;
 }
@@ -1301,7 +1609,8 @@ static int redis_locks_list(struct store *store,
 					 int64_t since, const char *reason),
 			    void *ctx, const char **error_r)
 {
-	struct locks_scan l = { ((struct store_redis *)store)->pool, emit, ctx, error_r };
+	struct locks_scan l = { (struct store_redis *)store, ((struct store_redis *)store)->pool,
+				emit, ctx, error_r };
 
 	return redis_scan(l.pool, REDIS_LOCK_PREFIX "*", strlen(REDIS_LOCK_PREFIX), locks_each,
 			  &l, "locks", error_r);
@@ -1410,6 +1719,7 @@ int store_redis_open(const struct config *config, struct store **store_r, const 
 
 	rs = xcalloc(1, sizeof(*rs));
 	rs->store.ops = &redis_ops;
+	rs->cluster = config->n_redis_cluster > 0;
 	rs->scripts[REDIS_SCRIPT_QUOTA] = (struct redis_script){
 		"quota", redis_lua_quota, redis_lua_quota_len };
 	rs->scripts[REDIS_SCRIPT_GREYLIST] = (struct redis_script){

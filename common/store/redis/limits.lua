@@ -13,9 +13,9 @@
 --          "chapps:lh:<id>:" + owner; for id 0 the hash is the quota hash
 --          of quota.lua, "chapps:q:" + owner.  A key sent costs a
 --          conversion: a set that the limit never touches is not sent.
---          Redis Cluster (issue 12): a domain pool's keys hash to another
---          slot than the user's, so one call over both needs hash tags
---          (or a pool counted by its own call) there; not done yet.
+--          Redis Cluster: every key of a call carries the same hash tag
+--          (the user's domain, which is the pool's), so one slot
+--          (store_redis.c).
 -- ARGV     1 op ('reserve', 'commit', 'release', 'usage', 'reset', 'top',
 --          'qtop'), 2 reservation field ("r" + resid, or "r"), 3 four
 --          little-endian doubles: now, expire slack, max reservations, max
