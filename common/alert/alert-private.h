@@ -6,8 +6,9 @@
  * alert_webhook.c (the POST) and alert_mail.c (sendmail).  struct alerts
  * is defined here so that the channels can read the settings and, under
  * a->mutex, close's stop time; the fields marked "the sender thread's
- * own" are touched by that thread only.  Nothing outside common/alert
- * includes this file: the tests go through alert.h.
+ * own" are that thread's (close only wakes the multi handle, and frees
+ * them after the join).  Nothing outside common/alert includes this
+ * file: the tests go through alert.h.
  */
 #ifndef CHAPPS_ALERT_PRIVATE_H
 #define CHAPPS_ALERT_PRIVATE_H
