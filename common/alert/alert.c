@@ -23,14 +23,12 @@
  *	One sender thread, started only when a webhook, a mail address or a
  *	sink is configured, takes events from the ring in order.  For each
  *	it builds the JSON body once (jansson), hands it to the sink, POSTs
- *	it (libcurl, webhook_timeout_ms per attempt, "Authorization: Bearer"
- *	and "X-Chapps-Signature: sha256=HEX" of HMAC-SHA256 when
- *	configured; any 2xx is success) and pipes a plain-text mail into
- *	`sendmail -oi -- ADDRESS` (fork and execv, no shell).  A failed
- *	attempt goes to a small retry list with a due time (1 s, doubling,
- *	at most 60 s, at most alerts.retries times), and the ring keeps
- *	moving meanwhile: an unreachable receiver delays its own events,
- *	not the others.  Only what failed is tried again.
+ *	it to the webhook (alert_webhook.c) and pipes a plain-text mail into
+ *	sendmail (alert_mail.c).  A failed attempt goes to a small retry
+ *	list with a due time (1 s, doubling, at most 60 s, at most
+ *	alerts.retries times), and the ring keeps moving meanwhile: an
+ *	unreachable receiver delays its own events, not the others.  Only
+ *	what failed is tried again.
  *
  *	Counters: events dropped because the ring was full, events dropped
  *	by the dedupe, and events given up (retries spent, retry list full,
@@ -53,8 +51,6 @@
 #include "autoconf.h"
 
 #include <curl/curl.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
@@ -62,83 +58,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "alert/alert.h"
+#include "alert/alert-private.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 
-/* fixed sizes of the queued copies (bytes with the NUL) */
-#define ALERT_USER_MAX 256
-#define ALERT_LIMIT_MAX 256
-#define ALERT_ADDR_MAX 64
-#define ALERT_QID_MAX 64
-
-#define DEDUPE_SETS 1024
-#define DEDUPE_WAYS 4
-
-#define RETRY_SLOTS 64
 #define BACKOFF_FIRST_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define REPORT_EVERY_MS 60000
-
-/* which outputs an event still needs */
-#define NEED_SINK 1u
-#define NEED_WEBHOOK 2u
-#define NEED_MAIL 4u
-
-struct alert_item {
-	enum alert_kind kind;
-	char user[ALERT_USER_MAX];
-	char limit[ALERT_LIMIT_MAX];	/* "" = none */
-	char client[ALERT_ADDR_MAX];	/* "" = none */
-	char queue_id[ALERT_QID_MAX];	/* "" = none */
-	bool has_limit, has_client, has_queue_id;
-	uint64_t used, max;
-	int64_t time;
-	unsigned need;			/* NEED_* still to do */
-	int attempts;			/* made so far */
-	int64_t due_ms;			/* retry list: monotonic time of the next attempt */
-};
-
-struct dedupe_entry {
-	uint64_t key;			/* 0 = empty */
-	int64_t time;
-};
-
-struct alerts {
-	/* settings, copied at open */
-	char *webhook_url, *webhook_token, *webhook_secret, *mail_to, *sendmail;
-	int webhook_timeout_ms, retries, interval, timeout_ms;
-	char host[256];
-	unsigned char hash_key[crypto_shorthash_KEYBYTES];
-
-	void (*sink)(void *ctx, const char *json, size_t len, int64_t time);
-	void *sink_ctx;
-
-	pthread_mutex_t mutex;
-	pthread_cond_t cond;		/* an event queued, or stop */
-	struct alert_item *ring;	/* queue_size slots */
-	size_t ring_size, ring_head, ring_count;
-	struct dedupe_entry dedupe[DEDUPE_SETS][DEDUPE_WAYS];
-	uint64_t dropped_full, dropped_dedupe, given_up;	/* under mutex */
-	uint64_t reported_full, reported_dedupe, reported_given_up;
-	int64_t last_report_ms;
-	bool stopping;
-	int64_t stop_deadline_ms;	/* when stopping: monotonic */
-
-	bool thread_started;
-	pthread_t thread;
-
-	/* the sender thread's own */
-	struct alert_item retry[RETRY_SLOTS];
-	size_t n_retry;
-	CURL *curl;
-	CURLM *multi;			/* created at open: close wakes it (curl_multi_wakeup) */
-};
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static int global_status;
@@ -152,8 +82,8 @@ static void global_init(void)
 		global_status = -2;
 }
 
-/* now_ms - a monotonic clock in milliseconds */
-static int64_t now_ms(void)
+/* alert_now_ms - a monotonic clock in milliseconds */
+int64_t alert_now_ms(void)
 {
 	struct timespec ts;
 
@@ -161,8 +91,8 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* kind_name - "refusal", "warn", "lock", "unlock" */
-static const char *kind_name(enum alert_kind kind)
+/* alert_kind_name - "refusal", "warn", "lock", "unlock" */
+const char *alert_kind_name(enum alert_kind kind)
 {
 	switch (kind) {
 	case ALERT_REFUSAL:
@@ -292,7 +222,7 @@ static struct dedupe_entry *dedupe_slot(struct alerts *a, uint64_t key, int64_t 
 static bool take_report(struct alerts *a, bool always, char *buf, size_t size)
 {
 	/* the next look is a period away, said or not (else the sender loop would spin) */
-	a->last_report_ms = now_ms();
+	a->last_report_ms = alert_now_ms();
 	if (!always && a->dropped_full == a->reported_full &&
 	    a->dropped_dedupe == a->reported_dedupe && a->given_up == a->reported_given_up)
 		return false;
@@ -305,8 +235,8 @@ static bool take_report(struct alerts *a, bool always, char *buf, size_t size)
 	return true;
 }
 
-/* rfc3339 - t as "2026-12-04T21:40:00Z" into buf (21 bytes at least) */
-static void rfc3339(int64_t t, char *buf, size_t size)
+/* alert_rfc3339 - t as "2026-12-04T21:40:00Z" into buf (21 bytes at least) */
+void alert_rfc3339(int64_t t, char *buf, size_t size)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -330,8 +260,8 @@ static char *event_json(const struct alerts *a, const struct alert_item *it)
 	json_t *o = json_object();
 	char *text;
 
-	rfc3339(it->time, when, sizeof(when));
-	json_object_set_new(o, "kind", json_string(kind_name(it->kind)));
+	alert_rfc3339(it->time, when, sizeof(when));
+	json_object_set_new(o, "kind", json_string(alert_kind_name(it->kind)));
 	json_object_set_new(o, "user", opt_string(true, it->user));
 	json_object_set_new(o, "limit", opt_string(it->has_limit, it->limit));
 	/* JSON integers are signed 64-bit here: clamp, never wrap */
@@ -348,283 +278,6 @@ static char *event_json(const struct alerts *a, const struct alert_item *it)
 	return text;
 }
 
-/* stop_due - has close's time run out (any thread)? */
-static bool stop_due(struct alerts *a)
-{
-	bool due;
-
-	pthread_mutex_lock(&a->mutex);
-	due = a->stopping && now_ms() >= a->stop_deadline_ms;
-	pthread_mutex_unlock(&a->mutex);
-	return due;
-}
-
-/*
- * perform - run the transfer of a->curl through a->multi, so that close can
- * interrupt the wait (curl_multi_wakeup) and abort it when its time is up.
- */
-static CURLcode perform(struct alerts *a)
-{
-	CURLcode result = CURLE_ABORTED_BY_CALLBACK;
-	int running = 1;
-	CURLMsg *msg;
-	int left;
-
-	if (curl_multi_add_handle(a->multi, a->curl) != CURLM_OK)
-		return CURLE_FAILED_INIT;
-	while (running) {
-		int64_t wait = 1000;
-
-		if (curl_multi_perform(a->multi, &running) != CURLM_OK)
-			break;
-		if (!running)
-			break;
-		pthread_mutex_lock(&a->mutex);
-		if (a->stopping)
-			wait = a->stop_deadline_ms - now_ms();
-		pthread_mutex_unlock(&a->mutex);
-		if (wait <= 0)
-			break;	/* close's time is up: abort */
-		if (curl_multi_poll(a->multi, NULL, 0, (int)(wait < 1000 ? wait : 1000), NULL) !=
-		    CURLM_OK)
-			break;
-	}
-	while ((msg = curl_multi_info_read(a->multi, &left)) != NULL)
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == a->curl)
-			result = msg->data.result;
-	curl_multi_remove_handle(a->multi, a->curl);
-	return result;
-}
-
-/* discard_body - libcurl write callback: the receiver's answer is not kept */
-static size_t discard_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	(void)ptr;
-	(void)userdata;
-	return size * nmemb;
-}
-
-/*
- * webhook_post - one POST of body; 0 on a 2xx, else -1 with a static or
- * per-handle text in *error_r (sender thread only).
- */
-static int webhook_post(struct alerts *a, const char *body, size_t len, long timeout_ms,
-			const char **error_r)
-{
-	static __thread char why[CURL_ERROR_SIZE + 32];
-	char detail[CURL_ERROR_SIZE] = "";
-	struct curl_slist *headers = NULL;
-	char line[64 + 2 * crypto_auth_hmacsha256_BYTES];
-	char *auth = NULL;
-	long status = 0;
-	CURLcode rc;
-
-	if (a->curl == NULL && (a->curl = curl_easy_init()) == NULL) {
-		*error_r = "cannot create a libcurl handle";
-		return -1;
-	}
-	if (a->multi == NULL) {
-		*error_r = "cannot create a libcurl multi handle";
-		return -1;
-	}
-	curl_easy_reset(a->curl);
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	headers = curl_slist_append(headers, "Expect:");
-	if (a->webhook_token[0] != '\0') {
-		auth = xasprintf("Authorization: Bearer %s", a->webhook_token);
-		headers = curl_slist_append(headers, auth);
-	}
-	if (a->webhook_secret[0] != '\0') {
-		unsigned char mac[crypto_auth_hmacsha256_BYTES];
-		crypto_auth_hmacsha256_state st;
-		char hex[2 * crypto_auth_hmacsha256_BYTES + 1];
-
-		crypto_auth_hmacsha256_init(&st, (const unsigned char *)a->webhook_secret,
-					    strlen(a->webhook_secret));
-		crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, len);
-		crypto_auth_hmacsha256_final(&st, mac);
-		sodium_bin2hex(hex, sizeof(hex), mac, sizeof(mac));
-		snprintf(line, sizeof(line), "X-Chapps-Signature: sha256=%s", hex);
-		headers = curl_slist_append(headers, line);
-	}
-	curl_easy_setopt(a->curl, CURLOPT_URL, a->webhook_url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(a->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-	curl_easy_setopt(a->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(a->curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(a->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(a->curl, CURLOPT_POSTFIELDSIZE, (long)len);
-	curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(a->curl, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	curl_easy_setopt(a->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(a->curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(a->curl, CURLOPT_WRITEFUNCTION, discard_body);
-	curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, detail);
-	rc = perform(a);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
-	/* the handle keeps the connection, not the headers nor the buffer: drop them now */
-	curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_easy_setopt(a->curl, CURLOPT_ERRORBUFFER, NULL);
-	curl_slist_free_all(headers);
-	if (auth != NULL) {
-		sodium_memzero(auth, strlen(auth));
-		free(auth);
-	}
-	if (rc != CURLE_OK) {
-		snprintf(why, sizeof(why), "%s",
-			 rc == CURLE_ABORTED_BY_CALLBACK ? "aborted: the time to close is up"
-			 : detail[0]			 ? detail
-							 : curl_easy_strerror(rc));
-		*error_r = why;
-		return -1;
-	}
-	if (status < 200 || status > 299) {
-		snprintf(why, sizeof(why), "HTTP status %ld", status);
-		*error_r = why;
-		return -1;
-	}
-	return 0;
-}
-
-/* mail_text - the plain-text mail of an event into buf; its length */
-static size_t mail_text(const struct alerts *a, const struct alert_item *it, char *buf,
-			size_t size)
-{
-	char when[32];
-	int n;
-
-	rfc3339(it->time, when, sizeof(when));
-	n = snprintf(buf, size,
-		     "To: %s\n"
-		     "Subject: chapps alert: %s of %s\n"
-		     "Auto-Submitted: auto-generated\n"
-		     "MIME-Version: 1.0\n"
-		     "Content-Type: text/plain; charset=UTF-8\n"
-		     "Content-Transfer-Encoding: 8bit\n"
-		     "\n"
-		     "chapps on %s reports: %s.\n"
-		     "\n"
-		     "kind:           %s\n"
-		     "user:           %s\n"
-		     "limit:          %s\n"
-		     "used:           %llu\n"
-		     "max:            %llu\n"
-		     "client address: %s\n"
-		     "queue id:       %s\n"
-		     "time:           %s\n",
-		     a->mail_to, kind_name(it->kind), it->user, a->host, kind_name(it->kind),
-		     kind_name(it->kind), it->user, it->has_limit ? it->limit : "-",
-		     (unsigned long long)it->used, (unsigned long long)it->max,
-		     it->has_client ? it->client : "-", it->has_queue_id ? it->queue_id : "-",
-		     when);
-	if (n < 0)
-		return 0;
-	return (size_t)n < size ? (size_t)n : size - 1;
-}
-
-/*
- * mail_send - run `sendmail -oi -- mail_to` (fork/execv, no shell) with the
- * event's mail on its standard input; wait for it at most timeout_ms (then
- * kill it).  0 when it exited 0, else -1 with a text in *error_r.
- */
-static int mail_send(struct alerts *a, const struct alert_item *it, long timeout_ms,
-		     const char **error_r)
-{
-	static __thread char why[160];
-	char msg[4096];
-	size_t len = mail_text(a, it, msg, sizeof(msg)), off = 0;
-	char *argv[] = { a->sendmail, (char *)"-oi", (char *)"--", a->mail_to, NULL };
-	int sv[2], devnull, status;
-	int64_t deadline = now_ms() + timeout_ms;
-	pid_t pid, w;
-#ifndef HAVE_CLOSE_RANGE
-	long open_max = sysconf(_SC_OPEN_MAX);	/* before fork: not async-signal-safe */
-#endif
-
-	/* a socket, not a pipe: send(MSG_NOSIGNAL) cannot raise SIGPIPE if sendmail dies */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		snprintf(why, sizeof(why), "socketpair: %s", strerror(errno));
-		*error_r = why;
-		return -1;
-	}
-	if ((devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
-		snprintf(why, sizeof(why), "/dev/null: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		*error_r = why;
-		return -1;
-	}
-	pid = fork();
-	if (pid == 0) {
-		/* the child: async-signal-safe calls only */
-		sigset_t none;
-
-		/* the sender thread blocks every signal; sendmail must not inherit that */
-		sigemptyset(&none);
-		pthread_sigmask(SIG_SETMASK, &none, NULL);
-		if (dup2(sv[1], 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
-			_exit(126);
-		/* no descriptor of the milter (hiredis, libmilter sockets) reaches sendmail */
-#ifdef HAVE_CLOSE_RANGE
-		close_range(3, ~0U, 0);
-#else
-		for (long fd = 3; fd < (open_max > 0 ? open_max : 1024); fd++)
-			close((int)fd);
-#endif
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(sv[1]);
-	close(devnull);
-	if (pid < 0) {
-		snprintf(why, sizeof(why), "fork: %s", strerror(errno));
-		close(sv[0]);
-		*error_r = why;
-		return -1;
-	}
-	while (off < len) {
-		ssize_t n = send(sv[0], msg + off, len - off, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;	/* sendmail went away: its exit status says why */
-		off += (size_t)n;
-	}
-	close(sv[0]);
-	/* bounded wait: sendmail normally exits in milliseconds */
-	while ((w = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < deadline && !stop_due(a)) {
-		struct timespec ts = { 0, 5 * 1000000 };
-
-		nanosleep(&ts, NULL);
-	}
-	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		snprintf(why, sizeof(why), "%s did not finish within %ld ms", a->sendmail,
-			 timeout_ms);
-		*error_r = why;
-		return -1;
-	}
-	if (w < 0) {
-		snprintf(why, sizeof(why), "waitpid: %s", strerror(errno));
-		*error_r = why;
-		return -1;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && off == len)
-		return 0;
-	if (WIFEXITED(status))
-		snprintf(why, sizeof(why), "%s exited with status %d%s", a->sendmail,
-			 WEXITSTATUS(status), WEXITSTATUS(status) == 127 ? " (cannot run it)" : "");
-	else
-		snprintf(why, sizeof(why), "%s ended by signal %d", a->sendmail,
-			 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	*error_r = why;
-	return -1;
-}
-
 /* attempt_timeout - an attempt's time: webhook_timeout_ms, cut to what close leaves; 0 = none */
 static long attempt_timeout(struct alerts *a)
 {
@@ -633,7 +286,7 @@ static long attempt_timeout(struct alerts *a)
 
 	pthread_mutex_lock(&a->mutex);
 	stopping = a->stopping;
-	left = a->stop_deadline_ms - now_ms();
+	left = a->stop_deadline_ms - alert_now_ms();
 	pthread_mutex_unlock(&a->mutex);
 	if (!stopping || left >= a->webhook_timeout_ms)
 		return a->webhook_timeout_ms;
@@ -653,7 +306,7 @@ static void deliver(struct alerts *a, struct alert_item *it)
 		json = event_json(a, it);
 		if (json == NULL) {
 			log_warn("alert: cannot build the JSON of kind=%s user=<%s>: dropped",
-				 kind_name(it->kind), user);
+				 alert_kind_name(it->kind), user);
 			it->need &= ~(unsigned)(NEED_SINK | NEED_WEBHOOK);
 		}
 	}
@@ -662,18 +315,18 @@ static void deliver(struct alerts *a, struct alert_item *it)
 		it->need &= ~(unsigned)NEED_SINK;
 	}
 	if ((it->need & NEED_WEBHOOK) && json != NULL && (timeout = attempt_timeout(a)) > 0) {
-		if (webhook_post(a, json, strlen(json), timeout, &err) == 0)
+		if (alert_webhook_post(a, json, strlen(json), timeout, &err) == 0)
 			it->need &= ~(unsigned)NEED_WEBHOOK;
 		else
 			log_warn("alert: webhook attempt %d for kind=%s user=<%s> failed: %s",
-				 it->attempts, kind_name(it->kind), user, err);
+				 it->attempts, alert_kind_name(it->kind), user, err);
 	}
 	if ((it->need & NEED_MAIL) && (timeout = attempt_timeout(a)) > 0) {
-		if (mail_send(a, it, timeout, &err) == 0)
+		if (alert_mail_send(a, it, timeout, &err) == 0)
 			it->need &= ~(unsigned)NEED_MAIL;
 		else
 			log_warn("alert: mail attempt %d for kind=%s user=<%s> failed: %s",
-				 it->attempts, kind_name(it->kind), user, err);
+				 it->attempts, alert_kind_name(it->kind), user, err);
 	}
 	free(json);
 }
@@ -718,7 +371,7 @@ static void *sender_main(void *arg)
 
 	pthread_mutex_lock(&a->mutex);
 	for (;;) {
-		int64_t now = now_ms(), wake;
+		int64_t now = alert_now_ms(), wake;
 		int r = next_retry(a);
 		bool have = false, say;
 
@@ -759,7 +412,7 @@ static void *sender_main(void *arg)
 		if (it.need == 0)
 			continue;
 		if (it.attempts <= a->retries && a->n_retry < RETRY_SLOTS) {
-			it.due_ms = now_ms() + backoff_ms(it.attempts);
+			it.due_ms = alert_now_ms() + backoff_ms(it.attempts);
 			a->retry[a->n_retry++] = it;
 		} else {
 			char user[ALERT_USER_MAX];
@@ -767,8 +420,9 @@ static void *sender_main(void *arg)
 			a->given_up++;
 			pthread_mutex_unlock(&a->mutex);
 			log_warn("alert: gave up on kind=%s user=<%s> attempts=%d%s",
-				 kind_name(it.kind), log_sanitize(user, sizeof(user), it.user),
-				 it.attempts, it.attempts <= a->retries ? " (retry list full)" : "");
+				 alert_kind_name(it.kind),
+				 log_sanitize(user, sizeof(user), it.user), it.attempts,
+				 it.attempts <= a->retries ? " (retry list full)" : "");
 			pthread_mutex_lock(&a->mutex);
 		}
 	}
@@ -864,7 +518,7 @@ int alerts_open(const struct config *config, struct alerts **alerts_r, char *err
 		clean_copy(a->host, sizeof(a->host), name);
 	}
 	crypto_shorthash_keygen(a->hash_key);
-	a->last_report_ms = now_ms();
+	a->last_report_ms = alert_now_ms();
 
 	pthread_mutex_init(&a->mutex, NULL);
 	pthread_condattr_init(&attr);
@@ -970,14 +624,14 @@ bool alerts_post(struct alerts *alerts, const struct alert_event *ev)
 			slot->time = t;
 		}
 		/* no thread to report the dedupe counter: the posts do it */
-		if (now_ms() - alerts->last_report_ms >= REPORT_EVERY_MS)
+		if (alert_now_ms() - alerts->last_report_ms >= REPORT_EVERY_MS)
 			say = take_report(alerts, false, report, sizeof(report));
 	}
 	pthread_mutex_unlock(&alerts->mutex);
 
 	log_info("alert: kind=%s user=<%s> limit=\"%s\" used=%llu max=%llu client=%s "
 		 "queue_id=%s%s",
-		 kind_name(ev->kind), log_sanitize(user, sizeof(user), ev->user),
+		 alert_kind_name(ev->kind), log_sanitize(user, sizeof(user), ev->user),
 		 log_sanitize(limit, sizeof(limit), ev->limit),
 		 (unsigned long long)ev->used, (unsigned long long)ev->max,
 		 item.has_client ? log_sanitize(client, sizeof(client), ev->client_addr) : "-",
@@ -1001,7 +655,7 @@ void alerts_close(struct alerts **alerts)
 	if (a->thread_started) {
 		pthread_mutex_lock(&a->mutex);
 		a->stopping = true;
-		a->stop_deadline_ms = now_ms() + a->timeout_ms;
+		a->stop_deadline_ms = alert_now_ms() + a->timeout_ms;
 		pthread_cond_broadcast(&a->cond);
 		pthread_mutex_unlock(&a->mutex);
 		if (a->multi != NULL)
