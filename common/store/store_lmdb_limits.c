@@ -317,8 +317,17 @@ static int set_put(const struct lmdb_set *set, uint64_t hash, int64_t t, bool *a
 		return -1;
 	if (found && old >= t)
 		return 0;
-	if (found && (rc = set_remove(set, hash, old)) != 0)
-		return set_error(set, "delete", rc, error_r);
+	if (found) {
+		/* set_find left the hash cursor on (hash, old): delete it there */
+		rc = mdb_cursor_del(set->cs->cur[CUR_HASH], 0);
+		if (rc == 0) {
+			k = set->key;
+			v = by_time(buf, hash, old);
+			rc = mdb_del(set->txn, set->s->dtime_dbi, &k, &v);
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return set_error(set, "delete", rc, error_r);
+	}
 	k = set->key;
 	v = by_hash(buf, hash, t);
 	rc = mdb_put(set->txn, set->s->dhash_dbi, &k, &v, 0);
