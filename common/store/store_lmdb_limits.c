@@ -41,7 +41,10 @@
  *	is read, decided and written in turn; a refusal or an error aborts
  *	the transaction, so either every limit changes or none does (LMDB's
  *	single writer serialises it against every thread and process).
- *	usage and top read in a read-only transaction.
+ *	usage and top read in a read-only transaction.  A transaction opens
+ *	one cursor per database at its first use there and closes them at
+ *	its end; a record is read through its cursor and, unless new or
+ *	larger than RECORD_BUF, written back at it (MDB_CURRENT).
  * DIAGNOSTICS
  *	STORE_ERROR with a message naming the step and LMDB's text; a
  *	corrupt record is an error until store_limits_reset drops it.
