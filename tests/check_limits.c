@@ -444,6 +444,48 @@ START_TEST(test_describe)
 }
 END_TEST
 
+/*
+ * make bench's 1,000 users l0..l999 of a quota with an extra limit: each
+ * is cached by its first look-up and served from the cache by the next
+ * one, which the limit's removal from the database would otherwise show
+ * (direct-mapped, 168 of them shared a slot with another and were read
+ * from the database every time)
+ */
+START_TEST(test_limits_cache_many_users)
+{
+	struct backends_limits l;
+	struct policy_result r;
+	char name[32];
+	long id = -1;
+	int i;
+
+	ck_assert_int_eq(policydb_quota_add(db, "q3", 1000, err, sizeof(err)), POLICYDB_OK);
+	limit("q3", "messages", "1h", "100");
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "l%d", i);
+		user(name, "q3");
+	}
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "l%d", i);
+		memset(&r, 0, sizeof(r));
+		ck_assert_int_eq(backends_user_limits(backends, name, clock_now, 60, &l, &r), 1);
+		ck_assert_uint_eq(l.n, 1);
+		id = l.l[0].id;
+	}
+	ck_assert_int_eq(policydb_limit_del(db, "q3", id, err, sizeof(err)), POLICYDB_OK);
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof(name), "l%d", i);
+		memset(&r, 0, sizeof(r));
+		ck_assert_int_eq(backends_user_limits(backends, name, clock_now + 30, 60, &l, &r), 1);
+		ck_assert_msg(l.n == 1, "%s was read from the database again", name);
+	}
+	/* past the ttl the database answers: without the limit */
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(backends_user_limits(backends, "l0", clock_now + 61, 60, &l, &r), 1);
+	ck_assert_uint_eq(l.n, 0);
+}
+END_TEST
+
 /* setup / teardown - each test starts with the default settings */
 static void setup(void)
 {
@@ -472,6 +514,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_domain_default_and_pool);
 	tcase_add_test(tc, test_single_limit_unchanged);
 	tcase_add_test(tc, test_describe);
+	tcase_add_test(tc, test_limits_cache_many_users);
 	suite_add_tcase(s, tc);
 	return s;
 }

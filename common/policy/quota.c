@@ -57,6 +57,7 @@
  */
 #include "autoconf.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -613,9 +614,20 @@ static enum policy_step rcpt_limits(struct policy_call *call, struct policy_resu
 	for (size_t j = 0; j < m; j++)
 		warn(call, &s->entries[idx[j]], state[j].committed + state[j].reserved,
 		     s->limits[idx[j]].max);
-	snprintf(r->detail, sizeof(r->detail), "limits=%zu used=%llu reserved=%llu limit=%llu",
-		 s->n, (unsigned long long)states[0].committed,
-		 (unsigned long long)states[0].reserved, (unsigned long long)s->limits[0].max);
+	if (states[0].committed <= UINT_MAX && states[0].reserved <= UINT_MAX &&
+	    s->limits[0].max <= UINT_MAX) {
+		/* the same text, formatted only if logged (RCPT passes: debug level) */
+		static const char *const names[] = { "limits", "used", "reserved", "limit" };
+		unsigned nums[] = { (unsigned)s->n, (unsigned)states[0].committed,
+				    (unsigned)states[0].reserved, (unsigned)s->limits[0].max };
+
+		policy_result_detail_nums(r, names, nums, 4);
+	} else {
+		snprintf(r->detail, sizeof(r->detail), "limits=%zu used=%llu reserved=%llu limit=%llu",
+			 s->n, (unsigned long long)states[0].committed,
+			 (unsigned long long)states[0].reserved,
+			 (unsigned long long)s->limits[0].max);
+	}
 	r->policy = "quota";
 	return POLICY_STEP_NEXT;
 }

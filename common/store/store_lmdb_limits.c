@@ -41,7 +41,10 @@
  *	is read, decided and written in turn; a refusal or an error aborts
  *	the transaction, so either every limit changes or none does (LMDB's
  *	single writer serialises it against every thread and process).
- *	usage and top read in a read-only transaction.
+ *	usage and top read in a read-only transaction.  A transaction opens
+ *	one cursor per database at its first use there and closes them at
+ *	its end; a record is read through its cursor and, unless new or
+ *	larger than RECORD_BUF, written back at it (MDB_CURRENT).
  * DIAGNOSTICS
  *	STORE_ERROR with a message naming the step and LMDB's text; a
  *	corrupt record is an error until store_limits_reset drops it.
@@ -73,12 +76,54 @@ struct lmdb_limits_args {
 #define SET_ENTRY 16		/* a duplicate: (hash, time) or (time, hash) */
 #define TIME_BIAS ((uint64_t)1 << 63)
 
+/*
+ * The cursors of one transaction, one per database, opened at first use
+ * and closed before the transaction ends: every use positions its cursor
+ * first, so a transaction over three limits opens at most four.
+ */
+enum lmdb_cur { CUR_QUOTA, CUR_LIMITS, CUR_HASH, CUR_TIME, CUR_N };
+
+struct lmdb_cursors {
+	MDB_txn *txn;
+	const struct store_lmdb *s;
+	MDB_cursor *cur[CUR_N];
+};
+
 /* A distinct limit's address set in one transaction. */
 struct lmdb_set {
 	MDB_txn *txn;
 	const struct store_lmdb *s;
 	MDB_val key;		/* the limit's "limits" key */
+	struct lmdb_cursors *cs;
 };
+
+#define RECORD_BUF 4096		/* a record up to this size is rewritten in place */
+
+/* cursors_get - the transaction's cursor on database which; 0 or an LMDB code */
+static int cursors_get(struct lmdb_cursors *cs, enum lmdb_cur which, MDB_cursor **cur_r)
+{
+	const struct store_lmdb *s = cs->s;
+	MDB_dbi dbi = which == CUR_QUOTA ? s->quota_dbi : which == CUR_LIMITS ? s->limits_dbi :
+		      which == CUR_HASH ? s->dhash_dbi : s->dtime_dbi;
+	int rc = 0;
+
+	if (cs->cur[which] == NULL)
+		rc = mdb_cursor_open(cs->txn, dbi, &cs->cur[which]);
+	*cur_r = cs->cur[which];
+	return rc;
+}
+
+/* cursors_close - close every cursor cs opened (before its transaction ends) */
+static void cursors_close(struct lmdb_cursors *cs)
+{
+	int i;
+
+	for (i = 0; i < CUR_N; i++)
+		if (cs->cur[i] != NULL) {
+			mdb_cursor_close(cs->cur[i]);
+			cs->cur[i] = NULL;
+		}
+}
 
 /* put_be64 - v big-endian at p */
 static void put_be64(unsigned char *p, uint64_t v)
@@ -169,7 +214,7 @@ static int set_scan(const struct lmdb_set *set, bool sliding, uint32_t interval,
 	view->live = 0;
 	view->oldest = 0;
 	*count_r = 0;
-	rc = mdb_cursor_open(set->txn, set->s->dtime_dbi, &cur);
+	rc = cursors_get(set->cs, CUR_TIME, &cur);
 	if (rc != 0)
 		return set_error(set, "cursor", rc, error_r);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
@@ -193,7 +238,6 @@ static int set_scan(const struct lmdb_set *set, bool sliding, uint32_t interval,
 	}
 	if (rc == 0 && dead < count && v.mv_size == SET_ENTRY)
 		view->oldest = bits_time(get_be64(v.mv_data));
-	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return set_error(set, "read", rc, error_r);
 	*count_r = count;
@@ -214,7 +258,7 @@ static int set_find(const struct lmdb_set *set, uint64_t hash, bool *found_r, in
 	int rc;
 
 	*found_r = false;
-	rc = mdb_cursor_open(set->txn, set->s->dhash_dbi, &cur);
+	rc = cursors_get(set->cs, CUR_HASH, &cur);
 	if (rc != 0)
 		return set_error(set, "cursor", rc, error_r);
 	/* the first duplicate >= (hash, the smallest time): hash's own if any */
@@ -223,7 +267,6 @@ static int set_find(const struct lmdb_set *set, uint64_t hash, bool *found_r, in
 		*found_r = true;
 		*time_r = bits_time(get_be64((const unsigned char *)v.mv_data + 8));
 	}
-	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return set_error(set, "look-up", rc, error_r);
 	return 0;
@@ -277,8 +320,17 @@ static int set_put(const struct lmdb_set *set, uint64_t hash, int64_t t, bool *a
 		return -1;
 	if (found && old >= t)
 		return 0;
-	if (found && (rc = set_remove(set, hash, old)) != 0)
-		return set_error(set, "delete", rc, error_r);
+	if (found) {
+		/* set_find left the hash cursor on (hash, old): delete it there */
+		rc = mdb_cursor_del(set->cs->cur[CUR_HASH], 0);
+		if (rc == 0) {
+			k = set->key;
+			v = by_time(buf, hash, old);
+			rc = mdb_del(set->txn, set->s->dtime_dbi, &k, &v);
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			return set_error(set, "delete", rc, error_r);
+	}
 	k = set->key;
 	v = by_hash(buf, hash, t);
 	rc = mdb_put(set->txn, set->s->dhash_dbi, &k, &v, 0);
@@ -306,17 +358,15 @@ static int set_trim(const struct lmdb_set *set, uint32_t interval, int64_t now,
 	int64_t t;
 	int rc;
 
-	rc = mdb_cursor_open(set->txn, set->s->dtime_dbi, &cur);
+	rc = cursors_get(set->cs, CUR_TIME, &cur);
 	if (rc != 0)
 		return set_error(set, "cursor", rc, error_r);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
 	if (rc == 0)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP);
 	if (rc == 0 && v.mv_size == SET_ENTRY &&
-	    !addr_counts(bits_time(get_be64(v.mv_data)), interval, now)) {
-		mdb_cursor_close(cur);
+	    !addr_counts(bits_time(get_be64(v.mv_data)), interval, now))
 		return set_drop(set, error_r);
-	}
 	if (rc == 0)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP);
 	while (rc == 0 && v.mv_size == SET_ENTRY) {
@@ -331,7 +381,6 @@ static int set_trim(const struct lmdb_set *set, uint32_t interval, int64_t now,
 			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
 		}
 	}
-	mdb_cursor_close(cur);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return set_error(set, "expiry", rc, error_r);
 	return 0;
@@ -553,16 +602,31 @@ static int limit_step(struct limit_record *rec, const struct lmdb_limits_args *a
 	return status;
 }
 
-/* put_record - write the encoded record (or delete the key when empty) */
-static int put_record(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, bool empty, size_t size,
-		      const void *rec, bool quota)
+/*
+ * put_record - write the encoded record (or delete the key when empty);
+ * cur is still on the record when found (nothing wrote to its database
+ * since it was read): a record that fits RECORD_BUF is encoded there and
+ * put at the cursor (MDB_CURRENT: no second search of the tree)
+ */
+static int put_record(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *cur, bool found, MDB_val *key,
+		      bool empty, size_t size, const void *rec, bool quota)
 {
+	unsigned char buf[RECORD_BUF];
 	MDB_val val;
 	int rc;
 
 	if (empty) {
 		rc = mdb_del(txn, dbi, key, NULL);
 		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
+	if (found && size <= sizeof(buf)) {
+		if (quota)
+			quota_record_encode(rec, buf, size);
+		else
+			limit_record_encode(rec, buf, size);
+		val.mv_size = size;
+		val.mv_data = buf;
+		return mdb_cursor_put(cur, key, &val, MDB_CURRENT);
 	}
 	val.mv_size = size;
 	val.mv_data = NULL;
@@ -580,19 +644,21 @@ static int put_record(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, bool empty, size_
  * one_limit - read limit i's record in txn, apply the operation, write it
  * back when changed (not for usage)
  */
-static int one_limit(struct store_lmdb *s, MDB_txn *txn, const struct lmdb_limits_args *a,
-		     size_t i, const char **error_r)
+static int one_limit(struct store_lmdb *s, struct lmdb_cursors *cs,
+		     const struct lmdb_limits_args *a, size_t i, const char **error_r)
 {
 	const struct store_limit *l = &a->limits[i];
 	unsigned char buf[4 + LMDB_KEY_MAX];
 	MDB_dbi dbi = l->id == 0 ? s->quota_dbi : s->limits_dbi;
+	MDB_txn *txn = cs->txn;
 	struct quota_record qrec;
 	struct limit_record lrec;
 	struct lmdb_set set;
-	MDB_val key, val;
+	MDB_cursor *cur;
+	MDB_val key, k, val;
 	const char *why;
 	size_t count;
-	bool empty;
+	bool empty, found;
 	int rc, status;
 
 	if (limit_key(s, l, buf, &key, error_r) < 0)
@@ -600,6 +666,7 @@ static int one_limit(struct store_lmdb *s, MDB_txn *txn, const struct lmdb_limit
 	set.txn = txn;
 	set.s = s;
 	set.key = key;
+	set.cs = cs;
 	if (a->op == LIM_RESET) {
 		rc = mdb_del(txn, dbi, &key, NULL);
 		if (rc != 0 && rc != MDB_NOTFOUND) {
@@ -610,11 +677,16 @@ static int one_limit(struct store_lmdb *s, MDB_txn *txn, const struct lmdb_limit
 			return STORE_ERROR;
 		return STORE_OK;
 	}
-	rc = mdb_get(txn, dbi, &key, &val);
+	rc = cursors_get(cs, l->id == 0 ? CUR_QUOTA : CUR_LIMITS, &cur);
+	if (rc == 0) {
+		k = key;
+		rc = mdb_cursor_get(cur, &k, &val, MDB_SET_KEY);
+	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		*error_r = store_lmdb_error(s, "limits: read", rc);
 		return STORE_ERROR;
 	}
+	found = rc == 0;
 	if (l->id == 0) {
 		quota_record_init(&qrec);
 		if (rc == 0 && quota_record_decode(&qrec, val.mv_data, val.mv_size, &why) < 0) {
@@ -624,7 +696,7 @@ static int one_limit(struct store_lmdb *s, MDB_txn *txn, const struct lmdb_limit
 		}
 		status = quota_step(&qrec, a, i, error_r);
 		if (status == STORE_OK && qrec.dirty && a->op != LIM_USAGE) {
-			rc = put_record(txn, dbi, &key, quota_record_is_empty(&qrec),
+			rc = put_record(txn, dbi, cur, found, &key, quota_record_is_empty(&qrec),
 					quota_record_encoded_size(&qrec), &qrec, true);
 			if (rc != 0) {
 				*error_r = store_lmdb_error(s, "limits: write", rc);
@@ -652,8 +724,8 @@ static int one_limit(struct store_lmdb *s, MDB_txn *txn, const struct lmdb_limit
 		}
 	}
 	if (status == STORE_OK && lrec.dirty && a->op != LIM_USAGE) {
-		rc = put_record(txn, dbi, &key, empty, limit_record_encoded_size(&lrec), &lrec,
-				false);
+		rc = put_record(txn, dbi, cur, found, &key, empty,
+				limit_record_encoded_size(&lrec), &lrec, false);
 		if (rc != 0) {
 			*error_r = store_lmdb_error(s, "limits: write", rc);
 			status = STORE_ERROR;
@@ -669,6 +741,7 @@ static int lmdb_limits_run(struct store_lmdb *s, const struct lmdb_limits_args *
 {
 	bool ro = a->op == LIM_USAGE;
 	int rc, status = STORE_OK;
+	struct lmdb_cursors cs = { NULL, s, { NULL } };
 	MDB_txn *txn;
 	size_t i;
 
@@ -677,11 +750,13 @@ static int lmdb_limits_run(struct store_lmdb *s, const struct lmdb_limits_args *
 		*error_r = store_lmdb_error(s, "limits: begin transaction", rc);
 		return STORE_ERROR;
 	}
+	cs.txn = txn;
 	for (i = 0; i < a->n; i++) {
-		status = one_limit(s, txn, a, i, error_r);
+		status = one_limit(s, &cs, a, i, error_r);
 		if (status != STORE_OK)
 			break;
 	}
+	cursors_close(&cs);
 	if (ro || status != STORE_OK) {
 		mdb_txn_abort(txn);
 		if (status == STORE_REFUSED && a->refused_r != NULL)
@@ -772,7 +847,8 @@ static int top_scan(struct store_lmdb *s, MDB_txn *txn, uint32_t id,
 	MDB_val key = { 4, prefix }, val;
 	MDB_cursor_op op = id == 0 ? MDB_FIRST : MDB_SET_RANGE;
 	struct limit_set_view view;
-	struct lmdb_set set = { txn, s, { 0, NULL } };
+	struct lmdb_cursors cs = { txn, s, { NULL } };
+	struct lmdb_set set = { txn, s, { 0, NULL }, &cs };
 	const char *why;
 	int rc;
 
@@ -805,6 +881,7 @@ static int top_scan(struct store_lmdb *s, MDB_txn *txn, uint32_t id,
 		limit_record_reset(&r);
 	}
 	mdb_cursor_close(cur);
+	cursors_close(&cs);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		*error_r = store_lmdb_error(s, "limits: top scan", rc);
 		return -1;
