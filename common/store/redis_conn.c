@@ -37,7 +37,8 @@
  *	fails moves on to the next.  A READONLY, LOADING or MASTERDOWN reply
  *	retires the pool and the call is retried once on a freshly discovered
  *	master (these replies mean the command was not executed).  An I/O
- *	error is never retried: the script may have run.
+ *	error is never retried: the script may have run.  The discovery is
+ *	redis_sentinel.c's (redis_conn-private.h holds what the two share).
  *
  *	Time.  Every redis_pool_exec call has one deadline of
  *	connect_timeout_ms + command_timeout_ms from its start (0:
@@ -89,52 +90,7 @@
 #include "base/xalloc.h"
 #include "store/redis_cluster.h"
 #include "store/redis_conn.h"
-
-#define REDIS_ADDR_MAX 300
-#define REDIS_ERROR_MAX 1024
-
-struct redis_conn {
-	struct redis_conn *next;	/* idle stack */
-	redisContext *ctx;
-	uint64_t generation;		/* pool generation it was opened in */
-	int timeout_ms;			/* the socket's send/receive timeout (-1: unknown) */
-	char addr[REDIS_ADDR_MAX];	/* "host:port" or "unix:path", for errors */
-};
-
-struct redis_pool {
-	pthread_mutex_t lock;		/* guards the fields up to sha */
-	struct redis_conn *idle;
-	int n_idle;
-	uint64_t generation;
-	int sentinel_next;		/* index of the last sentinel that answered */
-	bool lost;			/* atomic: retired after a failure; the next open reconnects */
-	char sha[REDIS_POOL_SCRIPTS_MAX][41];	/* scripts' SHA1s, "" until loaded */
-
-	/* settings, copied at open and read-only afterwards */
-	const struct redis_script *scripts;	/* borrowed */
-	int n_scripts;
-	int pool_size;
-	char *host;
-	int port;
-	char *socket;			/* NULL: TCP */
-	char *username;			/* NULL: AUTH password (the default user) */
-	char *password;			/* NULL: no AUTH */
-	int db;
-	struct hostport sentinels[CONFIG_LIST_MAX];
-	int n_sentinels;
-	char *dataset;
-	int connect_timeout_ms;
-	int command_timeout_ms;
-	int wait_replicas;		/* > 0: WAIT for so many replicas after each script */
-	bool node;			/* a cluster node's pool: cluster answers go back raw */
-	struct redis_cluster *cluster;	/* store.redis.cluster: every call is routed by it */
-};
-
-/* One public call: its deadline on the monotonic clock. */
-struct redis_call {
-	struct redis_pool *rp;
-	int64_t deadline_ms;
-};
+#include "store/redis_conn-private.h"
 
 enum redis_reply_kind { REPLY_OK, REPLY_NOSCRIPT, REPLY_FAILOVER, REPLY_CLUSTER,
 		       REPLY_OTHER_ERROR };
@@ -166,8 +122,8 @@ static void call_init(struct redis_call *call, struct redis_pool *rp)
 	call->deadline_ms = redis_mono_ms() + rp->connect_timeout_ms + rp->command_timeout_ms;
 }
 
-/* call_budget - min(step_ms, time left), or 0 when the deadline has passed */
-static int call_budget(const struct redis_call *call, int step_ms)
+/* redis_conn_call_budget - min(step_ms, time left), or 0 when the deadline has passed */
+int redis_conn_call_budget(const struct redis_call *call, int step_ms)
 {
 	int64_t left = call->deadline_ms - redis_mono_ms();
 
@@ -187,8 +143,8 @@ static struct timeval ms_timeval(int ms)
 }
 
 
-/* conn_free - close a connection and NULL the pointer */
-static void conn_free(struct redis_conn **conn)
+/* redis_conn_free - close a connection and NULL the pointer */
+void redis_conn_free(struct redis_conn **conn)
 {
 	if (*conn == NULL)
 		return;
@@ -249,7 +205,7 @@ static int conn_pipeline(struct redis_conn *conn, const struct redis_call *call,
 
 	for (i = 0; i < n; i++)
 		replies[i] = NULL;
-	budget = call_budget(call, call->rp->command_timeout_ms);
+	budget = redis_conn_call_budget(call, call->rp->command_timeout_ms);
 	if (budget == 0) {
 		metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
 		*error_r = redis_error("redis %s: %.*s: deadline exceeded before sending",
@@ -321,9 +277,9 @@ static int conn_pipeline(struct redis_conn *conn, const struct redis_call *call,
 	return 0;
 }
 
-/* conn_command - run one command within the call's deadline; NULL on I/O error */
-static redisReply *conn_command(struct redis_conn *conn, const struct redis_call *call, int argc,
-				const char **argv, const size_t *lens, const char **error_r)
+/* redis_conn_command - run one command within the call's deadline; NULL on I/O error */
+redisReply *redis_conn_command(struct redis_conn *conn, const struct redis_call *call, int argc,
+			       const char **argv, const size_t *lens, const char **error_r)
 {
 	const char *const *argvs[1] = { argv };
 	const size_t *lenss[1] = { lens };
@@ -350,7 +306,7 @@ static redisReply *conn_script_wait(struct redis_conn *conn, const struct redis_
 				    const char **error_r)
 {
 	char want[12], ms[24];
-	int budget = call_budget(call, call->rp->command_timeout_ms);
+	int budget = redis_conn_call_budget(call, call->rp->command_timeout_ms);
 	/* Redis ends a blocked WAIT on its event loop's tick (up to 100 ms late) */
 	int wait_ms = budget > 300 ? budget - 150 : (budget > 1 ? budget / 2 : 1);
 	const char *wargv[] = { "WAIT", want, ms };
@@ -403,7 +359,7 @@ static int conn_simple(struct redis_conn *conn, const struct redis_call *call, i
 {
 	redisReply *reply;
 
-	reply = conn_command(conn, call, argc, argv, lens, error_r);
+	reply = redis_conn_command(conn, call, argc, argv, lens, error_r);
 	if (reply == NULL)
 		return -1;
 	if (reply->type == REDIS_REPLY_ERROR) {
@@ -415,10 +371,10 @@ static int conn_simple(struct redis_conn *conn, const struct redis_call *call, i
 	return 0;
 }
 
-/* conn_connect - connect to host:port or a unix socket within the deadline */
-static struct redis_conn *conn_connect(struct redis_pool *rp, const struct redis_call *call,
-				       const char *kind, const char *host, int port,
-				       const char *socket, const char **error_r)
+/* redis_conn_connect - connect to host:port or a unix socket within the deadline */
+struct redis_conn *redis_conn_connect(struct redis_pool *rp, const struct redis_call *call,
+				      const char *kind, const char *host, int port,
+				      const char *socket, const char **error_r)
 {
 	struct redis_conn *conn;
 	int budget;
@@ -430,12 +386,12 @@ static struct redis_conn *conn_connect(struct redis_pool *rp, const struct redis
 	else
 		hostport_format(host, port, conn->addr, sizeof(conn->addr));
 
-	budget = call_budget(call, rp->connect_timeout_ms);
+	budget = redis_conn_call_budget(call, rp->connect_timeout_ms);
 	if (budget == 0) {
 		metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
 		*error_r = redis_error("%s %s: deadline exceeded before connecting", kind,
 				       conn->addr);
-		conn_free(&conn);
+		redis_conn_free(&conn);
 		return NULL;
 	}
 	if (socket != NULL)
@@ -444,22 +400,22 @@ static struct redis_conn *conn_connect(struct redis_pool *rp, const struct redis
 		conn->ctx = redisConnectWithTimeout(host, port, ms_timeval(budget));
 	if (conn->ctx == NULL) {
 		*error_r = redis_error("%s %s: connect: out of memory", kind, conn->addr);
-		conn_free(&conn);
+		redis_conn_free(&conn);
 		return NULL;
 	}
 	if (conn->ctx->err != 0) {
 		if (errno == ETIMEDOUT)	/* hiredis: the connect wait timed out */
 			metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
 		*error_r = redis_error("%s %s: connect: %s", kind, conn->addr, conn->ctx->errstr);
-		conn_free(&conn);
+		redis_conn_free(&conn);
 		return NULL;
 	}
 	return conn;
 }
 
-/* conn_setup - AUTH, SELECT and, behind Sentinel, check ROLE is master */
-static int conn_setup(struct redis_pool *rp, struct redis_conn *conn,
-		      const struct redis_call *call, const char **error_r)
+/* redis_conn_setup - AUTH, SELECT and, behind Sentinel, check ROLE is master */
+int redis_conn_setup(struct redis_pool *rp, struct redis_conn *conn, const struct redis_call *call,
+		     const char **error_r)
 {
 	if (rp->password != NULL && rp->username != NULL) {
 		/* Redis 6 ACL: AUTH is a plain command, hiredis 0.14 needs nothing new. */
@@ -490,7 +446,7 @@ static int conn_setup(struct redis_pool *rp, struct redis_conn *conn,
 		redisReply *reply;
 		const redisReply *role;
 
-		reply = conn_command(conn, call, 1, argv, lens, error_r);
+		reply = redis_conn_command(conn, call, 1, argv, lens, error_r);
 		if (reply == NULL)
 			return -1;
 		if (reply->type == REDIS_REPLY_ERROR) {
@@ -514,99 +470,6 @@ static int conn_setup(struct redis_pool *rp, struct redis_conn *conn,
 	return 0;
 }
 
-/* sentinel_ask - ask one sentinel for the master's address; -1 with *error_r */
-static int sentinel_ask(struct redis_pool *rp, const struct redis_call *call,
-			const struct hostport *sentinel, char *host, size_t host_size,
-			int *port_r, const char **error_r)
-{
-	const char *argv[] = { "SENTINEL", "get-master-addr-by-name", rp->dataset };
-	size_t lens[] = { 8, 23, strlen(rp->dataset) };
-	struct redis_conn *conn;
-	redisReply *reply;
-	int ret = -1;
-
-	conn = conn_connect(rp, call, "sentinel", sentinel->host, sentinel->port, NULL, error_r);
-	if (conn == NULL)
-		return -1;
-	reply = conn_command(conn, call, 3, argv, lens, error_r);
-	if (reply == NULL) {
-		conn_free(&conn);
-		return -1;
-	}
-	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-	    reply->element[0]->type == REDIS_REPLY_STRING &&
-	    reply->element[1]->type == REDIS_REPLY_STRING && reply->element[0]->len < host_size) {
-		char *end;
-		long port;
-
-		errno = 0;
-		port = strtol(reply->element[1]->str, &end, 10);
-		if (errno == 0 && *end == '\0' && port > 0 && port < 65536) {
-			memcpy(host, reply->element[0]->str, reply->element[0]->len + 1);
-			*port_r = (int)port;
-			ret = 0;
-		}
-	}
-	if (ret < 0) {
-		if (reply->type == REDIS_REPLY_ERROR)
-			*error_r = redis_error("sentinel %s: %s", conn->addr, reply->str);
-		else if (reply->type == REDIS_REPLY_NIL)
-			*error_r = redis_error("sentinel %s: unknown master name '%s'", conn->addr,
-					       rp->dataset);
-		else
-			*error_r = redis_error("sentinel %s: unexpected reply to "
-					       "get-master-addr-by-name", conn->addr);
-	}
-	freeReplyObject(reply);
-	conn_free(&conn);
-	return ret;
-}
-
-/* conn_open_sentinel - ask the sentinels in turn, connect to and verify the master */
-static struct redis_conn *conn_open_sentinel(struct redis_pool *rp, const struct redis_call *call,
-					     const char **error_r)
-{
-	char host[256], errors[REDIS_ERROR_MAX];
-	size_t used = 0;
-	int first, i;
-
-	pthread_mutex_lock(&rp->lock);
-	first = rp->sentinel_next;
-	pthread_mutex_unlock(&rp->lock);
-
-	errors[0] = '\0';
-	for (i = 0; i < rp->n_sentinels; i++) {
-		int idx = (first + i) % rp->n_sentinels;
-		struct redis_conn *conn;
-		const char *error;
-		int port;
-
-		if (sentinel_ask(rp, call, &rp->sentinels[idx], host, sizeof(host), &port,
-				 &error) == 0) {
-			conn = conn_connect(rp, call, "redis", host, port, NULL, &error);
-			if (conn != NULL && conn_setup(rp, conn, call, &error) == 0) {
-				pthread_mutex_lock(&rp->lock);
-				rp->sentinel_next = idx;
-				pthread_mutex_unlock(&rp->lock);
-				return conn;
-			}
-			conn_free(&conn);
-		}
-		/* Say what went wrong with each, in the order tried. */
-		if (used < sizeof(errors)) {
-			int w = snprintf(errors + used, sizeof(errors) - used, "%s%s",
-					 used > 0 ? "; " : "", error);
-
-			used += w > 0 ? (size_t)w : 0;
-		}
-		if (call_budget(call, 1) == 0)
-			break;
-	}
-	*error_r = redis_error("no master for '%s' from %d sentinel(s): %s", rp->dataset,
-			       rp->n_sentinels, errors);
-	return NULL;
-}
-
 /* conn_open - open and prepare a new connection to the master */
 static struct redis_conn *conn_open(struct redis_pool *rp, const struct redis_call *call,
 				    uint64_t generation, const char **error_r)
@@ -614,11 +477,12 @@ static struct redis_conn *conn_open(struct redis_pool *rp, const struct redis_ca
 	struct redis_conn *conn;
 
 	if (rp->n_sentinels > 0) {
-		conn = conn_open_sentinel(rp, call, error_r);
+		conn = redis_sentinel_open(rp, call, error_r);
 	} else {
-		conn = conn_connect(rp, call, "redis", rp->host, rp->port, rp->socket, error_r);
-		if (conn != NULL && conn_setup(rp, conn, call, error_r) < 0)
-			conn_free(&conn);
+		conn = redis_conn_connect(rp, call, "redis", rp->host, rp->port, rp->socket,
+					  error_r);
+		if (conn != NULL && redis_conn_setup(rp, conn, call, error_r) < 0)
+			redis_conn_free(&conn);
 	}
 	if (conn != NULL) {
 		conn->generation = generation;
@@ -660,7 +524,7 @@ static struct redis_conn *pool_take(struct redis_pool *rp, const struct redis_ca
 			break;
 		if (conn->generation == generation && conn_is_idle_ok(conn))
 			return conn;
-		conn_free(&conn);
+		redis_conn_free(&conn);
 	}
 	return conn_open(rp, call, generation, error_r);
 }
@@ -676,7 +540,7 @@ static void pool_give(struct redis_pool *rp, struct redis_conn **conn)
 		*conn = NULL;
 	}
 	pthread_mutex_unlock(&rp->lock);
-	conn_free(conn);
+	redis_conn_free(conn);
 }
 
 /* pool_retire - close every idle connection and mark the busy ones stale */
@@ -692,7 +556,7 @@ static void pool_retire(struct redis_pool *rp)
 	pthread_mutex_unlock(&rp->lock);
 	for (; list != NULL; list = next) {
 		next = list->next;
-		conn_free(&list);
+		redis_conn_free(&list);
 	}
 }
 
@@ -712,7 +576,7 @@ static int script_load(struct redis_pool *rp, struct redis_conn *conn,
 	size_t lens[] = { 6, 4, rp->scripts[which].len };
 	redisReply *reply;
 
-	reply = conn_command(conn, call, 3, argv, lens, error_r);
+	reply = redis_conn_command(conn, call, 3, argv, lens, error_r);
 	if (reply == NULL)
 		return -1;
 	if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
@@ -795,7 +659,7 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 				int r = script_load(rp, conn, call, script, sha, error_r);
 
 				if (r == -1) {
-					conn_free(&conn);
+					redis_conn_free(&conn);
 					pool_lose(rp);
 					return NULL;
 				}
@@ -812,7 +676,7 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 		else if (script != REDIS_SCRIPT_NONE && rp->wait_replicas > 0)
 			reply = conn_script_wait(conn, call, argc, argv, lens, error_r);
 		else
-			reply = conn_command(conn, call, argc, argv, lens, error_r);
+			reply = redis_conn_command(conn, call, argc, argv, lens, error_r);
 		if (reply == NULL && *error_r == wait_short) {
 			/* The script ran and the connection is sound: only the replicas lag. */
 			pool_give(rp, &conn);
@@ -821,7 +685,7 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 		}
 		if (reply == NULL) {
 			/* Unknown whether it ran: no retry; reconnect next time. */
-			conn_free(&conn);
+			redis_conn_free(&conn);
 			pool_lose(rp);
 			return NULL;
 		}
@@ -842,17 +706,17 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 			break;
 		case REPLY_FAILOVER:
 			if (rp->n_sentinels > 0 && !failover_retried &&
-			    call_budget(call, 1) > 0) {
+			    redis_conn_call_budget(call, 1) > 0) {
 				failover_retried = true;
 				freeReplyObject(reply);
-				conn_free(&conn);
+				redis_conn_free(&conn);
 				pool_lose(rp);
 				continue;
 			}
 			*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0],
 					       argv[0], reply->str);
 			freeReplyObject(reply);
-			conn_free(&conn);
+			redis_conn_free(&conn);
 			pool_lose(rp);
 			return NULL;
 		case REPLY_CLUSTER:
@@ -911,7 +775,7 @@ static int pool_pipeline(struct redis_pool *rp, struct redis_call *call, size_t 
 		return -1;
 	}
 	if (conn_pipeline(conn, call, n, argcs, argvs, lenss, replies, error_r) < 0) {
-		conn_free(&conn);
+		redis_conn_free(&conn);
 		pool_lose(rp);
 		return -1;
 	}
@@ -923,7 +787,7 @@ static int pool_pipeline(struct redis_pool *rp, struct redis_call *call, size_t 
 		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lenss[i][0],
 				       argvs[i][0], replies[i]->str);
 		if (kind == REPLY_FAILOVER) {
-			conn_free(&conn);
+			redis_conn_free(&conn);
 			pool_lose(rp);
 		} else {
 			if (kind == REPLY_CLUSTER && rp->node)
@@ -1108,7 +972,7 @@ int redis_pool_open(const struct config *config, const struct redis_script *scri
 	for (r = 0, i = 0; i < n_scripts && r == 0; i++)
 		r = script_load(rp, conn, &call, i, sha, error_r);
 	if (r < 0) {
-		conn_free(&conn);
+		redis_conn_free(&conn);
 		redis_pool_close(&rp);
 		return -1;
 	}

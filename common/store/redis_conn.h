@@ -9,7 +9,8 @@
  * (or one script) within one deadline, reconnecting, rediscovering the
  * master through Sentinel and reloading a script after NOSCRIPT as
  * described in redis_conn.c.  It knows nothing of quota, cache or
- * greylisting: store_redis.c builds the commands and reads the replies.
+ * greylisting: store_redis.c and its store_redis_*.c build the commands
+ * and read the replies.
  *
  * Thread safety: every function may be called from any thread at once,
  * except redis_pool_close, which must be the last call.
