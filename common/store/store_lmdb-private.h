@@ -10,6 +10,7 @@
 #define CHAPPS_STORE_LMDB_PRIVATE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <lmdb.h>
@@ -191,5 +192,49 @@ int store_lmdb_event_add(struct store *store, const char *text, size_t len, int6
 int store_lmdb_events_list(struct store *store, size_t max,
 			   void (*emit)(void *ctx, int64_t time, const char *text, size_t len),
 			   void *ctx, const char **error_r);
+
+
+/* ---- store_lmdb_limits.c: a limits transaction's cursors ---- */
+
+/*
+ * The cursors of one transaction, one per database, opened at first use
+ * and closed before the transaction ends: every use positions its cursor
+ * first, so a transaction over three limits opens at most four.
+ */
+enum lmdb_cur { CUR_QUOTA, CUR_LIMITS, CUR_HASH, CUR_TIME, CUR_N };
+
+struct lmdb_cursors {
+	MDB_txn *txn;
+	const struct store_lmdb *s;
+	MDB_cursor *cur[CUR_N];
+};
+
+/* A distinct limit's address set in one transaction. */
+struct lmdb_set {
+	MDB_txn *txn;
+	const struct store_lmdb *s;
+	MDB_val key;		/* the limit's "limits" key */
+	struct lmdb_cursors *cs;
+};
+
+/* store_lmdb_cursors_get - cs's cursor on database which (opened at first use); 0 or an LMDB code */
+int store_lmdb_cursors_get(struct lmdb_cursors *cs, enum lmdb_cur which, MDB_cursor **cur_r);
+/* store_lmdb_cursors_close - close every cursor cs opened (before its transaction ends) */
+void store_lmdb_cursors_close(struct lmdb_cursors *cs);
+
+/* ---- store_lmdb_distinct.c: a distinct-recipients limit's address set ---- */
+
+struct limit_set_view;
+
+bool store_lmdb_addr_counts(int64_t t, uint32_t interval, int64_t now);
+int store_lmdb_set_scan(const struct lmdb_set *set, bool sliding, uint32_t interval, int64_t now,
+			size_t *count_r, struct limit_set_view *view, const char **error_r);
+int store_lmdb_set_find(const struct lmdb_set *set, uint64_t hash, bool *found_r,
+			int64_t *time_r, const char **error_r);
+int store_lmdb_set_drop(const struct lmdb_set *set, const char **error_r);
+int store_lmdb_set_put(const struct lmdb_set *set, uint64_t hash, int64_t t, bool *added_r,
+		       const char **error_r);
+int store_lmdb_set_trim(const struct lmdb_set *set, uint32_t interval, int64_t now,
+			const char **error_r);
 
 #endif

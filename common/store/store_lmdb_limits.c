@@ -31,6 +31,7 @@
  *	limit's last write.  Another count, window or period empties the set
  *	(mdb_del of the key: LMDB frees the duplicate tree's pages); the
  *	record is kept (not deleted as empty) while its set has an address.
+ *	The set's operations are in store_lmdb_distinct.c.
  *
  *	Records written before the set moved out (limit_record.h format
  *	version 1) keep their addresses inline: reads count them there, and
@@ -73,34 +74,10 @@ struct lmdb_limits_args {
 	struct store_limit_state *states;
 };
 
-#define SET_ENTRY 16		/* a duplicate: (hash, time) or (time, hash) */
-#define TIME_BIAS ((uint64_t)1 << 63)
-
-/*
- * The cursors of one transaction, one per database, opened at first use
- * and closed before the transaction ends: every use positions its cursor
- * first, so a transaction over three limits opens at most four.
- */
-enum lmdb_cur { CUR_QUOTA, CUR_LIMITS, CUR_HASH, CUR_TIME, CUR_N };
-
-struct lmdb_cursors {
-	MDB_txn *txn;
-	const struct store_lmdb *s;
-	MDB_cursor *cur[CUR_N];
-};
-
-/* A distinct limit's address set in one transaction. */
-struct lmdb_set {
-	MDB_txn *txn;
-	const struct store_lmdb *s;
-	MDB_val key;		/* the limit's "limits" key */
-	struct lmdb_cursors *cs;
-};
-
 #define RECORD_BUF 4096		/* a record up to this size is rewritten in place */
 
-/* cursors_get - the transaction's cursor on database which; 0 or an LMDB code */
-static int cursors_get(struct lmdb_cursors *cs, enum lmdb_cur which, MDB_cursor **cur_r)
+/* store_lmdb_cursors_get - the transaction's cursor on database which; 0 or an LMDB code */
+int store_lmdb_cursors_get(struct lmdb_cursors *cs, enum lmdb_cur which, MDB_cursor **cur_r)
 {
 	const struct store_lmdb *s = cs->s;
 	MDB_dbi dbi = which == CUR_QUOTA ? s->quota_dbi : which == CUR_LIMITS ? s->limits_dbi :
@@ -113,8 +90,8 @@ static int cursors_get(struct lmdb_cursors *cs, enum lmdb_cur which, MDB_cursor 
 	return rc;
 }
 
-/* cursors_close - close every cursor cs opened (before its transaction ends) */
-static void cursors_close(struct lmdb_cursors *cs)
+/* store_lmdb_cursors_close - close every cursor cs opened (before its transaction ends) */
+void store_lmdb_cursors_close(struct lmdb_cursors *cs)
 {
 	int i;
 
@@ -123,267 +100,6 @@ static void cursors_close(struct lmdb_cursors *cs)
 			mdb_cursor_close(cs->cur[i]);
 			cs->cur[i] = NULL;
 		}
-}
-
-/* put_be64 - v big-endian at p */
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)v;
-		v >>= 8;
-	}
-}
-
-/* get_be64 - the big-endian 64-bit value at p */
-static uint64_t get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/* time_bits - t as bytes that sort like the numbers */
-static uint64_t time_bits(int64_t t)
-{
-	return (uint64_t)t ^ TIME_BIAS;
-}
-
-/* bits_time - time_bits undone */
-static int64_t bits_time(uint64_t v)
-{
-	v ^= TIME_BIAS;
-	return v <= INT64_MAX ? (int64_t)v : -(int64_t)(UINT64_MAX - v) - 1;
-}
-
-/* by_hash - the "distinct-hash" duplicate of (hash, t) into buf */
-static MDB_val by_hash(unsigned char *buf, uint64_t hash, int64_t t)
-{
-	MDB_val v = { SET_ENTRY, buf };
-
-	put_be64(buf, hash);
-	put_be64(buf + 8, time_bits(t));
-	return v;
-}
-
-/* by_time - the "distinct-time" duplicate of (hash, t) into buf */
-static MDB_val by_time(unsigned char *buf, uint64_t hash, int64_t t)
-{
-	MDB_val v = { SET_ENTRY, buf };
-
-	put_be64(buf, time_bits(t));
-	put_be64(buf + 8, hash);
-	return v;
-}
-
-/* addr_counts - does an address last used at t count at now (sliding interval)? */
-static bool addr_counts(int64_t t, uint32_t interval, int64_t now)
-{
-	return t > INT64_MAX - (int64_t)interval || now < t + (int64_t)interval;
-}
-
-/* set_error - "limits: WHAT: LMDB's text" */
-static int set_error(const struct lmdb_set *set, const char *what, int rc,
-		     const char **error_r)
-{
-	char context[64];
-
-	snprintf(context, sizeof(context), "limits: address set %s", what);
-	*error_r = store_lmdb_error(set->s, context, rc);
-	return -1;
-}
-
-/*
- * set_scan - what the set holds at now for a record with window and
- * interval: *count_r every address stored, and in *view those that count
- * (sliding: the oldest ones whose time has passed are skipped) and the
- * oldest of them; has_hash is left alone.  0 or -1 with *error_r.
- */
-static int set_scan(const struct lmdb_set *set, bool sliding, uint32_t interval, int64_t now,
-		    size_t *count_r, struct limit_set_view *view, const char **error_r)
-{
-	MDB_cursor *cur;
-	MDB_val k = set->key, v;
-	size_t count = 0, dead = 0;
-	int rc;
-
-	view->live = 0;
-	view->oldest = 0;
-	*count_r = 0;
-	rc = cursors_get(set->cs, CUR_TIME, &cur);
-	if (rc != 0)
-		return set_error(set, "cursor", rc, error_r);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-	if (rc == 0)
-		rc = mdb_cursor_count(cur, &count);
-	if (rc == 0 && sliding) {
-		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP);
-		if (rc == 0 && v.mv_size == SET_ENTRY &&
-		    !addr_counts(bits_time(get_be64(v.mv_data)), interval, now)) {
-			dead = count;	/* the newest has passed: all have */
-		} else if (rc == 0) {
-			rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP);
-			while (rc == 0 && v.mv_size == SET_ENTRY &&
-			       !addr_counts(bits_time(get_be64(v.mv_data)), interval, now)) {
-				dead++;
-				rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
-			}
-		}
-	} else if (rc == 0) {
-		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP);
-	}
-	if (rc == 0 && dead < count && v.mv_size == SET_ENTRY)
-		view->oldest = bits_time(get_be64(v.mv_data));
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return set_error(set, "read", rc, error_r);
-	*count_r = count;
-	view->live = count - dead;
-	return 0;
-}
-
-/*
- * set_find - is hash in the set?  *time_r gets its time.  0 (absent or
- * present) or -1 with *error_r.
- */
-static int set_find(const struct lmdb_set *set, uint64_t hash, bool *found_r, int64_t *time_r,
-		    const char **error_r)
-{
-	unsigned char buf[SET_ENTRY];
-	MDB_cursor *cur;
-	MDB_val k = set->key, v = by_hash(buf, hash, INT64_MIN);
-	int rc;
-
-	*found_r = false;
-	rc = cursors_get(set->cs, CUR_HASH, &cur);
-	if (rc != 0)
-		return set_error(set, "cursor", rc, error_r);
-	/* the first duplicate >= (hash, the smallest time): hash's own if any */
-	rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
-	if (rc == 0 && v.mv_size == SET_ENTRY && memcmp(v.mv_data, buf, 8) == 0) {
-		*found_r = true;
-		*time_r = bits_time(get_be64((const unsigned char *)v.mv_data + 8));
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return set_error(set, "look-up", rc, error_r);
-	return 0;
-}
-
-/* set_drop - empty the set (both databases); 0 or -1 with *error_r */
-static int set_drop(const struct lmdb_set *set, const char **error_r)
-{
-	MDB_val k = set->key;
-	int rc;
-
-	rc = mdb_del(set->txn, set->s->dhash_dbi, &k, NULL);
-	if (rc == 0 || rc == MDB_NOTFOUND)
-		rc = mdb_del(set->txn, set->s->dtime_dbi, &k, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return set_error(set, "drop", rc, error_r);
-	return 0;
-}
-
-/* set_remove - delete (hash, t) from both databases; 0 or an LMDB code */
-static int set_remove(const struct lmdb_set *set, uint64_t hash, int64_t t)
-{
-	unsigned char buf[SET_ENTRY];
-	MDB_val k = set->key, v = by_hash(buf, hash, t);
-	int rc;
-
-	rc = mdb_del(set->txn, set->s->dhash_dbi, &k, &v);
-	if (rc == 0 || rc == MDB_NOTFOUND) {
-		k = set->key;
-		v = by_time(buf, hash, t);
-		rc = mdb_del(set->txn, set->s->dtime_dbi, &k, &v);
-	}
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/*
- * set_put - hash used at t: added, or its time moved to t when older;
- * *added_r says whether it is new.  0 or -1 with *error_r.
- */
-static int set_put(const struct lmdb_set *set, uint64_t hash, int64_t t, bool *added_r,
-		   const char **error_r)
-{
-	unsigned char buf[SET_ENTRY];
-	MDB_val k, v;
-	int64_t old;
-	bool found;
-	int rc;
-
-	*added_r = false;
-	if (set_find(set, hash, &found, &old, error_r) < 0)
-		return -1;
-	if (found && old >= t)
-		return 0;
-	if (found) {
-		/* set_find left the hash cursor on (hash, old): delete it there */
-		rc = mdb_cursor_del(set->cs->cur[CUR_HASH], 0);
-		if (rc == 0) {
-			k = set->key;
-			v = by_time(buf, hash, old);
-			rc = mdb_del(set->txn, set->s->dtime_dbi, &k, &v);
-		}
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			return set_error(set, "delete", rc, error_r);
-	}
-	k = set->key;
-	v = by_hash(buf, hash, t);
-	rc = mdb_put(set->txn, set->s->dhash_dbi, &k, &v, 0);
-	if (rc == 0) {
-		k = set->key;
-		v = by_time(buf, hash, t);
-		rc = mdb_put(set->txn, set->s->dtime_dbi, &k, &v, 0);
-	}
-	if (rc != 0)
-		return set_error(set, "write", rc, error_r);
-	*added_r = !found;
-	return 0;
-}
-
-/*
- * set_trim - drop the addresses that no longer count at now (sliding),
- * oldest first: all at once when the newest has passed.  0 or -1.
- */
-static int set_trim(const struct lmdb_set *set, uint32_t interval, int64_t now,
-		    const char **error_r)
-{
-	MDB_cursor *cur;
-	MDB_val k = set->key, v;
-	uint64_t hash;
-	int64_t t;
-	int rc;
-
-	rc = cursors_get(set->cs, CUR_TIME, &cur);
-	if (rc != 0)
-		return set_error(set, "cursor", rc, error_r);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-	if (rc == 0)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST_DUP);
-	if (rc == 0 && v.mv_size == SET_ENTRY &&
-	    !addr_counts(bits_time(get_be64(v.mv_data)), interval, now))
-		return set_drop(set, error_r);
-	if (rc == 0)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST_DUP);
-	while (rc == 0 && v.mv_size == SET_ENTRY) {
-		t = bits_time(get_be64(v.mv_data));
-		if (addr_counts(t, interval, now))
-			break;
-		hash = get_be64((const unsigned char *)v.mv_data + 8);
-		rc = set_remove(set, hash, t);
-		if (rc == 0) {
-			/* the cursor's page may have changed under the deletes: seek again */
-			k = set->key;
-			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-		}
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return set_error(set, "expiry", rc, error_r);
-	return 0;
 }
 
 /* limit_key - the "limits" key of l into buf (4 + LMDB_KEY_MAX) */
@@ -492,12 +208,12 @@ static int set_view(const struct lmdb_set *set, const struct limit_record *rec, 
 	}
 	if (rec->count != STORE_COUNT_DISTINCT)
 		return 0;
-	if (set_scan(set, sliding, rec->interval, now, &count, view, error_r) < 0)
+	if (store_lmdb_set_scan(set, sliding, rec->interval, now, &count, view, error_r) < 0)
 		return -1;
 	if (want_hash && view->live > 0) {
-		if (set_find(set, hash, &found, &t, error_r) < 0)
+		if (store_lmdb_set_find(set, hash, &found, &t, error_r) < 0)
 			return -1;
-		view->has_hash = found && (!sliding || addr_counts(t, rec->interval, now));
+		view->has_hash = found && (!sliding || store_lmdb_addr_counts(t, rec->interval, now));
 	}
 	return 0;
 }
@@ -514,18 +230,18 @@ static int set_prepare(const struct lmdb_set *set, struct limit_record *rec,
 	bool was_distinct = rec->count == STORE_COUNT_DISTINCT, added;
 	uint32_t i;
 
-	if (limit_record_prepare(rec, l, now) && was_distinct && set_drop(set, error_r) < 0)
+	if (limit_record_prepare(rec, l, now) && was_distinct && store_lmdb_set_drop(set, error_r) < 0)
 		return -1;
 	if (rec->n_hashes > 0) {
 		for (i = 0; i < rec->n_hashes; i++)
 			if (limit_record_hash_counts(rec, &rec->hashes[i], now) &&
-			    set_put(set, rec->hashes[i].hash, rec->hashes[i].time, &added,
+			    store_lmdb_set_put(set, rec->hashes[i].hash, rec->hashes[i].time, &added,
 				    error_r) < 0)
 				return -1;
 		limit_record_forget_legacy(rec);
 	}
 	if (rec->count == STORE_COUNT_DISTINCT && rec->window == STORE_WINDOW_SLIDING)
-		return set_trim(set, rec->interval, now, error_r);
+		return store_lmdb_set_trim(set, rec->interval, now, error_r);
 	return 0;
 }
 
@@ -545,14 +261,14 @@ static int set_commit(const struct lmdb_set *set, const struct limit_record *rec
 
 	if (r == NULL || r->n_hashes == 0)
 		return 0;
-	if (set_scan(set, false, 0, now, &count, &view, error_r) < 0)
+	if (store_lmdb_set_scan(set, false, 0, now, &count, &view, error_r) < 0)
 		return -1;
 	if (count + r->n_hashes > LIMIT_RECORD_HASHES_MAX) {
 		*error_r = "too many distinct addresses kept";
 		return -1;
 	}
 	for (j = 0; j < r->n_hashes; j++)
-		if (set_put(set, r->hashes[j].hash, now, &added, error_r) < 0)
+		if (store_lmdb_set_put(set, r->hashes[j].hash, now, &added, error_r) < 0)
 			return -1;
 	return 0;
 }
@@ -673,11 +389,11 @@ static int one_limit(struct store_lmdb *s, struct lmdb_cursors *cs,
 			*error_r = store_lmdb_error(s, "limits: reset", rc);
 			return STORE_ERROR;
 		}
-		if (l->id != 0 && set_drop(&set, error_r) < 0)
+		if (l->id != 0 && store_lmdb_set_drop(&set, error_r) < 0)
 			return STORE_ERROR;
 		return STORE_OK;
 	}
-	rc = cursors_get(cs, l->id == 0 ? CUR_QUOTA : CUR_LIMITS, &cur);
+	rc = store_lmdb_cursors_get(cs, l->id == 0 ? CUR_QUOTA : CUR_LIMITS, &cur);
 	if (rc == 0) {
 		k = key;
 		rc = mdb_cursor_get(cur, &k, &val, MDB_SET_KEY);
@@ -718,7 +434,7 @@ static int one_limit(struct store_lmdb *s, struct lmdb_cursors *cs,
 		if (empty && lrec.count == STORE_COUNT_DISTINCT) {
 			struct limit_set_view view;
 
-			if (set_scan(&set, false, 0, a->now, &count, &view, error_r) < 0)
+			if (store_lmdb_set_scan(&set, false, 0, a->now, &count, &view, error_r) < 0)
 				status = STORE_ERROR;
 			empty = count == 0;
 		}
@@ -756,7 +472,7 @@ static int lmdb_limits_run(struct store_lmdb *s, const struct lmdb_limits_args *
 		if (status != STORE_OK)
 			break;
 	}
-	cursors_close(&cs);
+	store_lmdb_cursors_close(&cs);
 	if (ro || status != STORE_OK) {
 		mdb_txn_abort(txn);
 		if (status == STORE_REFUSED && a->refused_r != NULL)
@@ -881,7 +597,7 @@ static int top_scan(struct store_lmdb *s, MDB_txn *txn, uint32_t id,
 		limit_record_reset(&r);
 	}
 	mdb_cursor_close(cur);
-	cursors_close(&cs);
+	store_lmdb_cursors_close(&cs);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		*error_r = store_lmdb_error(s, "limits: top scan", rc);
 		return -1;
