@@ -11,7 +11,7 @@
  *	cluster specification's) of the key, or of its hash tag, modulo 16384.
  *
  *	Nodes.  Every node ever named (seeds, CLUSTER SLOTS, MOVED, ASK) gets
- *	one redis_conn.c pool of its own (redis_pool_node: the owner's
+ *	one redis_pool.c pool of its own (redis_pool_node: the owner's
  *	settings, its own idle connections, script SHA1s and generation), kept
  *	until the cluster is closed (at most REDIS_CLUSTER_NODES_MAX), so a
  *	thread holding a node never sees it freed.
@@ -46,7 +46,7 @@
  *	Not supported: replicas are never read from; a pipeline is one round
  *	trip only when all its keys are in one slot; store.redis.db must be 0.
  * DIAGNOSTICS
- *	As redis_conn.c: NULL (or -1) with *error_r in the thread's error
+ *	As redis_pool.c: NULL (or -1) with *error_r in the thread's error
  *	buffer, naming the node and the failing step.  Nothing is fatal
  *	except out-of-memory (xalloc).
  */

@@ -2,11 +2,11 @@
  * redis_cluster - Redis Cluster routing for the Redis engine, on hiredis 0.14
  *
  * A struct redis_cluster holds the slot map (slot -> master, from CLUSTER
- * SLOTS) and one redis_pool per node (redis_conn.c's pool, opened for
+ * SLOTS) and one redis_pool per node (redis_pool.c's pool, opened for
  * that node's address with the settings of the pool that owns the
  * cluster).  redis_cluster_exec sends a command to the master of its
  * key's slot and follows MOVED and ASK answers, a bounded number of
- * times, as described in redis_cluster.c.  redis_conn.c calls it when
+ * times, as described in redis_cluster.c.  redis_pool.c calls it when
  * store.redis.cluster is set; store_redis.c never sees it.
  *
  * Thread safety: every function may be called from any thread at once,

@@ -1,9 +1,11 @@
 /*
- * redis_conn-private.h - what redis_conn.c shares with redis_sentinel.c
+ * redis_conn-private.h - what redis_conn.c, redis_pool.c and redis_sentinel.c share
  *
- * redis_conn.c owns the pool and its connections (open, exec, pipeline,
- * deadlines, scripts); redis_sentinel.c asks the sentinels for the master
- * and opens a connection to it with the helpers below.  Nothing here is
+ * redis_conn.c owns one connection (connect, set up, commands and
+ * pipelines within a deadline); redis_pool.c the pool of them (open,
+ * exec, pipeline, scripts, the cluster's routing); redis_sentinel.c asks
+ * the sentinels for the master and opens a connection to it with the
+ * helpers below.  Nothing here is
  * visible outside common/store.
  */
 #ifndef CHAPPS_REDIS_CONN_PRIVATE_H
@@ -65,6 +67,34 @@ struct redis_call {
 	struct redis_pool *rp;
 	int64_t deadline_ms;
 };
+
+/* the kinds of an error reply, for retrying (redis_conn_reply_kind) */
+enum redis_reply_kind { REPLY_OK, REPLY_NOSCRIPT, REPLY_FAILOVER, REPLY_CLUSTER,
+		       REPLY_OTHER_ERROR };
+
+/* redis_conn_call_init - start a call: its deadline covers one connect and one command budget */
+void redis_conn_call_init(struct redis_call *call, struct redis_pool *rp);
+
+/* redis_conn_reply_kind - classify an error reply: retry-worthy or final */
+enum redis_reply_kind redis_conn_reply_kind(const redisReply *reply);
+
+/* redis_conn_pipeline - n commands at once, their n replies, within the call's deadline */
+int redis_conn_pipeline(struct redis_conn *conn, const struct redis_call *call, size_t n,
+			const int *argcs, const char *const *const *argvs,
+			const size_t *const *lenss, redisReply **replies, const char **error_r);
+
+/*
+ * redis_conn_script_wait - the script and WAIT in one round trip; fewer
+ * replicas in time: NULL with *error_r == redis_conn_wait_short (the
+ * connection stays usable)
+ */
+redisReply *redis_conn_script_wait(struct redis_conn *conn, const struct redis_call *call,
+				   int argc, const char **argv, const size_t *lens,
+				   const char **error_r);
+extern const char redis_conn_wait_short[];
+
+/* this thread's error text (redis_error writes it) */
+extern __thread char redis_errbuf[REDIS_ERROR_MAX];
 
 /* redis_conn_call_budget - min(step_ms, time left), or 0 when the deadline has passed */
 int redis_conn_call_budget(const struct redis_call *call, int step_ms);

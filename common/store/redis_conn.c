@@ -1,44 +1,14 @@
 /*
  * NAME
- *	redis_conn - connections of the Redis engine: pool, Sentinel, deadlines
+ *	redis_conn - one connection of the Redis engine: connect, commands, deadlines
  * SUMMARY
- *	redis_pool_open() copies the settings and connects once;
- *	redis_pool_exec() runs one command or script on a pooled connection;
- *	redis_pool_pipeline() sends several plain commands in one round trip.
+ *	redis_conn_connect() and redis_conn_setup() open one; redis_conn_command()
+ *	and the pipelines send on it within a call's deadline; redis_error()
+ *	and redis_mono_ms() serve the whole engine.
  * DESCRIPTION
- *	Scripts.  Each script the pool is given is sent with EVALSHA; its SHA1
- *	comes from SCRIPT LOAD (at open, and whenever it is unknown), and a
- *	NOSCRIPT reply (SCRIPT FLUSH, restart, failover) loads it again and
- *	retries once.
- *
- *	Pool.  Up to redis.pool_size (0: CONFIG_REDIS_POOL_SIZE_DEFAULT) idle
- *	connections are kept in a mutex-protected stack.  A caller takes one
- *	or, when none is idle, opens a new one; it never waits for another
- *	thread.  Giving a connection back to a full pool closes it, so a
- *	burst beyond pool_size costs extra connects but no waiting.  A
- *	connection that failed (I/O error, timeout) is freed, and every
- *	pooled connection is retired with it (a generation counter), so the
- *	next call reconnects; an idle connection the server closed is noticed
- *	with a zero-timeout poll(2) when it is taken.  An ordinary error reply
- *	(WRONGTYPE...) leaves the connection in the pool.
- *
- *	Metrics: a deadline reached (before sending, or waiting for a reply
- *	or a connect) counts as a store timeout; the first connection opened
- *	after a failure retired the pool counts as a reconnect.
- *
- *	Open.  redis_pool_open() connects once (address, AUTH, SELECT, ROLE,
- *	SCRIPT LOAD), so a wrong setting or an unreachable server is reported
- *	at start-up rather than on the first message.
- *
- *	Sentinel.  A new connection asks each sentinel in turn (starting with
- *	the last one that answered) for SENTINEL get-master-addr-by-name,
- *	connects to that address, authenticates, selects the database and
- *	checks with ROLE that the server is a master; a sentinel whose answer
- *	fails moves on to the next.  A READONLY, LOADING or MASTERDOWN reply
- *	retires the pool and the call is retried once on a freshly discovered
- *	master (these replies mean the command was not executed).  An I/O
- *	error is never retried: the script may have run.  The discovery is
- *	redis_sentinel.c's (redis_conn-private.h holds what the two share).
+ *	redis_pool.c keeps a pool of these connections and the scripts;
+ *	redis_sentinel.c finds the master behind Sentinel (redis_conn-private.h
+ *	holds what the three share).
  *
  *	Time.  Every redis_pool_exec call has one deadline of
  *	connect_timeout_ms + command_timeout_ms from its start (0:
@@ -55,13 +25,9 @@
  *	blocked in the calling thread around each command and a pending one
  *	is consumed.
  *
- *	Cluster.  With store.redis.cluster, redis_pool_open() hands the
- *	settings to redis_cluster.c, and redis_pool_exec and
- *	redis_pool_pipeline go through it: it keeps one pool of this file per
- *	node (redis_pool_node), and runs each command on the right node with
- *	redis_pool_node_exec, which returns MOVED, ASK, TRYAGAIN and
- *	CLUSTERDOWN answers to it instead of failing, and sends ASKING first
- *	when asked to.
+ *	Metrics: a deadline reached (before sending, or waiting for a reply
+ *	or a connect) counts as a store timeout; the first connection opened
+ *	after a failure retired the pool counts as a reconnect.
  * DIAGNOSTICS
  *	Failures return NULL (or -1 from redis_pool_open) with *error_r
  *	pointing to a thread-local buffer that names the server and the
@@ -92,10 +58,7 @@
 #include "store/redis_conn.h"
 #include "store/redis_conn-private.h"
 
-enum redis_reply_kind { REPLY_OK, REPLY_NOSCRIPT, REPLY_FAILOVER, REPLY_CLUSTER,
-		       REPLY_OTHER_ERROR };
-
-static __thread char redis_errbuf[REDIS_ERROR_MAX];
+__thread char redis_errbuf[REDIS_ERROR_MAX];
 
 const char *redis_error(const char *fmt, ...)
 {
@@ -115,8 +78,8 @@ int64_t redis_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* call_init - start a call: its deadline covers one connect and one command budget */
-static void call_init(struct redis_call *call, struct redis_pool *rp)
+/* redis_conn_call_init - start a call: its deadline covers one connect and one command budget */
+void redis_conn_call_init(struct redis_call *call, struct redis_pool *rp)
 {
 	call->rp = rp;
 	call->deadline_ms = redis_mono_ms() + rp->connect_timeout_ms + rp->command_timeout_ms;
@@ -190,13 +153,13 @@ static bool sigpipe_ignored(void)
 }
 
 /*
- * conn_pipeline - send n commands at once and read their n replies within
+ * redis_conn_pipeline - send n commands at once and read their n replies within
  * the call's deadline (one round trip); replies[0..n) are set, or NULL is
  * returned for all on an I/O error.  Returns 0 or -1 with *error_r.
  */
-static int conn_pipeline(struct redis_conn *conn, const struct redis_call *call, size_t n,
-			 const int *argcs, const char *const *const *argvs,
-			 const size_t *const *lenss, redisReply **replies, const char **error_r)
+int redis_conn_pipeline(struct redis_conn *conn, const struct redis_call *call, size_t n,
+			const int *argcs, const char *const *const *argvs,
+			const size_t *const *lenss, redisReply **replies, const char **error_r)
 {
 	sigset_t pipeset, oldset, pending;
 	bool guard, was_pending = false;
@@ -285,25 +248,26 @@ redisReply *redis_conn_command(struct redis_conn *conn, const struct redis_call 
 	const size_t *lenss[1] = { lens };
 	redisReply *reply;
 
-	if (conn_pipeline(conn, call, 1, &argc, argvs, lenss, &reply, error_r) < 0)
+	if (redis_conn_pipeline(conn, call, 1, &argc, argvs, lenss, &reply, error_r) < 0)
 		return NULL;
 	return reply;
 }
 
-/* wait_short - marks a conn_script_wait failure that leaves the connection usable */
-static const char wait_short[] = "wait";
+/* redis_conn_wait_short - marks a script_wait failure that leaves the connection usable */
+const char redis_conn_wait_short[] = "wait";
 
 /*
- * conn_script_wait - the script and WAIT in one round trip: the script's
+ * redis_conn_script_wait - the script and WAIT in one round trip: the script's
  * reply once pool.wait_replicas replicas hold its writes.  WAIT gets what
  * is left of the call's command budget less 150 ms (half of it when that
  * is short; at least 1 ms: 0 would block for ever), so that its own
- * timeout reply arrives before the socket's.  Fewer replicas in time: NULL with *error_r == wait_short and the
- * message in redis_errbuf (the script ran: its writes are on the master).
+ * timeout reply arrives before the socket's.  Fewer replicas in time:
+ * NULL with *error_r == redis_conn_wait_short and the message in
+ * redis_errbuf (the script ran: its writes are on the master).
  */
-static redisReply *conn_script_wait(struct redis_conn *conn, const struct redis_call *call,
-				    int argc, const char **argv, const size_t *lens,
-				    const char **error_r)
+redisReply *redis_conn_script_wait(struct redis_conn *conn, const struct redis_call *call,
+				   int argc, const char **argv, const size_t *lens,
+				   const char **error_r)
 {
 	char want[12], ms[24];
 	int budget = redis_conn_call_budget(call, call->rp->command_timeout_ms);
@@ -318,7 +282,7 @@ static redisReply *conn_script_wait(struct redis_conn *conn, const struct redis_
 
 	wlens[1] = (size_t)snprintf(want, sizeof(want), "%d", call->rp->wait_replicas);
 	wlens[2] = (size_t)snprintf(ms, sizeof(ms), "%d", wait_ms);
-	if (conn_pipeline(conn, call, 2, argcs, argvs, lenss, replies, error_r) < 0)
+	if (redis_conn_pipeline(conn, call, 2, argcs, argvs, lenss, replies, error_r) < 0)
 		return NULL;
 	if (replies[0]->type != REDIS_REPLY_ERROR &&
 	    (replies[1]->type != REDIS_REPLY_INTEGER ||
@@ -329,15 +293,15 @@ static redisReply *conn_script_wait(struct redis_conn *conn, const struct redis_
 			    call->rp->wait_replicas, wait_ms);
 		freeReplyObject(replies[0]);
 		freeReplyObject(replies[1]);
-		*error_r = wait_short;
+		*error_r = redis_conn_wait_short;
 		return NULL;
 	}
 	freeReplyObject(replies[1]);
 	return replies[0];
 }
 
-/* reply_kind - classify an error reply: retry-worthy or final */
-static enum redis_reply_kind reply_kind(const redisReply *reply)
+/* redis_conn_reply_kind - classify an error reply: retry-worthy or final */
+enum redis_reply_kind redis_conn_reply_kind(const redisReply *reply)
 {
 	if (reply->type != REDIS_REPLY_ERROR)
 		return REPLY_OK;
@@ -470,513 +434,3 @@ int redis_conn_setup(struct redis_pool *rp, struct redis_conn *conn, const struc
 	return 0;
 }
 
-/* conn_open - open and prepare a new connection to the master */
-static struct redis_conn *conn_open(struct redis_pool *rp, const struct redis_call *call,
-				    uint64_t generation, const char **error_r)
-{
-	struct redis_conn *conn;
-
-	if (rp->n_sentinels > 0) {
-		conn = redis_sentinel_open(rp, call, error_r);
-	} else {
-		conn = redis_conn_connect(rp, call, "redis", rp->host, rp->port, rp->socket,
-					  error_r);
-		if (conn != NULL && redis_conn_setup(rp, conn, call, error_r) < 0)
-			redis_conn_free(&conn);
-	}
-	if (conn != NULL) {
-		conn->generation = generation;
-		if (__atomic_exchange_n(&rp->lost, false, __ATOMIC_ACQ_REL))
-			metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_RECONNECT);
-	}
-	return conn;
-}
-
-/* conn_is_idle_ok - false when the server closed or wrote to an idle connection */
-static bool conn_is_idle_ok(const struct redis_conn *conn)
-{
-	struct pollfd pfd;
-
-	pfd.fd = conn->ctx->fd;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	return poll(&pfd, 1, 0) == 0;
-}
-
-/* pool_take - an idle connection of the current generation, or a new one */
-static struct redis_conn *pool_take(struct redis_pool *rp, const struct redis_call *call,
-				    const char **error_r)
-{
-	struct redis_conn *conn;
-	uint64_t generation;
-
-	for (;;) {
-		pthread_mutex_lock(&rp->lock);
-		conn = rp->idle;
-		if (conn != NULL) {
-			rp->idle = conn->next;
-			rp->n_idle--;
-			conn->next = NULL;
-		}
-		generation = rp->generation;
-		pthread_mutex_unlock(&rp->lock);
-		if (conn == NULL)
-			break;
-		if (conn->generation == generation && conn_is_idle_ok(conn))
-			return conn;
-		redis_conn_free(&conn);
-	}
-	return conn_open(rp, call, generation, error_r);
-}
-
-/* pool_give - return a connection to the pool, or close it when stale or the pool is full */
-static void pool_give(struct redis_pool *rp, struct redis_conn **conn)
-{
-	pthread_mutex_lock(&rp->lock);
-	if ((*conn)->generation == rp->generation && rp->n_idle < rp->pool_size) {
-		(*conn)->next = rp->idle;
-		rp->idle = *conn;
-		rp->n_idle++;
-		*conn = NULL;
-	}
-	pthread_mutex_unlock(&rp->lock);
-	redis_conn_free(conn);
-}
-
-/* pool_retire - close every idle connection and mark the busy ones stale */
-static void pool_retire(struct redis_pool *rp)
-{
-	struct redis_conn *list, *next;
-
-	pthread_mutex_lock(&rp->lock);
-	list = rp->idle;
-	rp->idle = NULL;
-	rp->n_idle = 0;
-	rp->generation++;
-	pthread_mutex_unlock(&rp->lock);
-	for (; list != NULL; list = next) {
-		next = list->next;
-		redis_conn_free(&list);
-	}
-}
-
-/* pool_lose - retire the pool after a failure: the next connection opened is a reconnect */
-static void pool_lose(struct redis_pool *rp)
-{
-	__atomic_store_n(&rp->lost, true, __ATOMIC_RELEASE);
-	pool_retire(rp);
-}
-
-/* script_load - SCRIPT LOAD script `which` on conn and remember its SHA1 */
-static int script_load(struct redis_pool *rp, struct redis_conn *conn,
-		       const struct redis_call *call, int which, char sha[41],
-		       const char **error_r)
-{
-	const char *argv[] = { "SCRIPT", "LOAD", rp->scripts[which].text };
-	size_t lens[] = { 6, 4, rp->scripts[which].len };
-	redisReply *reply;
-
-	reply = redis_conn_command(conn, call, 3, argv, lens, error_r);
-	if (reply == NULL)
-		return -1;
-	if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
-		/* An error reply leaves the connection usable; -2 says so. */
-		int ret = reply->type == REDIS_REPLY_ERROR ? -2 : -1;
-
-		*error_r = redis_error("redis %s: SCRIPT LOAD %s: %s", conn->addr,
-				       rp->scripts[which].name,
-				       reply->type == REDIS_REPLY_ERROR ? reply->str
-									 : "unexpected reply");
-		freeReplyObject(reply);
-		return ret;
-	}
-	memcpy(sha, reply->str, 41);
-	freeReplyObject(reply);
-	pthread_mutex_lock(&rp->lock);
-	memcpy(rp->sha[which], sha, 41);
-	pthread_mutex_unlock(&rp->lock);
-	return 0;
-}
-
-/*
- * conn_asking - ASKING then the command, in one round trip (a cluster's
- * ASK redirection: the command runs on the importing node once); the
- * command's reply, or NULL on an I/O error or a refused ASKING
- */
-static redisReply *conn_asking(struct redis_conn *conn, const struct redis_call *call, int argc,
-			       const char **argv, const size_t *lens, const char **error_r)
-{
-	const char *aargv[] = { "ASKING" };
-	const size_t alens[] = { 6 };
-	const char *const *argvs[2] = { aargv, argv };
-	const size_t *lenss[2] = { alens, lens };
-	int argcs[2] = { 1, argc };
-	redisReply *replies[2];
-
-	if (conn_pipeline(conn, call, 2, argcs, argvs, lenss, replies, error_r) < 0)
-		return NULL;
-	if (replies[0]->type == REDIS_REPLY_ERROR) {
-		*error_r = redis_error("redis %s: ASKING: %s", conn->addr, replies[0]->str);
-		freeReplyObject(replies[0]);
-		freeReplyObject(replies[1]);
-		return NULL;
-	}
-	freeReplyObject(replies[0]);
-	return replies[1];
-}
-
-/*
- * pool_exec - redis_pool_exec on one pool within call's deadline; with
- * asking, each command is preceded by ASKING.  A node's pool (rp->node)
- * hands a cluster answer (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) back as it
- * is, for redis_cluster.c to follow.
- */
-static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int script,
-			     bool asking, int argc, const char **argv, size_t *lens,
-			     const char **error_r)
-{
-	struct redis_conn *conn;
-	redisReply *reply;
-	bool noscript_retried = false, failover_retried = false;
-	char sha[41];
-
-	if (script >= rp->n_scripts) {
-		*error_r = "redis: no such script";
-		return NULL;
-	}
-	for (;;) {
-		conn = pool_take(rp, call, error_r);
-		if (conn == NULL) {
-			/* Nothing pooled is worth keeping if a new connection fails. */
-			pool_lose(rp);
-			return NULL;
-		}
-		if (script != REDIS_SCRIPT_NONE) {
-			pthread_mutex_lock(&rp->lock);
-			memcpy(sha, rp->sha[script], sizeof(sha));
-			pthread_mutex_unlock(&rp->lock);
-			if (sha[0] == '\0') {
-				int r = script_load(rp, conn, call, script, sha, error_r);
-
-				if (r == -1) {
-					redis_conn_free(&conn);
-					pool_lose(rp);
-					return NULL;
-				}
-				if (r == -2) {
-					pool_give(rp, &conn);
-					return NULL;
-				}
-			}
-			argv[1] = sha;
-			lens[1] = 40;
-		}
-		if (asking)
-			reply = conn_asking(conn, call, argc, argv, lens, error_r);
-		else if (script != REDIS_SCRIPT_NONE && rp->wait_replicas > 0)
-			reply = conn_script_wait(conn, call, argc, argv, lens, error_r);
-		else
-			reply = redis_conn_command(conn, call, argc, argv, lens, error_r);
-		if (reply == NULL && *error_r == wait_short) {
-			/* The script ran and the connection is sound: only the replicas lag. */
-			pool_give(rp, &conn);
-			*error_r = redis_errbuf;
-			return NULL;
-		}
-		if (reply == NULL) {
-			/* Unknown whether it ran: no retry; reconnect next time. */
-			redis_conn_free(&conn);
-			pool_lose(rp);
-			return NULL;
-		}
-		switch (reply_kind(reply)) {
-		case REPLY_OK:
-			pool_give(rp, &conn);
-			return reply;
-		case REPLY_NOSCRIPT:
-			if (script != REDIS_SCRIPT_NONE && !noscript_retried) {
-				noscript_retried = true;
-				freeReplyObject(reply);
-				pthread_mutex_lock(&rp->lock);
-				rp->sha[script][0] = '\0';
-				pthread_mutex_unlock(&rp->lock);
-				pool_give(rp, &conn);
-				continue;
-			}
-			break;
-		case REPLY_FAILOVER:
-			if (rp->n_sentinels > 0 && !failover_retried &&
-			    redis_conn_call_budget(call, 1) > 0) {
-				failover_retried = true;
-				freeReplyObject(reply);
-				redis_conn_free(&conn);
-				pool_lose(rp);
-				continue;
-			}
-			*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0],
-					       argv[0], reply->str);
-			freeReplyObject(reply);
-			redis_conn_free(&conn);
-			pool_lose(rp);
-			return NULL;
-		case REPLY_CLUSTER:
-			if (rp->node) {
-				/* not executed: redis_cluster.c follows it */
-				pool_give(rp, &conn);
-				return reply;
-			}
-			break;
-		case REPLY_OTHER_ERROR:
-			break;
-		}
-		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0], argv[0],
-				       reply->str);
-		freeReplyObject(reply);
-		pool_give(rp, &conn);
-		return NULL;
-	}
-}
-
-redisReply *redis_pool_exec(struct redis_pool *rp, int script, int argc, const char **argv,
-			    size_t *lens, const char **error_r)
-{
-	struct redis_call call;
-
-	if (rp->cluster != NULL)
-		return redis_cluster_exec(rp->cluster, script, argc, argv, lens, error_r);
-	call_init(&call, rp);
-	return pool_exec(rp, &call, script, false, argc, argv, lens, error_r);
-}
-
-redisReply *redis_pool_node_exec(struct redis_pool *node, int64_t deadline_ms, int script,
-				 bool asking, int argc, const char **argv, size_t *lens,
-				 const char **error_r)
-{
-	struct redis_call call = { node, deadline_ms };
-
-	return pool_exec(node, &call, script, asking, argc, argv, lens, error_r);
-}
-
-/*
- * pool_pipeline - redis_pool_pipeline on one pool within call's deadline;
- * -2 (replies freed, *error_r set) when a node's pool got a cluster answer
- */
-static int pool_pipeline(struct redis_pool *rp, struct redis_call *call, size_t n,
-			 const int *argcs, const char *const *const *argvs,
-			 const size_t *const *lenss, redisReply **replies, const char **error_r)
-{
-	struct redis_conn *conn;
-	size_t i;
-	int ret = -1;
-
-	conn = pool_take(rp, call, error_r);
-	if (conn == NULL) {
-		pool_lose(rp);
-		return -1;
-	}
-	if (conn_pipeline(conn, call, n, argcs, argvs, lenss, replies, error_r) < 0) {
-		redis_conn_free(&conn);
-		pool_lose(rp);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		enum redis_reply_kind kind = reply_kind(replies[i]);
-
-		if (kind == REPLY_OK)
-			continue;
-		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lenss[i][0],
-				       argvs[i][0], replies[i]->str);
-		if (kind == REPLY_FAILOVER) {
-			redis_conn_free(&conn);
-			pool_lose(rp);
-		} else {
-			if (kind == REPLY_CLUSTER && rp->node)
-				ret = -2;
-			pool_give(rp, &conn);
-		}
-		for (i = 0; i < n; i++) {
-			freeReplyObject(replies[i]);
-			replies[i] = NULL;
-		}
-		return ret;
-	}
-	pool_give(rp, &conn);
-	return 0;
-}
-
-int redis_pool_pipeline(struct redis_pool *rp, size_t n, const int *argcs,
-			const char *const *const *argvs, const size_t *const *lenss,
-			redisReply **replies, const char **error_r)
-{
-	struct redis_call call;
-
-	if (rp->cluster != NULL)
-		return redis_cluster_pipeline(rp->cluster, n, argcs, argvs, lenss, replies,
-					      error_r);
-	call_init(&call, rp);
-	return pool_pipeline(rp, &call, n, argcs, argvs, lenss, replies, error_r);
-}
-
-int redis_pool_node_pipeline(struct redis_pool *node, int64_t deadline_ms, size_t n,
-			     const int *argcs, const char *const *const *argvs,
-			     const size_t *const *lenss, redisReply **replies,
-			     const char **error_r)
-{
-	struct redis_call call = { node, deadline_ms };
-
-	return pool_pipeline(node, &call, n, argcs, argvs, lenss, replies, error_r);
-}
-
-size_t redis_pool_masters(struct redis_pool *rp, const char **error_r)
-{
-	if (rp->cluster != NULL)
-		return redis_cluster_masters(rp->cluster, error_r);
-	return 1;
-}
-
-redisReply *redis_pool_exec_master(struct redis_pool *rp, size_t i, int argc, const char **argv,
-				   size_t *lens, const char **error_r)
-{
-	if (rp->cluster != NULL)
-		return redis_cluster_exec_master(rp->cluster, i, argc, argv, lens, error_r);
-	return redis_pool_exec(rp, REDIS_SCRIPT_NONE, argc, argv, lens, error_r);
-}
-
-int64_t redis_pool_deadline(const struct redis_pool *rp)
-{
-	return redis_mono_ms() + rp->connect_timeout_ms + rp->command_timeout_ms;
-}
-
-struct redis_pool *redis_pool_node(const struct redis_pool *owner, const char *host, int port)
-{
-	struct redis_pool *rp = xcalloc(1, sizeof(*rp));
-
-	pthread_mutex_init(&rp->lock, NULL);
-	rp->scripts = owner->scripts;
-	rp->n_scripts = owner->n_scripts;
-	rp->pool_size = owner->pool_size;
-	rp->host = xstrdup(host);
-	rp->port = port;
-	rp->username = owner->username != NULL ? xstrdup(owner->username) : NULL;
-	rp->password = owner->password != NULL ? xstrdup(owner->password) : NULL;
-	rp->connect_timeout_ms = owner->connect_timeout_ms;
-	rp->command_timeout_ms = owner->command_timeout_ms;
-	rp->wait_replicas = owner->wait_replicas;
-	rp->node = true;
-	return rp;
-}
-
-/* nonempty_dup - a copy of s, or NULL when s is NULL or "" */
-static char *nonempty_dup(const char *s)
-{
-	return s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
-}
-
-void redis_pool_close(struct redis_pool **pool)
-{
-	struct redis_pool *rp = *pool;
-
-	if (rp == NULL)
-		return;
-	*pool = NULL;
-	redis_cluster_close(&rp->cluster);
-	pool_retire(rp);
-	pthread_mutex_destroy(&rp->lock);
-	XFREE(rp->host);
-	XFREE(rp->socket);
-	XFREE(rp->username);
-	if (rp->password != NULL) {
-		/* Do not leave the secret in freed memory. */
-		memset(rp->password, 0, strlen(rp->password));
-		XFREE(rp->password);
-	}
-	XFREE(rp->dataset);
-	free(rp);
-}
-
-int redis_pool_open(const struct config *config, const struct redis_script *scripts,
-		    int n_scripts, struct redis_pool **pool_r, const char **error_r)
-{
-	struct redis_pool *rp;
-	struct redis_call call;
-	struct redis_conn *conn;
-	const char *why;
-	char sha[41];
-	int i, r;
-
-	if (n_scripts < 0 || n_scripts > REDIS_POOL_SCRIPTS_MAX) {
-		*error_r = "redis: too many scripts";
-		return -1;
-	}
-	rp = xcalloc(1, sizeof(*rp));
-	pthread_mutex_init(&rp->lock, NULL);
-	rp->scripts = scripts;
-	rp->n_scripts = n_scripts;
-	rp->pool_size = config->redis_pool_size > 0 ? config->redis_pool_size
-						    : CONFIG_REDIS_POOL_SIZE_DEFAULT;
-	rp->host = xstrdup(config->redis_server != NULL && config->redis_server[0] != '\0'
-				   ? config->redis_server
-				   : CONFIG_REDIS_SERVER_DEFAULT);
-	rp->port = config->redis_port > 0 ? config->redis_port : CONFIG_REDIS_PORT_DEFAULT;
-	rp->socket = nonempty_dup(config->redis_socket);
-	rp->username = nonempty_dup(config->redis_username);
-	rp->password = nonempty_dup(config->redis_password);
-	rp->db = config->redis_db;
-	rp->connect_timeout_ms = config->redis_connect_timeout_ms > 0
-					 ? config->redis_connect_timeout_ms
-					 : CONFIG_REDIS_TIMEOUT_MS_DEFAULT;
-	rp->command_timeout_ms = config->redis_command_timeout_ms > 0
-					 ? config->redis_command_timeout_ms
-					 : CONFIG_REDIS_TIMEOUT_MS_DEFAULT;
-	rp->wait_replicas = config->redis_wait_replicas;
-	for (i = 0; i < config->n_redis_sentinel_servers && i < CONFIG_LIST_MAX; i++) {
-		/* config_load has checked them: this only splits, or catches a hand-made config */
-		if (hostport_parse(config->redis_sentinel_servers[i],
-				   &rp->sentinels[rp->n_sentinels], &why) < 0) {
-			*error_r = redis_error("redis: sentinel server '%s' is not host:port",
-					       config->redis_sentinel_servers[i]);
-			redis_pool_close(&rp);
-			return -1;
-		}
-		rp->n_sentinels++;
-	}
-	rp->dataset = nonempty_dup(config->redis_sentinel_dataset);
-	if (rp->n_sentinels > 0 && rp->dataset == NULL) {
-		*error_r = "redis: sentinel_servers is set but sentinel_dataset is empty";
-		redis_pool_close(&rp);
-		return -1;
-	}
-	if (rp->db < 0) {
-		*error_r = redis_error("redis: db %d is negative", rp->db);
-		redis_pool_close(&rp);
-		return -1;
-	}
-
-	if (config->n_redis_cluster > 0) {
-		/* the cluster's seeds: its own pools connect, and load the scripts */
-		if (redis_cluster_open(rp, config, &rp->cluster, error_r) < 0) {
-			redis_pool_close(&rp);
-			return -1;
-		}
-		*pool_r = rp;
-		return 0;
-	}
-
-	/* Connect once now, so that a wrong address, password or db shows at start-up. */
-	call_init(&call, rp);
-	conn = conn_open(rp, &call, 0, error_r);
-	if (conn == NULL) {
-		redis_pool_close(&rp);
-		return -1;
-	}
-	for (r = 0, i = 0; i < n_scripts && r == 0; i++)
-		r = script_load(rp, conn, &call, i, sha, error_r);
-	if (r < 0) {
-		redis_conn_free(&conn);
-		redis_pool_close(&rp);
-		return -1;
-	}
-	pool_give(rp, &conn);
-	*pool_r = rp;
-	return 0;
-}

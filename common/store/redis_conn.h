@@ -8,7 +8,7 @@
  * every server-side script it was given.  redis_pool_exec runs one command
  * (or one script) within one deadline, reconnecting, rediscovering the
  * master through Sentinel and reloading a script after NOSCRIPT as
- * described in redis_conn.c.  It knows nothing of quota, cache or
+ * described in redis_pool.c.  It knows nothing of quota, cache or
  * greylisting: store_redis.c and its store_redis_*.c build the commands
  * and read the replies.
  *

@@ -3,7 +3,7 @@
  *	redis_sentinel - Sentinel discovery of the Redis engine's master
  * SUMMARY
  *	redis_sentinel_open() asks the sentinels for the master and returns
- *	a new connection to it, for redis_conn.c's conn_open.
+ *	a new connection to it, for redis_pool.c's conn_open.
  * DESCRIPTION
  *	Sentinel.  A new connection asks each sentinel in turn (starting with
  *	the last one that answered) for SENTINEL get-master-addr-by-name,
@@ -11,7 +11,7 @@
  *	checks with ROLE that the server is a master; a sentinel whose answer
  *	fails moves on to the next.  The retry once on a freshly discovered
  *	master after a READONLY, LOADING or MASTERDOWN reply, and the
- *	deadlines, are redis_conn.c's (see there): every connect and command
+ *	deadlines, are redis_pool.c's and redis_conn.c's (see there): every connect and command
  *	here spends the budget of the caller's one deadline.
  * DIAGNOSTICS
  *	Failures return NULL with *error_r pointing to a thread-local buffer

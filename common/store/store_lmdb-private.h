@@ -217,7 +217,7 @@ struct lmdb_set {
 	struct lmdb_cursors *cs;
 };
 
-/* store_lmdb_cursors_get - cs's cursor on database which (opened at first use); 0 or an LMDB code */
+/* store_lmdb_cursors_get - cs's cursor on which (opened at first use); 0 or an LMDB code */
 int store_lmdb_cursors_get(struct lmdb_cursors *cs, enum lmdb_cur which, MDB_cursor **cur_r);
 /* store_lmdb_cursors_close - close every cursor cs opened (before its transaction ends) */
 void store_lmdb_cursors_close(struct lmdb_cursors *cs);

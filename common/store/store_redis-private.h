@@ -7,7 +7,7 @@
  * store_redis_greylist.c, store_redis_limits.c and store_redis_locks.c
  * each implement one family of store_ops on the handle, each through its
  * own script (redis/<name>.lua) or plain commands.  The connections are
- * redis_conn.c's.  Nothing here is visible outside common/store.
+ * redis_pool.c's.  Nothing here is visible outside common/store.
  */
 #ifndef CHAPPS_STORE_REDIS_PRIVATE_H
 #define CHAPPS_STORE_REDIS_PRIVATE_H

@@ -14,13 +14,13 @@
  *	store_redis_locks.c each implement one family of operations, and say
  *	there how their keys are laid out.  The connections (pool, Sentinel
  *	discovery, deadlines, EVALSHA with SCRIPT LOAD again after NOSCRIPT)
- *	are redis_conn.c's, and the server-side scripts are redis/quota.lua,
+ *	are redis_pool.c's, and the server-side scripts are redis/quota.lua,
  *	redis/greylist.lua, redis/limits.lua and redis/lock.lua, embedded at
  *	build time (store.am generates redis_scripts.c from them in the build
  *	directory).  Every key is one prefix + the caller's raw bytes
  *	(store_redis_key).
  *
- *	Redis Cluster.  With store.redis.cluster, redis_conn.c routes each
+ *	Redis Cluster.  With store.redis.cluster, redis_pool.c routes each
  *	call by the slot of its (first) key (redis_cluster.c), and every key
  *	carries a hash tag after its prefix, "{tag}", so that each call's keys
  *	share one slot (store_redis_tkey; without the cluster no tag: today's
