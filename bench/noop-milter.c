@@ -11,7 +11,7 @@
  *	through smfi_setsymlist, an xxfi_data callback (without one libmilter
  *	negotiates DATA away and the MTA's next packet waits for a delayed
  *	ACK), TCP_NODELAY on the listening socket and 1 MiB thread stacks
- *	(libmilter's workers come and go; see set_thread_stack) as
+ *	(libmilter's workers come and go: common/base/tune.c) as
  *	chapps-milter's main.c does.  It accepts the message at the stage chapps leaves it
  *	(-l): MAIL for the identity gate alone, DATA for the quota with
  *	quota.commit = "data", EOM for quota.commit = "eom".  Every other
@@ -24,18 +24,15 @@
  */
 #include "autoconf.h"
 
-#include <dirent.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
+
+#include "base/tune.h"
 
 enum leave { LEAVE_MAIL, LEAVE_DATA, LEAVE_EOM };
 
@@ -145,47 +142,6 @@ static struct smfiDesc desc = {
 	.xxfi_negotiate = noop_negotiate,
 };
 
-/* set_nodelay - TCP_NODELAY on every listening inet socket (as chapps-milter does) */
-static void set_nodelay(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		int fd = atoi(e->d_name), on = 1, listening = 0;
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss), olen = sizeof(listening);
-
-		if (fd <= 2 || fd == dirfd(d))
-			continue;
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
-			continue;
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) < 0 || !listening)
-			continue;
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	}
-	closedir(d);
-}
-
-/* set_thread_stack - 1 MiB stacks for the threads to come (as chapps-milter does) */
-static void set_thread_stack(void)
-{
-#ifdef HAVE_PTHREAD_SETATTR_DEFAULT_NP
-	pthread_attr_t attr;
-	size_t size;
-
-	if (pthread_getattr_default_np(&attr) != 0)
-		return;
-	if (pthread_attr_getstacksize(&attr, &size) == 0 && size > 1024 * 1024 &&
-	    pthread_attr_setstacksize(&attr, 1024 * 1024) == 0)
-		(void)pthread_setattr_default_np(&attr);
-	pthread_attr_destroy(&attr);
-#endif
-}
-
 /* usage - the synopsis */
 static void usage(FILE *out)
 {
@@ -226,7 +182,7 @@ int main(int argc, char **argv)
 	}
 	if (strncmp(sock, "unix:", 5) == 0)
 		(void)unlink(sock + 5);
-	set_thread_stack();
+	(void)tune_thread_stack(1024 * 1024, NULL);
 	if (smfi_register(desc) != MI_SUCCESS || smfi_setconn((char *)sock) != MI_SUCCESS) {
 		fprintf(stderr, "noop-milter: cannot register on %s\n", sock);
 		return 1;
@@ -237,6 +193,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "noop-milter: cannot open %s\n", sock);
 		return 1;
 	}
-	set_nodelay();
+	(void)tune_listeners_nodelay(NULL);
 	return smfi_main() == MI_SUCCESS ? 0 : 1;
 }

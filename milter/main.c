@@ -28,12 +28,9 @@
  */
 #include "autoconf.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -42,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -55,6 +51,7 @@
 #include "base/config.h"
 #include "policy/helo_whitelist.h"
 #include "base/log.h"
+#include "base/tune.h"
 #include "base/metrics.h"
 #include "policy/policy.h"
 #include "base/xalloc.h"
@@ -121,63 +118,25 @@ static struct config *load(char **errors_r)
 /*
  * set_thread_stack - the threads created from now on (libmilter's workers,
  * ours) get a stack of MILTER_THREAD_STACK instead of RLIMIT_STACK's 8 MiB
+ * (why: common/base/tune.c).  Nothing on the milter's paths needs more: the
+ * largest frames are log lines of 2 kB; SPF's DNS answer buffer is on the heap.
  */
 static void set_thread_stack(void)
 {
-#ifdef HAVE_PTHREAD_SETATTR_DEFAULT_NP
-	pthread_attr_t attr;
-	size_t size;
+	size_t was;
 
-	/*
-	 * libmilter starts a worker whenever none is idle and lets it exit when
-	 * more than one is (a third of the messages at 16 connections of one
-	 * message each).  glibc keeps 40 MiB of exited threads' stacks: five of
-	 * 8 MiB, so most new workers got a fresh mapping (mmap, munmap and a
-	 * TLB shootdown) and took a page fault for every page of stack they
-	 * touched, chapps' deeper calls more than a no-op's.  At 1 MiB the
-	 * cache holds forty and a new worker reuses a stack whose pages are
-	 * there.  Nothing on the milter's paths needs more (the largest frames
-	 * are log lines of 2 kB; SPF's DNS answer buffer is on the heap).
-	 */
-	if (pthread_getattr_default_np(&attr) != 0)
-		return;
-	if (pthread_attr_getstacksize(&attr, &size) == 0 && size > MILTER_THREAD_STACK &&
-	    pthread_attr_setstacksize(&attr, MILTER_THREAD_STACK) == 0 &&
-	    pthread_setattr_default_np(&attr) != 0)
-		log_warn("cannot set the threads' stack size: keeping %zu bytes", size);
-	pthread_attr_destroy(&attr);
-#endif
+	if (tune_thread_stack(MILTER_THREAD_STACK, &was) < 0 && was > 0)
+		log_warn("cannot set the threads' stack size: keeping %zu bytes", was);
 }
 
 /* set_nodelay - TCP_NODELAY on every listening inet socket we hold */
 static void set_nodelay(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
+	int err;
 
-	/*
-	 * libmilter has no call that returns its listening descriptor; accepted
-	 * sockets inherit TCP_NODELAY from it on Linux.  Without it libmilter's
-	 * two-write replies wait for the MTA's delayed ACK (about 40 ms).
-	 */
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		int fd = atoi(e->d_name), on = 1, listening = 0;
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss), olen = sizeof(listening);
-
-		if (fd <= 2 || fd == dirfd(d))
-			continue;
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
-			continue;
-		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &olen) < 0 || !listening)
-			continue;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0)
-			log_warn("TCP_NODELAY on the milter socket: %s", strerror(errno));
-	}
-	closedir(d);
+	(void)tune_listeners_nodelay(&err);
+	if (err != 0)
+		log_warn("TCP_NODELAY on the milter socket: %s", strerror(err));
 }
 
 /* unix_path - the path of a unix: or local: socket, or NULL */
