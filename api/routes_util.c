@@ -47,6 +47,7 @@
 #include "api/routes.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "base/pidfile.h"
 #include "base/xalloc.h"
 #include "policy/sender_domain_auth.h"
 #include "policydb/policydb.h"
@@ -169,30 +170,19 @@ int routes_sda_cached(struct api_req *r, const char *user, char kind, const char
 void routes_sda_forget(struct api_req *r, const char *user, char kind, const char *name)
 {
 	struct store *s = api_store(r->api);
-	char key[1024];
 	const char *err;
-	size_t klen;
 
-	if (s == NULL)
-		return;
-	klen = sender_domain_auth_key(key, sizeof(key), user, kind, name);
-	if (klen > 0 && store_cache_del(s, key, klen, &err) != STORE_OK)
+	if (s != NULL && sender_domain_auth_forget(s, user, kind, name, &err) != STORE_OK)
 		log_warn("api: could not clear the cached SDA decision of %s: %s", user, err);
 }
 
 /* routes_signal_milter - ask the local milter to flush its look-up caches (quota, flags) */
 void routes_signal_milter(struct api_req *r)
 {
-	const char *pidfile = r->api->config->milter_pidfile;
-	long pid = 0;
-	FILE *f;
+	long pid;
 
-	if (pidfile[0] == '\0' || (f = fopen(pidfile, "r")) == NULL)
-		return;
-	if (fscanf(f, "%ld", &pid) == 1 && pid > 1 && kill((pid_t)pid, SIGUSR2) < 0 &&
-	    errno != ESRCH)
+	if (pidfile_signal(r->api->config->milter_pidfile, SIGUSR2, &pid) < 0)
 		log_warn("api: cannot signal chapps-milter (pid %ld): %s", pid, strerror(errno));
-	fclose(f);
 }
 
 /* ---- rows into JSON ----------------------------------------------------- */

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "base/config.h"
+#include "base/pidfile.h"
 #include "base/xalloc.h"
 #include "policy/sender_domain_auth.h"
 #include "policydb/policydb.h"
@@ -216,33 +217,20 @@ struct store *cli_get_store(struct cli *cli, bool quiet)
 /* cli_signal_milter - ask the local milter to flush its look-up caches */
 void cli_signal_milter(struct cli *cli)
 {
-	FILE *f;
-	long pid = 0;
+	long pid;
 
-	if (cli->cfg->milter_pidfile[0] == '\0')
-		return;
-	f = fopen(cli->cfg->milter_pidfile, "r");
-	if (f == NULL)
-		return;
-	if (fscanf(f, "%ld", &pid) == 1 && pid > 1 && kill((pid_t)pid, SIGUSR2) < 0 &&
-	    errno != ESRCH)
+	if (pidfile_signal(cli->cfg->milter_pidfile, SIGUSR2, &pid) < 0)
 		fprintf(stderr, "chapps-cli: warning: cannot signal chapps-milter (pid %ld): %s\n",
 			pid, strerror(errno));
-	fclose(f);
 }
 
 /* cli_sda_forget - delete the cached SDA decision of (user, kind, name) */
 void cli_sda_forget(struct cli *cli, const char *user, char kind, const char *name)
 {
 	struct store *s = cli_get_store(cli, true);
-	char key[1024];
 	const char *err;
-	size_t klen;
 
-	if (s == NULL)
-		return;
-	klen = sender_domain_auth_key(key, sizeof(key), user, kind, name);
-	if (klen > 0 && store_cache_del(s, key, klen, &err) != STORE_OK)
+	if (s != NULL && sender_domain_auth_forget(s, user, kind, name, &err) != STORE_OK)
 		fprintf(stderr, "chapps-cli: warning: could not clear the cached decision: %s\n",
 			err);
 }

@@ -17,7 +17,9 @@
 #include "check_main.h"
 #include "test_util.h"
 #include "base/config.h"
+#include "policy/backends.h"
 #include "policy/policy.h"
+#include "policy/sender_domain_auth.h"
 #include "policy/quota.h"
 #include "policydb/policydb.h"
 #include "request/request.h"
@@ -229,6 +231,45 @@ START_TEST(test_sda_unknown_user)
 
 	start("outbound: { policies = [ \"sender_domain_auth\" ]; };");
 	ck_assert_int_eq(send_msg("mallory", "<m@example.com>", 1, true, &reply), -1);
+	ck_assert_str_eq(reply, "554 5.7.1 Rejected - not allowed to send mail from this domain");
+	stop();
+}
+END_TEST
+
+/*
+ * the decision is cached: an unlinked domain still passes until
+ * sender_domain_auth_forget (chapps-cli's and chapps-api's) drops it
+ */
+START_TEST(test_sda_forget)
+{
+	char err[256];
+	const char *reply = NULL, *serr = NULL;
+	struct policydb *db;
+	struct store *store;
+
+	start("outbound: { policies = [ \"sender_domain_auth\" ]; };");
+	ck_assert_int_eq(send_msg("alice", "<a@example.com>", 1, true, &reply), 1);
+	ck_assert_int_eq(send_msg("alice", "<a@other.net>", 1, true, &reply), -1);
+	ck_assert_int_eq(policydb_open(cfg, false, &db, err, sizeof(err)), 0);
+	ck_assert_int_eq(policydb_link_domain(db, "alice", "example.com", false, err,
+					      sizeof(err)),
+			 POLICYDB_OK);
+	policydb_close(&db);
+	ck_assert_int_eq(send_msg("alice", "<a@example.com>", 1, true, &reply), 1);
+	store = backends_store(backends, clock_now, &serr);
+	ck_assert_ptr_nonnull(store);
+	/* another (user, kind, name) is not touched, an uncached one is no error */
+	ck_assert_int_eq(sender_domain_auth_forget(store, "alice", SDA_KIND_EMAIL, "example.com",
+						   &serr),
+			 STORE_OK);
+	ck_assert_int_eq(sender_domain_auth_forget(store, "bob", SDA_KIND_DOMAIN, "example.com",
+						   &serr),
+			 STORE_OK);
+	ck_assert_int_eq(send_msg("alice", "<a@example.com>", 1, true, &reply), 1);
+	ck_assert_int_eq(sender_domain_auth_forget(store, "alice", SDA_KIND_DOMAIN, "example.com",
+						   &serr),
+			 STORE_OK);
+	ck_assert_int_eq(send_msg("alice", "<a@example.com>", 1, true, &reply), -1);
 	ck_assert_str_eq(reply, "554 5.7.1 Rejected - not allowed to send mail from this domain");
 	stop();
 }
@@ -509,6 +550,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_identity_gate);
 	tcase_add_loop_test(tc, test_sda, 0, sizeof(sda_rows) / sizeof(sda_rows[0]));
 	tcase_add_test(tc, test_sda_unknown_user);
+	tcase_add_test(tc, test_sda_forget);
 	tcase_add_test(tc, test_quota_single_recipients);
 	tcase_add_test(tc, test_quota_not_charged_when_sda_refuses);
 	tcase_add_test(tc, test_quota_recipients_and_margin);

@@ -43,6 +43,16 @@ size_t sender_domain_auth_key(void *buf, size_t size, const char *user, char kin
 	return store_key(buf, size, "sda", user, tag, name, (char *)NULL);
 }
 
+int sender_domain_auth_forget(struct store *store, const char *user, char kind,
+			      const char *name, const char **error_r)
+{
+	char key[1024];
+	size_t klen = sender_domain_auth_key(key, sizeof(key), user, kind, name);
+
+	/* a key that does not fit was never cached (the look-up builds the same) */
+	return klen == 0 ? STORE_OK : store_cache_del(store, key, klen, error_r);
+}
+
 /*
  * sda_lock_along - read quota's lock.check along with the first cache
  * look-up?  When quota runs after this policy (listed after it: both have
