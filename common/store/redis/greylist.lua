@@ -2,10 +2,10 @@
 -- step (Redis engine)
 --
 -- Embedded in chapps at build time (common/store/store.am turns this file
--- into a C string); store_redis.c sends it with EVALSHA and loads it again
--- after NOSCRIPT.  The rule is greylist_record_decide() of
--- greylist_record.c; the tally's constants (hour length, window, counters
--- kept) come from greylist_record.h as arguments.
+-- into a C string); store_redis_greylist.c sends it with EVALSHA, and
+-- redis_pool.c loads it again after NOSCRIPT.  The rule is
+-- greylist_record_decide() of greylist_record.c; the tally's constants (hour
+-- length, window, counters kept) come from greylist_record.h as arguments.
 --
 -- KEYS[1]  the client's tally hash, "chapps:gt:" + the client key
 -- KEYS[2]  the tuple hash, "chapps:g:" + the tuple key ('check' only)

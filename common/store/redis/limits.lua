@@ -1,7 +1,7 @@
 -- limits.lua - store.h's limits (store_limits_*) in one atomic step (Redis engine)
 --
--- Embedded in chapps at build time like quota.lua; store_redis.c sends it
--- with EVALSHA.  One call handles the n limits of one message: phase 1
+-- Embedded in chapps at build time like quota.lua; store_redis_limits.c
+-- sends it with EVALSHA.  One call handles the n limits of one message: phase 1
 -- loads and checks every limit (it may tidy: drop buckets, addresses and
 -- reservations that no longer count, which changes no answer), phase 2
 -- writes, and only when every limit granted: a refused message leaves no
@@ -70,7 +70,7 @@
 -- rewrites "b" exactly as quota.lua's scan does, so both scripts keep
 -- working on the same state.
 --
--- Debugging: the arguments are binary (store_redis.c's limit_arg and
+-- Debugging: the arguments are binary (store_redis_limits.c's limit_arg and
 -- limits_head); against a scratch server (never a production one), a
 -- reserve of one message on bob's quota (id 0, a day) and an hourly limit
 -- from redis-cli's Lua (EVAL with the script, struct.pack for the numbers):

@@ -1,8 +1,9 @@
 -- lock.lua - locks, strikes and the event journal in one atomic step (Redis engine)
 --
 -- Embedded in chapps at build time (common/store/store.am turns this file
--- into a C string); store_redis.c sends it with EVALSHA and loads it again
--- after NOSCRIPT.  The rules are store.h's (store_lock_*, store_event_add).
+-- into a C string); store_redis_locks.c sends it with EVALSHA, and
+-- redis_pool.c loads it again after NOSCRIPT.  The rules are store.h's
+-- (store_lock_*, store_event_add).
 --
 -- A user's lock and strikes are ONE hash, "chapps:k:" + the user name's
 -- bytes (one key, so one Redis Cluster slot and one atomic script):

@@ -1,8 +1,9 @@
 -- quota.lua - the quota rule of store.h in one atomic step (Redis engine)
 --
 -- Embedded in chapps at build time (common/store/store.am turns this file
--- into a C string); store_redis.c sends it with EVALSHA and loads it again
--- after NOSCRIPT.  The rule is the one of store.h and quota_record.c.
+-- into a C string); store_redis_quota.c sends it with EVALSHA, and
+-- redis_pool.c loads it again after NOSCRIPT.  The rule is the one of store.h
+-- and quota_record.c.
 --
 -- KEYS[1]  the user's hash, "chapps:q:" + the user name's bytes
 -- ARGV     1 op ('reserve', 'commit', 'release', 'usage' or 'reset'),
