@@ -1150,6 +1150,66 @@ START_TEST(test_log_only_and_null)
 }
 END_TEST
 
+static int64_t fake_ms;
+
+/* fake_clock - alerts_set_clock_ms's clock for test_report_period */
+static int64_t fake_clock(void)
+{
+	return fake_ms;
+}
+
+/* post_user - post a refusal of user at fake time; true when accepted */
+static bool post_user(struct alerts *a, const char *user)
+{
+	struct alert_event e = event(user, ALERT_REFUSAL, 1);
+
+	return alerts_post(a, &e);
+}
+
+/*
+ * the dropped counters' line while running (log only: the posts say it):
+ * once a minute at most, and only when a counter moved since the last one
+ */
+START_TEST(test_report_period)
+{
+	struct config c;
+	struct alerts *a;
+	const char *line1 = "alert: dropped queue_full=0 dedupe=1 given_up=0\n";
+	const char *line2 = "alert: dropped queue_full=0 dedupe=2 given_up=0\n";
+
+	fake_ms = 5000000;
+	alerts_set_clock_ms(fake_clock);
+	memset(&c, 0, sizeof(c));
+	c.alerts_interval = 3600;
+	log_capture_start(LOG_LEVEL_INFO);
+	a = open_ok(&c);
+	ck_assert(post_user(a, "a@example.com"));
+	ck_assert(!post_user(a, "a@example.com"));	/* deduped: dedupe=1 */
+	fake_ms += 59999;
+	ck_assert(post_user(a, "b@example.com"));	/* a minute not yet gone */
+	ck_assert_int_eq(count_of(log_capture_text(), "alert: dropped"), 0);
+	fake_ms += 1;
+	ck_assert(post_user(a, "c@example.com"));	/* a minute since open */
+	ck_assert_msg(count_of(log_capture_text(), line1) == 1, "got log:\n%s",
+		      log_capture_text());
+	ck_assert(!post_user(a, "c@example.com"));	/* dedupe=2 */
+	fake_ms += 59999;
+	ck_assert(post_user(a, "d@example.com"));	/* moved, but within the minute */
+	ck_assert_int_eq(count_of(log_capture_text(), "alert: dropped"), 1);
+	fake_ms += 1;
+	ck_assert(post_user(a, "e@example.com"));
+	ck_assert_msg(count_of(log_capture_text(), line2) == 1, "got log:\n%s",
+		      log_capture_text());
+	fake_ms += 600000;
+	ck_assert(post_user(a, "f@example.com"));	/* nothing moved: nothing said */
+	alerts_close(&a);				/* nor at close (log only) */
+	ck_assert_msg(count_of(log_capture_text(), "alert: dropped") == 2, "got log:\n%s",
+		      log_capture_text());
+	log_capture_stop();
+	alerts_set_clock_ms(NULL);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
 	Suite *s = suite_create("alert");
@@ -1193,6 +1253,7 @@ static Suite *make_suite(void)
 	tcase_add_test(tc, test_sink);
 	tcase_add_test(tc, test_store_sink);
 	tcase_add_test(tc, test_log_only_and_null);
+	tcase_add_test(tc, test_report_period);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -82,10 +82,20 @@ static void global_init(void)
 		global_status = -2;
 }
 
+static int64_t (*test_clock_ms)(void);	/* alerts_set_clock_ms */
+
+void alerts_set_clock_ms(int64_t (*now_ms)(void))
+{
+	test_clock_ms = now_ms;
+}
+
 /* alert_now_ms - a monotonic clock in milliseconds */
 int64_t alert_now_ms(void)
 {
 	struct timespec ts;
+
+	if (test_clock_ms != NULL)
+		return test_clock_ms();
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

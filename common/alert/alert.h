@@ -52,4 +52,10 @@ bool alerts_post(struct alerts *alerts, const struct alert_event *ev);
 void alerts_set_sink(struct alerts *alerts,
 		     void (*sink)(void *ctx, const char *json, size_t len, int64_t time), void *ctx);
 
+/* alerts_set_clock_ms - tests only: the monotonic clock (milliseconds) that paces the line
+ * of dropped counters, NULL for the real one.  Process-wide; only for alerts that log and
+ * nothing else (no webhook, mail or sink: no sender thread, whose waits read the real
+ * clock).  Before alerts_open. */
+void alerts_set_clock_ms(int64_t (*now_ms)(void));
+
 #endif
