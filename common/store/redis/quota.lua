@@ -46,12 +46,15 @@ local function aread(v)
   end
   return a
 end
+local function astr(a)
+  local v = string.format('%d %d %d %d %d %d %d %d',
+                          a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+  if a[2] + a[6] > 32 then v = v .. string.rep(' ', 256 - #v) end
+  return v
+end
 local function awrite(a)
   if a[2] > 0 or a[6] > 0 then
-    local v = string.format('%d %d %d %d %d %d %d %d',
-                            a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
-    if a[2] + a[6] > 32 then v = v .. string.rep(' ', 256 - #v) end
-    redis.call('HSET', key, 'b', v)
+    redis.call('HSET', key, 'b', astr(a))
   else
     redis.call('HDEL', key, 'b')
   end
@@ -137,8 +140,8 @@ if a then
           a[7], a[8] = math.min(a[7], e), math.max(a[8], e)
         end
         a[5] = reserved
-        redis.call('HSET', key, rf, string.format('%d %d', own, e))
-        awrite(a)
+        -- a[6] >= 1: awrite would set "b"; one HSET for both fields
+        redis.call('HSET', key, rf, string.format('%d %d', own, e), 'b', astr(a))
         if ttl > life then life = ttl end
       end
     elseif op == 'commit' then
@@ -148,7 +151,6 @@ if a then
         a[5], a[6] = reserved, a[6] - 1
         if a[6] == 0 then a[5], a[7], a[8] = 0, 0, 0 end
         if own > 0 then
-          redis.call('HINCRBY', key, bf, own)
           if not g[3] then
             a[2] = a[2] + 1
             if a[2] == 1 then
@@ -162,13 +164,18 @@ if a then
           if cur > newest then newest = cur end
           local left = (cur + 1) * res + interval - now
           if left > life then life = left end
+          -- the bucket's count as HINCRBY would leave it (g[3] was read above and is a
+          -- number here), and "b" (a[2] >= 1) in one HSET
+          redis.call('HSET', key, bf, string.format('%d', (tonumber(g[3]) or 0) + own),
+                     'b', astr(a))
+        else
+          awrite(a)
         end
-        awrite(a)
       end
       own = 0
     end
-    if life > 0 and redis.call('EXISTS', key) == 1 then
-      redis.call('EXPIRE', key, life + slack)
+    if life > 0 then
+      redis.call('EXPIRE', key, life + slack)  -- a key already gone: 0, nothing done
     end
   end
   local last = 0
@@ -273,7 +280,7 @@ else
   if nres == 0 then reserved, emin, emax = 0, 0, 0 end
   awrite({committed, #live - keep + 1, lo or 0, hi or 0, reserved, nres,
           emin or 0, emax or 0})
-  if life > 0 and redis.call('EXISTS', key) == 1 then
+  if life > 0 then
     redis.call('EXPIRE', key, life + slack)
   end
 end
