@@ -25,71 +25,16 @@
  */
 #include "autoconf.h"
 
-#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/limit_record.h"
 #include "base/xalloc.h"
+#include "store/bigendian.h"
 
 #define LIMIT_RECORD_MAGIC 'L'
 #define LIMIT_RECORD_VERSION 2
 #define LIMIT_RECORD_VERSION_INLINE 1	/* distinct addresses inside the record */
-
-/* get_u16 - big-endian 16-bit value at p */
-static uint16_t get_u16(const unsigned char *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-/* get_u32 - big-endian 32-bit value at p */
-static uint32_t get_u32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-/* get_u64 - big-endian 64-bit value at p (one load: the decode loops' cost) */
-static uint64_t get_u64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return be64toh(v);
-}
-
-/* get_i64 - big-endian two's complement 64-bit value at p */
-static int64_t get_i64(const unsigned char *p)
-{
-	uint64_t v = get_u64(p);
-
-	return v <= INT64_MAX ? (int64_t)v : -(int64_t)(UINT64_MAX - v) - 1;
-}
-
-/* put_u16 - store v big-endian at p */
-static unsigned char *put_u16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)(v >> 8);
-	p[1] = (unsigned char)v;
-	return p + 2;
-}
-
-/* put_u32 - store v big-endian at p */
-static unsigned char *put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-	return p + 4;
-}
-
-/* put_u64 - store v big-endian at p */
-static unsigned char *put_u64(unsigned char *p, uint64_t v)
-{
-	v = htobe64(v);
-	memcpy(p, &v, sizeof(v));
-	return p + 8;
-}
 
 /* sat_add - a + b saturated at STORE_LIMIT_MAX */
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -226,14 +171,14 @@ int limit_record_decode(struct limit_record *rec, const void *data, size_t len,
 	}
 	rec->count = p[2];
 	rec->window = p[3];
-	rec->interval = get_u32(p + 4);
-	rec->resolution = get_u32(p + 8);
-	rec->period_start = get_i64(p + 12);
-	rec->period_end = get_i64(p + 20);
-	rec->period_amount = get_u64(p + 28);
-	nb = get_u16(p + 36);
-	nh = get_u32(p + 38);
-	nr = get_u16(p + 42);
+	rec->interval = be_get_u32(p + 4);
+	rec->resolution = be_get_u32(p + 8);
+	rec->period_start = be_get_i64(p + 12);
+	rec->period_end = be_get_i64(p + 20);
+	rec->period_amount = be_get_u64(p + 28);
+	nb = be_get_u16(p + 36);
+	nh = be_get_u32(p + 38);
+	nr = be_get_u16(p + 42);
 	p += LIMIT_RECORD_HEADER_SIZE;	/* the last 4 bytes are reserved (0) */
 	if (nb > LIMIT_RECORD_BUCKETS_MAX || nh > LIMIT_RECORD_HASHES_MAX ||
 	    nr > LIMIT_RECORD_RESV_MAX) {
@@ -248,8 +193,8 @@ int limit_record_decode(struct limit_record *rec, const void *data, size_t len,
 	for (i = 0; i < nb; i++, p += 16) {
 		struct limit_bucket *b = &rec->buckets[i];
 
-		b->start = get_i64(p);
-		b->amount = get_u64(p + 8);
+		b->start = be_get_i64(p);
+		b->amount = be_get_u64(p + 8);
 		if (b->amount == 0 || (i > 0 && b->start <= rec->buckets[i - 1].start)) {
 			*error_r = "limit record has a bad bucket";
 			goto fail;
@@ -258,8 +203,8 @@ int limit_record_decode(struct limit_record *rec, const void *data, size_t len,
 	}
 	rec->hashes = grow(rec->hashes, &rec->hashes_alloc, nh, sizeof(*rec->hashes));
 	for (i = 0; i < nh; i++, p += 16) {
-		rec->hashes[i].hash = get_u64(p);
-		rec->hashes[i].time = get_i64(p + 8);
+		rec->hashes[i].hash = be_get_u64(p);
+		rec->hashes[i].time = be_get_i64(p + 8);
 		if (i > 0 && rec->hashes[i].hash <= rec->hashes[i - 1].hash) {
 			*error_r = "limit record has a bad address set";
 			goto fail;
@@ -275,8 +220,8 @@ int limit_record_decode(struct limit_record *rec, const void *data, size_t len,
 			*error_r = "limit record truncated";
 			goto fail;
 		}
-		r->expiry = get_i64(p);
-		r->amount = get_u64(p + 8);
+		r->expiry = be_get_i64(p);
+		r->amount = be_get_u64(p + 8);
 		r->id_len = p[16];
 		p += 17;
 		rec->n_resv = i + 1;
@@ -290,7 +235,7 @@ int limit_record_decode(struct limit_record *rec, const void *data, size_t len,
 		}
 		memcpy(r->id, p, r->id_len);
 		p += r->id_len;
-		r->n_hashes = get_u16(p);
+		r->n_hashes = be_get_u16(p);
 		p += 2;
 		if (r->n_hashes > STORE_LIMITS_RCPT_MAX || end - p < (ptrdiff_t)r->n_hashes * 9) {
 			r->n_hashes = 0;
@@ -301,7 +246,7 @@ int limit_record_decode(struct limit_record *rec, const void *data, size_t len,
 		r->hashes = r->n_hashes > 0 ? xreallocarray(NULL, r->n_hashes, sizeof(*r->hashes))
 			: NULL;
 		for (j = 0; j < r->n_hashes; j++, p += 9) {
-			r->hashes[j].hash = get_u64(p);
+			r->hashes[j].hash = be_get_u64(p);
 			r->hashes[j].counted = p[8] != 0;
 		}
 	}
@@ -340,34 +285,34 @@ size_t limit_record_encode(const struct limit_record *rec, void *buf, size_t buf
 	*p++ = LIMIT_RECORD_VERSION;
 	*p++ = rec->count;
 	*p++ = rec->window;
-	p = put_u32(p, rec->interval);
-	p = put_u32(p, rec->resolution);
-	p = put_u64(p, (uint64_t)rec->period_start);
-	p = put_u64(p, (uint64_t)rec->period_end);
-	p = put_u64(p, rec->period_amount);
-	p = put_u16(p, (uint16_t)rec->n_buckets);
-	p = put_u32(p, rec->n_hashes);
-	p = put_u16(p, (uint16_t)rec->n_resv);
-	p = put_u32(p, 0);
+	p = be_put_u32(p, rec->interval);
+	p = be_put_u32(p, rec->resolution);
+	p = be_put_u64(p, (uint64_t)rec->period_start);
+	p = be_put_u64(p, (uint64_t)rec->period_end);
+	p = be_put_u64(p, rec->period_amount);
+	p = be_put_u16(p, (uint16_t)rec->n_buckets);
+	p = be_put_u32(p, rec->n_hashes);
+	p = be_put_u16(p, (uint16_t)rec->n_resv);
+	p = be_put_u32(p, 0);
 	for (i = 0; i < rec->n_buckets; i++) {
-		p = put_u64(p, (uint64_t)rec->buckets[i].start);
-		p = put_u64(p, rec->buckets[i].amount);
+		p = be_put_u64(p, (uint64_t)rec->buckets[i].start);
+		p = be_put_u64(p, rec->buckets[i].amount);
 	}
 	for (i = 0; i < rec->n_hashes; i++) {
-		p = put_u64(p, rec->hashes[i].hash);
-		p = put_u64(p, (uint64_t)rec->hashes[i].time);
+		p = be_put_u64(p, rec->hashes[i].hash);
+		p = be_put_u64(p, (uint64_t)rec->hashes[i].time);
 	}
 	for (i = 0; i < rec->n_resv; i++) {
 		const struct limit_resv *r = &rec->resv[i];
 
-		p = put_u64(p, (uint64_t)r->expiry);
-		p = put_u64(p, r->amount);
+		p = be_put_u64(p, (uint64_t)r->expiry);
+		p = be_put_u64(p, r->amount);
 		*p++ = r->id_len;
 		memcpy(p, r->id, r->id_len);
 		p += r->id_len;
-		p = put_u16(p, r->n_hashes);
+		p = be_put_u16(p, r->n_hashes);
 		for (j = 0; j < r->n_hashes; j++) {
-			p = put_u64(p, r->hashes[j].hash);
+			p = be_put_u64(p, r->hashes[j].hash);
 			*p++ = r->hashes[j].counted ? 1 : 0;
 		}
 	}

@@ -30,56 +30,10 @@
 
 #include "store/quota_record.h"
 #include "base/xalloc.h"
+#include "store/bigendian.h"
 
 #define QUOTA_RECORD_MAGIC 'Q'
 #define QUOTA_RECORD_VERSION 1
-
-/* get_u16 - big-endian 16-bit value at p */
-static uint16_t get_u16(const unsigned char *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-/* get_u32 - big-endian 32-bit value at p */
-static uint32_t get_u32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-/* get_i64 - big-endian two's complement 64-bit value at p */
-static int64_t get_i64(const unsigned char *p)
-{
-	uint64_t v = ((uint64_t)get_u32(p) << 32) | get_u32(p + 4);
-
-	return v <= INT64_MAX ? (int64_t)v : -(int64_t)(UINT64_MAX - v) - 1;
-}
-
-/* put_u16 - store v big-endian at p */
-static unsigned char *put_u16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)(v >> 8);
-	p[1] = (unsigned char)v;
-	return p + 2;
-}
-
-/* put_u32 - store v big-endian at p */
-static unsigned char *put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-	return p + 4;
-}
-
-/* put_i64 - store v big-endian at p */
-static unsigned char *put_i64(unsigned char *p, int64_t v)
-{
-	uint64_t u = (uint64_t)v;
-
-	p = put_u32(p, (uint32_t)(u >> 32));
-	return put_u32(p, (uint32_t)u);
-}
 
 /* sat32 - v clamped to UINT32_MAX */
 static uint32_t sat32(uint64_t v)
@@ -185,8 +139,8 @@ int quota_record_decode(struct quota_record *rec, const void *data, size_t len,
 		*error_r = "quota record has an unknown format";
 		return -1;
 	}
-	nb = get_u16(p + 2);
-	nr = get_u16(p + 4);
+	nb = be_get_u16(p + 2);
+	nr = be_get_u16(p + 4);
 	p += QUOTA_RECORD_HEADER_SIZE;
 	if (nb > QUOTA_RECORD_BUCKETS_MAX || nr > QUOTA_RECORD_RESV_MAX) {
 		*error_r = "quota record has too many entries";
@@ -201,8 +155,8 @@ int quota_record_decode(struct quota_record *rec, const void *data, size_t len,
 	for (i = 0; i < nb; i++, p += QUOTA_RECORD_BUCKET_SIZE) {
 		struct quota_bucket *b = &rec->buckets[i];
 
-		b->start = get_i64(p);
-		b->count = get_u32(p + 8);
+		b->start = be_get_i64(p);
+		b->count = be_get_u32(p + 8);
 		if (b->count == 0 || (i > 0 && b->start <= rec->buckets[i - 1].start)) {
 			*error_r = "quota record has a bad bucket";
 			return -1;
@@ -217,8 +171,8 @@ int quota_record_decode(struct quota_record *rec, const void *data, size_t len,
 			*error_r = "quota record truncated";
 			goto fail;
 		}
-		r->expiry = get_i64(p);
-		r->count = get_u32(p + 8);
+		r->expiry = be_get_i64(p);
+		r->count = be_get_u32(p + 8);
 		r->id_len = p[12];
 		p += 13;
 		if (r->id_len == 0 || r->id_len > STORE_RESID_MAX) {
@@ -264,17 +218,17 @@ size_t quota_record_encode(const struct quota_record *rec, void *buf, size_t buf
 		return 0;
 	*p++ = QUOTA_RECORD_MAGIC;
 	*p++ = QUOTA_RECORD_VERSION;
-	p = put_u16(p, (uint16_t)rec->n_buckets);
-	p = put_u16(p, (uint16_t)rec->n_resv);
+	p = be_put_u16(p, (uint16_t)rec->n_buckets);
+	p = be_put_u16(p, (uint16_t)rec->n_resv);
 	for (i = 0; i < rec->n_buckets; i++) {
-		p = put_i64(p, rec->buckets[i].start);
-		p = put_u32(p, rec->buckets[i].count);
+		p = be_put_i64(p, rec->buckets[i].start);
+		p = be_put_u32(p, rec->buckets[i].count);
 	}
 	for (i = 0; i < rec->n_resv; i++) {
 		const struct quota_resv *r = &rec->resv[i];
 
-		p = put_i64(p, r->expiry);
-		p = put_u32(p, r->count);
+		p = be_put_i64(p, r->expiry);
+		p = be_put_u32(p, r->count);
 		*p++ = r->id_len;
 		memcpy(p, r->id, r->id_len);
 		p += r->id_len;
