@@ -181,7 +181,7 @@ void routes_signal_milter(struct api_req *r)
 {
 	long pid;
 
-	if (pidfile_signal(r->api->config->milter_pidfile, SIGUSR2, &pid) < 0)
+	if (pidfile_signal(r->api->config->milter_pidfile, SIGUSR2, "chapps-milter", &pid) < 0)
 		log_warn("api: cannot signal chapps-milter (pid %ld): %s", pid, strerror(errno));
 }
 

@@ -219,7 +219,7 @@ void cli_signal_milter(struct cli *cli)
 {
 	long pid;
 
-	if (pidfile_signal(cli->cfg->milter_pidfile, SIGUSR2, &pid) < 0)
+	if (pidfile_signal(cli->cfg->milter_pidfile, SIGUSR2, "chapps-milter", &pid) < 0)
 		fprintf(stderr, "chapps-cli: warning: cannot signal chapps-milter (pid %ld): %s\n",
 			pid, strerror(errno));
 }

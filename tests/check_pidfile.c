@@ -1,7 +1,8 @@
 /*
  * check_pidfile - pidfile_signal: the process named by the file gets the
- * signal; no file, an empty path, no pid, pid 0 or 1 and a process that
- * is gone are "nobody to signal", never a signal to the wrong process.
+ * signal when it is the program named; no file, an empty path, no pid, pid
+ * 0 or 1, a process that is gone and one that runs another program are
+ * "nobody to signal", never a signal to the wrong process.
  */
 #include "autoconf.h"
 
@@ -61,14 +62,21 @@ START_TEST(test_signal_sent)
 		_exit(sigwait(&set, &sig) == 0 && sig == SIGUSR2 ? 0 : 1);
 	snprintf(text, sizeof(text), "%ld\n", (long)child);
 	write_file(text);
-	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, &pid), 1);
+	/* another program's pid (the pidfile is stale and the pid reused): left alone */
+	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, "chapps-milter", &pid), 0);
+	ck_assert_int_eq(pid, child);
+	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, "pidfile", &pid), 0);	/* a suffix only */
+	ck_assert_int_eq(waitpid(child, &status, WNOHANG), 0);		/* still waiting */
+	/* the program it runs (its command line's word, as under valgrind too) */
+	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, "check_pidfile", &pid), 1);
 	ck_assert_int_eq(pid, child);
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	ck_assert(WIFEXITED(status));
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 
-	/* reaped: the pidfile now names no process */
-	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, &pid), 0);
+	/* reaped: the pidfile now names no process, with or without the check */
+	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, "check_pidfile", &pid), 0);
+	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, NULL, &pid), 0);
 	ck_assert_int_eq(pid, child);
 }
 END_TEST
@@ -79,17 +87,17 @@ START_TEST(test_nobody)
 	static const char *const bad[] = { "", "\n", "abc\n", "0\n", "1\n", "-5\n" };
 	long pid = -1;
 
-	ck_assert_int_eq(pidfile_signal("", SIGUSR2, &pid), 0);
+	ck_assert_int_eq(pidfile_signal("", SIGUSR2, NULL, &pid), 0);
 	ck_assert_int_eq(pid, 0);
-	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, &pid), 0);	/* no such file */
+	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, NULL, &pid), 0);	/* no such file */
 	ck_assert_int_eq(pid, 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_file(bad[i]);
 		pid = -1;
-		ck_assert_int_eq(pidfile_signal(path, SIGKILL, &pid), 0);
+		ck_assert_int_eq(pidfile_signal(path, SIGKILL, NULL, &pid), 0);
 		ck_assert_int_eq(pid, 0);
 	}
-	ck_assert_int_eq(pidfile_signal(path, SIGKILL, NULL), 0);
+	ck_assert_int_eq(pidfile_signal(path, SIGKILL, NULL, NULL), 0);
 }
 END_TEST
 
@@ -118,7 +126,7 @@ START_TEST(test_not_permitted)
 		if (setgid(65534) < 0 || setuid(65534) < 0)
 			_exit(2);
 		errno = 0;
-		rc = pidfile_signal(path, 0, &pid);
+		rc = pidfile_signal(path, 0, "check_pidfile", &pid);
 		_exit(rc == -1 && errno == EPERM && pid == (long)getppid() ? 0 : 1);
 	}
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
