@@ -495,6 +495,15 @@ phase_a()
 
 # ---- L: LMDB per message, this build against another one, side by side ---------------
 
+# start_baseline NAME BACKEND STATE - BENCH_BASELINE's chapps-milter, gate + SDA + quota on
+# BACKEND (state in STATE), as NAME on P_CHAPPS3, warmed (phases L and R)
+start_baseline()
+{
+	conf "$W/conf/$1.conf" "$P_CHAPPS3" '"sender_domain_auth", "quota"' "$2" "$3" &&
+		start "$1" "$P_CHAPPS3" "$BENCH_BASELINE" -f -c "$W/conf/$1.conf" &&
+		warm "$P_CHAPPS3"
+}
+
 # phase_l - BENCH_ONLY=lmdb: gate + SDA + quota on LMDB (quota.commit = "data") with this
 # build's chapps-milter and, when BENCH_BASELINE names another build's chapps-milter, with
 # that one (its own state directory, the same policy database), interleaved with the no-op
@@ -508,11 +517,7 @@ phase_l()
 	warm "$P_NOOP"
 	warm "$P_CHAPPS"
 	if [ -n "${BENCH_BASELINE:-}" ]; then
-		conf "$W/conf/lmdb-base.conf" "$P_CHAPPS3" '"sender_domain_auth", "quota"' lmdb \
-			"$W/state-lmdbbase"
-		start lmdbbase "$P_CHAPPS3" "$BENCH_BASELINE" -f -c "$W/conf/lmdb-base.conf" ||
-			return 1
-		warm "$P_CHAPPS3"
+		start_baseline lmdbbase lmdb "$W/state-lmdbbase" || return 1
 	fi
 	for k in 50 10 1; do
 		base=()
@@ -562,11 +567,7 @@ phase_r()
 	warm "$P_NOOP"
 	warm "$P_CHAPPS2"
 	if [ -n "${BENCH_BASELINE:-}" ]; then
-		conf "$W/conf/redis-base.conf" "$P_CHAPPS3" '"sender_domain_auth", "quota"' redis \
-			"$W/unused"
-		start credisbase "$P_CHAPPS3" "$BENCH_BASELINE" -f -c "$W/conf/redis-base.conf" ||
-			return 1
-		warm "$P_CHAPPS3"
+		start_baseline credisbase redis "$W/unused" || return 1
 	fi
 	for c in 16 1; do
 		base=()
