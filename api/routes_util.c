@@ -146,7 +146,7 @@ void routes_audit_new(struct api_req *r, const char *object, json_t *old, json_t
 int routes_sda_cached(struct api_req *r, const char *user, char kind, const char *name)
 {
 	struct store *s = api_store(r->api);
-	char key[1024], val[8];
+	char key[SDA_KEY_MAX], val[8];
 	size_t klen, vlen = sizeof(val);
 	const char *err;
 	int st;

@@ -129,13 +129,18 @@ static void set_thread_stack(void)
 		log_warn("cannot set the threads' stack size: keeping %zu bytes", was);
 }
 
-/* set_nodelay - TCP_NODELAY on every listening inet socket we hold */
-static void set_nodelay(void)
+/* set_nodelay - TCP_NODELAY on the milter's socket when it is inet (libmilter's only) */
+static void set_nodelay(const char *spec)
 {
-	int err;
+	int err, n;
 
-	(void)tune_listeners_nodelay(&err);
-	if (err != 0)
+	if (strncmp(spec, "inet", 4) != 0)
+		return;
+	n = tune_listeners_nodelay(&err);
+	if (n < 0)
+		log_warn("TCP_NODELAY on the milter socket: cannot list /proc/self/fd: %s",
+			 strerror(err));
+	else if (err != 0)
 		log_warn("TCP_NODELAY on the milter socket: %s", strerror(err));
 }
 
@@ -416,7 +421,7 @@ int main(int argc, char **argv)
 	umask(old_umask);
 	if (sock_path != NULL && have_user && chown(sock_path, uid, gid) < 0)
 		log_warn("chown %s: %s", sock_path, strerror(errno));
-	set_nodelay();
+	set_nodelay(cfg->milter_socket);
 
 	if (!foreground)
 		ready_fd = detach();

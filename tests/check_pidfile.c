@@ -7,6 +7,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +34,14 @@ static void write_file(const char *text)
 	fclose(f);
 }
 
+/* setup - a directory of its own and the pidfile's name in it */
 static void setup(void)
 {
 	ck_assert_ptr_nonnull(test_mkdtemp(dir, sizeof(dir), "/tmp", "check_pidfile.XXXXXX"));
 	snprintf(path, sizeof(path), "%s/milter.pid", dir);
 }
 
+/* teardown - the directory and what is in it */
 static void teardown(void)
 {
 	test_rmtree(dir);
@@ -75,16 +78,21 @@ START_TEST(test_signal_sent)
 	ck_assert_int_eq(WEXITSTATUS(status), 0);
 
 	/* reaped: the pidfile now names no process, with or without the check */
-	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, "check_pidfile", &pid), 0);
-	ck_assert_int_eq(pidfile_signal(path, SIGUSR2, NULL, &pid), 0);
+	ck_assert_int_eq(pidfile_signal(path, 0, "check_pidfile", &pid), 0);
+	ck_assert_int_eq(pidfile_signal(path, 0, NULL, &pid), 0);
 	ck_assert_int_eq(pid, child);
 }
 END_TEST
 
-/* nobody to signal: 0, and nothing sent anywhere */
+/*
+ * nobody to signal: 0, and nothing sent anywhere (signal 0 only checks: a
+ * regression that reached kill(0) or kill(-1) makes it return 1, not harm)
+ */
 START_TEST(test_nobody)
 {
-	static const char *const bad[] = { "", "\n", "abc\n", "0\n", "1\n", "-5\n" };
+	static const char *const bad[] = { "", "\n", "abc\n", "0\n", "1\n", "-5\n",
+					   "4294967296\n", "4294967297\n", "4294967295\n",
+					   "99999999999999999999999\n" };
 	long pid = -1;
 
 	ck_assert_int_eq(pidfile_signal("", SIGUSR2, NULL, &pid), 0);
@@ -94,10 +102,69 @@ START_TEST(test_nobody)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_file(bad[i]);
 		pid = -1;
-		ck_assert_int_eq(pidfile_signal(path, SIGKILL, NULL, &pid), 0);
+		ck_assert_msg(pidfile_signal(path, 0, NULL, &pid) == 0, "\"%s\" signalled", bad[i]);
 		ck_assert_int_eq(pid, 0);
 	}
-	ck_assert_int_eq(pidfile_signal(path, SIGKILL, NULL, NULL), 0);
+	ck_assert_int_eq(pidfile_signal(path, 0, NULL, NULL), 0);
+}
+END_TEST
+
+/*
+ * spawn_sh - /bin/sh with argv (argv[0] as given: it is what /proc shows),
+ * reading commands from a pipe; returns its pid once it has exec'd (so
+ * /proc/PID/cmdline is no longer ours), *in_r the pipe's end that ends it
+ */
+static pid_t spawn_sh(char *const argv[], int *in_r)
+{
+	int in[2], ready[2];
+	char c;
+	pid_t child;
+
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		dup2(in[0], 0);
+		close(in[0]);
+		close(in[1]);
+		close(ready[0]);
+		execv("/bin/sh", argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 0);	/* EOF: the exec closed it */
+	close(ready[0]);
+	*in_r = in[1];
+	return child;
+}
+
+/* the program is the first word, or the first after valgrind's options: not any word */
+START_TEST(test_which_word)
+{
+	/* writable copies: execv's argv is char *const[] */
+	static char sh[] = "sh", s_opt[] = "-s", prog[] = "/x/check_pidfile",
+		    vg[] = "/usr/bin/valgrind.bin", vg2[] = "valgrind", bare[] = "check_pidfile";
+	char *const other[] = { sh, s_opt, prog, NULL };
+	char *const grind[] = { vg, s_opt, prog, NULL };
+	char *const grind_other[] = { vg2, s_opt, sh, bare, NULL };
+	char *const *cases[] = { other, grind, grind_other };
+	const int want[] = { 0, 1, 0 };
+	char text[32];
+
+	for (size_t i = 0; i < 3; i++) {
+		int in, status;
+		pid_t child = spawn_sh(cases[i], &in);
+
+		snprintf(text, sizeof(text), "%ld\n", (long)child);
+		write_file(text);
+		ck_assert_msg(pidfile_signal(path, 0, "check_pidfile", NULL) == want[i],
+			      "case %zu: got the other answer", i);
+		ck_assert_int_eq(pidfile_signal(path, 0, NULL, NULL), 1);
+		close(in);				/* sh reads EOF and ends */
+		ck_assert_int_eq(waitpid(child, &status, 0), child);
+	}
 }
 END_TEST
 
@@ -117,6 +184,7 @@ START_TEST(test_not_permitted)
 	ck_assert_int_eq(chmod(dir, 0755), 0);	/* the child must read the file */
 	snprintf(text, sizeof(text), "%ld\n", (long)getpid());
 	write_file(text);
+	ck_assert_int_eq(chmod(path, 0644), 0);	/* whatever the umask */
 	child = fork();
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
@@ -143,6 +211,7 @@ static Suite *make_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_signal_sent);
 	tcase_add_test(tc, test_nobody);
+	tcase_add_test(tc, test_which_word);
 	tcase_add_test(tc, test_not_permitted);
 	suite_add_tcase(s, tc);
 	return s;

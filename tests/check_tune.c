@@ -113,7 +113,10 @@ START_TEST(test_thread_stack)
 	ck_assert_uint_gt(was, 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, stack_of, &size), 0);
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
-	ck_assert_uint_eq(size, 1024 * 1024);
+	/* 1 MiB, or the default when it was smaller already (ulimit -s) */
+	ck_assert_uint_eq(size, was < 1024 * 1024 ? was : 1024 * 1024);
+	if (was < 1024 * 1024)
+		return;		/* the rest assumes 1 MiB was set */
 
 	/* already smaller than asked: kept as it is */
 	ck_assert_int_eq(tune_thread_stack(4 * 1024 * 1024, &was), 0);

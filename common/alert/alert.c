@@ -2,7 +2,8 @@
  * NAME
  *	alert - operator alerts: the log, a webhook and a mail, off the decision path
  * SUMMARY
- *	alerts_open, alerts_post, alerts_set_sink, alerts_close
+ *	alerts_open, alerts_post, alerts_set_sink, alerts_close;
+ *	alerts_set_clock_ms (tests)
  * DESCRIPTION
  *	alerts_post runs in a milter thread in the middle of a decision, so
  *	it does no I/O but one log line: under one mutex, held for a few
@@ -72,6 +73,7 @@
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static int global_status;
+static int64_t (*test_clock_ms)(void);	/* alerts_set_clock_ms; NULL: the real clock */
 
 /* global_init - libcurl's and libsodium's one-time set-up (before any thread uses them) */
 static void global_init(void)
@@ -81,8 +83,6 @@ static void global_init(void)
 	else if (sodium_init() < 0)
 		global_status = -2;
 }
-
-static int64_t (*test_clock_ms)(void);	/* alerts_set_clock_ms */
 
 void alerts_set_clock_ms(int64_t (*now_ms)(void))
 {

@@ -10,9 +10,9 @@
 
 /*
  * pidfile_signal - send sig to the process whose pid is the first number
- * in the file path, if it is program: one of the words of its command line
- * (/proc/PID/cmdline) ends in "/program" or is "program" (so also under
- * valgrind); program NULL skips that check.  Returns 1 when it was sent; 0
+ * in the file path, if it runs program: the first word of its command line
+ * (/proc/PID/cmdline), or the first after valgrind's options, is "program"
+ * or ends in "/program"; program NULL skips that check.  Returns 1 when it was sent; 0
  * when there is no one to send it to (path empty, no such file, no pid
  * above 1 in it, no such process, or a process that is not program, or
  * whose command line cannot be read); -1 when kill(2) failed otherwise

@@ -59,6 +59,7 @@ int tune_listeners_nodelay(int *errno_r)
 	int n = 0, last = 0;
 
 	if (d == NULL) {
+		n = -1;
 		last = errno;
 		goto out;
 	}

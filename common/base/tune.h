@@ -25,8 +25,8 @@ int tune_thread_stack(size_t bytes, size_t *was_r);
  * tune_listeners_nodelay - set TCP_NODELAY on every listening IPv4/IPv6
  * socket this process holds (accepted sockets inherit it on Linux; libmilter
  * has no call that returns its listening descriptor).  Returns how many
- * were set; *errno_r (may be NULL) gets the errno of the last one that
- * failed, or 0.
+ * were set, or -1 when /proc/self/fd cannot be read; *errno_r (may be NULL)
+ * gets that errno, or the errno of the last socket that failed, or 0.
  */
 int tune_listeners_nodelay(int *errno_r);
 

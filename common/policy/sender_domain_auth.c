@@ -8,7 +8,8 @@
  *	or to the whole address (local part as stored, or lower-cased with
  *	local_part_casefold).  The null sender passes with null_sender_ok.
  *	Each answer is cached in the store for cache_ttl seconds under
- *	sender_domain_auth_key, which chapps-cli clears on a change.  When
+ *	sender_domain_auth_key, which chapps-cli and chapps-api clear on a
+ *	change (sender_domain_auth_forget).  When
  *	quota runs next with lock.check, the first look-up reads the user's
  *	lock as well (store_mail_lookup: one round trip on Redis) and hands
  *	it to quota's lock check (policy_msg_set_lock).
@@ -46,10 +47,10 @@ size_t sender_domain_auth_key(void *buf, size_t size, const char *user, char kin
 int sender_domain_auth_forget(struct store *store, const char *user, char kind,
 			      const char *name, const char **error_r)
 {
-	char key[1024];
+	char key[SDA_KEY_MAX];
 	size_t klen = sender_domain_auth_key(key, sizeof(key), user, kind, name);
 
-	/* a key that does not fit was never cached (the look-up builds the same) */
+	/* a key that does not fit was never cached (the look-up's buffer is as long) */
 	return klen == 0 ? STORE_OK : store_cache_del(store, key, klen, error_r);
 }
 
@@ -84,7 +85,7 @@ static int sda_linked(const struct policy_call *call, char kind, const char *nam
 	struct backends *b = call->env->backends;
 	const char *user = policy_msg_user(call->msg);
 	int64_t t = policy_now(call->env);
-	char key[1024], val[8], err[256];
+	char key[SDA_KEY_MAX], val[8], err[256];
 	size_t klen = sender_domain_auth_key(key, sizeof(key), user, kind, name);
 	size_t vlen = sizeof(val);
 	const char *serr;

@@ -17,6 +17,9 @@ struct store;
 #define SDA_KIND_DOMAIN 'd'	/* a domain, or "*.parent" */
 #define SDA_KIND_EMAIL 'e'	/* a whole address */
 
+/* The longest key (bytes): a decision whose key is longer is not cached. */
+#define SDA_KEY_MAX 1024
+
 /*
  * sender_domain_auth_key - the store key of the cached decision "user may
  * send as name" (kind SDA_KIND_*) into buf.  Returns its length, or 0 when
