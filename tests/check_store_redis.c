@@ -8,7 +8,9 @@
  * within the timeouts, recovery without reopening the store), password,
  * database index, unix socket, pooling, the locks' layout (seen at once
  * through a second pool), store_mail_lookup's error replies and deadline,
- * and the cost of store_lock_get and store_mail_lookup.  Exits 77 when
+ * the cost of store_lock_get and store_mail_lookup, and deferred commits
+ * (store.redis.defer_commit: with the next command, by the flusher, after
+ * NOSCRIPT, after a killed connection, at close).  Exits 77 when
  * redis-server is not installed.
  */
 #include "autoconf.h"
@@ -1084,6 +1086,171 @@ START_TEST(test_pool_reuse)
 }
 END_TEST
 
+/* ---- deferred commits (store.redis.defer_commit) ------------------------------- */
+
+/*
+ * defer_open - a store that defers commits, its flusher waiting wait_ms
+ * (0: the default); -1: one that does not defer (a reader of the state)
+ */
+static struct store *defer_open(int wait_ms)
+{
+	struct config cfg;
+
+	config_for(&cfg, &main_srv);
+	cfg.redis_defer_commit = wait_ms >= 0;
+	cfg.redis_defer_ms = wait_ms > 0 ? wait_ms : 0;
+	return open_ok(&cfg);
+}
+
+/* usage_of - committed and reserved of user, read through store */
+static void usage_of(struct store *store, const char *user, uint32_t *committed,
+		     uint32_t *reserved)
+{
+	struct store_quota_state st;
+	const char *error = NULL;
+
+	ck_assert_msg(store_quota_usage(store, user, strlen(user), &P, 1000, &st, &error) ==
+			      STORE_OK, "usage: %s", error);
+	*committed = st.committed;
+	*reserved = st.reserved;
+}
+
+/* wait_committed - poll reader (5 ms apart, 5 s at most) until user's committed is want */
+static uint32_t wait_committed(struct store *reader, const char *user, uint32_t want)
+{
+	struct timespec pause = { 0, 5000000 };
+	uint32_t committed = 0, reserved = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		usage_of(reader, user, &committed, &reserved);
+		if (committed == want)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	return committed;
+}
+
+/* reserve_and_defer - reserve one unit for user and commit it later */
+static void reserve_and_defer(struct store *store, const char *user)
+{
+	struct store_quota_state st;
+	const char *error = NULL;
+
+	ck_assert_int_eq(reserve(store, user, "R1", 1, 1000, &st, &error), STORE_OK);
+	ck_assert_msg(store_quota_commit_later(store, user, strlen(user), "R1", &P, 1000,
+					       &error) == STORE_OK, "commit_later: %s", error);
+}
+
+/*
+ * the deferred commit waits in the connection, holding its reservation,
+ * and goes out with that connection's next command: one read for both
+ */
+START_TEST(test_defer_next_command)
+{
+	struct store *store = defer_open(600000), *reader = defer_open(-1);
+	uint32_t committed, reserved;
+	redisContext *c = connect_ok(&main_srv);
+	long long before, after;
+
+	reserve_and_defer(store, "dan");
+	usage_of(reader, "dan", &committed, &reserved);
+	ck_assert_uint_eq(committed, 0);	/* not sent: the flusher waits 10 minutes */
+	ck_assert_uint_eq(reserved, 1);		/* the room is held */
+	before = info_field(c, "total_reads_processed");
+	usage_of(store, "dan", &committed, &reserved);	/* the same (idle, last) connection */
+	after = info_field(c, "total_reads_processed");
+	ck_assert_uint_eq(committed, 1);	/* the commit ran first */
+	ck_assert_uint_eq(reserved, 0);
+	ck_assert_msg(after - before == 2, "reads for the commit and the usage: got %lld, "
+		      "want 2 (theirs and the INFO's)", after - before);
+	usage_of(reader, "dan", &committed, &reserved);
+	ck_assert_uint_eq(committed, 1);
+	redisFree(c);
+	store_close(&store);
+	store_close(&reader);
+}
+END_TEST
+
+/* an idle connection's deferred commit goes out by itself, within the flusher's wait */
+START_TEST(test_defer_idle)
+{
+	struct store *store = defer_open(0), *reader = defer_open(-1);
+
+	reserve_and_defer(store, "eve");
+	ck_assert_uint_eq(wait_committed(reader, "eve", 1), 1);
+	store_close(&store);
+	store_close(&reader);
+}
+END_TEST
+
+/*
+ * a deferred commit answered NOSCRIPT (SCRIPT FLUSH, a restart, a failover
+ * to a server without the script) is sent again after the script is loaded
+ */
+START_TEST(test_defer_noscript)
+{
+	struct store *store = defer_open(600000), *reader = defer_open(-1);
+	redisContext *c = connect_ok(&main_srv);
+	redisReply *r;
+	uint32_t committed, reserved;
+
+	reserve_and_defer(store, "fay");
+	r = redis_helper_command(c, "SCRIPT FLUSH");
+	ck_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+	usage_of(store, "fay", &committed, &reserved);	/* carries it: NOSCRIPT, kept */
+	ck_assert_uint_eq(committed + reserved, 1);
+	ck_assert_uint_eq(wait_committed(reader, "fay", 1), 1);
+	usage_of(reader, "fay", &committed, &reserved);
+	ck_assert_uint_eq(reserved, 0);
+	redisFree(c);
+	store_close(&store);
+	store_close(&reader);
+}
+END_TEST
+
+/* a connection closed under a deferred commit: it is sent again on another */
+START_TEST(test_defer_conn_killed)
+{
+	struct store *store = defer_open(600000), *reader = defer_open(-1);
+	redisContext *c = connect_ok(&main_srv);
+	redisReply *r;
+	uint32_t committed, reserved;
+
+	reserve_and_defer(store, "gus");
+	r = redis_helper_command(c, "CLIENT KILL TYPE normal SKIPME yes");
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer >= 1,
+		      "CLIENT KILL killed nothing");
+	freeReplyObject(r);
+	usage_of(store, "gus", &committed, &reserved);	/* finds it closed: a new one */
+	ck_assert_uint_eq(committed + reserved, 1);
+	ck_assert_uint_eq(wait_committed(reader, "gus", 1), 1);
+	redisFree(c);
+	store_close(&store);
+	store_close(&reader);
+}
+END_TEST
+
+/* store_close sends what waits; without defer_commit the commit is made at once */
+START_TEST(test_defer_close_and_off)
+{
+	struct store *store = defer_open(600000), *reader = defer_open(-1);
+	uint32_t committed, reserved;
+
+	reserve_and_defer(store, "hal");
+	store_close(&store);
+	usage_of(reader, "hal", &committed, &reserved);
+	ck_assert_uint_eq(committed, 1);
+	ck_assert_uint_eq(reserved, 0);
+
+	reserve_and_defer(reader, "ida");	/* a store that does not defer */
+	usage_of(reader, "ida", &committed, &reserved);
+	ck_assert_uint_eq(committed, 1);
+	ck_assert_uint_eq(reserved, 0);
+	store_close(&reader);
+}
+END_TEST
+
 #define POOL_THREADS 8
 #define POOL_TRIES 40
 
@@ -1091,6 +1258,7 @@ struct pool_arg {
 	struct store *store;
 	int granted, errors;
 	int id;
+	bool later;			/* store_quota_commit_later */
 };
 
 /* pool_worker - reserve and commit POOL_TRIES times for one shared user */
@@ -1110,8 +1278,10 @@ static void *pool_worker(void *p)
 		r = store_quota_reserve(arg->store, "shared", 6, resid, 1, &q, 5000, NULL, &error);
 		if (r == STORE_OK) {
 			arg->granted++;
-			if (store_quota_commit(arg->store, "shared", 6, resid, &q, 5000, &error) !=
-			    STORE_OK)
+			if ((arg->later ? store_quota_commit_later(arg->store, "shared", 6, resid,
+								   &q, 5000, &error)
+					: store_quota_commit(arg->store, "shared", 6, resid, &q, 5000,
+							     &error)) != STORE_OK)
 				arg->errors++;
 		} else if (r != STORE_REFUSED) {
 			arg->errors++;
@@ -1119,6 +1289,49 @@ static void *pool_worker(void *p)
 	}
 	return NULL;
 }
+
+/*
+ * exact with deferred commits: 8 threads on a pool of 2 reserve and commit
+ * later against a limit of 100 (the flusher at its default 10 ms): exactly
+ * 100 granted, and after close every one of them committed, none reserved
+ */
+START_TEST(test_defer_threads)
+{
+	const struct store_quota_params q = {
+		.limit = 100, .margin = 0, .interval = 3600, .resolution = 60,
+		.reservation_ttl = 60,
+	};
+	struct pool_arg args[POOL_THREADS];
+	pthread_t tids[POOL_THREADS];
+	struct store_quota_state st;
+	struct config cfg;
+	struct store *store, *reader = defer_open(-1);
+	const char *error = NULL;
+	int i, granted = 0;
+
+	config_for(&cfg, &main_srv);
+	cfg.redis_pool_size = 2;
+	cfg.redis_defer_commit = true;
+	store = open_ok(&cfg);
+	for (i = 0; i < POOL_THREADS; i++) {
+		args[i] = (struct pool_arg){ .store = store, .id = i, .later = true };
+		ck_assert_int_eq(pthread_create(&tids[i], NULL, pool_worker, &args[i]), 0);
+	}
+	for (i = 0; i < POOL_THREADS; i++) {
+		pthread_join(tids[i], NULL);
+		granted += args[i].granted;
+		ck_assert_msg(args[i].errors == 0, "thread %d: %d errors", i, args[i].errors);
+	}
+	ck_assert_msg(granted == 100, "granted: got %d, want exactly 100", granted);
+	ck_assert_int_eq(store_quota_usage(reader, "shared", 6, &q, 5000, &st, &error), STORE_OK);
+	ck_assert_uint_eq(st.committed + st.reserved, 100);	/* whatever is still on its way */
+	store_close(&store);
+	ck_assert_int_eq(store_quota_usage(reader, "shared", 6, &q, 5000, &st, &error), STORE_OK);
+	ck_assert_uint_eq(st.committed, 100);
+	ck_assert_uint_eq(st.reserved, 0);
+	store_close(&reader);
+}
+END_TEST
 
 START_TEST(test_pool_bounded)
 {
@@ -1364,6 +1577,17 @@ static Suite *redis_suite(void)
 	tcase_add_checked_fixture(tc, setup_flush, NULL);
 	tcase_add_test(tc, test_db_index);
 	tcase_add_test(tc, test_open_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("defer");
+	tcase_add_checked_fixture(tc, setup_flush, NULL);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_defer_next_command);
+	tcase_add_test(tc, test_defer_idle);
+	tcase_add_test(tc, test_defer_noscript);
+	tcase_add_test(tc, test_defer_conn_killed);
+	tcase_add_test(tc, test_defer_close_and_off);
+	tcase_add_test(tc, test_defer_threads);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pool");

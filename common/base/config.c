@@ -152,6 +152,7 @@ const struct setting config_settings[] = {
 	  CONFIG_REDIS_TIMEOUT_MS_DEFAULT, 10, 25000),
 	I("store.redis.pool_size", redis_pool_size, CONFIG_REDIS_POOL_SIZE_DEFAULT, 1, 1024),
 	I("store.redis.wait_replicas", redis_wait_replicas, 0, 0, 16),
+	B("store.redis.defer_commit", redis_defer_commit, true),
 
 	E("policy_db.backend", policydb_backend, "sqlite", policydb_backends),
 	S("policy_db.path", policydb_path, LOCALSTATEDIR "/lib/chapps/policy.db"),

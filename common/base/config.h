@@ -167,6 +167,8 @@ struct config {
 	int redis_connect_timeout_ms;
 	int redis_command_timeout_ms;
 	int redis_wait_replicas;		/* > 0: WAIT for so many replicas after each script */
+	bool redis_defer_commit;		/* the quota's commit sent with the next command */
+	int redis_defer_ms;		/* not a setting (tests): the deferral's wait, 0: 10 ms */
 	int redis_pool_size;
 
 	/* policy_db */

@@ -10,7 +10,9 @@
  *	  RCPT   store_quota_reserve(1) per recipient (per message without
  *	         counting_recipients) under a reservation id unique to the
  *	         message; a refusal refuses the recipient;
- *	  DATA or EOM (quota.commit)  store_quota_commit;
+ *	  DATA or EOM (quota.commit)  store_quota_commit_later (on Redis
+ *	         with store.redis.defer_commit it goes out with a later
+ *	         command: the reservation holds the room until it runs);
  *	  abort, next MAIL, close     store_quota_release (a crashed milter's
  *	         reservation expires in the store after reservation_ttl).
  *	So only accepted mail counts, and two connections of one user can
@@ -744,8 +746,8 @@ static bool commit(struct policy_call *call, struct policy_result *r, const uint
 	store = backends_store(b, t, &err);
 	if (store == NULL ||
 	    (s->multi ? store_limits_commit(store, s->resid, s->limits, final, s->n, t, &err)
-		      : store_quota_commit(store, user, strlen(user), s->resid, &params, t,
-					   &err)) != STORE_OK) {
+		      : store_quota_commit_later(store, user, strlen(user), s->resid, &params,
+						 t, &err)) != STORE_OK) {
 		backends_failed(b, BACKENDS_STORE, err, r);
 		return policy_on_error(call->env, c->quota_on_error, false, "quota", r);
 	}

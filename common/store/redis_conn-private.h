@@ -25,12 +25,40 @@
 #define REDIS_ADDR_MAX 300
 #define REDIS_ERROR_MAX 1024
 
+#define REDIS_LATER_MAX 16	/* deferred scripts a connection carries at most */
+#define REDIS_REDO_MAX 4096	/* deferred calls the pool keeps to send again at most */
+#define REDIS_LATER_MS 10	/* an idle connection's deferred calls wait at most so long */
+#define REDIS_LATER_GIVEUP_MS 60000	/* a deferred call not run after so long is given up */
+
+/*
+ * A script call sent later (redis_pool_defer): its protocol bytes, kept
+ * until its reply says it ran, so that it can be sent again elsewhere.
+ */
+struct redis_later {
+	char *cmd;			/* formatted by hiredis; owned */
+	size_t len;
+	int script;			/* which script (its SHA1 is in cmd) */
+	int64_t since;			/* when it was deferred (monotonic ms) */
+	bool noscript;			/* the last answer was NOSCRIPT: load it first */
+};
+
 struct redis_conn {
 	struct redis_conn *next;	/* idle stack */
 	redisContext *ctx;
 	uint64_t generation;		/* pool generation it was opened in */
 	int timeout_ms;			/* the socket's send/receive timeout (-1: unknown) */
 	char addr[REDIS_ADDR_MAX];	/* "host:port" or "unix:path", for errors */
+	/*
+	 * deferred calls: later[0..n_later) are in ctx's output buffer, unsent;
+	 * the next pipeline on this connection sends them ahead of its own
+	 * commands and reads their replies first.  redo[0..n_redo) are those
+	 * whose reply was an error or never came: the pool sends them again.
+	 */
+	struct redis_later later[REDIS_LATER_MAX];
+	size_t n_later;
+	int64_t later_since;		/* when later[0] was appended (monotonic ms) */
+	struct redis_later redo[REDIS_LATER_MAX];
+	size_t n_redo;
 };
 
 struct redis_pool {
@@ -60,6 +88,19 @@ struct redis_pool {
 	int wait_replicas;		/* > 0: WAIT for so many replicas after each script */
 	bool node;			/* a cluster node's pool: cluster answers go back raw */
 	struct redis_cluster *cluster;	/* store.redis.cluster: every call is routed by it */
+
+	/* deferred calls (redis_pool_defer): the flusher thread, under lock */
+	bool defer;			/* redis_pool_defer may defer (else it runs the call) */
+	int later_ms;			/* an idle connection's deferred calls wait so long */
+	bool flusher_started, stopping;
+	bool flusher_idle;		/* in its untimed wait: a deferral must signal */
+	pthread_t flusher;
+	pthread_cond_t wake;		/* a deferral or a redo waits (CLOCK_MONOTONIC) */
+	struct redis_later *redo;	/* calls to send again, n_redo of them */
+	size_t n_redo, redo_size;
+	unsigned long n_lost;		/* deferred calls given up, not yet logged */
+	int64_t redo_after;		/* no resend before (monotonic ms): backing off */
+	int redo_backoff_ms;		/* the next back-off: 100 ms doubling to 2 s */
 };
 
 /* One public call: its deadline on the monotonic clock. */
@@ -99,8 +140,19 @@ extern __thread char redis_errbuf[REDIS_ERROR_MAX];
 /* redis_conn_call_budget - min(step_ms, time left), or 0 when the deadline has passed */
 int redis_conn_call_budget(const struct redis_call *call, int step_ms);
 
-/* redis_conn_free - close a connection and NULL the pointer */
+/*
+ * redis_conn_free - close a connection and NULL the pointer; its deferred
+ * calls are freed with it (the pool moves them out first: redis_pool.c)
+ */
 void redis_conn_free(struct redis_conn **conn);
+
+/*
+ * redis_conn_defer - append a formatted script call to conn's output
+ * buffer, unsent (the next pipeline on conn sends it); takes cmd; since:
+ * when it was first deferred (0: now).  -1 when conn already carries
+ * REDIS_LATER_MAX.
+ */
+int redis_conn_defer(struct redis_conn *conn, char *cmd, size_t len, int script, int64_t since);
 
 /* redis_conn_command - run one command within the call's deadline; NULL on I/O error */
 redisReply *redis_conn_command(struct redis_conn *conn, const struct redis_call *call, int argc,

@@ -109,12 +109,56 @@ static struct timeval ms_timeval(int ms)
 /* redis_conn_free - close a connection and NULL the pointer */
 void redis_conn_free(struct redis_conn **conn)
 {
+	size_t i;
+
 	if (*conn == NULL)
 		return;
+	for (i = 0; i < (*conn)->n_later; i++)
+		free((*conn)->later[i].cmd);
+	for (i = 0; i < (*conn)->n_redo; i++)
+		free((*conn)->redo[i].cmd);
 	if ((*conn)->ctx != NULL)
 		redisFree((*conn)->ctx);
 	free(*conn);
 	*conn = NULL;
+}
+
+int redis_conn_defer(struct redis_conn *conn, char *cmd, size_t len, int script, int64_t since)
+{
+	struct redis_later *l;
+	int64_t now;
+
+	if (conn->n_later == REDIS_LATER_MAX ||
+	    redisAppendFormattedCommand(conn->ctx, cmd, len) != REDIS_OK)
+		return -1;
+	now = redis_mono_ms();
+	if (conn->n_later == 0)
+		conn->later_since = now;
+	l = &conn->later[conn->n_later++];
+	l->cmd = cmd;
+	l->len = len;
+	l->script = script;
+	l->since = since != 0 ? since : now;
+	l->noscript = false;
+	return 0;
+}
+
+/*
+ * later_done - the deferred call i got reply (NULL: none came): forget it
+ * when it ran, else move it to the connection's redo list for the pool
+ */
+static void later_done(struct redis_conn *conn, size_t i, const redisReply *reply)
+{
+	struct redis_later *l = &conn->later[i];
+
+	if (reply != NULL && reply->type != REDIS_REPLY_ERROR) {
+		free(l->cmd);
+		l->cmd = NULL;
+		return;
+	}
+	l->noscript = reply != NULL && redis_conn_reply_kind(reply) == REPLY_NOSCRIPT;
+	conn->redo[conn->n_redo++] = *l;	/* n_redo + n_later <= REDIS_LATER_MAX */
+	l->cmd = NULL;
 }
 
 /* ctx_error - describe a context's I/O error, naming a timeout as such */
@@ -162,17 +206,22 @@ int redis_conn_pipeline(struct redis_conn *conn, const struct redis_call *call, 
 			const size_t *const *lenss, redisReply **replies, const char **error_r)
 {
 	sigset_t pipeset, oldset, pending;
-	bool guard, was_pending = false;
+	bool guard, was_pending = false, later_failed = false;
 	int budget, saved_errno, rc = REDIS_OK;
-	size_t i, got = 0;
+	size_t i, got = 0, nl = conn->n_later, done = 0;
+	/* what an error names: the first command, or the deferred calls ahead of it */
+	int name_len = n > 0 ? (int)lenss[0][0] : 8;
+	const char *name = n > 0 ? argvs[0][0] : "deferred";
 
 	for (i = 0; i < n; i++)
 		replies[i] = NULL;
+	if (n == 0 && nl == 0)
+		return 0;
 	budget = redis_conn_call_budget(call, call->rp->command_timeout_ms);
 	if (budget == 0) {
 		metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
 		*error_r = redis_error("redis %s: %.*s: deadline exceeded before sending",
-				       conn->addr, (int)lenss[0][0], argvs[0][0]);
+				       conn->addr, name_len, name);
 		return -1;
 	}
 	/* the socket keeps its timeouts: set them only when the budget changes */
@@ -200,6 +249,25 @@ int redis_conn_pipeline(struct redis_conn *conn, const struct redis_call *call, 
 	for (i = 0; i < n && rc == REDIS_OK; i++)
 		rc = redisAppendCommandArgv(conn->ctx, argcs[i], (const char **)argvs[i],
 					    lenss[i]);
+	/* the deferred calls went out first (one write with ours): their replies first */
+	for (; done < nl && rc == REDIS_OK; done++) {
+		void *reply = NULL;
+
+		rc = redisGetReply(conn->ctx, &reply);
+		if (rc == REDIS_OK && reply == NULL)
+			rc = REDIS_ERR;
+		if (rc == REDIS_OK)
+			later_done(conn, done, reply);
+		freeReplyObject(reply);
+	}
+	if (rc != REDIS_OK) {
+		/* unanswered: whether they ran is unknown (a commit sent again is harmless) */
+		later_failed = nl > 0;
+		for (i = 0; i < nl; i++)
+			if (conn->later[i].cmd != NULL)
+				later_done(conn, i, NULL);
+	}
+	conn->n_later = 0;
 	for (; got < n && rc == REDIS_OK; got++) {
 		void *reply = NULL;
 
@@ -233,8 +301,12 @@ int redis_conn_pipeline(struct redis_conn *conn, const struct redis_call *call, 
 		if (conn->ctx->err == REDIS_ERR_IO &&
 		    (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
 			metrics_backend(METRICS_BACKEND_STORE, METRICS_BACKEND_TIMEOUT);
-		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lenss[bad][0],
-				       argvs[bad][0], ctx_error(conn->ctx, saved_errno, budget));
+		if (n > 0 && !later_failed) {
+			name_len = (int)lenss[bad][0];
+			name = argvs[bad][0];
+		}
+		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, name_len, name,
+				       ctx_error(conn->ctx, saved_errno, budget));
 		return -1;
 	}
 	return 0;

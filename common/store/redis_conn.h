@@ -63,6 +63,19 @@ redisReply *redis_pool_exec(struct redis_pool *pool, int script, int argc, const
 			    size_t *lens, const char **error_r);
 
 /*
+ * redis_pool_defer - run the script call argv (as redis_pool_exec) without
+ * waiting for its reply: it is put in a pooled connection's output and
+ * goes out with that connection's next command or within REDIS_LATER_MS
+ * (redis_conn-private.h); an error reply or none gets it sent again, for
+ * up to a minute.  Runs it at once and waits instead when the pool does
+ * not defer (store.redis.defer_commit false, wait_replicas, a cluster) or
+ * the script is not loaded yet.  Returns 0, or -1 with *error_r when no
+ * connection could be had (nothing sent) or the call run at once failed.
+ */
+int redis_pool_defer(struct redis_pool *pool, int script, int argc, const char **argv,
+		     size_t *lens, const char **error_r);
+
+/*
  * redis_pool_pipeline - send n plain commands (argvs[i]: argcs[i] words of
  * lenss[i] bytes) on one pooled connection at once and read their n
  * replies: one round trip, one command budget.  Returns 0 with replies[i]

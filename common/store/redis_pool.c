@@ -4,7 +4,8 @@
  * SUMMARY
  *	redis_pool_open() copies the settings and connects once;
  *	redis_pool_exec() runs one command or script on a pooled connection;
- *	redis_pool_pipeline() sends several plain commands in one round trip.
+ *	redis_pool_pipeline() sends several plain commands in one round trip;
+ *	redis_pool_defer() sends a script call with a later command.
  * DESCRIPTION
  *	Scripts.  Each script the pool is given is sent with EVALSHA; its SHA1
  *	comes from SCRIPT LOAD (at open, and whenever it is unknown), and a
@@ -35,6 +36,26 @@
  *	master (these replies mean the command was not executed).  An I/O
  *	error is never retried: the script may have run.  The discovery is
  *	redis_sentinel.c's (redis_conn-private.h holds what the two share).
+ *
+ *	Deferred calls (store.redis.defer_commit: the quota's commit).
+ *	redis_pool_defer() formats the call and appends it to a pooled
+ *	connection's hiredis output buffer without writing it, and gives the
+ *	connection back; the next pipeline on that connection (any caller's,
+ *	and the pool is a LIFO stack, so under load the next call) writes it in
+ *	the same write as its own commands and reads its reply first
+ *	(redis_conn.c).  So the commit costs no round trip of its own.  A
+ *	connection left idle with deferred calls is flushed by the pool's
+ *	flusher thread (started at the first deferral) once they have waited
+ *	later_ms (REDIS_LATER_MS, 10 ms).  A deferred call whose reply is an
+ *	error (NOSCRIPT: loaded again first; READONLY after a failover) or
+ *	never came (the connection broke or was dropped as stale) moves to the
+ *	pool's redo list, which the flusher sends again on another connection,
+ *	backing off from 100 ms to 2 s while the server is away, until it runs
+ *	or REDIS_LATER_GIVEUP_MS has passed since it was deferred; what is
+ *	given up (or still waiting at close, which flushes everything once) is
+ *	counted and logged.  Sending a commit twice is harmless: the second
+ *	finds no reservation and changes nothing.  Never with WAIT
+ *	(wait_replicas) or a cluster: there the call runs at once.
  *
  *	Cluster.  With store.redis.cluster, redis_pool_open() hands the
  *	settings to redis_cluster.c, and redis_pool_exec and
@@ -67,11 +88,14 @@
 
 #include "base/config.h"
 #include "base/hostport.h"
+#include "base/log.h"
 #include "base/metrics.h"
 #include "base/xalloc.h"
 #include "store/redis_cluster.h"
 #include "store/redis_conn.h"
 #include "store/redis_conn-private.h"
+
+static void pool_drop(struct redis_pool *rp, struct redis_conn **conn);
 
 /* conn_open - open and prepare a new connection to the master */
 static struct redis_conn *conn_open(struct redis_pool *rp, const struct redis_call *call,
@@ -127,9 +151,67 @@ static struct redis_conn *pool_take(struct redis_pool *rp, const struct redis_ca
 			break;
 		if (conn->generation == generation && conn_is_idle_ok(conn))
 			return conn;
-		redis_conn_free(&conn);
+		pool_drop(rp, &conn);
 	}
 	return conn_open(rp, call, generation, error_r);
+}
+
+/*
+ * later_keep - under rp->lock: add l (its command now the pool's) to the
+ * calls the flusher sends again; one deferred REDIS_LATER_GIVEUP_MS ago,
+ * or one more than a full list holds, is given up (counted, logged later)
+ */
+static void later_keep(struct redis_pool *rp, struct redis_later *l)
+{
+	if (redis_mono_ms() - l->since > REDIS_LATER_GIVEUP_MS) {
+		rp->n_lost++;
+		free(l->cmd);
+		l->cmd = NULL;
+		return;
+	}
+	if (rp->n_redo == rp->redo_size && rp->redo_size < REDIS_REDO_MAX) {
+		rp->redo_size = rp->redo_size ? rp->redo_size * 2 : 16;
+		rp->redo = xrealloc(rp->redo, rp->redo_size * sizeof(*rp->redo));
+	}
+	if (rp->n_redo < rp->redo_size) {
+		rp->redo[rp->n_redo++] = *l;
+		pthread_cond_signal(&rp->wake);
+	} else {
+		rp->n_lost++;
+		free(l->cmd);
+	}
+	l->cmd = NULL;
+}
+
+/*
+ * later_collect - under rp->lock: conn's calls to send again (redo), and,
+ * when conn is about to be freed (all), its unsent ones, into the pool's
+ */
+static void later_collect(struct redis_pool *rp, struct redis_conn *conn, bool all)
+{
+	size_t i;
+
+	for (i = 0; i < conn->n_redo; i++)
+		later_keep(rp, &conn->redo[i]);
+	conn->n_redo = 0;
+	if (!all)
+		return;
+	for (i = 0; i < conn->n_later; i++)
+		later_keep(rp, &conn->later[i]);
+	conn->n_later = 0;
+}
+
+/* pool_drop - free a connection of the pool, keeping its deferred calls for the flusher */
+static void pool_drop(struct redis_pool *rp, struct redis_conn **conn)
+{
+	if (*conn == NULL)
+		return;
+	if ((*conn)->n_redo > 0 || (*conn)->n_later > 0) {
+		pthread_mutex_lock(&rp->lock);
+		later_collect(rp, *conn, true);
+		pthread_mutex_unlock(&rp->lock);
+	}
+	redis_conn_free(conn);
 }
 
 /* pool_give - return a connection to the pool, or close it when stale or the pool is full */
@@ -137,10 +219,15 @@ static void pool_give(struct redis_pool *rp, struct redis_conn **conn)
 {
 	pthread_mutex_lock(&rp->lock);
 	if ((*conn)->generation == rp->generation && rp->n_idle < rp->pool_size) {
+		later_collect(rp, *conn, false);
+		if ((*conn)->n_later > 0 && rp->flusher_idle)
+			pthread_cond_signal(&rp->wake);	/* the flusher times it */
 		(*conn)->next = rp->idle;
 		rp->idle = *conn;
 		rp->n_idle++;
 		*conn = NULL;
+	} else {
+		later_collect(rp, *conn, true);
 	}
 	pthread_mutex_unlock(&rp->lock);
 	redis_conn_free(conn);
@@ -156,6 +243,8 @@ static void pool_retire(struct redis_pool *rp)
 	rp->idle = NULL;
 	rp->n_idle = 0;
 	rp->generation++;
+	for (next = list; next != NULL; next = next->next)
+		later_collect(rp, next, true);
 	pthread_mutex_unlock(&rp->lock);
 	for (; list != NULL; list = next) {
 		next = list->next;
@@ -262,7 +351,7 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 				int r = script_load(rp, conn, call, script, sha, error_r);
 
 				if (r == -1) {
-					redis_conn_free(&conn);
+					pool_drop(rp, &conn);
 					pool_lose(rp);
 					return NULL;
 				}
@@ -288,7 +377,7 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 		}
 		if (reply == NULL) {
 			/* Unknown whether it ran: no retry; reconnect next time. */
-			redis_conn_free(&conn);
+			pool_drop(rp, &conn);
 			pool_lose(rp);
 			return NULL;
 		}
@@ -312,14 +401,14 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 			    redis_conn_call_budget(call, 1) > 0) {
 				failover_retried = true;
 				freeReplyObject(reply);
-				redis_conn_free(&conn);
+				pool_drop(rp, &conn);
 				pool_lose(rp);
 				continue;
 			}
 			*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0],
 					       argv[0], reply->str);
 			freeReplyObject(reply);
-			redis_conn_free(&conn);
+			pool_drop(rp, &conn);
 			pool_lose(rp);
 			return NULL;
 		case REPLY_CLUSTER:
@@ -360,6 +449,231 @@ redisReply *redis_pool_node_exec(struct redis_pool *node, int64_t deadline_ms, i
 	return pool_exec(node, &call, script, asking, argc, argv, lens, error_r);
 }
 
+/* ---- deferred calls ------------------------------------------------------------------ */
+
+/* lost_log - say how many deferred calls were given up since the last time */
+static void lost_log(struct redis_pool *rp, const char *why)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&rp->lock);
+	n = rp->n_lost;
+	rp->n_lost = 0;
+	pthread_mutex_unlock(&rp->lock);
+	if (n > 0)
+		log_warn("redis: %lu deferred quota commit%s given up (%s): those messages "
+			 "were accepted and not counted", n, n == 1 ? "" : "s", why);
+}
+
+/*
+ * redo_one - send a deferred call again (its command is taken), on a
+ * connection of the pool, its script loaded first after NOSCRIPT; false
+ * when no connection could be had (l kept for later)
+ */
+static bool redo_one(struct redis_pool *rp, struct redis_later *l)
+{
+	struct redis_call call;
+	struct redis_conn *conn;
+	const char *err = NULL;
+	char sha[41];
+
+	redis_conn_call_init(&call, rp);
+	conn = pool_take(rp, &call, &err);
+	if (conn != NULL && l->noscript && script_load(rp, conn, &call, l->script, sha, &err) == -1)
+		pool_drop(rp, &conn);
+	if (conn == NULL || redis_conn_defer(conn, l->cmd, l->len, l->script, l->since) < 0) {
+		pthread_mutex_lock(&rp->lock);
+		later_keep(rp, l);
+		pthread_mutex_unlock(&rp->lock);
+		if (conn != NULL)
+			pool_give(rp, &conn);
+		else
+			pool_lose(rp);
+		return conn != NULL;
+	}
+	l->cmd = NULL;
+	if (redis_conn_pipeline(conn, &call, 0, NULL, NULL, NULL, NULL, &err) < 0) {
+		pool_drop(rp, &conn);	/* keeps it for another try */
+		pool_lose(rp);
+		return false;
+	}
+	pool_give(rp, &conn);		/* an error reply: kept for another try */
+	return true;
+}
+
+/*
+ * flush_idle - send the deferred calls of idle connections that have
+ * waited rp->later_ms (all of them when all), then the calls to send
+ * again; while the server cannot be reached, back off (100 ms doubling to
+ * 2 s) and keep the rest
+ */
+static void flush_idle(struct redis_pool *rp, bool all)
+{
+	struct redis_conn *due = NULL, **pp, *conn;
+	struct redis_later *redo;
+	size_t n_redo, i;
+	int64_t now = redis_mono_ms();
+	bool reached = true;
+
+	pthread_mutex_lock(&rp->lock);
+	for (pp = &rp->idle; (conn = *pp) != NULL;) {
+		if (conn->n_later > 0 && (all || conn->later_since + rp->later_ms <= now)) {
+			*pp = conn->next;
+			rp->n_idle--;
+			conn->next = due;
+			due = conn;
+			continue;
+		}
+		pp = &conn->next;
+	}
+	redo = NULL;
+	n_redo = 0;
+	if (all || rp->redo_after <= now) {
+		redo = rp->redo;
+		n_redo = rp->n_redo;
+		rp->redo = NULL;
+		rp->n_redo = rp->redo_size = 0;
+	}
+	pthread_mutex_unlock(&rp->lock);
+
+	while ((conn = due) != NULL) {
+		struct redis_call call;
+		const char *err;
+
+		due = conn->next;
+		conn->next = NULL;
+		redis_conn_call_init(&call, rp);
+		if (redis_conn_pipeline(conn, &call, 0, NULL, NULL, NULL, NULL, &err) < 0) {
+			pool_drop(rp, &conn);
+			pool_lose(rp);
+		} else {
+			pool_give(rp, &conn);
+		}
+	}
+	for (i = 0; i < n_redo; i++) {
+		if (reached) {
+			reached = redo_one(rp, &redo[i]);
+		} else {
+			pthread_mutex_lock(&rp->lock);
+			later_keep(rp, &redo[i]);
+			pthread_mutex_unlock(&rp->lock);
+		}
+	}
+	free(redo);
+	pthread_mutex_lock(&rp->lock);
+	if (n_redo > 0 && rp->n_redo > 0) {
+		/* some came back (no server, an error reply): do not spin on them */
+		rp->redo_backoff_ms = rp->redo_backoff_ms == 0 ? 100
+				      : rp->redo_backoff_ms >= 1000 ? 2000 : rp->redo_backoff_ms * 2;
+		rp->redo_after = redis_mono_ms() + rp->redo_backoff_ms;
+	} else if (n_redo > 0) {
+		rp->redo_backoff_ms = 0;
+	}
+	pthread_mutex_unlock(&rp->lock);
+	lost_log(rp, "the store could not run them within a minute");
+}
+
+/* flusher_main - the pool's flusher thread: flush_idle whenever something is due */
+static void *flusher_main(void *arg)
+{
+	struct redis_pool *rp = arg;
+
+	pthread_mutex_lock(&rp->lock);
+	while (!rp->stopping) {
+		int64_t due = rp->n_redo > 0 ? rp->redo_after : INT64_MAX;
+
+		for (struct redis_conn *c = rp->idle; c != NULL; c = c->next)
+			if (c->n_later > 0 && c->later_since + rp->later_ms < due)
+				due = c->later_since + rp->later_ms;
+		if (due == INT64_MAX) {
+			/* nothing waits: sleep until pool_give or later_keep signals */
+			rp->flusher_idle = true;
+			pthread_cond_wait(&rp->wake, &rp->lock);
+			rp->flusher_idle = false;
+			continue;
+		}
+		if (redis_mono_ms() < due) {
+			struct timespec ts = { (time_t)(due / 1000), (long)(due % 1000) * 1000000 };
+
+			pthread_cond_timedwait(&rp->wake, &rp->lock, &ts);
+			continue;
+		}
+		pthread_mutex_unlock(&rp->lock);
+		flush_idle(rp, false);
+		pthread_mutex_lock(&rp->lock);
+	}
+	pthread_mutex_unlock(&rp->lock);
+	return NULL;
+}
+
+int redis_pool_defer(struct redis_pool *rp, int script, int argc, const char **argv,
+		     size_t *lens, const char **error_r)
+{
+	struct redis_call call;
+	struct redis_conn *conn;
+	redisReply *reply;
+	char *cmd = NULL, sha[41] = "";
+	int len;
+	bool start = false;
+
+	if (rp->defer && rp->cluster == NULL && script >= 0 && script < rp->n_scripts) {
+		pthread_mutex_lock(&rp->lock);
+		memcpy(sha, rp->sha[script], sizeof(sha));
+		pthread_mutex_unlock(&rp->lock);
+	}
+	if (sha[0] == '\0') {
+		/* not deferred: no deferral wanted, a cluster, or the script not loaded yet */
+		reply = redis_pool_exec(rp, script, argc, argv, lens, error_r);
+		if (reply == NULL)
+			return -1;
+		freeReplyObject(reply);
+		return 0;
+	}
+	argv[1] = sha;
+	lens[1] = 40;
+	len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+	if (len < 0) {
+		*error_r = "redis: out of memory formatting a command";
+		return -1;
+	}
+	redis_conn_call_init(&call, rp);
+	conn = pool_take(rp, &call, error_r);
+	if (conn == NULL) {
+		free(cmd);
+		pool_lose(rp);
+		return -1;
+	}
+	if (redis_conn_defer(conn, cmd, (size_t)len, script, 0) < 0) {
+		/* full: send what it carries now, then this one after it */
+		if (redis_conn_pipeline(conn, &call, 0, NULL, NULL, NULL, NULL, error_r) < 0 ||
+		    redis_conn_defer(conn, cmd, (size_t)len, script, 0) < 0) {
+			free(cmd);
+			pool_drop(rp, &conn);
+			pool_lose(rp);
+			return -1;
+		}
+	}
+	pthread_mutex_lock(&rp->lock);
+	if (!rp->flusher_started && !rp->stopping) {
+		rp->flusher_started = true;
+		start = true;
+	}
+	pthread_mutex_unlock(&rp->lock);
+	if (start && pthread_create(&rp->flusher, NULL, flusher_main, rp) != 0) {
+		pthread_mutex_lock(&rp->lock);
+		rp->flusher_started = false;
+		pthread_mutex_unlock(&rp->lock);
+		/* no flusher: send it now rather than leave it waiting for the next call */
+		if (redis_conn_pipeline(conn, &call, 0, NULL, NULL, NULL, NULL, error_r) < 0) {
+			pool_drop(rp, &conn);
+			pool_lose(rp);
+			return 0;	/* kept for another try by the next call */
+		}
+	}
+	pool_give(rp, &conn);
+	return 0;
+}
+
 /*
  * pool_pipeline - redis_pool_pipeline on one pool within call's deadline;
  * -2 (replies freed, *error_r set) when a node's pool got a cluster answer
@@ -378,7 +692,7 @@ static int pool_pipeline(struct redis_pool *rp, struct redis_call *call, size_t 
 		return -1;
 	}
 	if (redis_conn_pipeline(conn, call, n, argcs, argvs, lenss, replies, error_r) < 0) {
-		redis_conn_free(&conn);
+		pool_drop(rp, &conn);
 		pool_lose(rp);
 		return -1;
 	}
@@ -390,7 +704,7 @@ static int pool_pipeline(struct redis_pool *rp, struct redis_call *call, size_t 
 		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lenss[i][0],
 				       argvs[i][0], replies[i]->str);
 		if (kind == REPLY_FAILOVER) {
-			redis_conn_free(&conn);
+			pool_drop(rp, &conn);
 			pool_lose(rp);
 		} else {
 			if (kind == REPLY_CLUSTER && rp->node)
@@ -450,11 +764,23 @@ int64_t redis_pool_deadline(const struct redis_pool *rp)
 	return redis_mono_ms() + rp->connect_timeout_ms + rp->command_timeout_ms;
 }
 
+/* pool_init_locks - the pool's mutex, and the flusher's condition on the monotonic clock */
+static void pool_init_locks(struct redis_pool *rp)
+{
+	pthread_condattr_t attr;
+
+	pthread_mutex_init(&rp->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&rp->wake, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
 struct redis_pool *redis_pool_node(const struct redis_pool *owner, const char *host, int port)
 {
 	struct redis_pool *rp = xcalloc(1, sizeof(*rp));
 
-	pthread_mutex_init(&rp->lock, NULL);
+	pool_init_locks(rp);
 	rp->scripts = owner->scripts;
 	rp->n_scripts = owner->n_scripts;
 	rp->pool_size = owner->pool_size;
@@ -478,12 +804,32 @@ static char *nonempty_dup(const char *s)
 void redis_pool_close(struct redis_pool **pool)
 {
 	struct redis_pool *rp = *pool;
+	bool started;
 
 	if (rp == NULL)
 		return;
 	*pool = NULL;
 	redis_cluster_close(&rp->cluster);
+	pthread_mutex_lock(&rp->lock);
+	rp->stopping = true;
+	started = rp->flusher_started;
+	pthread_cond_signal(&rp->wake);
+	pthread_mutex_unlock(&rp->lock);
+	if (started)
+		pthread_join(rp->flusher, NULL);
+	if (rp->defer) {
+		/* what waits goes out now; what the server does not take is given up */
+		rp->redo_after = 0;
+		flush_idle(rp, true);
+	}
 	pool_retire(rp);
+	for (size_t i = 0; i < rp->n_redo; i++)
+		free(rp->redo[i].cmd);
+	rp->n_lost += rp->n_redo;
+	free(rp->redo);
+	rp->n_redo = 0;
+	lost_log(rp, "the store could not run them before it closed");
+	pthread_cond_destroy(&rp->wake);
 	pthread_mutex_destroy(&rp->lock);
 	XFREE(rp->host);
 	XFREE(rp->socket);
@@ -512,7 +858,7 @@ int redis_pool_open(const struct config *config, const struct redis_script *scri
 		return -1;
 	}
 	rp = xcalloc(1, sizeof(*rp));
-	pthread_mutex_init(&rp->lock, NULL);
+	pool_init_locks(rp);
 	rp->scripts = scripts;
 	rp->n_scripts = n_scripts;
 	rp->pool_size = config->redis_pool_size > 0 ? config->redis_pool_size
@@ -532,6 +878,9 @@ int redis_pool_open(const struct config *config, const struct redis_script *scri
 					 ? config->redis_command_timeout_ms
 					 : CONFIG_REDIS_TIMEOUT_MS_DEFAULT;
 	rp->wait_replicas = config->redis_wait_replicas;
+	/* WAIT acknowledges what a call wrote: it must not be sent later */
+	rp->defer = config->redis_defer_commit && rp->wait_replicas == 0;
+	rp->later_ms = config->redis_defer_ms > 0 ? config->redis_defer_ms : REDIS_LATER_MS;
 	for (i = 0; i < config->n_redis_sentinel_servers && i < CONFIG_LIST_MAX; i++) {
 		/* config_load has checked them: this only splits, or catches a hand-made config */
 		if (hostport_parse(config->redis_sentinel_servers[i],

@@ -25,6 +25,10 @@ struct store_ops {
 	int (*quota_commit)(struct store *store, const char *user, size_t user_len,
 			    const char *resid, const struct store_quota_params *params, int64_t now,
 			    const char **error_r);
+	/* NULL: store_quota_commit_later commits at once (quota_commit) */
+	int (*quota_commit_later)(struct store *store, const char *user, size_t user_len,
+				  const char *resid, const struct store_quota_params *params,
+				  int64_t now, const char **error_r);
 	int (*quota_release)(struct store *store, const char *user, size_t user_len,
 			     const char *resid, int64_t now, const char **error_r);
 	int (*quota_usage)(struct store *store, const char *user, size_t user_len,

@@ -3,7 +3,8 @@
  *	store - live policy state: the engine-independent half
  * SUMMARY
  *	store_open(), store_close(), store_backend_name(),
- *	store_quota_reserve(), store_quota_commit(), store_quota_release(),
+ *	store_quota_reserve(), store_quota_commit(), store_quota_commit_later(),
+ *	store_quota_release(),
  *	store_quota_usage(), store_quota_reset(), store_cache_get(),
  *	store_cache_set(), store_cache_del(), store_limits_reserve(),
  *	store_limits_commit(), store_limits_release(), store_limits_usage(),
@@ -173,6 +174,28 @@ int store_quota_commit(struct store *store, const char *user, size_t user_len,
 	    check_params(params, error_r) < 0 || check_now(now, error_r) < 0)
 		return STORE_ERROR;
 	return store->ops->quota_commit(store, user, user_len, resid, params, now, error_r);
+}
+
+int store_quota_commit_later(struct store *store, const char *user, size_t user_len,
+			     const char *resid, const struct store_quota_params *params,
+			     int64_t now, const char **error_r)
+{
+	const char *dummy;
+
+	if (error_r == NULL)
+		error_r = &dummy;
+	if (store == NULL) {
+		*error_r = "no store";
+		return STORE_ERROR;
+	}
+	if (check_user(user, user_len, error_r) < 0 || check_resid(resid, error_r) < 0 ||
+	    check_params(params, error_r) < 0 || check_now(now, error_r) < 0)
+		return STORE_ERROR;
+	if (store->ops->quota_commit_later == NULL)
+		return store->ops->quota_commit(store, user, user_len, resid, params, now,
+						error_r);
+	return store->ops->quota_commit_later(store, user, user_len, resid, params, now,
+					      error_r);
 }
 
 int store_quota_release(struct store *store, const char *user, size_t user_len,

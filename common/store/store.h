@@ -106,6 +106,18 @@ int store_quota_commit(struct store *store, const char *user, size_t user_len,
 		       const char *resid, const struct store_quota_params *params, int64_t now,
 		       const char **error_r);
 
+/*
+ * store_quota_commit_later - store_quota_commit, possibly after it returns:
+ * the Redis engine with store.redis.defer_commit sends it with a later
+ * command (redis_pool_defer), so STORE_OK says only that it will be sent;
+ * until it runs, the reservation holds its room.  Other engines commit at
+ * once.  For the milter's DATA/EOM commit; tools that read the state back
+ * use store_quota_commit.
+ */
+int store_quota_commit_later(struct store *store, const char *user, size_t user_len,
+			     const char *resid, const struct store_quota_params *params,
+			     int64_t now, const char **error_r);
+
 /* store_quota_release - delete reservation resid; unknown is STORE_OK. */
 int store_quota_release(struct store *store, const char *user, size_t user_len,
 			const char *resid, int64_t now, const char **error_r);

@@ -108,6 +108,9 @@ int store_redis_quota_reserve(struct store *store, const char *user, size_t user
 int store_redis_quota_commit(struct store *store, const char *user, size_t user_len,
 			     const char *resid, const struct store_quota_params *params,
 			     int64_t now, const char **error_r);
+int store_redis_quota_commit_later(struct store *store, const char *user, size_t user_len,
+				   const char *resid, const struct store_quota_params *params,
+				   int64_t now, const char **error_r);
 int store_redis_quota_release(struct store *store, const char *user, size_t user_len,
 			      const char *resid, int64_t now, const char **error_r);
 int store_redis_quota_usage(struct store *store, const char *user, size_t user_len,

@@ -272,6 +272,7 @@ static const struct store_ops redis_ops = {
 	.name = "redis",
 	.quota_reserve = store_redis_quota_reserve,
 	.quota_commit = store_redis_quota_commit,
+	.quota_commit_later = store_redis_quota_commit_later,
 	.quota_release = store_redis_quota_release,
 	.quota_usage = store_redis_quota_usage,
 	.quota_reset = store_redis_quota_reset,

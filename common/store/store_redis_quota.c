@@ -100,7 +100,7 @@ static int quota_parse(const redisReply *reply, struct store_quota_state *state,
 static int quota_run(struct store *store, enum quota_op op, const char *user, size_t user_len,
 		     const char *resid, uint32_t n, const struct store_quota_params *params,
 		     int64_t now, struct store_quota_state *state, uint32_t *dropped_r,
-		     const char **error_r)
+		     bool later, const char **error_r)
 {
 	static const struct store_quota_params no_params = { 0, 0, 0, 1, 0 };
 	struct redis_pool *pool = ((struct store_redis *)store)->pool;
@@ -154,6 +154,12 @@ static int quota_run(struct store *store, enum quota_op op, const char *user, si
 	}
 	lens[11] = store_redis_resid_field(field, resid);
 
+	if (later) {
+		/* no reply to read: STORE_OK once it is on its way (redis_pool_defer) */
+		ret = redis_pool_defer(pool, REDIS_SCRIPT_QUOTA, QUOTA_ARGC, argv, lens, error_r);
+		XFREE(key);
+		return ret < 0 ? STORE_ERROR : STORE_OK;
+	}
 	reply = redis_pool_exec(pool, REDIS_SCRIPT_QUOTA, QUOTA_ARGC, argv, lens, error_r);
 	XFREE(key);
 	if (reply == NULL)
@@ -177,7 +183,7 @@ int store_redis_quota_reserve(struct store *store, const char *user, size_t user
 			      struct store_quota_state *state, const char **error_r)
 {
 	return quota_run(store, OP_RESERVE, user, user_len, resid, n, params, now, state, NULL,
-			 error_r);
+			 false, error_r);
 }
 
 /* store_redis_quota_commit - store_quota_commit */
@@ -186,9 +192,18 @@ int store_redis_quota_commit(struct store *store, const char *user, size_t user_
 			     int64_t now, const char **error_r)
 {
 	int ret = quota_run(store, OP_COMMIT, user, user_len, resid, 0, params, now, NULL, NULL,
-			    error_r);
+			    false, error_r);
 
 	return ret == STORE_REFUSED ? STORE_OK : ret;
+}
+
+/* store_redis_quota_commit_later - store_quota_commit_later: redis_pool_defer */
+int store_redis_quota_commit_later(struct store *store, const char *user, size_t user_len,
+				   const char *resid, const struct store_quota_params *params,
+				   int64_t now, const char **error_r)
+{
+	return quota_run(store, OP_COMMIT, user, user_len, resid, 0, params, now, NULL, NULL,
+			 true, error_r);
 }
 
 /* store_redis_quota_release - store_quota_release */
@@ -196,7 +211,7 @@ int store_redis_quota_release(struct store *store, const char *user, size_t user
 			      const char *resid, int64_t now, const char **error_r)
 {
 	int ret = quota_run(store, OP_RELEASE, user, user_len, resid, 0, NULL, now, NULL, NULL,
-			    error_r);
+			    false, error_r);
 
 	return ret == STORE_REFUSED ? STORE_OK : ret;
 }
@@ -207,7 +222,7 @@ int store_redis_quota_usage(struct store *store, const char *user, size_t user_l
 			    struct store_quota_state *state, const char **error_r)
 {
 	int ret = quota_run(store, OP_USAGE, user, user_len, NULL, 0, params, now, state, NULL,
-			    error_r);
+			    false, error_r);
 
 	return ret == STORE_REFUSED ? STORE_OK : ret;
 }
@@ -217,7 +232,7 @@ int store_redis_quota_reset(struct store *store, const char *user, size_t user_l
 			    uint32_t *dropped_r, const char **error_r)
 {
 	int ret = quota_run(store, OP_RESET, user, user_len, NULL, 0, NULL, 0, NULL, dropped_r,
-			    error_r);
+			    false, error_r);
 
 	return ret == STORE_REFUSED ? STORE_OK : ret;
 }
