@@ -1231,6 +1231,49 @@ START_TEST(test_defer_conn_killed)
 }
 END_TEST
 
+/*
+ * more deferred commits than a connection carries (16): the 17th sends the
+ * first 16 and waits in their place; then NOSCRIPT for the 4 still waiting:
+ * every one of the 20 ends committed, none left reserved
+ */
+START_TEST(test_defer_full_noscript)
+{
+	struct store *store = defer_open(600000), *reader = defer_open(-1);
+	redisContext *c = connect_ok(&main_srv);
+	struct store_quota_state st;
+	const char *error = NULL;
+	redisReply *r;
+	uint32_t committed, reserved;
+	char user[16];
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		snprintf(user, sizeof(user), "u%02d", i);
+		ck_assert_int_eq(reserve(store, user, "R1", 1, 1000, &st, &error), STORE_OK);
+	}
+	for (i = 0; i < 20; i++) {
+		snprintf(user, sizeof(user), "u%02d", i);
+		ck_assert_int_eq(store_quota_commit_later(store, user, 3, "R1", &P, 1000, &error),
+				 STORE_OK);
+	}
+	usage_of(reader, "u00", &committed, &reserved);
+	ck_assert_uint_eq(committed, 1);	/* among the 16 sent by the 17th */
+	r = redis_helper_command(c, "SCRIPT FLUSH");
+	ck_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
+	freeReplyObject(r);
+	usage_of(store, "u19", &committed, &reserved);	/* carries the last 4: NOSCRIPT */
+	for (i = 0; i < 20; i++) {
+		snprintf(user, sizeof(user), "u%02d", i);
+		ck_assert_msg(wait_committed(reader, user, 1) == 1, "%s not committed", user);
+		usage_of(reader, user, &committed, &reserved);
+		ck_assert_uint_eq(reserved, 0);
+	}
+	redisFree(c);
+	store_close(&store);
+	store_close(&reader);
+}
+END_TEST
+
 /* store_close sends what waits; without defer_commit the commit is made at once */
 START_TEST(test_defer_close_and_off)
 {
@@ -1587,6 +1630,7 @@ static Suite *redis_suite(void)
 	tcase_add_test(tc, test_defer_noscript);
 	tcase_add_test(tc, test_defer_conn_killed);
 	tcase_add_test(tc, test_defer_close_and_off);
+	tcase_add_test(tc, test_defer_full_noscript);
 	tcase_add_test(tc, test_defer_threads);
 	suite_add_tcase(s, tc);
 

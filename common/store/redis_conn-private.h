@@ -28,7 +28,8 @@
 #define REDIS_LATER_MAX 16	/* deferred scripts a connection carries at most */
 #define REDIS_REDO_MAX 4096	/* deferred calls the pool keeps to send again at most */
 #define REDIS_LATER_MS 10	/* an idle connection's deferred calls wait at most so long */
-#define REDIS_LATER_GIVEUP_MS 60000	/* a deferred call not run after so long is given up */
+#define REDIS_LATER_GIVEUP_MS 60000	/* a deferred call not run after so long is given up,
+					   or after half of quota.reservation_ttl if sooner */
 
 /*
  * A script call sent later (redis_pool_defer): its protocol bytes, kept
@@ -93,7 +94,8 @@ struct redis_pool {
 	bool defer;			/* redis_pool_defer may defer (else it runs the call) */
 	int later_ms;			/* an idle connection's deferred calls wait so long */
 	bool flusher_started, stopping;
-	bool flusher_idle;		/* in its untimed wait: a deferral must signal */
+	int64_t flusher_due;		/* when the flusher wakes (INT64_MAX: when signalled) */
+	int64_t giveup_ms;		/* a deferred call not run after so long is given up */
 	pthread_t flusher;
 	pthread_cond_t wake;		/* a deferral or a redo waits (CLOCK_MONOTONIC) */
 	struct redis_later *redo;	/* calls to send again, n_redo of them */
@@ -150,7 +152,7 @@ void redis_conn_free(struct redis_conn **conn);
  * redis_conn_defer - append a formatted script call to conn's output
  * buffer, unsent (the next pipeline on conn sends it); takes cmd; since:
  * when it was first deferred (0: now).  -1 when conn already carries
- * REDIS_LATER_MAX.
+ * REDIS_LATER_MAX with those of its redo list (the pool collects that first).
  */
 int redis_conn_defer(struct redis_conn *conn, char *cmd, size_t len, int script, int64_t since);
 

@@ -128,7 +128,8 @@ int redis_conn_defer(struct redis_conn *conn, char *cmd, size_t len, int script,
 	struct redis_later *l;
 	int64_t now;
 
-	if (conn->n_later == REDIS_LATER_MAX ||
+	/* every deferred call may end in redo[]: the two together stay within its size */
+	if (conn->n_later + conn->n_redo >= REDIS_LATER_MAX ||
 	    redisAppendFormattedCommand(conn->ctx, cmd, len) != REDIS_OK)
 		return -1;
 	now = redis_mono_ms();

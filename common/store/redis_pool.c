@@ -51,7 +51,8 @@
  *	never came (the connection broke or was dropped as stale) moves to the
  *	pool's redo list, which the flusher sends again on another connection,
  *	backing off from 100 ms to 2 s while the server is away, until it runs
- *	or REDIS_LATER_GIVEUP_MS has passed since it was deferred; what is
+ *	or REDIS_LATER_GIVEUP_MS (a minute, or half of quota.reservation_ttl
+ *	when that is shorter) has passed since it was deferred; what is
  *	given up (or still waiting at close, which flushes everything once) is
  *	counted and logged.  Sending a commit twice is harmless: the second
  *	finds no reservation and changes nothing.  Never with WAIT
@@ -163,7 +164,7 @@ static struct redis_conn *pool_take(struct redis_pool *rp, const struct redis_ca
  */
 static void later_keep(struct redis_pool *rp, struct redis_later *l)
 {
-	if (redis_mono_ms() - l->since > REDIS_LATER_GIVEUP_MS) {
+	if (redis_mono_ms() - l->since > rp->giveup_ms) {
 		rp->n_lost++;
 		free(l->cmd);
 		l->cmd = NULL;
@@ -220,8 +221,8 @@ static void pool_give(struct redis_pool *rp, struct redis_conn **conn)
 	pthread_mutex_lock(&rp->lock);
 	if ((*conn)->generation == rp->generation && rp->n_idle < rp->pool_size) {
 		later_collect(rp, *conn, false);
-		if ((*conn)->n_later > 0 && rp->flusher_idle)
-			pthread_cond_signal(&rp->wake);	/* the flusher times it */
+		if ((*conn)->n_later > 0 && (*conn)->later_since + rp->later_ms < rp->flusher_due)
+			pthread_cond_signal(&rp->wake);	/* due before the flusher wakes */
 		(*conn)->next = rp->idle;
 		rp->idle = *conn;
 		rp->n_idle++;
@@ -481,6 +482,12 @@ static bool redo_one(struct redis_pool *rp, struct redis_later *l)
 	conn = pool_take(rp, &call, &err);
 	if (conn != NULL && l->noscript && script_load(rp, conn, &call, l->script, sha, &err) == -1)
 		pool_drop(rp, &conn);
+	if (conn != NULL && conn->n_redo > 0) {
+		/* SCRIPT LOAD took the connection's own deferred calls along: keep those first */
+		pthread_mutex_lock(&rp->lock);
+		later_collect(rp, conn, false);
+		pthread_mutex_unlock(&rp->lock);
+	}
 	if (conn == NULL || redis_conn_defer(conn, l->cmd, l->len, l->script, l->since) < 0) {
 		pthread_mutex_lock(&rp->lock);
 		later_keep(rp, l);
@@ -585,11 +592,10 @@ static void *flusher_main(void *arg)
 		for (struct redis_conn *c = rp->idle; c != NULL; c = c->next)
 			if (c->n_later > 0 && c->later_since + rp->later_ms < due)
 				due = c->later_since + rp->later_ms;
+		rp->flusher_due = due;
 		if (due == INT64_MAX) {
 			/* nothing waits: sleep until pool_give or later_keep signals */
-			rp->flusher_idle = true;
 			pthread_cond_wait(&rp->wake, &rp->lock);
-			rp->flusher_idle = false;
 			continue;
 		}
 		if (redis_mono_ms() < due) {
@@ -598,6 +604,7 @@ static void *flusher_main(void *arg)
 			pthread_cond_timedwait(&rp->wake, &rp->lock, &ts);
 			continue;
 		}
+		rp->flusher_due = 0;	/* flushing: pool_give need not signal */
 		pthread_mutex_unlock(&rp->lock);
 		flush_idle(rp, false);
 		pthread_mutex_lock(&rp->lock);
@@ -645,8 +652,12 @@ int redis_pool_defer(struct redis_pool *rp, int script, int argc, const char **a
 	}
 	if (redis_conn_defer(conn, cmd, (size_t)len, script, 0) < 0) {
 		/* full: send what it carries now, then this one after it */
-		if (redis_conn_pipeline(conn, &call, 0, NULL, NULL, NULL, NULL, error_r) < 0 ||
-		    redis_conn_defer(conn, cmd, (size_t)len, script, 0) < 0) {
+		int sent = redis_conn_pipeline(conn, &call, 0, NULL, NULL, NULL, NULL, error_r);
+
+		pthread_mutex_lock(&rp->lock);
+		later_collect(rp, conn, false);	/* what failed: resent by the flusher */
+		pthread_mutex_unlock(&rp->lock);
+		if (sent < 0 || redis_conn_defer(conn, cmd, (size_t)len, script, 0) < 0) {
 			free(cmd);
 			pool_drop(rp, &conn);
 			pool_lose(rp);
@@ -821,6 +832,9 @@ void redis_pool_close(struct redis_pool **pool)
 		/* what waits goes out now; what the server does not take is given up */
 		rp->redo_after = 0;
 		flush_idle(rp, true);
+		/* what failed in that pass (a connection the server had closed): once more */
+		rp->redo_after = 0;
+		flush_idle(rp, true);
 	}
 	pool_retire(rp);
 	for (size_t i = 0; i < rp->n_redo; i++)
@@ -881,6 +895,12 @@ int redis_pool_open(const struct config *config, const struct redis_script *scri
 	/* WAIT acknowledges what a call wrote: it must not be sent later */
 	rp->defer = config->redis_defer_commit && rp->wait_replicas == 0;
 	rp->later_ms = config->redis_defer_ms > 0 ? config->redis_defer_ms : REDIS_LATER_MS;
+	/* a resend after the reservation expired would count nothing, silently */
+	rp->giveup_ms = REDIS_LATER_GIVEUP_MS;
+	if (config->quota_reservation_ttl > 0 &&
+	    (int64_t)config->quota_reservation_ttl * 500 < rp->giveup_ms)
+		rp->giveup_ms = (int64_t)config->quota_reservation_ttl * 500;
+	rp->flusher_due = INT64_MAX;
 	for (i = 0; i < config->n_redis_sentinel_servers && i < CONFIG_LIST_MAX; i++) {
 		/* config_load has checked them: this only splits, or catches a hand-made config */
 		if (hostport_parse(config->redis_sentinel_servers[i],
