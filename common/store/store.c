@@ -158,9 +158,10 @@ int store_quota_reserve(struct store *store, const char *user, size_t user_len,
 					 error_r);
 }
 
-int store_quota_commit(struct store *store, const char *user, size_t user_len,
-		       const char *resid, const struct store_quota_params *params, int64_t now,
-		       const char **error_r)
+/* quota_commit - store_quota_commit(_later): the checks, then the engine's commit */
+static int quota_commit(struct store *store, const char *user, size_t user_len,
+			const char *resid, const struct store_quota_params *params, int64_t now,
+			bool later, const char **error_r)
 {
 	const char *dummy;
 
@@ -173,29 +174,24 @@ int store_quota_commit(struct store *store, const char *user, size_t user_len,
 	if (check_user(user, user_len, error_r) < 0 || check_resid(resid, error_r) < 0 ||
 	    check_params(params, error_r) < 0 || check_now(now, error_r) < 0)
 		return STORE_ERROR;
+	if (later && store->ops->quota_commit_later != NULL)
+		return store->ops->quota_commit_later(store, user, user_len, resid, params, now,
+						      error_r);
 	return store->ops->quota_commit(store, user, user_len, resid, params, now, error_r);
+}
+
+int store_quota_commit(struct store *store, const char *user, size_t user_len,
+		       const char *resid, const struct store_quota_params *params, int64_t now,
+		       const char **error_r)
+{
+	return quota_commit(store, user, user_len, resid, params, now, false, error_r);
 }
 
 int store_quota_commit_later(struct store *store, const char *user, size_t user_len,
 			     const char *resid, const struct store_quota_params *params,
 			     int64_t now, const char **error_r)
 {
-	const char *dummy;
-
-	if (error_r == NULL)
-		error_r = &dummy;
-	if (store == NULL) {
-		*error_r = "no store";
-		return STORE_ERROR;
-	}
-	if (check_user(user, user_len, error_r) < 0 || check_resid(resid, error_r) < 0 ||
-	    check_params(params, error_r) < 0 || check_now(now, error_r) < 0)
-		return STORE_ERROR;
-	if (store->ops->quota_commit_later == NULL)
-		return store->ops->quota_commit(store, user, user_len, resid, params, now,
-						error_r);
-	return store->ops->quota_commit_later(store, user, user_len, resid, params, now,
-					      error_r);
+	return quota_commit(store, user, user_len, resid, params, now, true, error_r);
 }
 
 int store_quota_release(struct store *store, const char *user, size_t user_len,
