@@ -1,5 +1,6 @@
 /*
- * redis_conn-private.h - what redis_conn.c, redis_pool.c and redis_sentinel.c share
+ * redis_conn-private.h - what redis_conn.c, redis_pool.c, redis_later.c and
+ * redis_sentinel.c share
  *
  * redis_conn.c owns one connection (connect, set up, commands and
  * pipelines within a deadline); redis_pool.c the pool of them (open,
@@ -171,6 +172,38 @@ struct redis_conn *redis_conn_connect(struct redis_pool *rp, const struct redis_
 /* redis_conn_setup - AUTH, SELECT and, behind Sentinel, check ROLE is master */
 int redis_conn_setup(struct redis_pool *rp, struct redis_conn *conn,
 		     const struct redis_call *call, const char **error_r);
+
+/* redis_pool.c: the pool's own operations, shared with redis_later.c */
+
+/* redis_pool_take - an idle connection of the current generation, or a new one */
+struct redis_conn *redis_pool_take(struct redis_pool *rp, const struct redis_call *call,
+				   const char **error_r);
+
+/* redis_pool_give - back to the pool, or closed when stale or the pool is full */
+void redis_pool_give(struct redis_pool *rp, struct redis_conn **conn);
+
+/* redis_pool_drop - free a pool connection, its deferred calls kept for the flusher */
+void redis_pool_drop(struct redis_pool *rp, struct redis_conn **conn);
+
+/* redis_pool_lose - retire the pool after a failure: the next connection is a reconnect */
+void redis_pool_lose(struct redis_pool *rp);
+
+/* redis_pool_script_load - SCRIPT LOAD script which on conn; -2: error reply, conn usable */
+int redis_pool_script_load(struct redis_pool *rp, struct redis_conn *conn,
+			   const struct redis_call *call, int which, char sha[41],
+			   const char **error_r);
+
+/* redis_pool_later_keep - under rp->lock: l into the calls to resend (or given up) */
+void redis_pool_later_keep(struct redis_pool *rp, struct redis_later *l);
+
+/* redis_pool_later_collect - under rp->lock: conn's resends (all: and unsent calls) */
+void redis_pool_later_collect(struct redis_pool *rp, struct redis_conn *conn, bool all);
+
+/* redis_later.c: redis_pool_flush_idle - send what idle connections hold, resend the rest */
+void redis_pool_flush_idle(struct redis_pool *rp, bool all);
+
+/* redis_later.c: redis_pool_lost_log - log how many deferred calls were given up */
+void redis_pool_lost_log(struct redis_pool *rp, const char *why);
 
 /*
  * redis_sentinel_open - (redis_sentinel.c) ask the sentinels in turn,

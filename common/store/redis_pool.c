@@ -5,7 +5,7 @@
  *	redis_pool_open() copies the settings and connects once;
  *	redis_pool_exec() runs one command or script on a pooled connection;
  *	redis_pool_pipeline() sends several plain commands in one round trip;
- *	redis_pool_defer() sends a script call with a later command.
+ *	redis_pool_defer() (redis_later.c) sends a script call with a later command.
  * DESCRIPTION
  *	Scripts.  Each script the pool is given is sent with EVALSHA; its SHA1
  *	comes from SCRIPT LOAD (at open, and whenever it is unknown), and a
@@ -89,14 +89,11 @@
 
 #include "base/config.h"
 #include "base/hostport.h"
-#include "base/log.h"
 #include "base/metrics.h"
 #include "base/xalloc.h"
 #include "store/redis_cluster.h"
 #include "store/redis_conn.h"
 #include "store/redis_conn-private.h"
-
-static void pool_drop(struct redis_pool *rp, struct redis_conn **conn);
 
 /* conn_open - open and prepare a new connection to the master */
 static struct redis_conn *conn_open(struct redis_pool *rp, const struct redis_call *call,
@@ -131,8 +128,8 @@ static bool conn_is_idle_ok(const struct redis_conn *conn)
 	return poll(&pfd, 1, 0) == 0;
 }
 
-/* pool_take - an idle connection of the current generation, or a new one */
-static struct redis_conn *pool_take(struct redis_pool *rp, const struct redis_call *call,
+/* redis_pool_take - an idle connection of the current generation, or a new one */
+struct redis_conn *redis_pool_take(struct redis_pool *rp, const struct redis_call *call,
 				    const char **error_r)
 {
 	struct redis_conn *conn;
@@ -152,17 +149,17 @@ static struct redis_conn *pool_take(struct redis_pool *rp, const struct redis_ca
 			break;
 		if (conn->generation == generation && conn_is_idle_ok(conn))
 			return conn;
-		pool_drop(rp, &conn);
+		redis_pool_drop(rp, &conn);
 	}
 	return conn_open(rp, call, generation, error_r);
 }
 
 /*
- * later_keep - under rp->lock: add l (its command now the pool's) to the
+ * redis_pool_later_keep - under rp->lock: add l (its command now the pool's) to the
  * calls the flusher sends again; one deferred REDIS_LATER_GIVEUP_MS ago,
  * or one more than a full list holds, is given up (counted, logged later)
  */
-static void later_keep(struct redis_pool *rp, struct redis_later *l)
+void redis_pool_later_keep(struct redis_pool *rp, struct redis_later *l)
 {
 	if (redis_mono_ms() - l->since > rp->giveup_ms) {
 		rp->n_lost++;
@@ -185,42 +182,42 @@ static void later_keep(struct redis_pool *rp, struct redis_later *l)
 }
 
 /*
- * later_collect - under rp->lock: conn's calls to send again (redo), and,
+ * redis_pool_later_collect - under rp->lock: conn's calls to send again (redo), and,
  * when conn is about to be freed (all), its unsent ones, into the pool's
  */
-static void later_collect(struct redis_pool *rp, struct redis_conn *conn, bool all)
+void redis_pool_later_collect(struct redis_pool *rp, struct redis_conn *conn, bool all)
 {
 	size_t i;
 
 	for (i = 0; i < conn->n_redo; i++)
-		later_keep(rp, &conn->redo[i]);
+		redis_pool_later_keep(rp, &conn->redo[i]);
 	conn->n_redo = 0;
 	if (!all)
 		return;
 	for (i = 0; i < conn->n_later; i++)
-		later_keep(rp, &conn->later[i]);
+		redis_pool_later_keep(rp, &conn->later[i]);
 	conn->n_later = 0;
 }
 
-/* pool_drop - free a connection of the pool, keeping its deferred calls for the flusher */
-static void pool_drop(struct redis_pool *rp, struct redis_conn **conn)
+/* redis_pool_drop - free a connection of the pool, keeping its deferred calls for the flusher */
+void redis_pool_drop(struct redis_pool *rp, struct redis_conn **conn)
 {
 	if (*conn == NULL)
 		return;
 	if ((*conn)->n_redo > 0 || (*conn)->n_later > 0) {
 		pthread_mutex_lock(&rp->lock);
-		later_collect(rp, *conn, true);
+		redis_pool_later_collect(rp, *conn, true);
 		pthread_mutex_unlock(&rp->lock);
 	}
 	redis_conn_free(conn);
 }
 
-/* pool_give - return a connection to the pool, or close it when stale or the pool is full */
-static void pool_give(struct redis_pool *rp, struct redis_conn **conn)
+/* redis_pool_give - return a connection to the pool, or close it when stale or the pool is full */
+void redis_pool_give(struct redis_pool *rp, struct redis_conn **conn)
 {
 	pthread_mutex_lock(&rp->lock);
 	if ((*conn)->generation == rp->generation && rp->n_idle < rp->pool_size) {
-		later_collect(rp, *conn, false);
+		redis_pool_later_collect(rp, *conn, false);
 		if ((*conn)->n_later > 0 && (*conn)->later_since + rp->later_ms < rp->flusher_due)
 			pthread_cond_signal(&rp->wake);	/* due before the flusher wakes */
 		(*conn)->next = rp->idle;
@@ -228,7 +225,7 @@ static void pool_give(struct redis_pool *rp, struct redis_conn **conn)
 		rp->n_idle++;
 		*conn = NULL;
 	} else {
-		later_collect(rp, *conn, true);
+		redis_pool_later_collect(rp, *conn, true);
 	}
 	pthread_mutex_unlock(&rp->lock);
 	redis_conn_free(conn);
@@ -245,7 +242,7 @@ static void pool_retire(struct redis_pool *rp)
 	rp->n_idle = 0;
 	rp->generation++;
 	for (next = list; next != NULL; next = next->next)
-		later_collect(rp, next, true);
+		redis_pool_later_collect(rp, next, true);
 	pthread_mutex_unlock(&rp->lock);
 	for (; list != NULL; list = next) {
 		next = list->next;
@@ -253,15 +250,15 @@ static void pool_retire(struct redis_pool *rp)
 	}
 }
 
-/* pool_lose - retire the pool after a failure: the next connection opened is a reconnect */
-static void pool_lose(struct redis_pool *rp)
+/* redis_pool_lose - retire the pool after a failure: the next connection opened is a reconnect */
+void redis_pool_lose(struct redis_pool *rp)
 {
 	__atomic_store_n(&rp->lost, true, __ATOMIC_RELEASE);
 	pool_retire(rp);
 }
 
-/* script_load - SCRIPT LOAD script `which` on conn and remember its SHA1 */
-static int script_load(struct redis_pool *rp, struct redis_conn *conn,
+/* redis_pool_script_load - SCRIPT LOAD script `which` on conn and remember its SHA1 */
+int redis_pool_script_load(struct redis_pool *rp, struct redis_conn *conn,
 		       const struct redis_call *call, int which, char sha[41],
 		       const char **error_r)
 {
@@ -338,10 +335,10 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 		return NULL;
 	}
 	for (;;) {
-		conn = pool_take(rp, call, error_r);
+		conn = redis_pool_take(rp, call, error_r);
 		if (conn == NULL) {
 			/* Nothing pooled is worth keeping if a new connection fails. */
-			pool_lose(rp);
+			redis_pool_lose(rp);
 			return NULL;
 		}
 		if (script != REDIS_SCRIPT_NONE) {
@@ -349,15 +346,15 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 			memcpy(sha, rp->sha[script], sizeof(sha));
 			pthread_mutex_unlock(&rp->lock);
 			if (sha[0] == '\0') {
-				int r = script_load(rp, conn, call, script, sha, error_r);
+				int r = redis_pool_script_load(rp, conn, call, script, sha, error_r);
 
 				if (r == -1) {
-					pool_drop(rp, &conn);
-					pool_lose(rp);
+					redis_pool_drop(rp, &conn);
+					redis_pool_lose(rp);
 					return NULL;
 				}
 				if (r == -2) {
-					pool_give(rp, &conn);
+					redis_pool_give(rp, &conn);
 					return NULL;
 				}
 			}
@@ -372,19 +369,19 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 			reply = redis_conn_command(conn, call, argc, argv, lens, error_r);
 		if (reply == NULL && *error_r == redis_conn_wait_short) {
 			/* The script ran and the connection is sound: only the replicas lag. */
-			pool_give(rp, &conn);
+			redis_pool_give(rp, &conn);
 			*error_r = redis_errbuf;
 			return NULL;
 		}
 		if (reply == NULL) {
 			/* Unknown whether it ran: no retry; reconnect next time. */
-			pool_drop(rp, &conn);
-			pool_lose(rp);
+			redis_pool_drop(rp, &conn);
+			redis_pool_lose(rp);
 			return NULL;
 		}
 		switch (redis_conn_reply_kind(reply)) {
 		case REPLY_OK:
-			pool_give(rp, &conn);
+			redis_pool_give(rp, &conn);
 			return reply;
 		case REPLY_NOSCRIPT:
 			if (script != REDIS_SCRIPT_NONE && !noscript_retried) {
@@ -393,7 +390,7 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 				pthread_mutex_lock(&rp->lock);
 				rp->sha[script][0] = '\0';
 				pthread_mutex_unlock(&rp->lock);
-				pool_give(rp, &conn);
+				redis_pool_give(rp, &conn);
 				continue;
 			}
 			break;
@@ -402,20 +399,20 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 			    redis_conn_call_budget(call, 1) > 0) {
 				failover_retried = true;
 				freeReplyObject(reply);
-				pool_drop(rp, &conn);
-				pool_lose(rp);
+				redis_pool_drop(rp, &conn);
+				redis_pool_lose(rp);
 				continue;
 			}
 			*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0],
 					       argv[0], reply->str);
 			freeReplyObject(reply);
-			pool_drop(rp, &conn);
-			pool_lose(rp);
+			redis_pool_drop(rp, &conn);
+			redis_pool_lose(rp);
 			return NULL;
 		case REPLY_CLUSTER:
 			if (rp->node) {
 				/* not executed: redis_cluster.c follows it */
-				pool_give(rp, &conn);
+				redis_pool_give(rp, &conn);
 				return reply;
 			}
 			break;
@@ -425,7 +422,7 @@ static redisReply *pool_exec(struct redis_pool *rp, struct redis_call *call, int
 		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lens[0], argv[0],
 				       reply->str);
 		freeReplyObject(reply);
-		pool_give(rp, &conn);
+		redis_pool_give(rp, &conn);
 		return NULL;
 	}
 }
@@ -450,241 +447,6 @@ redisReply *redis_pool_node_exec(struct redis_pool *node, int64_t deadline_ms, i
 	return pool_exec(node, &call, script, asking, argc, argv, lens, error_r);
 }
 
-/* ---- deferred calls ------------------------------------------------------------------ */
-
-/* lost_log - say how many deferred calls were given up since the last time */
-static void lost_log(struct redis_pool *rp, const char *why)
-{
-	unsigned long n;
-
-	pthread_mutex_lock(&rp->lock);
-	n = rp->n_lost;
-	rp->n_lost = 0;
-	pthread_mutex_unlock(&rp->lock);
-	if (n > 0)
-		log_warn("redis: %lu deferred quota commit%s given up (%s): those messages "
-			 "were accepted and not counted", n, n == 1 ? "" : "s", why);
-}
-
-/*
- * redo_one - send a deferred call again (its command is taken), on a
- * connection of the pool, its script loaded first after NOSCRIPT; false
- * when no connection could be had (l kept for later)
- */
-static bool redo_one(struct redis_pool *rp, struct redis_later *l)
-{
-	struct redis_call call;
-	struct redis_conn *conn;
-	const char *err = NULL;
-	char sha[41];
-
-	redis_conn_call_init(&call, rp);
-	conn = pool_take(rp, &call, &err);
-	if (conn != NULL && l->noscript && script_load(rp, conn, &call, l->script, sha, &err) == -1)
-		pool_drop(rp, &conn);
-	if (conn != NULL && conn->n_redo > 0) {
-		/* SCRIPT LOAD took the connection's own deferred calls along: keep those first */
-		pthread_mutex_lock(&rp->lock);
-		later_collect(rp, conn, false);
-		pthread_mutex_unlock(&rp->lock);
-	}
-	if (conn == NULL || redis_conn_defer(conn, l->cmd, l->len, l->script, l->since) < 0) {
-		pthread_mutex_lock(&rp->lock);
-		later_keep(rp, l);
-		pthread_mutex_unlock(&rp->lock);
-		if (conn != NULL)
-			pool_give(rp, &conn);
-		else
-			pool_lose(rp);
-		return conn != NULL;
-	}
-	l->cmd = NULL;
-	if (redis_conn_pipeline(conn, &call, 0, NULL, NULL, NULL, NULL, &err) < 0) {
-		pool_drop(rp, &conn);	/* keeps it for another try */
-		pool_lose(rp);
-		return false;
-	}
-	pool_give(rp, &conn);		/* an error reply: kept for another try */
-	return true;
-}
-
-/*
- * flush_idle - send the deferred calls of idle connections that have
- * waited rp->later_ms (all of them when all), then the calls to send
- * again; while the server cannot be reached, back off (100 ms doubling to
- * 2 s) and keep the rest
- */
-static void flush_idle(struct redis_pool *rp, bool all)
-{
-	struct redis_conn *due = NULL, **pp, *conn;
-	struct redis_later *redo;
-	size_t n_redo, i;
-	int64_t now = redis_mono_ms();
-	bool reached = true;
-
-	pthread_mutex_lock(&rp->lock);
-	for (pp = &rp->idle; (conn = *pp) != NULL;) {
-		if (conn->n_later > 0 && (all || conn->later_since + rp->later_ms <= now)) {
-			*pp = conn->next;
-			rp->n_idle--;
-			conn->next = due;
-			due = conn;
-			continue;
-		}
-		pp = &conn->next;
-	}
-	redo = NULL;
-	n_redo = 0;
-	if (all || rp->redo_after <= now) {
-		redo = rp->redo;
-		n_redo = rp->n_redo;
-		rp->redo = NULL;
-		rp->n_redo = rp->redo_size = 0;
-	}
-	pthread_mutex_unlock(&rp->lock);
-
-	while ((conn = due) != NULL) {
-		struct redis_call call;
-		const char *err;
-
-		due = conn->next;
-		conn->next = NULL;
-		redis_conn_call_init(&call, rp);
-		if (redis_conn_pipeline(conn, &call, 0, NULL, NULL, NULL, NULL, &err) < 0) {
-			pool_drop(rp, &conn);
-			pool_lose(rp);
-		} else {
-			pool_give(rp, &conn);
-		}
-	}
-	for (i = 0; i < n_redo; i++) {
-		if (reached) {
-			reached = redo_one(rp, &redo[i]);
-		} else {
-			pthread_mutex_lock(&rp->lock);
-			later_keep(rp, &redo[i]);
-			pthread_mutex_unlock(&rp->lock);
-		}
-	}
-	free(redo);
-	pthread_mutex_lock(&rp->lock);
-	if (n_redo > 0 && rp->n_redo > 0) {
-		/* some came back (no server, an error reply): do not spin on them */
-		rp->redo_backoff_ms = rp->redo_backoff_ms == 0 ? 100
-				      : rp->redo_backoff_ms >= 1000 ? 2000 : rp->redo_backoff_ms * 2;
-		rp->redo_after = redis_mono_ms() + rp->redo_backoff_ms;
-	} else if (n_redo > 0) {
-		rp->redo_backoff_ms = 0;
-	}
-	pthread_mutex_unlock(&rp->lock);
-	lost_log(rp, "the store could not run them within a minute");
-}
-
-/* flusher_main - the pool's flusher thread: flush_idle whenever something is due */
-static void *flusher_main(void *arg)
-{
-	struct redis_pool *rp = arg;
-
-	pthread_mutex_lock(&rp->lock);
-	while (!rp->stopping) {
-		int64_t due = rp->n_redo > 0 ? rp->redo_after : INT64_MAX;
-
-		for (struct redis_conn *c = rp->idle; c != NULL; c = c->next)
-			if (c->n_later > 0 && c->later_since + rp->later_ms < due)
-				due = c->later_since + rp->later_ms;
-		rp->flusher_due = due;
-		if (due == INT64_MAX) {
-			/* nothing waits: sleep until pool_give or later_keep signals */
-			pthread_cond_wait(&rp->wake, &rp->lock);
-			continue;
-		}
-		if (redis_mono_ms() < due) {
-			struct timespec ts = { (time_t)(due / 1000), (long)(due % 1000) * 1000000 };
-
-			pthread_cond_timedwait(&rp->wake, &rp->lock, &ts);
-			continue;
-		}
-		rp->flusher_due = 0;	/* flushing: pool_give need not signal */
-		pthread_mutex_unlock(&rp->lock);
-		flush_idle(rp, false);
-		pthread_mutex_lock(&rp->lock);
-	}
-	pthread_mutex_unlock(&rp->lock);
-	return NULL;
-}
-
-int redis_pool_defer(struct redis_pool *rp, int script, int argc, const char **argv,
-		     size_t *lens, const char **error_r)
-{
-	struct redis_call call;
-	struct redis_conn *conn;
-	redisReply *reply;
-	char *cmd = NULL, sha[41] = "";
-	int len;
-	bool start = false;
-
-	if (rp->defer && rp->cluster == NULL && script >= 0 && script < rp->n_scripts) {
-		pthread_mutex_lock(&rp->lock);
-		memcpy(sha, rp->sha[script], sizeof(sha));
-		pthread_mutex_unlock(&rp->lock);
-	}
-	if (sha[0] == '\0') {
-		/* not deferred: no deferral wanted, a cluster, or the script not loaded yet */
-		reply = redis_pool_exec(rp, script, argc, argv, lens, error_r);
-		if (reply == NULL)
-			return -1;
-		freeReplyObject(reply);
-		return 0;
-	}
-	argv[1] = sha;
-	lens[1] = 40;
-	len = redisFormatCommandArgv(&cmd, argc, argv, lens);
-	if (len < 0) {
-		*error_r = "redis: out of memory formatting a command";
-		return -1;
-	}
-	redis_conn_call_init(&call, rp);
-	conn = pool_take(rp, &call, error_r);
-	if (conn == NULL) {
-		free(cmd);
-		pool_lose(rp);
-		return -1;
-	}
-	if (redis_conn_defer(conn, cmd, (size_t)len, script, 0) < 0) {
-		/* full: send what it carries now, then this one after it */
-		int sent = redis_conn_pipeline(conn, &call, 0, NULL, NULL, NULL, NULL, error_r);
-
-		pthread_mutex_lock(&rp->lock);
-		later_collect(rp, conn, false);	/* what failed: resent by the flusher */
-		pthread_mutex_unlock(&rp->lock);
-		if (sent < 0 || redis_conn_defer(conn, cmd, (size_t)len, script, 0) < 0) {
-			free(cmd);
-			pool_drop(rp, &conn);
-			pool_lose(rp);
-			return -1;
-		}
-	}
-	pthread_mutex_lock(&rp->lock);
-	if (!rp->flusher_started && !rp->stopping) {
-		rp->flusher_started = true;
-		start = true;
-	}
-	pthread_mutex_unlock(&rp->lock);
-	if (start && pthread_create(&rp->flusher, NULL, flusher_main, rp) != 0) {
-		pthread_mutex_lock(&rp->lock);
-		rp->flusher_started = false;
-		pthread_mutex_unlock(&rp->lock);
-		/* no flusher: send it now rather than leave it waiting for the next call */
-		if (redis_conn_pipeline(conn, &call, 0, NULL, NULL, NULL, NULL, error_r) < 0) {
-			pool_drop(rp, &conn);
-			pool_lose(rp);
-			return 0;	/* kept for another try by the next call */
-		}
-	}
-	pool_give(rp, &conn);
-	return 0;
-}
-
 /*
  * pool_pipeline - redis_pool_pipeline on one pool within call's deadline;
  * -2 (replies freed, *error_r set) when a node's pool got a cluster answer
@@ -697,14 +459,14 @@ static int pool_pipeline(struct redis_pool *rp, struct redis_call *call, size_t 
 	size_t i;
 	int ret = -1;
 
-	conn = pool_take(rp, call, error_r);
+	conn = redis_pool_take(rp, call, error_r);
 	if (conn == NULL) {
-		pool_lose(rp);
+		redis_pool_lose(rp);
 		return -1;
 	}
 	if (redis_conn_pipeline(conn, call, n, argcs, argvs, lenss, replies, error_r) < 0) {
-		pool_drop(rp, &conn);
-		pool_lose(rp);
+		redis_pool_drop(rp, &conn);
+		redis_pool_lose(rp);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -715,12 +477,12 @@ static int pool_pipeline(struct redis_pool *rp, struct redis_call *call, size_t 
 		*error_r = redis_error("redis %s: %.*s: %s", conn->addr, (int)lenss[i][0],
 				       argvs[i][0], replies[i]->str);
 		if (kind == REPLY_FAILOVER) {
-			pool_drop(rp, &conn);
-			pool_lose(rp);
+			redis_pool_drop(rp, &conn);
+			redis_pool_lose(rp);
 		} else {
 			if (kind == REPLY_CLUSTER && rp->node)
 				ret = -2;
-			pool_give(rp, &conn);
+			redis_pool_give(rp, &conn);
 		}
 		for (i = 0; i < n; i++) {
 			freeReplyObject(replies[i]);
@@ -728,7 +490,7 @@ static int pool_pipeline(struct redis_pool *rp, struct redis_call *call, size_t 
 		}
 		return ret;
 	}
-	pool_give(rp, &conn);
+	redis_pool_give(rp, &conn);
 	return 0;
 }
 
@@ -831,10 +593,10 @@ void redis_pool_close(struct redis_pool **pool)
 	if (rp->defer) {
 		/* what waits goes out now; what the server does not take is given up */
 		rp->redo_after = 0;
-		flush_idle(rp, true);
+		redis_pool_flush_idle(rp, true);
 		/* what failed in that pass (a connection the server had closed): once more */
 		rp->redo_after = 0;
-		flush_idle(rp, true);
+		redis_pool_flush_idle(rp, true);
 	}
 	pool_retire(rp);
 	for (size_t i = 0; i < rp->n_redo; i++)
@@ -842,7 +604,7 @@ void redis_pool_close(struct redis_pool **pool)
 	rp->n_lost += rp->n_redo;
 	free(rp->redo);
 	rp->n_redo = 0;
-	lost_log(rp, "the store could not run them before it closed");
+	redis_pool_lost_log(rp, "the store could not run them before it closed");
 	pthread_cond_destroy(&rp->wake);
 	pthread_mutex_destroy(&rp->lock);
 	XFREE(rp->host);
@@ -942,13 +704,13 @@ int redis_pool_open(const struct config *config, const struct redis_script *scri
 		return -1;
 	}
 	for (r = 0, i = 0; i < n_scripts && r == 0; i++)
-		r = script_load(rp, conn, &call, i, sha, error_r);
+		r = redis_pool_script_load(rp, conn, &call, i, sha, error_r);
 	if (r < 0) {
 		redis_conn_free(&conn);
 		redis_pool_close(&rp);
 		return -1;
 	}
-	pool_give(rp, &conn);
+	redis_pool_give(rp, &conn);
 	*pool_r = rp;
 	return 0;
 }
