@@ -97,6 +97,15 @@ static void flushall(void)
 	redisFree(c);
 }
 
+/* script_flush - SCRIPT FLUSH on c, which must succeed (the server forgets every script) */
+static void script_flush(redisContext *c)
+{
+	redisReply *r = redis_helper_command(c, "SCRIPT FLUSH");
+
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STATUS, "SCRIPT FLUSH failed");
+	freeReplyObject(r);
+}
+
 /* reserve - store_quota_reserve with P at now, returning the status */
 static int reserve(struct store *store, const char *user, const char *resid, uint32_t n,
 		   int64_t now, struct store_quota_state *st, const char **error)
@@ -327,16 +336,13 @@ START_TEST(test_noscript_recovery)
 	struct store *store;
 	const char *error = NULL;
 	redisContext *c;
-	redisReply *r;
 	int i;
 
 	config_for(&cfg, &main_srv);
 	store = open_ok(&cfg);
 	c = connect_ok(&main_srv);
 	for (i = 1; i <= 3; i++) {
-		r = redis_helper_command(c, "SCRIPT FLUSH");
-		ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STATUS, "SCRIPT FLUSH failed");
-		freeReplyObject(r);
+		script_flush(c);
 		ck_assert_msg(reserve(store, "bob", "R1", 1, 1000, &st, &error) == STORE_OK,
 			      "reserve %d after SCRIPT FLUSH: got error %s, want STORE_OK", i,
 			      error);
@@ -1191,13 +1197,10 @@ START_TEST(test_defer_noscript)
 {
 	struct store *store = defer_open(600000), *reader = defer_open(-1);
 	redisContext *c = connect_ok(&main_srv);
-	redisReply *r;
 	uint32_t committed, reserved;
 
 	reserve_and_defer(store, "fay");
-	r = redis_helper_command(c, "SCRIPT FLUSH");
-	ck_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
-	freeReplyObject(r);
+	script_flush(c);
 	usage_of(store, "fay", &committed, &reserved);	/* carries it: NOSCRIPT, kept */
 	ck_assert_uint_eq(committed + reserved, 1);
 	ck_assert_uint_eq(wait_committed(reader, "fay", 1), 1);
@@ -1242,7 +1245,6 @@ START_TEST(test_defer_full_noscript)
 	redisContext *c = connect_ok(&main_srv);
 	struct store_quota_state st;
 	const char *error = NULL;
-	redisReply *r;
 	uint32_t committed, reserved;
 	char user[16];
 	int i;
@@ -1258,9 +1260,7 @@ START_TEST(test_defer_full_noscript)
 	}
 	usage_of(reader, "u00", &committed, &reserved);
 	ck_assert_uint_eq(committed, 1);	/* among the 16 sent by the 17th */
-	r = redis_helper_command(c, "SCRIPT FLUSH");
-	ck_assert(r != NULL && r->type == REDIS_REPLY_STATUS);
-	freeReplyObject(r);
+	script_flush(c);
 	usage_of(store, "u19", &committed, &reserved);	/* carries the last 4: NOSCRIPT */
 	for (i = 0; i < 20; i++) {
 		snprintf(user, sizeof(user), "u%02d", i);
